@@ -1,0 +1,86 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+export type ProofingLevel = 'P0' | 'P5' | 'P9';
+
+/** A patient's account. `id` is the OIDC `sub`: a UUID, the same for every relying party, never reassigned. */
+@Entity({ name: 'account' })
+export class Account {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  /** As the patient typed it (trimmed), for display and for sending. */
+  @Column({ type: 'varchar', length: 320 })
+  email!: string;
+
+  /** Lower-cased, NFC-normalised and trimmed: the unique key that stops duplicate accounts. */
+  @Column({ name: 'email_normalised', type: 'varchar', length: 320, unique: true })
+  emailNormalised!: string;
+
+  @Column({ name: 'email_verified_at', type: 'timestamptz', nullable: true })
+  emailVerifiedAt!: Date | null;
+
+  @Column({ name: 'password_hash', type: 'text', nullable: true })
+  passwordHash!: string | null;
+
+  /** E.164, UK mobiles only. */
+  @Column({ name: 'mobile_number', type: 'varchar', length: 20, nullable: true })
+  mobileNumber!: string | null;
+
+  @Column({ name: 'mobile_verified_at', type: 'timestamptz', nullable: true })
+  mobileVerifiedAt!: Date | null;
+
+  @Column({ name: 'phone_number_pds_matched', type: 'boolean', default: false })
+  phoneNumberPdsMatched!: boolean;
+
+  @Column({ name: 'proofing_level', type: 'varchar', length: 2, default: 'P0' })
+  proofingLevel!: ProofingLevel;
+
+  @Column({ name: 'nhs_number', type: 'varchar', length: 10, nullable: true })
+  nhsNumber!: string | null;
+
+  @Column({ name: 'given_name', type: 'varchar', length: 200, nullable: true })
+  givenName!: string | null;
+
+  @Column({ name: 'family_name', type: 'varchar', length: 200, nullable: true })
+  familyName!: string | null;
+
+  @Column({ name: 'birthdate', type: 'date', nullable: true })
+  birthdate!: string | null;
+
+  @Column({ name: 'postcode', type: 'varchar', length: 10, nullable: true })
+  postcode!: string | null;
+
+  @Column({ name: 'gp_ods_code', type: 'varchar', length: 10, nullable: true })
+  gpOdsCode!: string | null;
+
+  /** GP online (IM1) credentials, released only at P9 with the gp_integration_credentials scope. */
+  @Column({ name: 'gp_user_id', type: 'varchar', length: 64, nullable: true })
+  gpUserId!: string | null;
+
+  @Column({ name: 'gp_linkage_key', type: 'varchar', length: 64, nullable: true })
+  gpLinkageKey!: string | null;
+
+  @Column({ name: 'terms_version', type: 'varchar', length: 20, nullable: true })
+  termsVersion!: string | null;
+
+  @Column({ name: 'terms_accepted_at', type: 'timestamptz', nullable: true })
+  termsAcceptedAt!: Date | null;
+
+  /** Seeded development persona: may use the documented fixed security code outside production. */
+  @Column({ name: 'test_persona', type: 'varchar', length: 40, nullable: true })
+  testPersona!: string | null;
+
+  @Column({ type: 'varchar', length: 12, default: 'active' })
+  status!: 'active' | 'disabled';
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}
+
+/** The one normalisation used for uniqueness and look-up. */
+export function normaliseEmail(email: string): string {
+  return email.normalize('NFC').trim().toLowerCase();
+}

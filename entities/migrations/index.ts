@@ -1,0 +1,5 @@
+import { Initial1795000000000 } from './1795000000000-initial.js';
+
+/** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const MIGRATIONS: Function[] = [Initial1795000000000];

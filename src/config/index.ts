@@ -1,0 +1,159 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { environmentSchema } from './schema.js';
+import { ConfigError } from '../errors.js';
+import { PROJECT_ROOT } from '../project-root.js';
+
+export type Mode = 'development' | 'test' | 'production';
+
+export interface Config {
+  readonly mode: Mode;
+  readonly logLevel: string;
+  readonly issuer: string;
+  readonly port: number;
+  readonly host: string;
+  readonly trustProxy: boolean;
+  readonly demoRp: { readonly enabled: boolean; readonly url: string; readonly port: number };
+  readonly database: {
+    readonly url?: string;
+    /** PostgreSQL schema to use instead of public (tests run in their own schema). */
+    readonly schema?: string;
+    readonly pgliteDir?: string;
+    readonly connectTimeoutMs: number;
+    readonly statementTimeoutMs: number;
+    readonly poolSize: number;
+  };
+  readonly dataDir: string;
+  readonly keystore: { readonly file?: string; readonly json?: string; readonly generateIfMissing: boolean };
+  readonly clientsFile: string;
+  readonly ttl: {
+    readonly authorizationCode: number;
+    readonly idToken: number;
+    readonly accessToken: number;
+    readonly refreshToken: number;
+    readonly sessionIdle: number;
+    readonly sessionAbsolute: number;
+    readonly interaction: number;
+    readonly securityCode: number;
+    readonly lockout: number;
+  };
+  readonly limits: {
+    readonly securityCodeAttempts: number;
+    readonly securityCodeSends: number;
+    readonly passwordAttempts: number;
+    readonly authenticatorHardCap: number;
+    readonly ipFailures: number;
+    readonly ipFailureWindow: number;
+    readonly concurrentPasswordHashes: number;
+  };
+  readonly argon2: { readonly memoryCost: number; readonly timeCost: number };
+  readonly notifications: {
+    readonly email: 'dev-outbox' | 'smtp' | 'notify';
+    readonly sms: 'dev-outbox' | 'notify';
+    readonly devOutbox: boolean;
+    readonly smtp: { readonly url?: string; readonly from: string };
+    readonly notify: { readonly apiKey?: string; readonly baseUrl?: string; readonly emailTemplateId?: string; readonly smsTemplateId?: string };
+    readonly pollMs: number;
+    readonly maxAttempts: number;
+  };
+  readonly personas: { readonly seed: boolean; readonly securityCode?: string };
+  readonly shutdownGraceMs: number;
+}
+
+/** Reads, validates and freezes configuration once. Nothing else in carelogin reads process.env. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid configuration: ${z.prettifyError(parsed.error)}`);
+  }
+  const e = parsed.data;
+  const mode = e.CARELOGIN_ENV;
+  const production = mode === 'production';
+  const dataDir = path.resolve(PROJECT_ROOT, e.DATA_DIR);
+  const devOutbox = e.DEV_OUTBOX ?? !production;
+  const emailAdapter = e.EMAIL_ADAPTER ?? (production ? 'notify' : 'dev-outbox');
+  const smsAdapter = e.SMS_ADAPTER ?? (production ? 'notify' : 'dev-outbox');
+
+  const problems: string[] = [];
+  if (production) {
+    if (devOutbox) problems.push('DEV_OUTBOX cannot be enabled in production');
+    if (emailAdapter === 'dev-outbox' || smsAdapter === 'dev-outbox') problems.push('the dev-outbox adapter cannot deliver messages in production');
+    if (e.SEED_PERSONAS) problems.push('SEED_PERSONAS cannot be enabled in production');
+    if (e.PERSONA_SECURITY_CODE) problems.push('PERSONA_SECURITY_CODE cannot be set in production');
+    if (!e.DATABASE_URL) problems.push('DATABASE_URL is required in production (PGlite is for development only)');
+    if (!e.KEYSTORE_FILE && !e.KEYSTORE_JSON) problems.push('KEYSTORE_FILE or KEYSTORE_JSON is required in production');
+    if (!e.ISSUER.startsWith('https://')) problems.push('ISSUER must use https in production');
+  }
+  if (emailAdapter === 'smtp' && !e.SMTP_URL) problems.push('EMAIL_ADAPTER=smtp needs SMTP_URL');
+  if ((emailAdapter === 'notify' || smsAdapter === 'notify') && !e.NOTIFY_API_KEY) problems.push('the notify adapter needs NOTIFY_API_KEY');
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+
+  const config: Config = {
+    mode,
+    logLevel: e.LOG_LEVEL,
+    issuer: e.ISSUER,
+    port: e.PORT,
+    host: e.HOST,
+    trustProxy: e.TRUST_PROXY,
+    demoRp: { enabled: e.DEMO_RP_ENABLED ?? mode === 'development', url: e.DEMO_RP_URL, port: e.DEMO_RP_PORT },
+    database: {
+      url: e.DATABASE_URL || undefined,
+      schema: e.DATABASE_SCHEMA,
+      pgliteDir: e.DATABASE_URL ? undefined : mode === 'test' ? undefined : path.join(dataDir, 'pglite'),
+      connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+      poolSize: e.DB_POOL_SIZE,
+    },
+    dataDir,
+    keystore: {
+      file: e.KEYSTORE_JSON ? undefined : path.resolve(PROJECT_ROOT, e.KEYSTORE_FILE ?? path.join(e.DATA_DIR, 'keystore.json')),
+      json: e.KEYSTORE_JSON,
+      generateIfMissing: !production,
+    },
+    clientsFile: path.resolve(PROJECT_ROOT, e.CLIENTS_FILE ?? path.join(e.DATA_DIR, 'clients.json')),
+    ttl: {
+      authorizationCode: e.AUTHORIZATION_CODE_TTL_SECONDS,
+      idToken: e.ID_TOKEN_TTL_SECONDS,
+      accessToken: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshToken: e.REFRESH_TOKEN_TTL_SECONDS,
+      sessionIdle: e.SESSION_IDLE_SECONDS,
+      sessionAbsolute: e.SESSION_ABSOLUTE_SECONDS,
+      interaction: e.INTERACTION_TTL_SECONDS,
+      securityCode: e.SECURITY_CODE_TTL_SECONDS,
+      lockout: e.LOCKOUT_SECONDS,
+    },
+    limits: {
+      securityCodeAttempts: e.SECURITY_CODE_MAX_ATTEMPTS,
+      securityCodeSends: e.SECURITY_CODE_MAX_SENDS,
+      passwordAttempts: e.PASSWORD_MAX_ATTEMPTS,
+      authenticatorHardCap: e.AUTHENTICATOR_HARD_CAP,
+      ipFailures: e.IP_FAILURE_LIMIT,
+      ipFailureWindow: e.IP_FAILURE_WINDOW_SECONDS,
+      concurrentPasswordHashes: e.MAX_CONCURRENT_PASSWORD_HASHES,
+    },
+    argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_ITERATIONS },
+    notifications: {
+      email: emailAdapter,
+      sms: smsAdapter,
+      devOutbox,
+      smtp: { url: e.SMTP_URL, from: e.SMTP_FROM },
+      notify: { apiKey: e.NOTIFY_API_KEY, baseUrl: e.NOTIFY_BASE_URL, emailTemplateId: e.NOTIFY_EMAIL_TEMPLATE_ID, smsTemplateId: e.NOTIFY_SMS_TEMPLATE_ID },
+      pollMs: e.OUTBOX_POLL_MS,
+      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    },
+    personas: {
+      seed: e.SEED_PERSONAS ?? mode !== 'production',
+      securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),
+    },
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

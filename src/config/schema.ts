@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/**
+ * Every setting carelogin reads, with its default and the reason it exists.
+ * docs/configuration.md documents the same list; keep the two in step.
+ */
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const url = z.url({ protocol: /^https?$/ }).transform((value) => value.replace(/\/+$/, ''));
+
+export const environmentSchema = z.object({
+  CARELOGIN_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  ISSUER: url.default('http://localhost:3000'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('localhost'),
+  TRUST_PROXY: booleanString.default(false),
+
+  DEMO_RP_ENABLED: booleanString.optional(),
+  DEMO_RP_URL: url.default('http://localhost:3001'),
+  DEMO_RP_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+
+  DATABASE_URL: z.string().optional(),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
+  DATA_DIR: z.string().default('.data'),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+
+  KEYSTORE_FILE: z.string().optional(),
+  KEYSTORE_JSON: z.string().optional(),
+  CLIENTS_FILE: z.string().optional(),
+
+  AUTHORIZATION_CODE_TTL_SECONDS: z.coerce.number().int().min(10).max(600).default(60),
+  ID_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(3600),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(300),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(3600).max(90 * 86400).default(30 * 86400),
+  SESSION_IDLE_SECONDS: z.coerce.number().int().positive().default(3600),
+  SESSION_ABSOLUTE_SECONDS: z.coerce.number().int().positive().default(12 * 3600),
+  INTERACTION_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
+
+  SECURITY_CODE_TTL_SECONDS: z.coerce.number().int().min(60).max(600).default(600),
+  SECURITY_CODE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(5),
+  SECURITY_CODE_MAX_SENDS: z.coerce.number().int().min(1).max(20).default(5),
+  PASSWORD_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  LOCKOUT_SECONDS: z.coerce.number().int().positive().default(900),
+  AUTHENTICATOR_HARD_CAP: z.coerce.number().int().min(10).max(100).default(100),
+  IP_FAILURE_LIMIT: z.coerce.number().int().positive().default(20),
+  IP_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(600),
+  MAX_CONCURRENT_PASSWORD_HASHES: z.coerce.number().int().positive().default(4),
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(8192).default(19456),
+  ARGON2_ITERATIONS: z.coerce.number().int().min(1).default(2),
+
+  EMAIL_ADAPTER: z.enum(['dev-outbox', 'smtp', 'notify']).optional(),
+  SMS_ADAPTER: z.enum(['dev-outbox', 'notify']).optional(),
+  DEV_OUTBOX: booleanString.optional(),
+  SMTP_URL: z.string().optional(),
+  SMTP_FROM: z.string().default('carelogin <no-reply@carelogin.localhost>'),
+  NOTIFY_API_KEY: z.string().optional(),
+  NOTIFY_BASE_URL: z.string().optional(),
+  NOTIFY_EMAIL_TEMPLATE_ID: z.string().optional(),
+  NOTIFY_SMS_TEMPLATE_ID: z.string().optional(),
+  OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1000),
+  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(5),
+
+  SEED_PERSONAS: booleanString.optional(),
+  PERSONA_SECURITY_CODE: z.string().regex(/^\d{6}$/).optional(),
+
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10000),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;

@@ -1,0 +1,44 @@
+import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/**
+ * Keys whose values never reach a log line, at any of the first three levels of nesting.
+ * Add to this list rather than redacting at call sites.
+ */
+export const SENSITIVE_KEYS = [
+  'password', 'newPassword', 'currentPassword', 'passwordHash', 'password_hash',
+  'code', 'securityCode', 'otp', 'totp', 'secret', 'totpSecret', 'recoveryCode',
+  'token', 'access_token', 'refresh_token', 'id_token', 'accessToken', 'refreshToken', 'idToken',
+  'client_assertion', 'code_verifier', 'codeVerifier', 'authorization', 'cookie', 'set-cookie', 'cookies',
+  'nhsNumber', 'nhs_number', 'email', 'emailAddress', 'email_address', 'to',
+  'phone', 'phoneNumber', 'phone_number', 'mobile', 'mobileNumber',
+  'linkageKey', 'linkage_key', 'gp_linkage_key', 'deviceToken', 'csrf', '_csrf', 'body',
+];
+
+function redactPaths(): string[] {
+  const paths: string[] = [];
+  for (const key of SENSITIVE_KEYS) {
+    const safe = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
+    const join = (prefix: string): string => (safe.startsWith('[') ? `${prefix}${safe}` : `${prefix}.${safe}`);
+    paths.push(safe.startsWith('[') ? safe : key, join('*'), join('*.*'));
+  }
+  return paths;
+}
+
+export function createLogger(options: { level: string; name?: string }, destination?: DestinationStream): Logger {
+  const loggerOptions: LoggerOptions = {
+    name: options.name ?? 'carelogin',
+    level: options.level,
+    redact: { paths: redactPaths(), censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  return destination ? pino(loggerOptions, destination) : pino(loggerOptions);
+}
+
+/** Removes query strings (which can carry codes and tokens) from a URL before it is logged. */
+export function pathOnly(url: string): string {
+  const index = url.indexOf('?');
+  return index === -1 ? url : url.slice(0, index);
+}

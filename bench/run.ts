@@ -1,0 +1,216 @@
+/**
+ * `npm run bench`: starts carelogin on PostgreSQL in a child process and measures, on this machine:
+ *  - authorization code exchanges per second at /token with private_key_jwt (median and p99 latency),
+ *    beside the RS512 signing-bound limit measured in the same run (two RS512 signatures per exchange:
+ *    the client assertion and the ID token);
+ *  - complete persona sign-ins per second (authorize → pages → tokens), beside the argon2id
+ *    hashing-bound limit measured in the same run;
+ *  - the server's peak resident memory.
+ * The load generator runs on the same two cores, as the targets assume. It is a benchmark, not a test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, sign as signAsync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { hash as argon2Hash, Algorithm } from '@node-rs/argon2';
+import { PROJECT_ROOT } from '../src/project-root.js';
+import { PERSONAS } from '../src/accounts/personas.js';
+import { Browser } from '../test/helpers/browser.js';
+import { createTestRp, type AuthorizationRequest } from '../test/helpers/relying-party.js';
+import { signIn } from '../test/helpers/journeys.js';
+
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SCHEMA = 'carelogin_bench';
+const p9 = PERSONAS.find((p) => p.key === 'p9')!;
+
+async function main(): Promise<void> {
+  console.log(`carelogin benchmark: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${redact(DATABASE_URL)}`);
+  const signingLimit = await measureRs512Signatures(3);
+  const hashingLimit = await measureArgon2Hashes(3);
+
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
+  await admin.end();
+
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'carelogin-bench-'));
+  const port = await freePort();
+  const issuerRef: { url?: string } = { url: `http://localhost:${port}` };
+  const rp = await createTestRp(issuerRef, { clientId: 'bench-rp' });
+  writeFileSync(path.join(dataDir, 'clients.json'), JSON.stringify({ clients: [rp.entry] }));
+  const server = spawn(process.execPath, ['--enable-source-maps', path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+    env: {
+      ...process.env,
+      CARELOGIN_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      ISSUER: issuerRef.url,
+      DATABASE_URL,
+      DATABASE_SCHEMA: SCHEMA,
+      DATA_DIR: dataDir,
+      DEMO_RP_ENABLED: 'false',
+      AUTHORIZATION_CODE_TTL_SECONDS: '600',
+      // The bench signs in one persona from one address many times: keep per-IP throttling out of the way.
+      IP_FAILURE_LIMIT: '100000',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    await waitForReady(issuerRef.url!, server);
+    const peak = watchPeakRss(server.pid!);
+
+    // Warm up (JIT, pools, consent) with a few sign-ins.
+    const persona = { email: p9.email, password: p9.password, code: '190696' };
+    for (let i = 0; i < 3; i++) await signIn({ rp }, persona);
+
+    const signIns = await measure('sign-in', SECONDS, Math.min(CONCURRENCY, 8), async () => {
+      const { request, callbackUrl } = await signIn({ rp }, persona);
+      await rp.exchange(callbackUrl, request);
+    });
+
+    // Mint codes through single sign-on (no pages), then measure only the exchanges.
+    const browser = new Browser({ stopAt: rp.redirectUri });
+    await signIn({ rp }, persona, { browser });
+    const pending: { request: AuthorizationRequest; callbackUrl: string }[] = [];
+    const target = Math.ceil(450 * SECONDS);
+    await runPool(CONCURRENCY, target, async () => {
+      const request = await rp.authorize({ scope: 'openid profile' });
+      const page = await browser.get(request.url);
+      if (!page.callbackUrl) throw new Error('single sign-on did not return a code');
+      pending.push({ request, callbackUrl: page.callbackUrl });
+    });
+    const exchanges = await measure('code exchange', SECONDS * 3, CONCURRENCY, async () => {
+      const next = pending.pop();
+      if (!next) return 'done';
+      await rp.exchange(next.callbackUrl, next.request);
+      return undefined;
+    });
+
+    const rssMb = peak.stop() / 1024;
+    const exchangeLimit = signingLimit / 2;
+    console.log('');
+    console.log('| measure | this machine | limit measured in this run | ratio | target |');
+    console.log('| --- | --- | --- | --- | --- |');
+    console.log(`| code exchanges/s (private_key_jwt, RS512) | ${exchanges.rate.toFixed(0)} (median ${exchanges.median.toFixed(1)} ms, p99 ${exchanges.p99.toFixed(1)} ms) | ${exchangeLimit.toFixed(0)}/s (${signingLimit.toFixed(0)} RS512 signatures/s ÷ 2) | ${pct(exchanges.rate / exchangeLimit)} | ≥ 35% ${exchanges.rate / exchangeLimit >= 0.35 ? 'met' : 'NOT met'} |`);
+    console.log(`| persona sign-ins/s (authorize → tokens) | ${signIns.rate.toFixed(1)} (median ${signIns.median.toFixed(0)} ms, p99 ${signIns.p99.toFixed(0)} ms) | ${hashingLimit.toFixed(1)} argon2id hashes/s | ${pct(signIns.rate / hashingLimit)} | ≥ 60% ${signIns.rate / hashingLimit >= 0.6 ? 'met' : 'NOT met'} |`);
+    console.log(`| server peak RSS | ${rssMb.toFixed(0)} MB | 300 MB | | < 300 MB ${rssMb < 300 ? 'met' : 'NOT met'} |`);
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface Measurement { rate: number; median: number; p99: number; count: number }
+
+async function measure(name: string, seconds: number, concurrency: number, operation: () => Promise<unknown>): Promise<Measurement> {
+  const latencies: number[] = [];
+  const deadline = Date.now() + seconds * 1000;
+  const started = performance.now();
+  let stop = false;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (!stop && Date.now() < deadline) {
+      const t = performance.now();
+      const result = await operation();
+      if (result === 'done') {
+        stop = true;
+        break;
+      }
+      latencies.push(performance.now() - t);
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const result = { rate: latencies.length / elapsed, median: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), count: latencies.length };
+  console.log(`${name}: ${result.count} in ${elapsed.toFixed(1)} s`);
+  return result;
+}
+
+async function runPool(concurrency: number, total: number, operation: () => Promise<void>): Promise<void> {
+  let started = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (started < total) {
+      started++;
+      await operation();
+    }
+  }));
+}
+
+/** RS512 (2048-bit) signatures per second using every core (libuv's pool), as the server signs. */
+async function measureRs512Signatures(seconds: number): Promise<number> {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const sign = promisify(signAsync);
+  const data = Buffer.alloc(600, 7);
+  const result = await measure('RS512 signatures (limit)', seconds, os.cpus().length * 2, () => sign('sha512', data, privateKey));
+  return result.rate;
+}
+
+/** argon2id hashes per second at the server's parameters (OWASP), using every core. */
+async function measureArgon2Hashes(seconds: number): Promise<number> {
+  const result = await measure('argon2id hashes (limit)', seconds, os.cpus().length * 2, () =>
+    argon2Hash('correct horse battery staple', { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 }));
+  return result.rate;
+}
+
+function watchPeakRss(pid: number): { stop(): number } {
+  let peakKb = 0;
+  const read = (): void => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const hwm = /VmHWM:\s+(\d+)/.exec(status);
+      if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+    } catch {
+      // process gone
+    }
+  };
+  const timer = setInterval(read, 200);
+  return { stop: () => { read(); clearInterval(timer); return peakKb; } };
+}
+
+async function waitForReady(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the server exited with code ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error('the server did not become ready within 60 s');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function pct(ratio: number): string {
+  return `${(ratio * 100).toFixed(0)}%`;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@]*@/, '//');
+}
+
+main().then(() => process.exit(0), (error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

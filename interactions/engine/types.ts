@@ -1,0 +1,115 @@
+import type { CredentialComponent } from '../../src/provider/vectors.js';
+
+/**
+ * Journeys are data: a set of named steps joined by transitions. A step is served by an
+ * authentication method (it rests there until the method emits an event), or it is a decision
+ * (no method: the engine fires `next` at once and the first transition whose guard holds wins),
+ * or it ends the journey. Step ids are stable names, not URL paths, so copy changes never move
+ * the state machine.
+ */
+
+/** Every journey carelogin runs; one per oidc-provider prompt it handles. */
+export type JourneyId = 'sign-in' | 'step-up';
+
+/** Authentication method references (RFC 8176 where one exists); AMR_CREDENTIAL maps each to Cp/Cd/Ck/Cm. */
+export type Amr = 'pwd' | 'sms' | 'remembered_device' | 'otp' | 'hwk';
+
+/** The event a decision step fires on itself. */
+export const DECISION_EVENT = 'next';
+
+/**
+ * What a journey has established so far, persisted in journey_state.facts. Kept small and
+ * never secret: no passwords, no codes. `email` is personal data, so facts are never logged.
+ */
+export interface JourneyFacts {
+  /** The email address as typed on enter-email, for the password step to look up. */
+  readonly email?: string;
+  /** What was proven in this journey (step-up also carries what the session had already proven). */
+  readonly amr?: readonly Amr[];
+  /** Set when the account is known: a verified mobile can receive a sign-in security code. */
+  readonly hasVerifiedMobile?: boolean;
+  /** Step-up only: why the session does not meet the requested vector of trust. */
+  readonly stepUp?: {
+    readonly reason: 'credentials' | 'proofing';
+    /** Credential components the session still lacks for the vector oidc-provider picked. */
+    readonly missing: readonly CredentialComponent[];
+  };
+}
+
+/** Names of the pure predicates in guards.ts; a transition's `when` refers to one of them. */
+export type GuardId = 'hasVerifiedMobile' | 'identityVerificationRequired' | 'securityCodeCompletesStepUp';
+
+export interface Transition<S extends string = string> {
+  readonly to: S;
+  /** Taken only when this guard holds; a transition without one always matches. */
+  readonly when?: GuardId;
+}
+
+export type Transitions<S extends string = string> = Transition<S> | readonly Transition<S>[];
+
+/** The person is asked something by an authentication method. */
+export interface MethodStep<S extends string = string> {
+  readonly method: string;
+  readonly on: Readonly<Record<string, Transitions<S>>>;
+}
+
+/** No page: the engine fires `next` at once, and the first transition whose guard holds wins. */
+export interface DecisionStep<S extends string = string> {
+  readonly on: { readonly next: Transitions<S> };
+}
+
+/** oidc-provider is told the sign-in is complete: accountId plus the amr proven in the journey. */
+export interface LoginEndStep {
+  readonly end: 'login';
+}
+
+/** Pages explaining why the journey cannot continue; the copy lives in views/cannot-continue.njk. */
+export type CannotContinuePage = 'identity-verification-required' | 'authentication-method-not-available' | 'mobile-number-required';
+
+/**
+ * The journey cannot give the service what it asked for. The person reads an honest page, presses
+ * Continue, and the relying party gets `error` / `error_description`.
+ */
+export interface AbortEndStep {
+  readonly end: 'abort';
+  readonly page: CannotContinuePage;
+  readonly error: 'access_denied';
+  readonly description: string;
+}
+
+export type Step<S extends string = string> = MethodStep<S> | DecisionStep<S> | LoginEndStep | AbortEndStep;
+
+export interface Journey {
+  readonly id: JourneyId;
+  readonly start: string;
+  readonly steps: Readonly<Record<string, Step>>;
+}
+
+export function isEndStep(step: Step): step is LoginEndStep | AbortEndStep {
+  return 'end' in step;
+}
+
+export function isMethodStep(step: Step): step is MethodStep {
+  return 'method' in step;
+}
+
+export function isDecisionStep(step: Step): step is DecisionStep {
+  return !isEndStep(step) && !isMethodStep(step);
+}
+
+export function transitionList<S extends string>(transitions: Transitions<S>): readonly Transition<S>[] {
+  return Array.isArray(transitions) ? transitions : [transitions as Transition<S>];
+}
+
+/**
+ * Declares a journey. The compiler checks that `start` and every transition target name a step
+ * of the same journey; journey-lint.test.ts checks what types cannot (reachability, methods
+ * registered, every event a method can emit handled).
+ */
+export function defineJourney<const Steps extends Record<string, Step<Extract<keyof Steps, string>>>>(journey: {
+  readonly id: JourneyId;
+  readonly start: NoInfer<Extract<keyof Steps, string>>;
+  readonly steps: Steps;
+}): Journey {
+  return journey;
+}

@@ -1,0 +1,37 @@
+import { defineJourney } from '../engine/types.js';
+
+/**
+ * Stepping up (oidc-provider prompt `vtr`): the session is signed in but does not meet the vector
+ * of trust the service asked for. A missing security code (Cd) is asked for here, for the
+ * session's own account; everything else gets an honest page and `access_denied`, because a
+ * login must never claim more than was done. Identity verification arrives in a later issue.
+ */
+export const stepUpJourney = defineJourney({
+  id: 'step-up',
+  start: 'assess',
+  steps: {
+    assess: {
+      on: {
+        next: [
+          { to: 'identity-verification-required', when: 'identityVerificationRequired' },
+          { to: 'enter-security-code', when: 'securityCodeCompletesStepUp' },
+          { to: 'method-not-available' },
+        ],
+      },
+    },
+    'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' } } },
+    'identity-verification-required': {
+      end: 'abort',
+      page: 'identity-verification-required',
+      error: 'access_denied',
+      description: 'identity verification required',
+    },
+    'method-not-available': {
+      end: 'abort',
+      page: 'authentication-method-not-available',
+      error: 'access_denied',
+      description: 'authentication method not available',
+    },
+    'signed-in': { end: 'login' },
+  },
+});

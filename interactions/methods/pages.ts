@@ -1,0 +1,23 @@
+import type { View } from './types.js';
+
+/** Pages several methods show when a person has to wait. Copy lives in the templates. */
+
+/** "15 minutes", "1 minute": whole minutes, rounded up, never "0 minutes". */
+export function minutesText(seconds: number): string {
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
+/** Too many failed attempts from this network across accounts (per-IP throttle, A4). */
+export function tooManyRequestsView(retryAfterSeconds: number): View {
+  return { template: 'too-many-requests.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds }, status: 429 };
+}
+
+/** A step locked after too many wrong answers (X8), or disabled at the hard cap (no time ends that). */
+export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' }): View {
+  return {
+    template: 'locked.njk',
+    data: { wait: minutesText(options.retryAfterSeconds), retryAfterSeconds: options.retryAfterSeconds, disabled: options.disabled, what: options.what },
+    status: 429,
+  };
+}

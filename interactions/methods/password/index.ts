@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { normaliseEmail } from '../../../entities/account.js';
+import { lockoutKeys, passwordPolicy } from '../../../src/security/attempt-counters.js';
+import { tooManyRequestsView } from '../pages.js';
+import { defineMethod, type Outcome } from '../types.js';
+
+/**
+ * The password step (Cp). Enumeration-resistant (F1) and brute-force-resistant (X8, A3, A4, B3):
+ *
+ * - the per-IP throttle is checked first, before anything about the account is looked at;
+ * - every attempt is counted BEFORE the password is checked (reserveAttempt), so concurrent
+ *   guesses can never overrun the limit, and a locked account's correct password is never checked;
+ * - an unknown address is counted under its own key and verified against the dummy hash, so it
+ *   gets exactly the delays, lock and timing a known account gets;
+ * - wrong, unknown, locked and disabled all get the same page, message, status and delay.
+ */
+
+export const WRONG_CREDENTIALS = 'Enter the correct email address and password';
+
+const schema = z.object({
+  // Never trimmed or otherwise changed: spaces are part of a password.
+  password: z.string({ error: 'Enter your password' }).min(1, 'Enter your password'),
+});
+
+type PasswordEvent = 'verified' | 'emailChangeRequested';
+
+/**
+ * The counter key for an address with no account. A digest, not the address: attempt_counter is
+ * not a place for personal data. Open point: a keyed hash (HMAC with a server secret) would stop
+ * someone with database access testing guesses against these keys.
+ */
+function unknownAccountKey(email: string): string {
+  return lockoutKeys.password(`unknown:${createHash('sha256').update(normaliseEmail(email)).digest('hex')}`);
+}
+
+export const passwordMethod = defineMethod({
+  id: 'password',
+  proves: { credential: 'Cp', amr: 'pwd', event: 'verified' },
+  events: ['verified', 'emailChangeRequested'] satisfies PasswordEvent[],
+  schema,
+  redisplay: [],
+
+  async present(ctx, presentation) {
+    return { template: 'enter-password.njk', data: { errors: presentation.errors, email: ctx.facts.email ?? '' } };
+  },
+
+  async submit(ctx, body): Promise<Outcome<PasswordEvent>> {
+    const { accounts, audit, config, counters, hasher } = ctx.services;
+    const email = ctx.facts.email;
+    // The journey always records an address before this step; without one, ask for it again.
+    if (!email) return { kind: 'event', event: 'emailChangeRequested' };
+
+    const ip = await counters.ipBlocked(ctx.ip);
+    if (ip.blocked) {
+      await audit.record('sign_in.throttled', { clientId: ctx.clientId, ip: ctx.ip });
+      return { kind: 'page', view: tooManyRequestsView(ip.retryAfterSeconds) };
+    }
+
+    const account = await accounts.findByEmail(email);
+    const key = account ? lockoutKeys.password(account.id) : unknownAccountKey(email);
+    const attempt = await counters.reserveAttempt(key, passwordPolicy(config));
+    const checkable = account !== null && account.status === 'active' && attempt.allowed;
+    // Always one Argon2 verification: against the real hash, or the dummy one (same cost).
+    const correct = await hasher.verify(checkable ? account.passwordHash : null, body.password);
+
+    if (correct && account) {
+      await counters.recordSuccess(key);
+      await audit.record('password.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip });
+      return { kind: 'event', event: 'verified', accountId: account.id };
+    }
+
+    await counters.recordIpFailure(ctx.ip);
+    const reason = !account ? 'unknown_account' : account.status !== 'active' ? 'account_disabled' : attempt.disabled ? 'hard_cap' : !attempt.allowed ? 'locked' : 'wrong_password';
+    await audit.record('password.failed', { accountId: account?.id, clientId: ctx.clientId, ip: ctx.ip, detail: { reason, failures: attempt.failures, locked: attempt.locked } });
+    ctx.log.info({ event: 'password.failed', locked: attempt.locked }, 'password not accepted');
+    // Growing delays from the 3rd failure; a locked answer carries the delay a wrong one would.
+    if (attempt.delayMs > 0) await sleep(attempt.delayMs);
+    return { kind: 'retry', errors: [{ field: 'password', text: WRONG_CREDENTIALS }] };
+  },
+
+  actions: {
+    /** "Change email address": back to the first step, which shows what was typed. */
+    'change-email': {
+      async run() {
+        return { kind: 'event', event: 'emailChangeRequested' };
+      },
+    },
+  },
+});

@@ -1,0 +1,19 @@
+import { emailMethod } from './email/index.js';
+import { passwordMethod } from './password/index.js';
+import { smsCodeMethod } from './sms-code/index.js';
+import type { AuthMethod } from './types.js';
+
+/**
+ * Every authentication method, listed explicitly (like Kratos' registry_default.go): adding one
+ * is a folder under interactions/methods and one line here. Journeys refer to methods by id;
+ * journey-lint.test.ts fails if a journey names a method that is not listed.
+ */
+export const METHODS = [emailMethod, passwordMethod, smsCodeMethod] as const satisfies readonly AuthMethod[];
+
+export type MethodId = (typeof METHODS)[number]['id'];
+
+const BY_ID: ReadonlyMap<string, AuthMethod> = new Map(METHODS.map((method) => [method.id, method]));
+
+export function findMethod(id: string): AuthMethod | undefined {
+  return BY_ID.get(id);
+}

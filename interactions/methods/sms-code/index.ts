@@ -1,0 +1,147 @@
+import type { EntityManager } from 'typeorm';
+import { z } from 'zod';
+import type { Account } from '../../../entities/account.js';
+import { lockoutKeys } from '../../../src/security/attempt-counters.js';
+import { lockedView, minutesText } from '../pages.js';
+import { defineMethod, type Outcome, type StepContext } from '../types.js';
+
+/**
+ * The sign-in security code sent by text message (Cd, amr "sms"). A code is sent once when the
+ * journey arrives at this step (not on every page view) and again only when asked for. Codes are
+ * bound to the account, the purpose and this interaction (B1); SecurityCodes owns expiry, single
+ * use, the wrong-answer count that a new code never resets, and the lock (X4, X8, B2, B3).
+ */
+
+export const PURPOSE = 'sign-in';
+export const MESSAGES = {
+  missing: 'Enter the security code',
+  format: 'The security code must be 6 numbers',
+  incorrect: 'The security code is not correct',
+  expired: 'The security code has expired – request a new code',
+} as const;
+
+const schema = z.object({
+  code: z
+    .string({ error: MESSAGES.missing })
+    // People copy codes with spaces ("190 696") or type them in groups; the digits are what count.
+    .transform((value) => value.replace(/[\s-]+/g, ''))
+    .pipe(z.string().min(1, MESSAGES.missing).regex(/^\d{6}$/, MESSAGES.format)),
+});
+
+type SmsCodeEvent = 'verified';
+
+function mobileOf(ctx: StepContext): { account: Account; mobile: string } {
+  const account = ctx.account;
+  // The journeys only come here for an account with a verified mobile (guard hasVerifiedMobile).
+  if (!account?.mobileNumber || !account.mobileVerifiedAt) throw new Error('sms-code step reached without an account that has a verified mobile number');
+  return { account, mobile: account.mobileNumber };
+}
+
+/** The last 4 digits, enough for a person to recognise their number and useless to anyone else. */
+export function mobileEnding(mobile: string): string {
+  return mobile.replace(/\D/g, '').slice(-4);
+}
+
+/** Test personas get the documented fixed code, never in production and never for real accounts. */
+function fixedCodeFor(ctx: StepContext, account: Account): string | undefined {
+  const { config } = ctx.services;
+  return config.mode !== 'production' && account.testPersona && config.personas.securityCode ? config.personas.securityCode : undefined;
+}
+
+type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
+
+/** Issues a code and queues its text message in the caller's transaction: both happen or neither. */
+async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
+  const { account, mobile } = mobileOf(ctx);
+  const { codes, notifications, audit } = ctx.services;
+  const issued = await codes.issue(manager, {
+    accountId: account.id,
+    purpose: PURPOSE,
+    journeyId: ctx.uid,
+    channel: 'sms',
+    destination: mobile,
+    fixedCode: fixedCodeFor(ctx, account),
+  });
+  if (!issued.ok) return issued;
+  await notifications.enqueue(manager, {
+    template: 'sign-in-security-code',
+    to: mobile,
+    data: { code: issued.code },
+    accountId: account.id,
+    deliverBefore: issued.expiresAt,
+  });
+  await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'sms' } }, manager);
+  return { ok: true };
+}
+
+async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
+  return ctx.services.counters.status(lockoutKeys.securityCode(accountId, PURPOSE));
+}
+
+export const smsCodeMethod = defineMethod({
+  id: 'sms-code',
+  proves: { credential: 'Cd', amr: 'sms', event: 'verified' },
+  events: ['verified'] satisfies SmsCodeEvent[],
+  schema,
+  redisplay: [],
+
+  async enter(ctx, manager) {
+    // A refusal (locked, too many sends) is not an error here: the page explains it when shown.
+    const sent = await sendCode(ctx, manager);
+    if (!sent.ok) ctx.log.info({ reason: sent.reason }, 'sign-in security code not sent on arrival');
+  },
+
+  async present(ctx, presentation) {
+    const { account, mobile } = mobileOf(ctx);
+    const status = await lockStatus(ctx, account.id);
+    if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
+    return {
+      template: 'enter-security-code.njk',
+      data: {
+        errors: presentation.errors,
+        notice: presentation.notice,
+        mobileEnding: mobileEnding(mobile),
+        expiresIn: minutesText(ctx.services.config.ttl.securityCode),
+      },
+    };
+  },
+
+  async submit(ctx, body): Promise<Outcome<SmsCodeEvent>> {
+    const { account } = mobileOf(ctx);
+    const { codes, audit } = ctx.services;
+    const result = await codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code });
+    switch (result) {
+      case 'valid':
+        await audit.record('security_code.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
+        return { kind: 'event', event: 'verified' };
+      case 'invalid':
+      case 'expired':
+        await audit.record('security_code.failed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, reason: result } });
+        return { kind: 'retry', errors: [{ field: 'code', text: result === 'expired' ? MESSAGES.expired : MESSAGES.incorrect }] };
+      case 'locked': {
+        await audit.record('security_code.locked', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
+        const status = await lockStatus(ctx, account.id);
+        return { kind: 'page', view: lockedView({ ...status, what: 'security-code' }) };
+      }
+    }
+  },
+
+  actions: {
+    /** "Send a new code". The wrong-answer count carries over to the new code (B2). */
+    resend: {
+      async run(ctx) {
+        const { mobile } = mobileOf(ctx);
+        const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
+        if (sent.ok) return { kind: 'retry', notice: `We have sent a new security code to your mobile phone number ending in ${mobileEnding(mobile)}.` };
+        if (sent.reason === 'locked') {
+          const { account } = mobileOf(ctx);
+          return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx, account.id)), what: 'security-code' }) };
+        }
+        return {
+          kind: 'retry',
+          errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }],
+        };
+      },
+    },
+  },
+});

@@ -1,0 +1,99 @@
+import type { EntityManager } from 'typeorm';
+import type { ZodType } from 'zod';
+import type { Account } from '../../entities/account.js';
+import type { CredentialComponent } from '../../src/provider/vectors.js';
+import type { AppServices } from '../../src/services.js';
+import type { Logger } from '../../src/logger.js';
+import type { FieldError } from '../../src/web/renderer.js';
+import type { Amr, JourneyFacts, JourneyId } from '../engine/types.js';
+
+/**
+ * The contract every authentication method meets (Kratos' strategy, Keycloak's authenticator,
+ * returned values instead of a side-effecting context). A method owns one page: what it shows,
+ * how its form is validated and what the answer means. It never decides where the journey goes
+ * next: it emits an event and the journey's data decides.
+ */
+
+/** What a method may use. Narrower than AppServices: no provider, no renderer, no CSRF. */
+export type MethodServices = Pick<AppServices, 'config' | 'dataSource' | 'accounts' | 'hasher' | 'counters' | 'codes' | 'audit' | 'notifications'>;
+
+/** A page to render: a template in interactions/views and the data it needs. */
+export interface View {
+  readonly template: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** HTTP status; 200 unless given. */
+  readonly status?: number;
+}
+
+/** Everything a method knows about the request it is serving. */
+export interface StepContext {
+  /** The oidc-provider interaction uid; also the journey id that binds security codes (B1). */
+  readonly uid: string;
+  readonly journey: JourneyId;
+  readonly step: string;
+  readonly facts: JourneyFacts;
+  /** The account this journey is about, once known (after the password, or from the session on step-up). */
+  readonly account: Account | null;
+  readonly clientId: string | undefined;
+  /** The client's address as Koa sees it (X-Forwarded-For only when config.trustProxy). */
+  readonly ip: string;
+  readonly services: MethodServices;
+  readonly log: Logger;
+}
+
+/** How a step is shown again after a submission that did not move the journey on. */
+export interface Presentation {
+  readonly errors?: readonly FieldError[];
+  /** Safe-to-show values typed by the person (never a password or code). */
+  readonly values?: Readonly<Record<string, string>>;
+  /** A confirmation shown above the form, e.g. "We have sent a new code". */
+  readonly notice?: string;
+}
+
+/**
+ * What a submission means: a closed set, like Keycloak's FlowStatus.
+ * - `event`: the method is done; the journey picks the next step. `facts` and `accountId` are recorded.
+ * - `retry`: show this step again (errors → 400 with an error summary; no errors → 200, e.g. after a resend).
+ * - `page`: show a different page without moving (locked, too many requests).
+ * - `fail`: end the interaction; the relying party receives the OAuth error.
+ */
+export type Outcome<E extends string = string> =
+  | { readonly kind: 'event'; readonly event: E; readonly facts?: Partial<JourneyFacts>; readonly accountId?: string }
+  | ({ readonly kind: 'retry' } & Presentation)
+  | { readonly kind: 'page'; readonly view: View }
+  | { readonly kind: 'fail'; readonly error: 'access_denied'; readonly description: string };
+
+/** A named extra action on a step (POST /interaction/:uid/:step/:action), e.g. "Send a new code". */
+export interface SideAction<E extends string = string> {
+  run(ctx: StepContext): Promise<Outcome<E>>;
+}
+
+export interface AuthMethod<Body = unknown, E extends string = string> {
+  /** kebab-case, equal to the method's folder name. */
+  readonly id: string;
+  /**
+   * What a successful answer proves: the credential component (vectors of trust) and the amr value
+   * the login result carries. Absent for methods that only identify (the email step proves nothing).
+   */
+  readonly proves?: { readonly credential: CredentialComponent; readonly amr: Amr; readonly event: E };
+  /** Every event `submit` or an action can emit; journey-lint checks each is handled wherever the method is used. */
+  readonly events: readonly E[];
+  /** The form, validated before `submit` sees it; its messages are the page's error messages. */
+  readonly schema: ZodType<Body>;
+  /** Fields that may be shown again after a validation error (never secrets). */
+  readonly redisplay: readonly string[];
+  /**
+   * Runs once when the journey arrives at this step, inside the transaction that moves the journey,
+   * so its writes (a security code and its text message) happen exactly once per arrival and are
+   * rolled back if the move loses a race. Use only `manager` for database work here.
+   */
+  enter?(ctx: StepContext, manager: EntityManager): Promise<Partial<JourneyFacts> | void>;
+  present(ctx: StepContext, presentation: Presentation): Promise<View>;
+  submit(ctx: StepContext, body: Body): Promise<Outcome<E>>;
+  readonly actions?: Readonly<Record<string, SideAction<E>>>;
+}
+
+/** Declares a method with its body and event types inferred (and checked) from its parts. */
+export function defineMethod<Body, E extends string>(method: AuthMethod<Body, E>): AuthMethod<Body, E> {
+  return method;
+}

@@ -1,0 +1,138 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Middleware, Next } from 'koa';
+import { errors as oidcErrors } from 'oidc-provider';
+import { CsrfError, JourneyExpiredError } from '../src/errors.js';
+import { isCrossSiteRequest } from '../src/security/csrf.js';
+import type { AppServices } from '../src/services.js';
+import { CONSENT_STEP, decideConsent, showConsent } from './consent/consent.js';
+import { createJourneyRunner, stepPath, type InteractionDetails, type Reply, type RequestInfo } from './runner.js';
+
+/** Form posts are a handful of short fields; anything bigger is not one of ours. */
+const FORM_LIMIT = '8kb';
+
+/**
+ * The interaction pages, mounted on the oidc-provider instance (`provider.use(router.routes())`)
+ * so they live under /interaction/:uid, where oidc-provider's interaction cookie is sent.
+ *
+ * GET  /interaction/:uid[/:step]        the current step of the journey (or the consent page)
+ * POST /interaction/:uid/:step          that step's form, if it is the current step
+ * POST /interaction/:uid/:step/:action  a side action of the current step (e.g. resend)
+ *
+ * Every answer is `Cache-Control: no-store`. Every POST is checked for a cross-site origin and for
+ * the CSRF token bound to the interaction before anything else happens (C5).
+ */
+export function createInteractionRouter(services: AppServices): Router {
+  const { provider, renderer, csrf, config } = services;
+  const runner = createJourneyRunner(services);
+  const expectedOrigin = new URL(config.issuer).origin;
+  const router = new Router({ prefix: '/interaction/:uid' });
+
+  const forms = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
+
+  function requestInfo(ctx: Context): RequestInfo {
+    return { ip: ctx.ip, log: ctx.state.log ?? services.logger };
+  }
+
+  function page(ctx: Context, status: number, template: string, data: Record<string, unknown> = {}): void {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = renderer.render(template, { ...data, cspNonce: ctx.state.cspNonce });
+  }
+
+  /** no-store on everything, and the person-facing pages for an expired or forged request. */
+  const guard: Middleware = async (ctx: Context, next: Next) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    try {
+      await next();
+    } catch (error) {
+      if (error instanceof oidcErrors.SessionNotFound || error instanceof JourneyExpiredError) {
+        requestInfo(ctx).log.info({ reason: error instanceof JourneyExpiredError ? 'journey' : 'interaction' }, 'interaction session expired or missing');
+        page(ctx, 400, 'session-expired.njk');
+        return;
+      }
+      if (error instanceof CsrfError) {
+        requestInfo(ctx).log.warn('interaction form rejected: cross-site or bad CSRF token');
+        page(ctx, 403, 'forbidden.njk');
+        return;
+      }
+      throw error;
+    }
+  };
+
+  /** The interaction behind this URL: the cookie's interaction must be the one the URL names. */
+  async function details(ctx: Context): Promise<InteractionDetails> {
+    const found = await provider.interactionDetails(ctx.req, ctx.res);
+    if (found.uid !== ctx.params.uid) throw new JourneyExpiredError();
+    return found;
+  }
+
+  /** C5: reject a form posted from another site, or without this interaction's token, before it is read further. */
+  const checkForm: Middleware = async (ctx: Context, next: Next) => {
+    const body = formBody(ctx);
+    const token = typeof body._csrf === 'string' ? body._csrf : '';
+    if (isCrossSiteRequest(ctx.headers, expectedOrigin) || !csrf.verify(ctx.params.uid, token)) throw new CsrfError();
+    await next();
+  };
+
+  async function reply(ctx: Context, answer: Reply): Promise<void> {
+    switch (answer.kind) {
+      case 'render': {
+        const uid = String(ctx.params.uid);
+        const action = answer.step === CONSENT_STEP ? `/interaction/${encodeURIComponent(uid)}/${CONSENT_STEP}` : stepPath(uid, answer.step);
+        page(ctx, answer.view.status ?? 200, answer.view.template, { ...answer.view.data, formAction: action, csrfToken: csrf.token(uid) });
+        return;
+      }
+      case 'redirect':
+        ctx.status = 303;
+        ctx.redirect(answer.location);
+        return;
+      case 'finish':
+        // oidc-provider answers 303 to its resume URL and ends the response itself.
+        await provider.interactionFinished(ctx.req, ctx.res, answer.result, { mergeWithLastSubmission: answer.mergeWithLastSubmission });
+        ctx.respond = false;
+        return;
+    }
+  }
+
+  async function show(ctx: Context, requestedStep: string | undefined): Promise<void> {
+    const interaction = await details(ctx);
+    if (interaction.prompt.name === 'consent') {
+      if (requestedStep !== undefined) return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` });
+      return reply(ctx, await showConsent(services, interaction));
+    }
+    return reply(ctx, await runner.show(interaction, requestInfo(ctx), requestedStep));
+  }
+
+  router.use(guard);
+
+  router.get('/', (ctx) => show(ctx, undefined));
+  router.get('/:step', (ctx) => show(ctx, ctx.params.step));
+  // A bookmarked or typed action URL never acts on GET; it just shows where the journey is.
+  router.get('/:step/:action', (ctx) => show(ctx, ''));
+
+  router.post('/:step', forms, checkForm, async (ctx) => {
+    const interaction = await details(ctx);
+    const step = ctx.params.step!;
+    if (interaction.prompt.name === 'consent') {
+      if (step !== CONSENT_STEP) return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` });
+      return reply(ctx, await decideConsent(services, interaction, requestInfo(ctx), formBody(ctx)));
+    }
+    return reply(ctx, await runner.submit(interaction, requestInfo(ctx), step, formBody(ctx)));
+  });
+
+  router.post('/:step/:action', forms, checkForm, async (ctx) => {
+    const interaction = await details(ctx);
+    if (interaction.prompt.name === 'consent') return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` });
+    return reply(ctx, await runner.act(interaction, requestInfo(ctx), ctx.params.step!, ctx.params.action!));
+  });
+
+  return router;
+}
+
+/** The parsed form, as plain string fields (repeated fields arrive as arrays and fail validation). */
+function formBody(ctx: Context): Record<string, unknown> {
+  const body: unknown = (ctx.request as { body?: unknown }).body;
+  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}

@@ -1,0 +1,310 @@
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import type { ZodError } from 'zod';
+import type { Account } from '../entities/account.js';
+import { BadRequestError, JourneyExpiredError } from '../src/errors.js';
+import type { Logger } from '../src/logger.js';
+import { AMR_CREDENTIAL, VectorSyntaxError, credentialsFromAmr, parseVector, type CredentialComponent } from '../src/provider/vectors.js';
+import type { AppServices } from '../src/services.js';
+import type { FieldError } from '../src/web/renderer.js';
+import { JourneyConflictError } from './engine/errors.js';
+import { getStep, nextStep, startStep, type TakenTransition } from './engine/next-step.js';
+import { createJourneyStore, type JourneyRecord, type JourneyStore } from './engine/store.js';
+import { isEndStep, isMethodStep, type Amr, type Journey, type JourneyFacts, type JourneyId } from './engine/types.js';
+import { JOURNEYS, JOURNEY_FOR_PROMPT } from './journeys/index.js';
+import { findMethod } from './methods/registry.js';
+import type { AuthMethod, MethodServices, Outcome, Presentation, StepContext, View } from './methods/types.js';
+
+/** What oidc-provider's interactionDetails returns. */
+export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * The answer to a journey request, described rather than written, so the runner is independent
+ * of Koa: the router turns it into HTTP.
+ */
+export type Reply =
+  | { readonly kind: 'render'; readonly view: View; readonly step: string }
+  | { readonly kind: 'redirect'; readonly location: string }
+  | { readonly kind: 'finish'; readonly result: InteractionResults; readonly mergeWithLastSubmission: boolean };
+
+export interface RequestInfo {
+  readonly ip: string;
+  readonly log: Logger;
+}
+
+export interface JourneyRunner {
+  /** GET: the journey's current step, whatever URL of the journey was asked for. */
+  show(details: InteractionDetails, request: RequestInfo, requestedStep: string | undefined): Promise<Reply>;
+  /** POST of a step's form. A step that is not the current one is never evaluated (B11). */
+  submit(details: InteractionDetails, request: RequestInfo, stepId: string, body: Record<string, unknown>): Promise<Reply>;
+  /** POST of a step's side action, e.g. "Send a new code". */
+  act(details: InteractionDetails, request: RequestInfo, stepId: string, action: string): Promise<Reply>;
+}
+
+/** The URL of a journey step. Step ids are stable names, so they double as path segments. */
+export function stepPath(uid: string, step: string): string {
+  return `/interaction/${encodeURIComponent(uid)}/${encodeURIComponent(step)}`;
+}
+
+const AMR_VALUES = new Set<string>(Object.keys(AMR_CREDENTIAL));
+
+function isAmr(value: string): value is Amr {
+  return AMR_VALUES.has(value);
+}
+
+/** The first message for each field, in the order the schema reported them (the error summary's order). */
+export function toFieldErrors(error: ZodError): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const issue of error.issues) {
+    const field = String(issue.path[0] ?? 'form');
+    if (!errors.some((e) => e.field === field)) errors.push({ field, text: issue.message });
+  }
+  return errors;
+}
+
+export function createJourneyRunner(services: AppServices, options: { store?: JourneyStore } = {}): JourneyRunner {
+  const store = options.store ?? createJourneyStore(services.dataSource);
+  const methodServices: MethodServices = services;
+  const { accounts, audit, dataSource } = services;
+
+  function journeyFor(details: InteractionDetails): Journey {
+    const id: JourneyId | undefined = Object.hasOwn(JOURNEY_FOR_PROMPT, details.prompt.name) ? JOURNEY_FOR_PROMPT[details.prompt.name] : undefined;
+    if (!id) throw new BadRequestError(`carelogin cannot handle the "${details.prompt.name}" prompt`);
+    return JOURNEYS[id];
+  }
+
+  /** Facts and account a new journey starts with: nothing for sign-in; the session's sign-in for step-up. */
+  async function initialState(journey: Journey, details: InteractionDetails): Promise<{ accountId: string | null; facts: JourneyFacts }> {
+    if (journey.id === 'sign-in') return { accountId: null, facts: {} };
+    const session = details.session;
+    if (!session?.accountId) throw new JourneyExpiredError();
+    const account = await accounts.findById(session.accountId);
+    if (!account) throw new JourneyExpiredError();
+    const prompt = details.prompt.details as { reason?: unknown; needed?: unknown };
+    const reason = prompt.reason === 'proofing' ? 'proofing' : 'credentials';
+    let needed: readonly CredentialComponent[] = [];
+    try {
+      needed = parseVector(String(prompt.needed)).credentials;
+    } catch (error) {
+      if (!(error instanceof VectorSyntaxError)) throw error;
+    }
+    const proven = credentialsFromAmr(session.amr);
+    return {
+      accountId: account.id,
+      facts: {
+        // What this session has already proven, carried so the renewed login does not lose it.
+        amr: (session.amr ?? []).filter(isAmr),
+        ...accountFacts(account),
+        stepUp: { reason, missing: needed.filter((c) => !proven.has(c)) },
+      },
+    };
+  }
+
+  function context(record: JourneyRecord, details: InteractionDetails, request: RequestInfo, account: Account | null): StepContext {
+    return {
+      uid: record.uid,
+      journey: record.journey,
+      step: record.step,
+      facts: record.facts,
+      account,
+      clientId: typeof details.params.client_id === 'string' ? details.params.client_id : undefined,
+      ip: request.ip,
+      services: methodServices,
+      log: request.log.child({ journey: record.journey, step: record.step }),
+    };
+  }
+
+  async function loadAccount(accountId: string | null, known?: Account | null): Promise<Account | null> {
+    if (!accountId) return null;
+    if (known?.id === accountId) return known;
+    return accounts.findById(accountId);
+  }
+
+  function methodAt(journey: Journey, stepId: string): AuthMethod | undefined {
+    const step = getStep(journey, stepId);
+    if (!isMethodStep(step)) return undefined;
+    const method = findMethod(step.method);
+    if (!method) throw new Error(`journey "${journey.id}" step "${stepId}" names the unregistered method "${step.method}"`);
+    return method;
+  }
+
+  function logPath(log: Logger, journey: Journey, path: readonly TakenTransition[]): void {
+    for (const transition of path) log.info({ journey: journey.id, transition }, 'journey transition');
+  }
+
+  /** Loads the interaction's journey, creating it (and entering its first step) on first sight. */
+  async function ensure(details: InteractionDetails, request: RequestInfo): Promise<{ journey: Journey; record: JourneyRecord }> {
+    const journey = journeyFor(details);
+    const existing = await store.load(details.uid);
+    if (existing) {
+      // One interaction has one prompt, so one journey; anything else is not ours to continue.
+      if (existing.journey !== journey.id) throw new JourneyExpiredError();
+      return { journey, record: existing };
+    }
+    const { accountId, facts } = await initialState(journey, details);
+    const account = await loadAccount(accountId);
+    const start = startStep(journey, facts);
+    const expiresAt = new Date(details.exp * 1000);
+    if (expiresAt.getTime() <= Date.now()) throw new JourneyExpiredError();
+    const draft: JourneyRecord = { uid: details.uid, journey: journey.id, step: start.step, accountId, facts, version: 0, expiresAt };
+    try {
+      const record = await dataSource.transaction(async (manager) => {
+        const entered = await methodAt(journey, start.step)?.enter?.(context(draft, details, request, account), manager);
+        const created = await store.create(manager, { ...draft, facts: { ...facts, ...(entered ?? {}) } });
+        // Another request created it first: roll back whatever entering the step wrote (a second code).
+        if (!created) throw new JourneyConflictError(details.uid);
+        return created;
+      });
+      request.log.info({ journey: journey.id, step: record.step }, 'journey started');
+      logPath(request.log, journey, start.path);
+      return { journey, record };
+    } catch (error) {
+      if (!(error instanceof JourneyConflictError)) throw error;
+      const winner = await store.load(details.uid);
+      if (!winner) throw new JourneyExpiredError();
+      return { journey, record: winner };
+    }
+  }
+
+  function redirectTo(record: JourneyRecord): Reply {
+    return { kind: 'redirect', location: stepPath(record.uid, record.step) };
+  }
+
+  function finishAt(journey: Journey, record: JourneyRecord): Reply {
+    const step = getStep(journey, record.step);
+    if (!isEndStep(step)) throw new Error(`step "${record.step}" is not an end step`);
+    if (step.end === 'abort') {
+      return { kind: 'finish', result: { error: step.error, error_description: step.description }, mergeWithLastSubmission: false };
+    }
+    const amr = record.facts.amr ?? [];
+    // Never finish a login that claims nothing, or that names no account.
+    if (!record.accountId || amr.length === 0) throw new Error(`journey "${journey.id}" reached "${record.step}" without an account and a proven credential`);
+    return { kind: 'finish', result: { login: { accountId: record.accountId, amr: [...amr], remember: true } }, mergeWithLastSubmission: false };
+  }
+
+  /** The current step as a page (or, for a login end, the finished interaction). */
+  async function present(journey: Journey, record: JourneyRecord, details: InteractionDetails, request: RequestInfo, presentation: Presentation = {}, account?: Account | null): Promise<Reply> {
+    const step = getStep(journey, record.step);
+    if (isEndStep(step)) {
+      if (step.end === 'login') return finishAt(journey, record);
+      return { kind: 'render', step: record.step, view: { template: 'cannot-continue.njk', data: { page: step.page } } };
+    }
+    const method = methodAt(journey, record.step);
+    if (!method) throw new Error(`journey "${journey.id}" rests on the decision step "${record.step}"`);
+    const ctx = context(record, details, request, account === undefined ? await loadAccount(record.accountId) : account);
+    const view = await method.present(ctx, presentation);
+    const status = view.status ?? (presentation.errors && presentation.errors.length > 0 ? 400 : 200);
+    return { kind: 'render', step: record.step, view: { ...view, status } };
+  }
+
+  /** Records an event: facts, proven credential, next step; enters that step in the same transaction. */
+  async function advance(journey: Journey, record: JourneyRecord, method: AuthMethod, outcome: Extract<Outcome, { kind: 'event' }>, ctx: StepContext, details: InteractionDetails, request: RequestInfo): Promise<Reply> {
+    if (record.accountId && outcome.accountId && outcome.accountId !== record.accountId) {
+      // A journey is about one account from the moment it knows it; a step-up never changes who signed in.
+      throw new Error(`journey "${journey.id}" cannot change account mid-journey`);
+    }
+    const accountId = outcome.accountId ?? record.accountId;
+    const proven = method.proves && method.proves.event === outcome.event ? [method.proves.amr] : [];
+    const amr = [...new Set([...(record.facts.amr ?? []), ...proven])];
+    const account = await loadAccount(accountId, ctx.account);
+    const facts: JourneyFacts = {
+      ...record.facts,
+      ...(outcome.facts ?? {}),
+      ...(amr.length > 0 ? { amr } : {}),
+      ...(account ? accountFacts(account) : {}),
+    };
+    const next = nextStep(journey, record.step, outcome.event, facts);
+    let updated: JourneyRecord;
+    try {
+      updated = await dataSource.transaction(async (manager) => {
+        const arriving: JourneyRecord = { ...record, step: next.step, accountId, facts };
+        const entered = await methodAt(journey, next.step)?.enter?.(context(arriving, details, request, account), manager);
+        return store.advance(manager, record, { step: next.step, accountId, facts: { ...facts, ...(entered ?? {}) } });
+      });
+    } catch (error) {
+      if (!(error instanceof JourneyConflictError)) throw error;
+      // Someone else moved the journey first (double submit): show where it is now.
+      request.log.info({ journey: journey.id, step: record.step }, 'journey moved on by another request');
+      const current = await store.load(record.uid);
+      if (!current) throw new JourneyExpiredError();
+      return redirectTo(current);
+    }
+    logPath(request.log, journey, next.path);
+    const arrived = getStep(journey, updated.step);
+    if (isEndStep(arrived) && arrived.end === 'login') {
+      await audit.record('account.signed_in', { accountId: updated.accountId ?? undefined, clientId: ctx.clientId, ip: ctx.ip, detail: { journey: journey.id, amr: updated.facts.amr } });
+      return finishAt(journey, updated);
+    }
+    // Post/redirect/get: refreshing the next page never re-submits this one.
+    return redirectTo(updated);
+  }
+
+  async function handleOutcome(journey: Journey, record: JourneyRecord, method: AuthMethod, outcome: Outcome, ctx: StepContext, details: InteractionDetails, request: RequestInfo): Promise<Reply> {
+    switch (outcome.kind) {
+      case 'event':
+        return advance(journey, record, method, outcome, ctx, details, request);
+      case 'retry': {
+        // If a parallel submission (a double click) moved the journey on meanwhile, show that instead.
+        const current = await store.load(record.uid);
+        if (!current) throw new JourneyExpiredError();
+        if (current.version !== record.version) return redirectTo(current);
+        return present(journey, record, details, request, outcome, ctx.account);
+      }
+      case 'page':
+        return { kind: 'render', step: record.step, view: outcome.view };
+      case 'fail':
+        return { kind: 'finish', result: { error: outcome.error, error_description: outcome.description }, mergeWithLastSubmission: false };
+    }
+  }
+
+  return {
+    async show(details, request, requestedStep) {
+      const { journey, record } = await ensure(details, request);
+      if (requestedStep !== record.step) {
+        const step = getStep(journey, record.step);
+        if (isEndStep(step) && step.end === 'login') return finishAt(journey, record);
+        return redirectTo(record);
+      }
+      return present(journey, record, details, request);
+    },
+
+    async submit(details, request, stepId, body) {
+      const { journey, record } = await ensure(details, request);
+      if (stepId !== record.step) return redirectTo(record);
+      const step = getStep(journey, record.step);
+      // The Continue button on a "cannot continue" page, or a repeat of the last code form.
+      if (isEndStep(step)) return finishAt(journey, record);
+      const method = methodAt(journey, record.step);
+      if (!method) throw new Error(`journey "${journey.id}" rests on the decision step "${record.step}"`);
+      const account = await loadAccount(record.accountId);
+      const parsed = method.schema.safeParse(body);
+      if (!parsed.success) {
+        const values: Record<string, string> = {};
+        for (const field of method.redisplay) {
+          const value = body[field];
+          if (typeof value === 'string') values[field] = value;
+        }
+        return present(journey, record, details, request, { errors: toFieldErrors(parsed.error), values }, account);
+      }
+      const ctx = context(record, details, request, account);
+      const outcome = await method.submit(ctx, parsed.data);
+      return handleOutcome(journey, record, method, outcome, ctx, details, request);
+    },
+
+    async act(details, request, stepId, actionName) {
+      const { journey, record } = await ensure(details, request);
+      if (stepId !== record.step) return redirectTo(record);
+      const method = methodAt(journey, record.step);
+      const action = method?.actions && Object.hasOwn(method.actions, actionName) ? method.actions[actionName] : undefined;
+      if (!method || !action) return redirectTo(record);
+      const ctx = context(record, details, request, await loadAccount(record.accountId));
+      const outcome = await action.run(ctx);
+      return handleOutcome(journey, record, method, outcome, ctx, details, request);
+    },
+  };
+}
+
+/** What guards need to know about the account, refreshed whenever the journey learns or re-reads it. */
+export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile'> {
+  return { hasVerifiedMobile: Boolean(account.mobileNumber && account.mobileVerifiedAt) };
+}

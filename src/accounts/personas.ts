@@ -1,0 +1,156 @@
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/index.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { normaliseEmail } from '../../entities/account.js';
+import { lockoutKeys } from '../security/attempt-counters.js';
+import type { PasswordHasher } from './password-hasher.js';
+
+/**
+ * Development and test personas, one per proofing level, in the spirit of NHS login's sandpit
+ * users (nhs-login.md §5.5). Never seeded in production (config refuses SEED_PERSONAS there, and
+ * seedPersonas refuses again). docs/personas.md documents them; keep the two in step.
+ *
+ * All the data is fictional and safe to publish: .test email addresses (RFC 2606), NHS numbers
+ * from the 999 test range with valid check digits, UK mobile numbers that libphonenumber accepts
+ * as mobiles (test/accounts/personas.test.ts checks every field).
+ */
+export interface Persona {
+  key: 'p0' | 'p5' | 'p9';
+  email: string;
+  password: string;
+  proofingLevel: 'P0' | 'P5' | 'P9';
+  mobileNumber: string;
+  nhsNumber?: string;
+  givenName?: string;
+  familyName?: string;
+  birthdate?: string;
+  postcode?: string;
+  gpOdsCode?: string;
+  gpUserId?: string;
+  gpLinkageKey?: string;
+  phoneNumberPdsMatched?: boolean;
+  description: string;
+}
+
+/** The one documented persona password: passes the password policy, printed in docs/personas.md. */
+export const PERSONA_PASSWORD = 'kettle-meadow-lantern-7';
+
+export const PERSONAS: readonly Persona[] = Object.freeze([
+  {
+    key: 'p0',
+    email: 'p0.persona@carelogin.test',
+    password: PERSONA_PASSWORD,
+    proofingLevel: 'P0',
+    mobileNumber: '+447912345100',
+    description: 'P0: confirmed email address and mobile number only; no identity checks. Gets openid, email and phone claims.',
+  },
+  {
+    key: 'p5',
+    email: 'p5.persona@carelogin.test',
+    password: PERSONA_PASSWORD,
+    proofingLevel: 'P5',
+    mobileNumber: '+447912345500',
+    nhsNumber: '9990005001',
+    familyName: 'Okafor',
+    birthdate: '1985-07-14',
+    postcode: 'LS1 4AP',
+    gpOdsCode: 'B85036',
+    description: 'P5: claimed identity matched on NHS number, family name, date of birth and postcode. Adds profile, basic_demographics and gp_registration_details.',
+  },
+  {
+    key: 'p9',
+    email: 'p9.persona@carelogin.test',
+    password: PERSONA_PASSWORD,
+    proofingLevel: 'P9',
+    mobileNumber: '+447912345900',
+    nhsNumber: '9990009007',
+    givenName: 'Eleanor',
+    familyName: 'Whitfield',
+    birthdate: '1962-03-21',
+    postcode: 'NE1 7RU',
+    gpOdsCode: 'A20047',
+    gpUserId: '9422356112',
+    gpLinkageKey: 'Hf3kPzQ9mWd2T',
+    phoneNumberPdsMatched: true,
+    description: 'P9: verified identity with GP online (IM1) credentials and a PDS-matched mobile. Adds profile_extended and gp_integration_credentials.',
+  },
+].map((persona) => Object.freeze(persona as Persona)));
+
+/** Idempotently creates/updates the three personas (test_persona = key); never in production. */
+export async function seedPersonas(deps: { dataSource: DataSource; hasher: PasswordHasher; config: Config; logger: Logger }): Promise<void> {
+  const { dataSource, hasher, config, logger } = deps;
+  if (config.mode === 'production') throw new ConfigError('personas are never seeded in production');
+  if (!config.personas.seed) {
+    logger.debug('persona seeding is switched off');
+    return;
+  }
+
+  // Keep an existing hash when it still matches: re-seeding on every start should not churn
+  // rows, and a hash made with today's parameters stays put. Done before the transaction so the
+  // slow hashing never holds it open.
+  const existing: { email_normalised: string; password_hash: string | null }[] = await dataSource.query(
+    'SELECT email_normalised, password_hash FROM account WHERE email_normalised = ANY($1::text[])',
+    [PERSONAS.map((p) => normaliseEmail(p.email))],
+  );
+  const hashes = new Map<string, string>();
+  for (const persona of PERSONAS) {
+    const key = normaliseEmail(persona.email);
+    const stored = existing.find((row) => row.email_normalised === key)?.password_hash ?? null;
+    hashes.set(persona.key, stored !== null && (await hasher.verify(stored, persona.password)) ? stored : await hasher.hash(persona.password));
+  }
+
+  await dataSource.transaction(async (manager) => {
+    for (const persona of PERSONAS) {
+      // Every persona field is reset to its documented value (like NHS login's "New Level" reset of
+      // test accounts), so a persona changed while testing comes back as the docs describe it.
+      const [row]: { id: string }[] = await manager.query(
+        `INSERT INTO account (email, email_normalised, email_verified_at, password_hash, mobile_number, mobile_verified_at,
+           phone_number_pds_matched, proofing_level, nhs_number, given_name, family_name, birthdate, postcode,
+           gp_ods_code, gp_user_id, gp_linkage_key, test_persona, status)
+         VALUES ($1, $2, now(), $3, $4, now(), $5, $6, $7, $8, $9, $10::date, $11, $12, $13, $14, $15, 'active')
+         ON CONFLICT (email_normalised) DO UPDATE SET
+           email = EXCLUDED.email,
+           email_verified_at = COALESCE(account.email_verified_at, EXCLUDED.email_verified_at),
+           password_hash = EXCLUDED.password_hash,
+           mobile_number = EXCLUDED.mobile_number,
+           mobile_verified_at = CASE WHEN account.mobile_number = EXCLUDED.mobile_number AND account.mobile_verified_at IS NOT NULL
+                                     THEN account.mobile_verified_at ELSE EXCLUDED.mobile_verified_at END,
+           phone_number_pds_matched = EXCLUDED.phone_number_pds_matched,
+           proofing_level = EXCLUDED.proofing_level,
+           nhs_number = EXCLUDED.nhs_number,
+           given_name = EXCLUDED.given_name,
+           family_name = EXCLUDED.family_name,
+           birthdate = EXCLUDED.birthdate,
+           postcode = EXCLUDED.postcode,
+           gp_ods_code = EXCLUDED.gp_ods_code,
+           gp_user_id = EXCLUDED.gp_user_id,
+           gp_linkage_key = EXCLUDED.gp_linkage_key,
+           test_persona = EXCLUDED.test_persona,
+           status = 'active',
+           updated_at = now()
+         RETURNING id`,
+        [
+          persona.email,
+          normaliseEmail(persona.email),
+          hashes.get(persona.key),
+          persona.mobileNumber,
+          persona.phoneNumberPdsMatched ?? false,
+          persona.proofingLevel,
+          persona.nhsNumber ?? null,
+          persona.givenName ?? null,
+          persona.familyName ?? null,
+          persona.birthdate ?? null,
+          persona.postcode ?? null,
+          persona.gpOdsCode ?? null,
+          persona.gpUserId ?? null,
+          persona.gpLinkageKey ?? null,
+          persona.key,
+        ],
+      );
+      // A restart also lifts lockouts a developer ran into while testing with the persona.
+      await manager.query(`DELETE FROM attempt_counter WHERE key = $1 OR key LIKE $2`, [lockoutKeys.password(row.id), lockoutKeys.securityCode(row.id, '%')]);
+    }
+  });
+  logger.info({ personas: PERSONAS.map((p) => p.key) }, 'test personas seeded (development and test only)');
+}

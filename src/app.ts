@@ -1,0 +1,180 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
+import type Provider from 'oidc-provider';
+import type { Config } from './config/index.js';
+import { ClientRegistrationError } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+import { openDatabase, type Database } from './db/data-source.js';
+import { loadKeystore, type Keystore } from '../keys/keystore.js';
+import { loadClients } from './clients/registry.js';
+import { createProvider } from './provider/provider.js';
+import { purgeExpiredModels } from './provider/adapter.js';
+import { createRenderer } from './web/renderer.js';
+import { assets, errorHandler, requestContext, securityHeaders } from './web/middleware.js';
+import { createPublicRouter } from './web/public-routes.js';
+import { createNotifications } from './notifications/outbox.js';
+import { createDevOutboxRouter } from './notifications/dev-outbox-router.js';
+import { createAccountService } from './accounts/account-service.js';
+import { createPasswordHasher } from './accounts/password-hasher.js';
+import { PERSONAS, seedPersonas } from './accounts/personas.js';
+import { createAttemptCounters } from './security/attempt-counters.js';
+import { createSecurityCodes } from './security/security-codes.js';
+import { createAudit } from './security/audit.js';
+import { createCsrf } from './security/csrf.js';
+import { createInteractionRouter } from '../interactions/router.js';
+import type { AppServices } from './services.js';
+
+export interface Idp {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: Database;
+  readonly provider: Provider;
+  readonly services: AppServices;
+  readonly keystore: Keystore;
+  /** The Node request listener (for an http.Server the caller owns). */
+  readonly callback: http.RequestListener;
+  /** Starts listening on config.port/host; resolves with the bound URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Graceful stop: readiness goes 503, in-flight requests drain, the outbox batch finishes, the database closes. */
+  close(): Promise<void>;
+}
+
+export interface CreateIdpOptions {
+  readonly logger?: Logger;
+  /** Share one embedded database between several instances (tests, "instances behave as one"). */
+  readonly pglite?: PGlite;
+  /** Start the outbox worker and the purge timer (default true). */
+  readonly background?: boolean;
+}
+
+const PURGE_INTERVAL_MS = 5 * 60 * 1000;
+
+/** The composition root: builds every part from config and wires them into one Koa app (the provider). */
+export async function createIdp(config: Config, options: CreateIdpOptions = {}): Promise<Idp> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const db = await openDatabase(config, logger, { pglite: options.pglite });
+  try {
+    const keystore = await loadKeystore(config, logger);
+    const clients = await loadClients(config);
+    const renderer = createRenderer();
+    const dataSource = db.dataSource;
+    const provider = createProvider({ config, logger, dataSource, keystore, clients, renderer });
+    await assertClientsUsable(provider, clients.map((c) => c.metadata.client_id));
+
+    const hasher = createPasswordHasher(config);
+    const counters = createAttemptCounters(dataSource, config);
+    const services: AppServices = {
+      config,
+      logger,
+      dataSource,
+      provider,
+      renderer,
+      notifications: createNotifications({ config, logger, dataSource }),
+      accounts: createAccountService(dataSource),
+      hasher,
+      counters,
+      codes: createSecurityCodes({ dataSource, config, counters, hmacSecret: keystore.hmacSecret }),
+      audit: createAudit(dataSource, logger),
+      csrf: createCsrf(keystore.hmacSecret),
+      clients: new Map(clients.map((c) => [c.metadata.client_id, c])),
+    };
+
+    if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger });
+
+    let accepting = true;
+    // oidc-provider registers its own routes first; ours run for requests it does not answer.
+    // Cross-cutting middleware goes to the front so it wraps the protocol endpoints too.
+    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), assets());
+    const publicRouter = createPublicRouter({
+      config,
+      dataSource,
+      renderer,
+      isAcceptingTraffic: () => accepting,
+      personas: config.personas.seed ? PERSONAS : undefined,
+    });
+    provider.use(publicRouter.routes());
+    provider.use(createInteractionRouter(services).routes());
+    if (config.notifications.devOutbox) provider.use(createDevOutboxRouter({ config, dataSource, renderer }).routes());
+
+    const background = options.background ?? true;
+    let purgeTimer: NodeJS.Timeout | undefined;
+    if (background) {
+      services.notifications.startWorker();
+      purgeTimer = setInterval(() => {
+        purgeExpiredModels(dataSource).catch((error: unknown) => logger.warn({ err: error }, 'purge of expired protocol records failed'));
+      }, PURGE_INTERVAL_MS);
+      purgeTimer.unref();
+    }
+
+    const callback = provider.callback();
+    let server: http.Server | undefined;
+    let closing: Promise<void> | undefined;
+
+    return {
+      config,
+      logger,
+      db,
+      provider,
+      services,
+      keystore,
+      callback,
+      listen(port = config.port, host = config.host) {
+        server = http.createServer(callback);
+        // Slow-loris protection; keep-alive shorter than typical load balancer idle timeouts.
+        server.headersTimeout = 20000;
+        server.requestTimeout = 30000;
+        server.keepAliveTimeout = 5000;
+        return new Promise((resolve, reject) => {
+          server!.once('error', reject);
+          server!.listen(port, host, () => {
+            const address = server!.address() as AddressInfo;
+            resolve(`http://${host}:${address.port}`);
+          });
+        });
+      },
+      close() {
+        closing ??= (async () => {
+          accepting = false;
+          if (purgeTimer) clearInterval(purgeTimer);
+          if (server) await stopServer(server, config.shutdownGraceMs, logger);
+          if (background) await services.notifications.stopWorker();
+          await db.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** oidc-provider validates static clients lazily; find each now so a bad registration stops the start. */
+async function assertClientsUsable(provider: Provider, clientIds: readonly string[]): Promise<void> {
+  for (const clientId of clientIds) {
+    try {
+      const client = await provider.Client.find(clientId);
+      if (!client) throw new Error('not found after registration');
+    } catch (error) {
+      const detail = error instanceof Error ? `${error.message}${'error_description' in error ? `: ${String(error.error_description)}` : ''}` : String(error);
+      throw new ClientRegistrationError(clientId, 'metadata', `is not acceptable to the OpenID provider (${detail})`);
+    }
+  }
+}
+
+/** Stops accepting connections, lets in-flight requests finish, then closes idle keep-alive sockets. */
+function stopServer(server: http.Server, graceMs: number, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const deadline = setTimeout(() => {
+      logger.warn('shutdown deadline reached; closing remaining connections');
+      server.closeAllConnections();
+    }, graceMs);
+    deadline.unref();
+    server.close(() => {
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

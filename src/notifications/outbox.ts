@@ -1,0 +1,387 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Config } from '../config/index.js';
+import { CareloginError, DeliveryError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { OutboxStatus } from '../../entities/outbox-message.js';
+import { TEMPLATES, TEMPLATE_IDS, renderTemplate, type Channel, type RenderContext, type TemplateData, type TemplateId } from './templates.js';
+import { createDeliveryAdapters } from './adapters/index.js';
+import { DELIVERY_TIMEOUT_MS, safeErrorText, timeoutError, type DeliverableMessage, type DeliveryAdapters } from './adapters/delivery-adapter.js';
+
+export type { DeliveryAdapter, DeliveryAdapters, DeliverableMessage } from './adapters/delivery-adapter.js';
+export type { TemplateId, TemplateData } from './templates.js';
+export type { OutboxStatus } from '../../entities/outbox-message.js';
+
+export interface OutgoingMessage<T extends TemplateId = TemplateId> {
+  template: T;
+  to: string;
+  data: TemplateData<T>;
+  accountId?: string | null;
+  /** Drop instead of delivering after this time (security codes: their expiry). */
+  deliverBefore?: Date;
+}
+
+export interface Notifications {
+  /** Renders and inserts the message in the caller's transaction, so it commits (or not) with the change that needs it. Returns the message id. */
+  enqueue<T extends TemplateId>(manager: EntityManager, message: OutgoingMessage<T>): Promise<string>;
+  /** Delivers due messages once (for tests and the worker). Returns how many were attempted. */
+  deliverDue(limit?: number): Promise<number>;
+  /**
+   * Tries one committed message now, within the per-attempt deadline, and says how it went, for
+   * a journey that must tell the person straight away when a code could not be sent (security-bar
+   * G3). 'queued' means it failed and will be retried; 'processing' that another instance has it.
+   * Call it after the enqueuing transaction has committed.
+   */
+  deliverNow(id: string): Promise<OutboxStatus>;
+  startWorker(): void;
+  /** Stops polling, lets the in-flight batch finish (graceful shutdown). */
+  stopWorker(): Promise<void>;
+}
+
+export interface NotificationsDeps {
+  config: Config;
+  logger: Logger;
+  dataSource: DataSource;
+  /** Replaces the adapters config would choose (tests, or a custom provider). */
+  adapters?: Partial<DeliveryAdapters>;
+  /** Per-attempt deadline; tests shorten it. Never more than DELIVERY_TIMEOUT_MS. */
+  deliveryTimeoutMs?: number;
+}
+
+/**
+ * How long a claimed message stays reserved for the instance that claimed it. An instance that dies
+ * mid-send loses its claim after this, and another one retries the message (at-least-once: the
+ * provider may then see it twice, with the same reference). Far longer than a batch can take.
+ */
+export const CLAIM_LEASE_MS = 60_000;
+/** Backoff after the first failure; doubles per attempt, with jitter, up to RETRY_MAX_DELAY_MS. */
+export const RETRY_BASE_DELAY_MS = 30_000;
+export const RETRY_MAX_DELAY_MS = 60 * 60_000;
+export const DEFAULT_BATCH_SIZE = 20;
+const MAX_BATCH_SIZE = 500;
+/** Delivered, expired and abandoned messages are deleted after this (data minimisation). */
+export const RETENTION_DAYS = 30;
+const PURGE_EVERY_MS = 60 * 60_000;
+/** What replaces a body that carried a security code or reset link once it is no longer needed. */
+export const REMOVED_BODY = '[removed after delivery: it contained a security code or link]';
+const SECRET_TEMPLATES: string[] = TEMPLATE_IDS.filter((id) => TEMPLATES[id].secret);
+
+/**
+ * Delay before retry number `attempt + 1`, after `attempt` failed attempts: exponential, with
+ * "equal jitter" (half fixed, half random) so instances that failed together do not retry together,
+ * yet every retry waits at least half the nominal delay.
+ */
+export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const nominal = Math.min(RETRY_MAX_DELAY_MS, RETRY_BASE_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+  return Math.round(nominal / 2 + random() * (nominal / 2));
+}
+
+interface ClaimedRow {
+  id: string;
+  channel: Channel;
+  recipient: string;
+  template: string;
+  subject: string | null;
+  body: string;
+  attempts: number;
+  deliver_before: Date | string | null;
+}
+
+interface StatusRow {
+  id: string;
+  template: string;
+  channel: Channel;
+  attempts: number;
+}
+
+/** SQL for the terminal sweeps: $1 whether to scrub, $2 the secret templates, $3 the placeholder. */
+const SCRUB_BODY = `body = CASE WHEN $1::boolean AND template = ANY($2::text[]) THEN $3::text ELSE body END`;
+
+const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+const PHONE_PATTERN = /^\+?[0-9][0-9 ]{6,19}$/;
+const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s<>"]+/gi;
+
+/** The transactional outbox for email and text messages (security-bar §5, G3, G4). */
+export function createNotifications(deps: NotificationsDeps): Notifications {
+  const { config, logger, dataSource } = deps;
+  const log = logger.child({ component: 'outbox' });
+  const adapters = createDeliveryAdapters(config, deps.adapters);
+  const maxAttempts = config.notifications.maxAttempts;
+  const timeoutMs = Math.min(deps.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS, DELIVERY_TIMEOUT_MS);
+  const context: RenderContext = {
+    securityCodeMinutes: Math.max(1, Math.round(config.ttl.securityCode / 60)),
+    serviceUrl: config.issuer,
+  };
+  const serviceOrigin = new URL(config.issuer).origin;
+  // Outside development nobody needs to read a code or reset link after it has gone, and anyone who
+  // can read the table (a backup, a support query) must not be able to use one.
+  const scrubSecrets = !config.notifications.devOutbox;
+
+  async function enqueue<T extends TemplateId>(manager: EntityManager, message: OutgoingMessage<T>): Promise<string> {
+    const rendered = renderTemplate(message.template, message.data, context);
+    assertRecipient(rendered.channel, message.to);
+    assertOnlyOwnLinks(`${rendered.subject ?? ''}\n${rendered.body}`, serviceOrigin, message.template);
+    const id = randomUUID();
+    // DB time (now()) for scheduling, so instances with skewed clocks agree on what is due.
+    await manager.query(
+      `INSERT INTO outbox_message (id, channel, recipient, template, subject, body, status, attempts, next_attempt_at, deliver_before, account_id)
+       VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, now(), $7, $8)`,
+      [id, rendered.channel, message.to, message.template, rendered.subject ?? null, rendered.body, message.deliverBefore ?? null, message.accountId ?? null],
+    );
+    return id;
+  }
+
+  /** Rows whose send deadline passed are dropped, never delivered late (a stale code is only confusing). */
+  async function expireStale(): Promise<void> {
+    const rows = await update<StatusRow>(
+      `UPDATE outbox_message SET status = 'expired', last_error = COALESCE(last_error, 'not delivered before its deadline'), ${SCRUB_BODY}
+       WHERE deliver_before <= now()
+         AND (status = 'queued' OR (status = 'processing' AND next_attempt_at <= now()))
+       RETURNING id, template, channel, attempts`,
+      [scrubSecrets, SECRET_TEMPLATES, REMOVED_BODY],
+    );
+    for (const row of rows) log.info({ messageId: row.id, template: row.template, channel: row.channel, attempts: row.attempts }, 'outbox message expired before it could be delivered');
+  }
+
+  /** Claims that ran out (an instance died mid-send) with no attempts left, or rows left over after maxAttempts was lowered. */
+  async function abandonExhausted(): Promise<void> {
+    const rows = await update<StatusRow>(
+      `UPDATE outbox_message SET status = 'abandoned', last_error = COALESCE(last_error, 'delivery was interrupted and no attempts are left'), ${SCRUB_BODY}
+       WHERE status IN ('queued', 'processing') AND next_attempt_at <= now() AND attempts >= $4
+       RETURNING id, template, channel, attempts`,
+      [scrubSecrets, SECRET_TEMPLATES, REMOVED_BODY, maxAttempts],
+    );
+    for (const row of rows) alertAbandoned(row, 'no attempts left');
+  }
+
+  /**
+   * One statement claims due rows: the subquery locks them (skipping rows another instance is
+   * claiming right now) and the UPDATE moves them to 'processing' with a lease, so two instances
+   * never get the same row. `attempts` is counted at claim time so a message that crashes the
+   * process is still capped, and it doubles as a fencing token for the updates that follow.
+   */
+  async function claim(limit: number): Promise<ClaimedRow[]> {
+    return update<ClaimedRow>(
+      `UPDATE outbox_message
+          SET status = 'processing', attempts = attempts + 1,
+              next_attempt_at = now() + $2::double precision * interval '1 millisecond'
+        WHERE id IN (
+          SELECT id FROM outbox_message
+           WHERE status IN ('queued', 'processing') AND next_attempt_at <= now()
+             AND attempts < $3
+             AND (deliver_before IS NULL OR deliver_before > now())
+           ORDER BY next_attempt_at
+           LIMIT $1
+           FOR UPDATE SKIP LOCKED)
+        RETURNING id, channel, recipient, template, subject, body, attempts, deliver_before`,
+      [limit, CLAIM_LEASE_MS, maxAttempts],
+    );
+  }
+
+  async function finish(row: ClaimedRow, status: OutboxStatus, fields: { lastError?: string; retryInMs?: number }): Promise<boolean> {
+    const sets = ['status = $3'];
+    const params: unknown[] = [row.id, row.attempts, status];
+    if (status === 'sent') sets.push('sent_at = now()', 'last_error = NULL');
+    if (fields.lastError !== undefined) {
+      params.push(fields.lastError);
+      sets.push(`last_error = $${params.length}`);
+    }
+    if (status !== 'queued' && scrubSecrets && SECRET_TEMPLATES.includes(row.template)) {
+      params.push(REMOVED_BODY);
+      sets.push(`body = $${params.length}`);
+    }
+    if (fields.retryInMs !== undefined) {
+      params.push(fields.retryInMs);
+      sets.push(`next_attempt_at = now() + $${params.length}::double precision * interval '1 millisecond'`);
+    }
+    const updated = await update<{ id: string }>(
+      `UPDATE outbox_message SET ${sets.join(', ')} WHERE id = $1 AND status = 'processing' AND attempts = $2 RETURNING id`,
+      params,
+    );
+    if (updated.length === 0) {
+      // Our lease ran out and another instance took the message over; its outcome stands.
+      log.warn({ messageId: row.id, template: row.template, attempt: row.attempts, outcome: status }, 'outbox message was reclaimed by another instance before this attempt finished');
+      return false;
+    }
+    return true;
+  }
+
+  function alertAbandoned(row: StatusRow, reason: string): void {
+    // Error level so monitoring pages someone: a person did not get a message they needed.
+    log.error({ alert: 'outbox_message_abandoned', messageId: row.id, template: row.template, channel: row.channel, attempts: row.attempts, reason }, 'outbox message abandoned: it will not be delivered');
+  }
+
+  async function attempt(row: ClaimedRow): Promise<void> {
+    const deliverBefore = row.deliver_before === null ? null : new Date(row.deliver_before);
+    if (deliverBefore && deliverBefore.getTime() <= Date.now()) {
+      await finish(row, 'expired', { lastError: 'not delivered before its deadline' });
+      return;
+    }
+    const message: DeliverableMessage = {
+      id: row.id,
+      channel: row.channel,
+      recipient: row.recipient,
+      ...(row.subject === null ? {} : { subject: row.subject }),
+      body: row.body,
+    };
+    try {
+      await withDeadline((signal) => adapters[row.channel].deliver(message, signal), timeoutMs);
+    } catch (error) {
+      const retryable = !(error instanceof DeliveryError) || error.retryable;
+      const lastError = safeErrorText(error);
+      if (!retryable || row.attempts >= maxAttempts) {
+        if (await finish(row, 'abandoned', { lastError })) {
+          alertAbandoned(row, retryable ? `failed ${row.attempts} times: ${lastError}` : `permanent failure: ${lastError}`);
+        }
+        return;
+      }
+      const retryInMs = retryDelayMs(row.attempts);
+      if (await finish(row, 'queued', { lastError, retryInMs })) {
+        log.warn({ messageId: row.id, template: row.template, channel: row.channel, attempt: row.attempts, retryInMs, error: lastError }, 'outbox delivery failed; will retry');
+      }
+      return;
+    }
+    if (await finish(row, 'sent', {})) {
+      log.info({ messageId: row.id, template: row.template, channel: row.channel, attempt: row.attempts }, 'outbox message delivered');
+    }
+  }
+
+  async function deliverDue(limit = DEFAULT_BATCH_SIZE): Promise<number> {
+    const size = Math.max(1, Math.min(MAX_BATCH_SIZE, Math.floor(limit)));
+    await expireStale();
+    await abandonExhausted();
+    const rows = await claim(size);
+    // Each attempt has its own deadline, so the batch takes about one timeout at worst.
+    await Promise.all(rows.map((row) => attempt(row).catch((error: unknown) => {
+      // Recording the outcome failed (database gone): the lease runs out and the message is retried.
+      log.warn({ messageId: row.id, template: row.template, error: safeErrorText(error) }, 'could not record the outcome of an outbox delivery');
+    })));
+    return rows.length;
+  }
+
+  async function deliverNow(id: string): Promise<OutboxStatus> {
+    // Same claim as deliverDue, for one row and regardless of its backoff; expiry is checked in attempt().
+    const [row] = await update<ClaimedRow>(
+      `UPDATE outbox_message
+          SET status = 'processing', attempts = attempts + 1,
+              next_attempt_at = now() + $2::double precision * interval '1 millisecond'
+        WHERE id IN (
+          SELECT id FROM outbox_message
+           WHERE id = $1 AND status = 'queued' AND attempts < $3
+           FOR UPDATE SKIP LOCKED)
+        RETURNING id, channel, recipient, template, subject, body, attempts, deliver_before`,
+      [id, CLAIM_LEASE_MS, maxAttempts],
+    );
+    if (row) await attempt(row);
+    const [current] = (await dataSource.query('SELECT status FROM outbox_message WHERE id = $1', [id])) as { status: OutboxStatus }[];
+    if (!current) throw invalidMessage('deliverNow: no such message (was its transaction committed?)');
+    return current.status;
+  }
+
+  /** node-postgres answers an UPDATE with [rows, rowCount] through TypeORM; other statements with rows. */
+  async function update<R>(sql: string, params: unknown[] = []): Promise<R[]> {
+    const result: unknown = await dataSource.query(sql, params);
+    if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as R[];
+    return result as R[];
+  }
+
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+  let failing = false;
+  let lastPurge = 0;
+
+  async function purgeOld(): Promise<void> {
+    if (Date.now() - lastPurge < PURGE_EVERY_MS) return;
+    lastPurge = Date.now();
+    await dataSource.query(
+      `DELETE FROM outbox_message WHERE status IN ('sent', 'expired', 'abandoned') AND created_at < now() - $1::double precision * interval '1 day'`,
+      [RETENTION_DAYS],
+    );
+  }
+
+  function schedule(delayMs: number): void {
+    timer = setTimeout(() => {
+      timer = undefined;
+      inFlight = tick().finally(() => {
+        inFlight = undefined;
+      });
+    }, delayMs);
+    // The worker alone must not keep the process alive (tests, CLI tools that build the app).
+    timer.unref();
+  }
+
+  async function tick(): Promise<void> {
+    let attempted = 0;
+    try {
+      attempted = await deliverDue(DEFAULT_BATCH_SIZE);
+      await purgeOld();
+      if (failing) log.info('outbox worker recovered');
+      failing = false;
+    } catch (error) {
+      // The database is probably away; say so once per outage, keep polling, never crash.
+      if (!failing) log.warn({ error: safeErrorText(error) }, 'outbox worker could not read the outbox; will keep trying');
+      failing = true;
+    }
+    // A full batch suggests more are waiting: go again straight away.
+    if (running) schedule(attempted >= DEFAULT_BATCH_SIZE ? 0 : config.notifications.pollMs);
+  }
+
+  return {
+    enqueue,
+    deliverDue,
+    deliverNow,
+    startWorker() {
+      if (running) return;
+      running = true;
+      schedule(0);
+    },
+    async stopWorker() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await inFlight;
+    },
+  };
+}
+
+/** Runs `work` with an AbortSignal that fires at the deadline, and stops waiting then even if the work ignores it. */
+async function withDeadline(work: (signal: AbortSignal) => Promise<void>, timeoutMs: number): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = timeoutError();
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([work(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function invalidMessage(detail: string): CareloginError {
+  // A bug in the caller (the journeys validate addresses first), not something to show a person.
+  return new CareloginError('outbox_message_invalid', detail, { status: 500, expose: false });
+}
+
+function assertRecipient(channel: Channel, to: string): void {
+  const valid = channel === 'email' ? to.length <= 320 && EMAIL_PATTERN.test(to) : PHONE_PATTERN.test(to);
+  if (!valid) throw invalidMessage(`The recipient is not a valid ${channel === 'email' ? 'email address' : 'mobile number'}`);
+}
+
+/** Messages may only link to carelogin itself: a link anywhere else would teach people to trust phishing. */
+function assertOnlyOwnLinks(text: string, serviceOrigin: string, template: string): void {
+  for (const match of text.matchAll(URL_PATTERN)) {
+    let origin: string | undefined;
+    try {
+      origin = new URL(match[0]).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== serviceOrigin) throw invalidMessage(`Template ${template} would link outside the service`);
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * Every email and text message carelogin sends, as typed data. Call sites name a template and pass
+ * its data; nothing else composes message text, so wording, tone and safety rules live in one place.
+ *
+ * Rules every template follows (test/notifications/templates.test.ts checks them):
+ * - plain, short NHS tone; "carelogin" is the service name;
+ * - plain ASCII text: a curly quote or dash turns a text message into UCS-2 (70 characters a part),
+ *   and GOV.UK Notify reads some characters at the start of a line as formatting (#, *, ^, ---);
+ * - text messages fit in one 160-character part;
+ * - no links except the service's own (the reset link we generate, and the help page);
+ * - security codes never in a subject line, because lock screens show subjects.
+ */
+
+export type Channel = 'email' | 'sms';
+
+/** Facts a template needs that come from configuration rather than from the caller. */
+export interface RenderContext {
+  /** How long a security code lasts (config.ttl.securityCode), in whole minutes. */
+  readonly securityCodeMinutes: number;
+  /** The service's own address (config.issuer), for the help page link. */
+  readonly serviceUrl: string;
+}
+
+export const DEFAULT_RENDER_CONTEXT: RenderContext = { securityCodeMinutes: 10, serviceUrl: 'http://localhost:3000' };
+
+export interface RenderedMessage {
+  /** Email only. */
+  readonly subject?: string;
+  readonly body: string;
+}
+
+/** Nothing to personalise. */
+type NoData = Record<string, never>;
+
+export type SignInMethod = 'authenticator-app' | 'passkey' | 'recovery-codes';
+
+/** The data each template needs. The keys are the template ids. */
+export interface TemplateDataMap {
+  'sign-in-security-code': { readonly code: string };
+  /** X1 recovery route: password plus a code sent by email. */
+  'sign-in-email-code': { readonly code: string };
+  'email-confirmation-code': { readonly code: string };
+  'mobile-confirmation-code': { readonly code: string };
+  'account-already-exists': NoData;
+  'password-reset-link': { readonly link: string };
+  'password-changed': NoData;
+  /** To the account's email address. `mobileEnding` is the last few digits of the new number. */
+  'mobile-changed': { readonly mobileEnding: string };
+  /** To the previous mobile number, so a takeover is noticed by the phone's owner too. */
+  'mobile-changed-sms': NoData;
+  /** To the previous email address. */
+  'email-changed': NoData;
+  'signed-in-after-failures': { readonly failedAttempts: number };
+  /** X1: someone signed in with password + email code; sent to every contact address. */
+  'recovery-sign-in': NoData;
+  'recovery-sign-in-sms': NoData;
+  'sign-in-method-changed': { readonly change: 'added' | 'removed'; readonly method: SignInMethod };
+  'account-deleted': NoData;
+  'identity-check-outcome': { readonly outcome: 'approved' | 'declined'; readonly reason?: string };
+}
+
+export type TemplateId = keyof TemplateDataMap;
+export type TemplateData<T extends TemplateId> = TemplateDataMap[T];
+
+export interface Template<T extends TemplateId> {
+  readonly id: T;
+  readonly channel: Channel;
+  /** When the product sends it (for docs/notifications.md and the dev outbox). */
+  readonly purpose: string;
+  /**
+   * The body carries a secret (a security code or a reset link). The outbox removes such bodies
+   * once they are delivered or dropped, unless the dev outbox is on to show them.
+   */
+  readonly secret: boolean;
+  render(data: TemplateData<T>, context?: RenderContext): RenderedMessage;
+}
+
+const SIGN_IN_METHOD_NAMES: Record<SignInMethod, string> = {
+  'authenticator-app': 'an authenticator app',
+  passkey: 'a passkey',
+  'recovery-codes': 'recovery codes',
+};
+
+function minutes(count: number): string {
+  return count === 1 ? '1 minute' : `${count} minutes`;
+}
+
+function paragraphs(...parts: string[]): string {
+  return parts.join('\n\n');
+}
+
+function helpLine(context: RenderContext): string {
+  return `Get help with carelogin: ${context.serviceUrl}/help`;
+}
+
+/** Security codes are digits only: anything else would be a bug, not a message to send. */
+function codeOnly(code: string): string {
+  if (!/^\d{4,10}$/.test(code)) throw new TypeError('A security code must be 4 to 10 digits');
+  return code;
+}
+
+/**
+ * Free text from staff (an identity check decline reason) becomes one short plain line: no links
+ * (only the service's own are allowed), no markup Notify or a mail client would act on.
+ */
+export function plainText(text: string, maxLength = 300): string {
+  const cleaned = text
+    .replace(/[\p{Cc}\p{Cf}]+/gu, ' ')
+    .replace(/<[^>]*>/g, '')
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S*/gi, '')
+    .replace(/\bwww\.\S*/gi, '')
+    .replace(/[<>[\]()*#^_`|~\\{}]/g, '')
+    .replace(/[^\x20-\x7e]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return cleaned.length > maxLength ? `${cleaned.slice(0, maxLength - 3).trimEnd()}...` : cleaned;
+}
+
+function lastDigits(value: string, count = 4): string {
+  const digits = value.replace(/\D/g, '');
+  if (digits.length < 2) throw new TypeError('mobileEnding needs at least 2 digits');
+  return digits.slice(-count);
+}
+
+export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
+  'sign-in-security-code': {
+    id: 'sign-in-security-code',
+    channel: 'sms',
+    secret: true,
+    purpose: 'The security code for signing in (second factor by text message).',
+    render: ({ code }, context = DEFAULT_RENDER_CONTEXT) => ({
+      body: `Your carelogin security code is ${codeOnly(code)}. It expires in ${minutes(context.securityCodeMinutes)}. Do not share it with anyone.`,
+    }),
+  },
+  'sign-in-email-code': {
+    id: 'sign-in-email-code',
+    channel: 'email',
+    secret: true,
+    purpose: 'The security code for signing in by email when the mobile phone is not available (recovery route, decision X1).',
+    render: ({ code }, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Your carelogin security code',
+      body: paragraphs(
+        'Someone is signing in to your carelogin account and asked for a security code by email.',
+        'Your security code is:',
+        codeOnly(code),
+        `It expires in ${minutes(context.securityCodeMinutes)}. Do not share it with anyone. carelogin will never ask you for this code by phone or text message.`,
+        'If this was not you, do not use the code. Someone may know your password, so change it as soon as you can.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'email-confirmation-code': {
+    id: 'email-confirmation-code',
+    channel: 'email',
+    secret: true,
+    purpose: 'Confirms an email address when creating an account or changing the email address.',
+    render: ({ code }, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Confirm your email address for carelogin',
+      body: paragraphs(
+        'Enter this security code to confirm your email address:',
+        codeOnly(code),
+        `It expires in ${minutes(context.securityCodeMinutes)}. Do not share it with anyone.`,
+        'If you did not ask for this code, you can ignore this email. Someone may have typed your email address by mistake.',
+      ),
+    }),
+  },
+  'mobile-confirmation-code': {
+    id: 'mobile-confirmation-code',
+    channel: 'sms',
+    secret: true,
+    purpose: 'Confirms a mobile number when adding or changing it.',
+    render: ({ code }, context = DEFAULT_RENDER_CONTEXT) => ({
+      body: `Your carelogin security code is ${codeOnly(code)}. Use it to confirm your mobile number. It expires in ${minutes(context.securityCodeMinutes)}. Do not share it.`,
+    }),
+  },
+  'account-already-exists': {
+    id: 'account-already-exists',
+    channel: 'email',
+    secret: false,
+    purpose: 'Someone tried to create an account with an address that already has one. The page they see does not say so (no account enumeration).',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'You already have a carelogin account',
+      body: paragraphs(
+        'Someone tried to create a carelogin account with this email address. You already have an account.',
+        'If this was you, sign in with your email address and password instead. If you have forgotten your password, you can reset it from the sign in page.',
+        'If this was not you, you do not need to do anything.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'password-reset-link': {
+    id: 'password-reset-link',
+    channel: 'email',
+    secret: true,
+    purpose: 'The link to choose a new password. It lasts 1 hour and works once.',
+    render: ({ link }) => ({
+      subject: 'Reset your carelogin password',
+      body: paragraphs(
+        'We received a request to reset the password for your carelogin account.',
+        'Use this link to choose a new password:',
+        link,
+        'The link expires in 1 hour and can only be used once.',
+        'If you did not ask to reset your password, you can ignore this email. Your password has not changed.',
+      ),
+    }),
+  },
+  'password-changed': {
+    id: 'password-changed',
+    channel: 'email',
+    secret: false,
+    purpose: 'The password was changed or reset.',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Your carelogin password has been changed',
+      body: paragraphs(
+        'The password for your carelogin account has been changed.',
+        'If you did this, you do not need to do anything.',
+        'If you did not change your password, someone else may be using your account. Reset your password now from the carelogin sign in page.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'mobile-changed': {
+    id: 'mobile-changed',
+    channel: 'email',
+    secret: false,
+    purpose: 'The mobile number was changed (to the email address).',
+    render: ({ mobileEnding }, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Your carelogin mobile number has been changed',
+      body: paragraphs(
+        `The mobile number for your carelogin account has been changed. The new number ends in ${lastDigits(mobileEnding)}.`,
+        'We will send security codes to the new number.',
+        'If you did not change your mobile number, someone else may be using your account. Reset your password now from the carelogin sign in page.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'mobile-changed-sms': {
+    id: 'mobile-changed-sms',
+    channel: 'sms',
+    secret: false,
+    purpose: 'The mobile number was changed (to the previous number).',
+    render: () => ({
+      body: 'The mobile number for your carelogin account has been changed. If you did not do this, reset your password from the carelogin sign in page.',
+    }),
+  },
+  'email-changed': {
+    id: 'email-changed',
+    channel: 'email',
+    secret: false,
+    purpose: 'The email address was changed (to the previous address).',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Your carelogin email address has been changed',
+      body: paragraphs(
+        'The email address for your carelogin account has been changed. We will send emails to the new address from now on.',
+        'If you did this, you do not need to do anything.',
+        'If you did not change your email address, someone else may be using your account. Get help straight away.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'signed-in-after-failures': {
+    id: 'signed-in-after-failures',
+    channel: 'email',
+    secret: false,
+    purpose: 'A sign in succeeded after several wrong passwords.',
+    render: ({ failedAttempts }, context = DEFAULT_RENDER_CONTEXT) => {
+      const count = Number.isInteger(failedAttempts) && failedAttempts > 0 ? failedAttempts : 0;
+      const attempts = count === 0 ? 'several attempts' : count === 1 ? '1 attempt' : `${count} attempts`;
+      return {
+        subject: 'Someone signed in to your carelogin account',
+        body: paragraphs(
+          `Someone signed in to your carelogin account after ${attempts} with the wrong password.`,
+          'If this was you, you do not need to do anything.',
+          'If this was not you, reset your password now from the carelogin sign in page.',
+          helpLine(context),
+        ),
+      };
+    },
+  },
+  'recovery-sign-in': {
+    id: 'recovery-sign-in',
+    channel: 'email',
+    secret: false,
+    purpose: 'Someone signed in with a password and a code sent by email instead of their usual method (decision X1).',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Someone signed in to your carelogin account without your phone',
+      body: paragraphs(
+        'Someone signed in to your carelogin account with your password and a security code sent by email.',
+        'If this was you, set up a new mobile number, authenticator app or passkey so you can sign in next time.',
+        'If this was not you, reset your password now from the carelogin sign in page.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'recovery-sign-in-sms': {
+    id: 'recovery-sign-in-sms',
+    channel: 'sms',
+    secret: false,
+    purpose: 'The same warning as recovery-sign-in, to the mobile number on the account.',
+    render: () => ({
+      body: 'Someone signed in to your carelogin account with a code sent by email. If this was not you, reset your password from the carelogin sign in page.',
+    }),
+  },
+  'sign-in-method-changed': {
+    id: 'sign-in-method-changed',
+    channel: 'email',
+    secret: false,
+    purpose: 'An authenticator app, passkey or set of recovery codes was added or removed.',
+    render: ({ change, method }, context = DEFAULT_RENDER_CONTEXT) => {
+      const name = SIGN_IN_METHOD_NAMES[method];
+      return {
+        subject: change === 'added' ? 'A sign in method was added to your carelogin account' : 'A sign in method was removed from your carelogin account',
+        body: paragraphs(
+          change === 'added' ? `You can now sign in to carelogin with ${name}.` : `You can no longer sign in to carelogin with ${name}.`,
+          'If you did this, you do not need to do anything.',
+          'If you did not make this change, someone else may be using your account. Reset your password now from the carelogin sign in page.',
+          helpLine(context),
+        ),
+      };
+    },
+  },
+  'account-deleted': {
+    id: 'account-deleted',
+    channel: 'email',
+    secret: false,
+    purpose: 'The account was deleted.',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Your carelogin account has been deleted',
+      body: paragraphs(
+        'Your carelogin account has been deleted. You can no longer use it to sign in to health services.',
+        'Deleting your account does not delete your health records. Your GP surgery and other health services still have them.',
+        'You can create a new account at any time.',
+        'If you did not ask for this, get help straight away.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'identity-check-outcome': {
+    id: 'identity-check-outcome',
+    channel: 'email',
+    secret: false,
+    purpose: 'The result of an identity check reviewed by staff (photo ID and video).',
+    render: ({ outcome, reason }, context = DEFAULT_RENDER_CONTEXT) => {
+      if (outcome === 'approved') {
+        return {
+          subject: 'We have confirmed who you are',
+          body: paragraphs(
+            'We have checked the photo ID and video you sent us, and confirmed who you are.',
+            'You can now use carelogin to get into health services that need to know who you are. Go back to the service you were using and sign in.',
+          ),
+        };
+      }
+      const why = reason === undefined ? '' : plainText(reason);
+      return {
+        subject: 'We could not confirm who you are',
+        body: paragraphs(
+          'We have checked the photo ID and video you sent us, but we could not confirm who you are.',
+          ...(why ? [`Reason: ${why}`] : []),
+          'You can try again. Sign in to carelogin and follow the steps to prove who you are.',
+          helpLine(context),
+        ),
+      };
+    },
+  },
+};
+
+export const TEMPLATE_IDS = Object.keys(TEMPLATES) as TemplateId[];
+
+/** Renders one template; the channel comes with it so callers cannot send an email template by text. */
+export function renderTemplate<T extends TemplateId>(id: T, data: TemplateData<T>, context: RenderContext = DEFAULT_RENDER_CONTEXT): RenderedMessage & { channel: Channel } {
+  const template: Template<T> = TEMPLATES[id];
+  return { channel: template.channel, ...template.render(data, context) };
+}

@@ -1,0 +1,46 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { assessVectors, credentialsFromAmr, formatVector, parseVtr, type ProofingLevel } from './vectors.js';
+
+const { Prompt, Check, base } = interactionPolicy;
+
+/** What the account loaded by findAccount carries beyond oidc-provider's own fields. */
+export interface CareloginAccountExtras {
+  readonly proofingLevel: ProofingLevel;
+}
+
+/**
+ * oidc-provider's login and consent prompts, with a `vtr` prompt between them: a signed-in session
+ * whose sign-in or identity level does not meet any requested vector of trust must interact again.
+ * When it does meet one, the check records the achieved vector as the session's `acr`, which the
+ * authorization code (and so the ID token's `vot`) copies. This runs on every authorization request,
+ * so single sign-on into a second service reports the vector that service asked for.
+ */
+export function createInteractionPolicy(): ReturnType<typeof base> {
+  const policy = base();
+  const vtrPrompt = new Prompt(
+    { name: 'vtr', requestable: false },
+    (ctx: KoaContextWithOIDC) => {
+      const outcome = evaluate(ctx);
+      return outcome && !outcome.met ? { reason: outcome.reason, needed: formatVector(outcome.needed) } : {};
+    },
+    new Check('vtr_unmet', 'the requested vectors of trust are not met by this sign-in', 'interaction_required', (ctx: KoaContextWithOIDC) => {
+      const outcome = evaluate(ctx);
+      if (!outcome) return Check.NO_NEED_TO_PROMPT;
+      if (outcome.met) {
+        ctx.oidc.session!.acr = outcome.vot;
+        return Check.NO_NEED_TO_PROMPT;
+      }
+      return Check.REQUEST_PROMPT;
+    }),
+  );
+  policy.add(vtrPrompt, 1);
+  return policy;
+}
+
+function evaluate(ctx: KoaContextWithOIDC): ReturnType<typeof assessVectors> | undefined {
+  const session = ctx.oidc.session;
+  const account = ctx.oidc.account as (typeof ctx.oidc.account & Partial<CareloginAccountExtras>) | undefined;
+  if (!session?.accountId || !account?.proofingLevel) return undefined;
+  const requested = parseVtr(ctx.oidc.params?.vtr as string | undefined);
+  return assessVectors(requested, account.proofingLevel, credentialsFromAmr(session.amr));
+}

@@ -1,0 +1,223 @@
+import Provider, { errors, type AccountClaims, type ClientMetadata, type Configuration, type FindAccount, type KoaContextWithOIDC } from 'oidc-provider';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../logger.js';
+import type { Keystore } from '../../keys/keystore.js';
+import type { RegisteredClient } from '../clients/registry.js';
+import type { Renderer } from '../web/renderer.js';
+import { Account } from '../../entities/account.js';
+import { createAdapterFactory, findGrantId } from './adapter.js';
+import { accountClaims, ID_TOKEN_CLAIMS, NHS_SCOPES, SCOPE_CLAIMS, trustmarkUrl } from './claims.js';
+import { createInteractionPolicy, type CareloginAccountExtras } from './policy.js';
+import { parseVector, parseVtr, vectorWithin, VectorSyntaxError } from './vectors.js';
+
+export interface ProviderDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly dataSource: DataSource;
+  readonly keystore: Keystore;
+  readonly clients: readonly RegisteredClient[];
+  readonly renderer: Renderer;
+}
+
+/** NHS login's paths: relying parties hard-code them. */
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/token',
+  userinfo: '/userinfo',
+  jwks: '/.well-known/jwks.json',
+} as const;
+
+export const SIGNING_ALGORITHMS = ['RS512', 'PS256', 'ES256'] as const;
+
+const DAY = 86400;
+
+/**
+ * oidc-provider configured as NHS login's dialect of OpenID Connect. oidc-provider owns the protocol;
+ * this module only configures it: paths, algorithms, lifetimes, claims, vtr validation and storage.
+ */
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, logger, dataSource, keystore, clients, renderer } = deps;
+  const settings = new Map(clients.map((c) => [c.metadata.client_id, c.settings]));
+  const vtm = trustmarkUrl(config.issuer);
+  const secure = config.issuer.startsWith('https://');
+  const accounts = dataSource.getRepository(Account);
+
+  const findAccount: FindAccount = async (_ctx, sub, token) => {
+    const account = await accounts.findOneBy({ id: sub });
+    if (!account || account.status !== 'active') return undefined;
+    // At the token endpoint `token` is the code or refresh token, whose `acr` holds the achieved vector.
+    const vot = token && 'acr' in token && typeof token.acr === 'string' ? token.acr : undefined;
+    const extras: CareloginAccountExtras = { proofingLevel: account.proofingLevel };
+    return {
+      accountId: account.id,
+      ...extras,
+      claims: (use, scope) => accountClaims(account, { use: use as 'id_token' | 'userinfo', scopes: new Set(scope.split(' ')), vot, vtm }) as AccountClaims,
+    };
+  };
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(dataSource),
+    clients: clients.map((c) => ({ ...c.metadata, scope: c.metadata.scope ?? c.settings.allowedScopes.join(' ') }) as ClientMetadata),
+    clientDefaults: {
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'RS512',
+      id_token_signed_response_alg: 'RS512',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    },
+    clientAuthMethods: ['private_key_jwt'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: [...SIGNING_ALGORITHMS],
+      idTokenSigningAlgValues: [...SIGNING_ALGORITHMS],
+      requestObjectSigningAlgValues: [],
+      userinfoSigningAlgValues: [],
+      introspectionSigningAlgValues: [],
+      authorizationSigningAlgValues: [],
+    },
+    jwks: { keys: keystore.signingKeys as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: {
+      keys: [...keystore.cookieKeys],
+      names: { session: secure ? '__Host-carelogin-session' : 'carelogin-session', interaction: 'carelogin-interaction', resume: 'carelogin-resume' },
+      long: { httpOnly: true, sameSite: 'lax', secure },
+      short: { httpOnly: true, sameSite: 'lax', secure },
+    },
+    routes: { ...ROUTES },
+    responseTypes: ['code'],
+    subjectTypes: ['public'],
+    scopes: ['openid', 'offline_access'],
+    claims: {
+      ...Object.fromEntries(NHS_SCOPES.map((scope) => [scope, [...SCOPE_CLAIMS[scope]]])),
+      openid: [...ID_TOKEN_CLAIMS],
+    },
+    // NHS login puts the scope claims (e.g. nhs_number with `profile`) in the ID token too.
+    conformIdTokenClaims: false,
+    acrValues: [],
+    findAccount,
+    extraParams: {
+      // The vtr validator runs on every authorization request, present or not: it also enforces
+      // NHS login's other request rules (state, nonce, profile/basic_demographics).
+      vtr: validateAuthorizationRequest,
+      allow_registration: (_ctx, value) => {
+        if (value !== undefined && value !== 'true' && value !== 'false') throw new errors.InvalidRequest('allow_registration must be "true" or "false"');
+      },
+    },
+    pkce: {
+      required: (_ctx, client) => {
+        const required = settings.get(client.clientId)?.requirePkce ?? true;
+        if (!required) logger.info({ clientId: client.clientId }, 'PKCE not required for this client (NHS login compatibility switch)');
+        return required;
+      },
+    },
+    issueRefreshToken: async (_ctx, client) => Boolean(settings.get(client.clientId)?.refreshTokens) && client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    expiresWithSession: () => false,
+    allowOmittingSingleRegisteredRedirectUri: false,
+    clientBasedCORS: () => false,
+    loadExistingGrant: async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      const clientId = ctx.oidc.client?.clientId;
+      if (!accountId || !clientId) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(clientId) ?? (await findGrantId(dataSource, accountId, clientId));
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    },
+    extraTokenClaims: async (ctx) => {
+      const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+      return source?.acr ? { vot: source.acr, vtm } : { vtm };
+    },
+    interactions: {
+      policy: createInteractionPolicy(),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    ttl: {
+      AuthorizationCode: config.ttl.authorizationCode,
+      IdToken: config.ttl.idToken,
+      AccessToken: config.ttl.accessToken,
+      RefreshToken: config.ttl.refreshToken,
+      // Every request that uses the session saves it again, so this is an idle timeout capped by
+      // the absolute one: 1 hour idle, 12 hours from sign-in (security-bar "Sessions").
+      Session: (_ctx, session) => {
+        const now = Math.floor(Date.now() / 1000);
+        const remaining = (session.loginTs ?? now) + config.ttl.sessionAbsolute - now;
+        return Math.max(1, Math.min(config.ttl.sessionIdle, remaining));
+      },
+      Interaction: config.ttl.interaction,
+      // Consent is remembered for a year (and must outlive the refresh tokens issued under it).
+      Grant: 365 * DAY,
+      BackchannelAuthenticationRequest: 600,
+      ClientCredentials: 600,
+      DeviceCode: 600,
+      PushedAuthorizationRequest: 60,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      resourceIndicators: { enabled: false },
+      introspection: { enabled: false },
+      revocation: { enabled: false },
+      userinfo: { enabled: true },
+      claimsParameter: { enabled: false },
+    },
+    discovery: {
+      claim_types_supported: ['normal'],
+      service_documentation: `${config.issuer}/help`,
+    },
+    renderError: async (ctx, out, error) => {
+      const status = (error as { status?: number }).status ?? 500;
+      logger.info({ error: out.error, description: out.error_description, status }, 'protocol error page shown');
+      ctx.type = 'html';
+      ctx.body = renderer.render('error.njk', {
+        title: status >= 500 ? 'Sorry, there is a problem with the service' : 'There is a problem with this request',
+        message: errorPageMessage(out.error, out.error_description),
+        reference: out.error,
+      });
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+
+  function validateAuthorizationRequest(ctx: KoaContextWithOIDC, value: string | undefined, client: { clientId: string }): void {
+    let requested;
+    try {
+      requested = parseVtr(value);
+    } catch (error) {
+      if (error instanceof VectorSyntaxError) throw new errors.InvalidRequest(`invalid vtr: ${error.message}`);
+      throw error;
+    }
+    const allowed = (settings.get(client.clientId)?.allowedVectors ?? []).map(parseVector);
+    for (const vector of requested) {
+      if (!allowed.some((a) => vectorWithin(vector, a))) {
+        throw new errors.InvalidRequest(`invalid vtr: the vector "${[vector.proofing, ...vector.credentials].filter(Boolean).join('.')}" is not allowed for this client`);
+      }
+    }
+    // NHS login (iGov) makes state and nonce mandatory on every authorization request.
+    if (!ctx.oidc.params?.state) throw new errors.InvalidRequest("missing required parameter 'state'");
+    if (!ctx.oidc.params?.nonce) throw new errors.InvalidRequest("missing required parameter 'nonce'");
+    const scopes = new Set(String(ctx.oidc.params?.scope ?? '').split(' '));
+    if (scopes.has('profile') && scopes.has('basic_demographics')) {
+      throw new errors.InvalidScope('profile and basic_demographics cannot be requested together', 'basic_demographics');
+    }
+  }
+
+  provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
+    ctx.state.protocolServerError = error;
+    logger.error({ err: error, path: ctx.path }, 'oidc-provider server error');
+  });
+  const refused = (event: string) => (ctx: KoaContextWithOIDC, error: Error & { error_description?: string }): void => {
+    logger.info({ event, error: error.message, description: error.error_description, clientId: ctx.oidc?.client?.clientId }, 'protocol request refused');
+  };
+  provider.on('authorization.error', refused('authorization.error'));
+  provider.on('grant.error', refused('grant.error'));
+  provider.on('userinfo.error', refused('userinfo.error'));
+  return provider;
+}
+
+function errorPageMessage(error: string, description?: string): string {
+  if (/redirect_uri/i.test(description ?? '')) return 'The service you came from sent an address we do not recognise, so we cannot send you back to it. Go back to the service and try again, or contact them.';
+  if (error === 'invalid_client' || /client/i.test(description ?? '')) return 'We do not recognise the service you came from. Go back to the service and try again, or contact them.';
+  if (error === 'server_error') return 'Try again later.';
+  return description ? `The service you came from sent a request we could not accept (${description}). Go back to the service and try again.` : 'Go back to the service you were using and try again.';
+}

@@ -1,0 +1,219 @@
+import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Config } from '../config/index.js';
+import { CareloginError, ConfigError } from '../errors.js';
+import { lockoutKeys, readCounterStatus, securityCodePolicy, type AttemptCounters } from './attempt-counters.js';
+
+/**
+ * One-time 6-digit security codes sent by text or email (security-bar X4, X8, B1–B4; NIST
+ * 800-63B §3.1.3; ASVS 6.5.x, 6.6.2). A code is random (CSPRNG), lives config.ttl.securityCode
+ * (10 minutes), is bound to one journey, one purpose, one account and one destination, is
+ * accepted once, and is stored only as a keyed hash.
+ */
+export type CodePurpose = 'sign-in' | 'confirm-email' | 'verify-mobile' | 'change-mobile' | 'change-email' | 'reset-password';
+
+export const CODE_PURPOSES: readonly CodePurpose[] = ['sign-in', 'confirm-email', 'verify-mobile', 'change-mobile', 'change-email', 'reset-password'];
+
+export type IssueResult = { ok: true; code: string; expiresAt: Date } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
+
+/**
+ * 'locked' is returned when the step was already locked, and also for the wrong answer that
+ * reached the limit (the code has just been invalidated), so the caller can record
+ * security_code.locked. Show 'invalid' and 'locked' alike (X8: locked and wrong look identical).
+ */
+export type VerifyResult = 'valid' | 'invalid' | 'expired' | 'locked';
+
+export interface IssueRequest {
+  accountId: string | null;
+  purpose: CodePurpose;
+  journeyId: string;
+  channel: 'sms' | 'email';
+  destination: string;
+  /** The documented persona code; refused in production and for accounts that are not personas. */
+  fixedCode?: string;
+}
+
+export interface VerifyRequest {
+  accountId: string | null;
+  purpose: CodePurpose;
+  journeyId: string;
+  code: string;
+  /** When given, the code must have been sent to exactly this address or number. */
+  destination?: string;
+}
+
+export interface SecurityCodes {
+  /** Creates a 6-digit CSPRNG code bound to (accountId, purpose, journeyId, destination), valid config.ttl.securityCode; invalidates earlier codes for the same (journeyId, purpose); enforces config.limits.securityCodeSends per journey+purpose; uses `fixedCode` when given (personas outside production only). Runs in the caller's transaction so the outbox message commits with it. */
+  issue(manager: EntityManager, request: IssueRequest): Promise<IssueResult>;
+  /** Checks lock first; then consumes the newest live code for (journeyId, purpose, accountId) atomically when it matches (constant-time compare of keyed hashes); a wrong code counts against the attempt counter for (accountId ?? journeyId, purpose); at the limit the code is invalidated and the step locked. A code is accepted once. */
+  verify(request: VerifyRequest): Promise<VerifyResult>;
+}
+
+export const SECURITY_CODE_PATTERN = /^\d{6}$/;
+
+/** The lockout counter for a code step: per account and purpose, or per journey before there is an account. */
+export function securityCodeCounterKey(accountId: string | null, journeyId: string, purpose: CodePurpose): string {
+  return lockoutKeys.securityCode(accountId ?? `journey:${journeyId}`, purpose);
+}
+
+function sendsKey(journeyId: string, purpose: CodePurpose): string {
+  return `security-code-sends:${purpose}:${journeyId}`;
+}
+
+/** People type "123 456" or "123-456"; the code is still the same six digits. */
+export function normaliseSecurityCode(value: unknown): string {
+  return typeof value === 'string' ? value.replace(/[\s-]/g, '') : '';
+}
+
+/** TypeORM answers UPDATE … RETURNING with [rows, rowCount] on PostgreSQL; take the rows. */
+async function updateReturning(db: Pick<EntityManager, 'query'>, sql: string, parameters: unknown[]): Promise<unknown[]> {
+  const result: unknown = await db.query(sql, parameters);
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0];
+  return Array.isArray(result) ? result : [];
+}
+
+export function createSecurityCodes(deps: { dataSource: DataSource; config: Config; counters: AttemptCounters; hmacSecret: string }): SecurityCodes {
+  const { dataSource, config, counters, hmacSecret } = deps;
+  if (typeof hmacSecret !== 'string' || hmacSecret.length < 16) throw new ConfigError('security codes need an HMAC secret of at least 16 characters');
+  const policy = securityCodePolicy(config);
+
+  // Six digits hashed without a key could be reversed by trying all 10^6; the key makes the
+  // stored value useless without the secret. The purpose set is closed and no purpose ends with
+  // another, and codes are fixed-width, so the concatenation is unambiguous.
+  const codeHash = (code: string, journeyId: string, purpose: CodePurpose): string =>
+    createHmac('sha256', hmacSecret).update(code + journeyId + purpose).digest('hex');
+
+  function checkRequest(request: { purpose: CodePurpose; journeyId: string }): void {
+    if (!CODE_PURPOSES.includes(request.purpose)) throw new CareloginError('security_code_purpose', `Unknown security code purpose: ${String(request.purpose)}`);
+    if (typeof request.journeyId !== 'string' || request.journeyId.length === 0 || request.journeyId.length > 255) {
+      throw new CareloginError('security_code_journey', 'A security code needs a journey id of 1 to 255 characters');
+    }
+  }
+
+  async function assertPersonaMayUseFixedCode(manager: EntityManager, request: IssueRequest): Promise<void> {
+    if (config.mode === 'production') throw new CareloginError('fixed_code_refused', 'Fixed security codes are never used in production', { expose: false });
+    if (!SECURITY_CODE_PATTERN.test(request.fixedCode ?? '')) throw new CareloginError('fixed_code_refused', 'A fixed security code must be six digits', { expose: false });
+    if (!request.accountId) throw new CareloginError('fixed_code_refused', 'A fixed security code needs a persona account', { expose: false });
+    const rows: { test_persona: string | null }[] = await manager.query('SELECT test_persona FROM account WHERE id = $1', [request.accountId]);
+    if (!rows[0]?.test_persona) throw new CareloginError('fixed_code_refused', 'Only seeded personas may use the fixed security code', { expose: false });
+  }
+
+  return {
+    async issue(manager, request) {
+      checkRequest(request);
+      if (request.channel !== 'sms' && request.channel !== 'email') throw new CareloginError('security_code_channel', 'A security code goes by sms or email');
+      if (typeof request.destination !== 'string' || request.destination.length === 0 || request.destination.length > 320) {
+        throw new CareloginError('security_code_destination', 'A security code needs a destination of 1 to 320 characters');
+      }
+      if (request.fixedCode !== undefined) await assertPersonaMayUseFixedCode(manager, request);
+
+      // Through the caller's transaction: on PGlite the data source would wait for this very
+      // transaction's session and never get it.
+      const lock = await readCounterStatus(manager, securityCodeCounterKey(request.accountId, request.journeyId, request.purpose));
+      if (lock.locked) {
+        // A disabled step has no end time; tell the caller the usual lock length rather than 0.
+        return { ok: false, reason: 'locked', retryAfterSeconds: lock.disabled ? config.ttl.lockout : lock.retryAfterSeconds };
+      }
+
+      // One statement counts the send and enforces the cap, so concurrent resend clicks cannot get
+      // past it (B4). It runs in the caller's transaction: if that rolls back, so does the count.
+      const window = config.ttl.interaction;
+      const sent: { failures: number | string }[] = await manager.query(
+        `INSERT INTO attempt_counter (key, failures, window_started_at, locked_until, consecutive_failures, updated_at)
+         VALUES ($1, 1, now(), NULL, 0, now())
+         ON CONFLICT (key) DO UPDATE SET
+           failures = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN 1 ELSE attempt_counter.failures + 1 END,
+           window_started_at = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN now() ELSE attempt_counter.window_started_at END,
+           updated_at = now()
+         WHERE attempt_counter.window_started_at <= now() - $3::int * interval '1 second' OR attempt_counter.failures < $2::int
+         RETURNING failures`,
+        [sendsKey(request.journeyId, request.purpose), config.limits.securityCodeSends, window],
+      );
+      if (sent.length === 0) {
+        const [row]: { retry_after: number | string }[] = await manager.query(
+          `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after FROM attempt_counter WHERE key = $1`,
+          [sendsKey(request.journeyId, request.purpose), window],
+        );
+        return { ok: false, reason: 'too_many_sends', retryAfterSeconds: Number(row?.retry_after ?? window) };
+      }
+
+      // Requesting a new code makes the previous one useless (B1).
+      await manager.query(
+        `UPDATE security_code SET invalidated_at = now()
+         WHERE journey_id = $1 AND purpose = $2 AND consumed_at IS NULL AND invalidated_at IS NULL`,
+        [request.journeyId, request.purpose],
+      );
+
+      const code = request.fixedCode ?? String(randomInt(0, 1_000_000)).padStart(6, '0');
+      const [row]: { expires_at: Date | string }[] = await manager.query(
+        `INSERT INTO security_code (account_id, purpose, journey_id, channel, destination, code_hash, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now() + $7::int * interval '1 second')
+         RETURNING expires_at`,
+        [request.accountId, request.purpose, request.journeyId, request.channel, request.destination, codeHash(code, request.journeyId, request.purpose), config.ttl.securityCode],
+      );
+      return { ok: true, code, expiresAt: new Date(row.expires_at) };
+    },
+
+    async verify(request) {
+      if (!CODE_PURPOSES.includes(request.purpose) || typeof request.journeyId !== 'string' || request.journeyId.length === 0) return 'invalid';
+      const key = securityCodeCounterKey(request.accountId, request.journeyId, request.purpose);
+
+      // 1. Locked (or disabled) steps check nothing, so the right code during a lock still fails.
+      const lock = await counters.status(key);
+      if (lock.locked) return 'locked';
+
+      // 2. The newest live code for exactly this journey, purpose and account (B1 binding).
+      const candidates: { id: string; code_hash: string; expired: boolean }[] = await dataSource.query(
+        `SELECT id, code_hash, (expires_at <= now()) AS expired FROM security_code
+         WHERE journey_id = $1 AND purpose = $2 AND account_id IS NOT DISTINCT FROM $3::uuid
+           AND consumed_at IS NULL AND invalidated_at IS NULL
+           AND ($4::text IS NULL OR destination = $4::text)
+         ORDER BY created_at DESC, id DESC LIMIT 1`,
+        [request.journeyId, request.purpose, request.accountId, request.destination ?? null],
+      );
+      const candidate = candidates[0];
+      // With no live code there is nothing to guess, so nothing is counted.
+      if (!candidate) return 'invalid';
+      if (candidate.expired) return 'expired';
+
+      // 3. Count this attempt before looking at it: however many arrive at once, at most
+      //    policy.maxFailures answers are ever compared (B3).
+      const attempt = await counters.reserveAttempt(key, policy);
+      if (!attempt.allowed) return 'locked';
+
+      const submitted = normaliseSecurityCode(request.code);
+      const expected = Buffer.from(candidate.code_hash, 'hex');
+      const actual = Buffer.from(codeHash(SECURITY_CODE_PATTERN.test(submitted) ? submitted : '', request.journeyId, request.purpose), 'hex');
+      const matches = SECURITY_CODE_PATTERN.test(submitted) && expected.length === actual.length && timingSafeEqual(expected, actual);
+
+      if (matches) {
+        // 4. One conditional UPDATE: of any number of simultaneous right answers exactly one wins.
+        const consumed = await updateReturning(
+          dataSource,
+          `UPDATE security_code SET consumed_at = now(), attempts = attempts + 1
+           WHERE id = $1 AND consumed_at IS NULL AND invalidated_at IS NULL AND expires_at > now()
+           RETURNING id`,
+          [candidate.id],
+        );
+        if (consumed.length === 1) {
+          await counters.recordSuccess(key);
+          return 'valid';
+        }
+        return 'invalid';
+      }
+
+      await dataSource.query('UPDATE security_code SET attempts = attempts + 1 WHERE id = $1', [candidate.id]);
+      if (attempt.locked || attempt.disabled) {
+        // 5. The limit is reached: the code dies with the lock (X8), so waiting out the lock needs a new code.
+        // The lock covers the account's step in every journey, so its codes elsewhere go too.
+        await dataSource.query(
+          `UPDATE security_code SET invalidated_at = now()
+           WHERE purpose = $2 AND (journey_id = $1 OR account_id = $3::uuid) AND consumed_at IS NULL AND invalidated_at IS NULL`,
+          [request.journeyId, request.purpose, request.accountId],
+        );
+        return 'locked';
+      }
+      return 'invalid';
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import type { DataSource } from 'typeorm';
+import type Provider from 'oidc-provider';
+import type { Config } from './config/index.js';
+import type { Logger } from './logger.js';
+import type { Renderer } from './web/renderer.js';
+import type { Notifications } from './notifications/outbox.js';
+import type { AccountService } from './accounts/account-service.js';
+import type { PasswordHasher } from './accounts/password-hasher.js';
+import type { AttemptCounters } from './security/attempt-counters.js';
+import type { SecurityCodes } from './security/security-codes.js';
+import type { Audit } from './security/audit.js';
+import type { Csrf } from './security/csrf.js';
+import type { RegisteredClient } from './clients/registry.js';
+
+/** Everything request handlers need, built once by the composition root (src/app.ts). */
+export interface AppServices {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly dataSource: DataSource;
+  readonly provider: Provider;
+  readonly renderer: Renderer;
+  readonly notifications: Notifications;
+  readonly accounts: AccountService;
+  readonly hasher: PasswordHasher;
+  readonly counters: AttemptCounters;
+  readonly codes: SecurityCodes;
+  readonly audit: Audit;
+  readonly csrf: Csrf;
+  /** Registered relying parties by client_id (names for the consent page, allowed scopes and vectors). */
+  readonly clients: ReadonlyMap<string, RegisteredClient>;
+}

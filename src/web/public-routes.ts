@@ -1,0 +1,77 @@
+import Router from '@koa/router';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/index.js';
+import type { Renderer } from './renderer.js';
+import { CREDENTIAL_COMPONENTS, PROOFING_LEVELS } from '../provider/vectors.js';
+import { trustmarkUrl } from '../provider/claims.js';
+
+export interface PublicRouteDeps {
+  readonly config: Config;
+  readonly dataSource: DataSource;
+  readonly renderer: Renderer;
+  /** Flipped to false when shutdown starts, so load balancers stop sending traffic before we stop. */
+  readonly isAcceptingTraffic: () => boolean;
+  readonly personas?: readonly { key: string; email: string; password: string; proofingLevel: string; description: string }[];
+}
+
+/** The start page, health checks and the trustmark: everything outside the protocol and the journeys. */
+export function createPublicRouter(deps: PublicRouteDeps): Router {
+  const { config, dataSource, renderer } = deps;
+  const router = new Router();
+
+  router.get('/health/live', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/health/ready', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    if (!deps.isAcceptingTraffic()) {
+      ctx.status = 503;
+      ctx.body = { status: 'shutting-down' };
+      return;
+    }
+    try {
+      await withTimeout(dataSource.query('SELECT 1'), config.database.connectTimeoutMs);
+      ctx.body = { status: 'ready' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'database-unavailable' };
+    }
+  });
+
+  const trustmarkPath = new URL(trustmarkUrl(config.issuer)).pathname;
+  router.get(trustmarkPath, (ctx) => {
+    ctx.body = {
+      idp: `${config.issuer}/`,
+      trustmark_provider: `${config.issuer}/`,
+      P: [...PROOFING_LEVELS],
+      C: [...CREDENTIAL_COMPONENTS],
+    };
+  });
+
+  router.get('/', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = renderer.render('home.njk', {
+      title: 'carelogin',
+      cspNonce: ctx.state.cspNonce,
+      issuer: config.issuer,
+      demoRpUrl: config.demoRp.enabled ? config.demoRp.url : undefined,
+      devOutbox: config.notifications.devOutbox,
+      personas: deps.personas ?? [],
+      personaCode: config.personas.securityCode,
+    });
+  });
+
+  return router;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,175 @@
+import { expect } from 'chai';
+import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../src/config/index.js';
+import { createPasswordHasher } from '../../src/accounts/password-hasher.js';
+import { checkPassword } from '../../src/accounts/password-policy.js';
+import { isTestNhsNumber } from '../../src/accounts/nhs-number.js';
+import { PERSONA_PASSWORD, PERSONAS, seedPersonas } from '../../src/accounts/personas.js';
+import { createAccountService } from '../../src/accounts/account-service.js';
+import { createAttemptCounters, lockoutKeys, passwordPolicy } from '../../src/security/attempt-counters.js';
+import type { Database } from '../../src/db/data-source.js';
+import { createLogger } from '../../src/logger.js';
+import { PROJECT_ROOT } from '../../src/project-root.js';
+import { createTestDatabase, testConfig, type TestDatabase } from '../helpers/database.js';
+
+describe('personas', () => {
+  const byKey = (key: 'p0' | 'p5' | 'p9') => PERSONAS.find((p) => p.key === key)!;
+
+  describe('data', () => {
+    it('has one persona per proofing level with .test emails and one shared password that passes the policy', () => {
+      expect(PERSONAS.map((p) => [p.key, p.proofingLevel])).to.deep.equal([['p0', 'P0'], ['p5', 'P5'], ['p9', 'P9']]);
+      for (const persona of PERSONAS) {
+        expect(persona.email).to.equal(`${persona.key}.persona@carelogin.test`);
+        expect(persona.password).to.equal(PERSONA_PASSWORD);
+        expect(checkPassword(persona.password, { email: persona.email }), persona.key).to.equal(null);
+        expect(persona.description).to.match(new RegExp(`^${persona.proofingLevel}:`));
+      }
+    });
+
+    it('uses UK numbers that libphonenumber classifies as MOBILE, outside the Ofcom drama range', () => {
+      for (const persona of PERSONAS) {
+        const phone = parsePhoneNumberWithError(persona.mobileNumber);
+        expect(phone.number, persona.key).to.equal(persona.mobileNumber); // E.164 as stored
+        expect(phone.country).to.equal('GB');
+        expect(phone.isValid()).to.equal(true);
+        expect(phone.getType(), persona.key).to.equal('MOBILE');
+        expect(persona.mobileNumber).to.not.match(/^\+447700900/);
+      }
+      expect(new Set(PERSONAS.map((p) => p.mobileNumber)).size).to.equal(3);
+    });
+
+    it('gives P0 only an email and a mobile', () => {
+      const p0 = byKey('p0');
+      for (const field of ['nhsNumber', 'givenName', 'familyName', 'birthdate', 'postcode', 'gpOdsCode', 'gpUserId', 'gpLinkageKey'] as const) {
+        expect(p0[field], field).to.equal(undefined);
+      }
+      expect(p0.phoneNumberPdsMatched ?? false).to.equal(false);
+    });
+
+    it('gives P5 a test-range NHS number, family name, birth date, postcode and GP ODS code, but no GP credentials', () => {
+      const p5 = byKey('p5');
+      expect(isTestNhsNumber(p5.nhsNumber)).to.equal(true);
+      expect(p5.familyName).to.be.a('string').and.not.equal('');
+      expect(p5.birthdate).to.match(/^\d{4}-\d{2}-\d{2}$/);
+      expect(p5.postcode).to.match(/^[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}$/);
+      expect(p5.gpOdsCode).to.match(/^[A-Z]\d{5}$/);
+      expect(p5.gpUserId).to.equal(undefined);
+      expect(p5.gpLinkageKey).to.equal(undefined);
+    });
+
+    it('gives P9 everything P5 has plus a given name, GP user id, a 13-character linkage key and a PDS-matched phone', () => {
+      const p9 = byKey('p9');
+      expect(isTestNhsNumber(p9.nhsNumber)).to.equal(true);
+      expect(p9.nhsNumber).to.not.equal(byKey('p5').nhsNumber);
+      expect(p9.givenName).to.be.a('string').and.not.equal('');
+      expect(p9.familyName).to.be.a('string').and.not.equal('');
+      expect(p9.birthdate).to.match(/^\d{4}-\d{2}-\d{2}$/);
+      expect(p9.postcode).to.match(/^[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}$/);
+      expect(p9.gpOdsCode).to.match(/^[A-Z]\d{5}$/);
+      expect(p9.gpUserId).to.match(/^\d{10}$/);
+      expect(p9.gpLinkageKey).to.match(/^[A-Za-z0-9]{13}$/);
+      expect(p9.phoneNumberPdsMatched).to.equal(true);
+    });
+
+    it('is documented in docs/personas.md (emails, password, fixed code, NHS numbers)', () => {
+      const doc = readFileSync(path.join(PROJECT_ROOT, 'docs', 'personas.md'), 'utf8');
+      expect(doc).to.include(PERSONA_PASSWORD);
+      expect(doc).to.include('190696');
+      for (const persona of PERSONAS) {
+        expect(doc).to.include(persona.email);
+        if (persona.nhsNumber) expect(doc).to.include(persona.nhsNumber);
+        if (persona.gpLinkageKey) expect(doc).to.include(persona.gpLinkageKey);
+      }
+    });
+  });
+
+  describe('seeding', () => {
+    let testDb: TestDatabase;
+    let db: Database;
+    let config: Config;
+    const logger = createLogger({ level: 'silent' });
+
+    before(async () => {
+      testDb = await createTestDatabase();
+      config = testConfig(testDb.env);
+      db = await testDb.open(config);
+    });
+
+    after(async () => {
+      await db?.close();
+      await testDb?.drop();
+    });
+
+    it('creates the three personas, verified, with a working password, and is idempotent', async () => {
+      const hasher = createPasswordHasher(config);
+      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger });
+      const first: Record<string, unknown>[] = await db.dataSource.query('SELECT * FROM account ORDER BY test_persona');
+      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger });
+      const second: Record<string, unknown>[] = await db.dataSource.query('SELECT * FROM account ORDER BY test_persona');
+
+      expect(second).to.have.length(3);
+      expect(second.map((r) => r.id)).to.deep.equal(first.map((r) => r.id));
+      expect(second.map((r) => r.password_hash)).to.deep.equal(first.map((r) => r.password_hash));
+      expect(second.map((r) => String(r.email_verified_at))).to.deep.equal(first.map((r) => String(r.email_verified_at)));
+
+      const accounts = createAccountService(db.dataSource);
+      for (const persona of PERSONAS) {
+        const account = await accounts.findByEmail(persona.email);
+        expect(account, persona.key).to.not.equal(null);
+        expect(account!.testPersona).to.equal(persona.key);
+        expect(account!.proofingLevel).to.equal(persona.proofingLevel);
+        expect(account!.emailVerifiedAt).to.be.instanceOf(Date);
+        expect(account!.mobileVerifiedAt).to.be.instanceOf(Date);
+        expect(account!.mobileNumber).to.equal(persona.mobileNumber);
+        expect(account!.nhsNumber).to.equal(persona.nhsNumber ?? null);
+        expect(account!.givenName).to.equal(persona.givenName ?? null);
+        expect(account!.familyName).to.equal(persona.familyName ?? null);
+        expect(account!.birthdate).to.equal(persona.birthdate ?? null);
+        expect(account!.postcode).to.equal(persona.postcode ?? null);
+        expect(account!.gpOdsCode).to.equal(persona.gpOdsCode ?? null);
+        expect(account!.gpUserId).to.equal(persona.gpUserId ?? null);
+        expect(account!.gpLinkageKey).to.equal(persona.gpLinkageKey ?? null);
+        expect(account!.phoneNumberPdsMatched).to.equal(persona.phoneNumberPdsMatched ?? false);
+        expect(account!.status).to.equal('active');
+        expect(await hasher.verify(account!.passwordHash, PERSONA_PASSWORD)).to.equal(true);
+      }
+    });
+
+    it('puts a changed persona back to its documented state and lifts its lockouts', async () => {
+      const p9 = byKey('p9');
+      await db.dataSource.query(`UPDATE account SET proofing_level = 'P0', nhs_number = NULL, status = 'disabled' WHERE email_normalised = $1`, [p9.email]);
+      const [{ id }]: { id: string }[] = await db.dataSource.query('SELECT id FROM account WHERE email_normalised = $1', [p9.email]);
+      const counters = createAttemptCounters(db.dataSource, config);
+      for (let i = 0; i < config.limits.passwordAttempts; i++) await counters.recordFailure(lockoutKeys.password(id), passwordPolicy(config));
+      expect((await counters.status(lockoutKeys.password(id))).locked).to.equal(true);
+
+      await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(config), config, logger });
+      const account = await createAccountService(db.dataSource).findById(id);
+      expect(account!.proofingLevel).to.equal('P9');
+      expect(account!.nhsNumber).to.equal(p9.nhsNumber);
+      expect(account!.status).to.equal('active');
+      expect((await counters.status(lockoutKeys.password(id))).locked).to.equal(false);
+    });
+
+    it('does nothing when seeding is switched off', async () => {
+      const off = testConfig({ ...testDb.env, SEED_PERSONAS: 'false' });
+      await db.dataSource.query('DELETE FROM account');
+      await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(off), config: off, logger });
+      expect(await db.dataSource.query('SELECT id FROM account')).to.have.length(0);
+    });
+
+    it('refuses to run in production', async () => {
+      const production: Config = { ...config, mode: 'production', personas: { seed: true } };
+      let error: unknown;
+      try {
+        await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(config), config: production, logger });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).to.be.instanceOf(Error);
+      expect(await db.dataSource.query('SELECT id FROM account')).to.have.length(0);
+    });
+  });
+});

@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import { UnknownEventError } from '../../interactions/engine/errors.js';
+import { nextStep, startStep } from '../../interactions/engine/next-step.js';
+import type { JourneyFacts } from '../../interactions/engine/types.js';
+import { signInJourney } from '../../interactions/journeys/sign-in.js';
+import { stepUpJourney } from '../../interactions/journeys/step-up.js';
+
+/**
+ * Transition tables (GOV.UK state-machine.test.ts style): for each journey, every
+ * (step, event, facts) row and where it must lead. A change to a journey that moves any
+ * row is a reviewed change to this table too.
+ */
+interface Row {
+  readonly from: string;
+  readonly event: string;
+  readonly facts: JourneyFacts;
+  readonly to: string;
+}
+
+const MOBILE: JourneyFacts = { hasVerifiedMobile: true };
+const NO_MOBILE: JourneyFacts = { hasVerifiedMobile: false };
+
+describe('sign-in journey transitions', () => {
+  it('starts at enter-email', () => {
+    expect(startStep(signInJourney, {}).step).to.equal('enter-email');
+  });
+
+  const rows: Row[] = [
+    { from: 'enter-email', event: 'submitted', facts: {}, to: 'enter-password' },
+    { from: 'enter-password', event: 'verified', facts: MOBILE, to: 'enter-security-code' },
+    { from: 'enter-password', event: 'verified', facts: NO_MOBILE, to: 'mobile-number-required' },
+    { from: 'enter-password', event: 'verified', facts: {}, to: 'mobile-number-required' },
+    { from: 'enter-password', event: 'emailChangeRequested', facts: {}, to: 'enter-email' },
+    { from: 'enter-security-code', event: 'verified', facts: MOBILE, to: 'signed-in' },
+  ];
+  for (const row of rows) {
+    it(`${row.from} --${row.event}${JSON.stringify(row.facts)}--> ${row.to}`, () => {
+      expect(nextStep(signInJourney, row.from, row.event, row.facts).step).to.equal(row.to);
+    });
+  }
+
+  it('passes through choose-second-factor without resting there', () => {
+    const result = nextStep(signInJourney, 'enter-password', 'verified', MOBILE);
+    expect(result.path.map((t) => t.to)).to.deep.equal(['choose-second-factor', 'enter-security-code']);
+  });
+
+  it('has no way from the email step straight to a later step (no skipping)', () => {
+    expect(() => nextStep(signInJourney, 'enter-email', 'verified', MOBILE)).to.throw(UnknownEventError);
+  });
+
+  it('ends a sign-in without a verified mobile with access_denied, never a login', () => {
+    const step = signInJourney.steps['mobile-number-required'];
+    expect(step).to.deep.include({ end: 'abort', error: 'access_denied', description: 'authentication method not available' });
+  });
+});
+
+describe('step-up journey transitions', () => {
+  const rows: { name: string; facts: JourneyFacts; to: string }[] = [
+    { name: 'Cd missing, verified mobile', facts: { hasVerifiedMobile: true, stepUp: { reason: 'credentials', missing: ['Cd'] } }, to: 'enter-security-code' },
+    { name: 'Cd missing, no mobile', facts: { hasVerifiedMobile: false, stepUp: { reason: 'credentials', missing: ['Cd'] } }, to: 'method-not-available' },
+    { name: 'Cm missing', facts: { hasVerifiedMobile: true, stepUp: { reason: 'credentials', missing: ['Cm'] } }, to: 'method-not-available' },
+    { name: 'Ck missing', facts: { hasVerifiedMobile: true, stepUp: { reason: 'credentials', missing: ['Ck'] } }, to: 'method-not-available' },
+    { name: 'Cp and Cd missing', facts: { hasVerifiedMobile: true, stepUp: { reason: 'credentials', missing: ['Cp', 'Cd'] } }, to: 'method-not-available' },
+    { name: 'identity level too low', facts: { hasVerifiedMobile: true, stepUp: { reason: 'proofing', missing: ['Cd'] } }, to: 'identity-verification-required' },
+    { name: 'nothing known', facts: {}, to: 'method-not-available' },
+  ];
+  for (const row of rows) {
+    it(`starts at ${row.to} when ${row.name}`, () => {
+      expect(startStep(stepUpJourney, row.facts).step).to.equal(row.to);
+    });
+  }
+
+  it('signs in again after the security code', () => {
+    expect(nextStep(stepUpJourney, 'enter-security-code', 'verified', {}).step).to.equal('signed-in');
+  });
+
+  it('ends with the error descriptions relying parties are told to expect', () => {
+    expect(stepUpJourney.steps['identity-verification-required']).to.deep.include({ end: 'abort', error: 'access_denied', description: 'identity verification required' });
+    expect(stepUpJourney.steps['method-not-available']).to.deep.include({ end: 'abort', error: 'access_denied', description: 'authentication method not available' });
+  });
+});

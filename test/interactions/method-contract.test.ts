@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import type { Account } from '../../entities/account.js';
+import type { JourneyFacts } from '../../interactions/engine/types.js';
+import { METHODS, type MethodId } from '../../interactions/methods/registry.js';
+import type { AuthMethod, Outcome, StepContext } from '../../interactions/methods/types.js';
+import { toFieldErrors } from '../../interactions/runner.js';
+import { PERSONAS } from '../../src/accounts/personas.js';
+import { createLogger } from '../../src/logger.js';
+import { PROJECT_ROOT } from '../../src/project-root.js';
+import { AMR_CREDENTIAL } from '../../src/provider/vectors.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { createAccount, TEST_PASSWORD } from './support.js';
+
+/**
+ * One contract, run against every registered method (Keycloak/Kratos interface discipline).
+ * FIXTURES is typed by MethodId, so registering a method without a fixture does not compile:
+ * a new method cannot skip this suite.
+ */
+interface Arranged {
+  readonly facts: JourneyFacts;
+  readonly account: Account | null;
+}
+
+interface MethodFixture {
+  /** The journey position this method's step is reached with. */
+  arrange(test: TestIdp): Promise<Arranged>;
+  /** A body the method accepts and answers with an event. */
+  valid(test: TestIdp, arranged: Arranged): Promise<Record<string, string>>;
+  /** A well-formed but wrong answer; absent for a method with no wrong answers. */
+  readonly wrong?: Record<string, string>;
+  /** Bodies the schema refuses, and the message the page must give for each. */
+  readonly invalid: readonly { readonly body: Record<string, unknown>; readonly field: string; readonly message: string }[];
+}
+
+const persona = PERSONAS.find((p) => p.key === 'p0')!;
+
+const FIXTURES: Record<MethodId, MethodFixture> = {
+  email: {
+    arrange: async () => ({ facts: {}, account: null }),
+    valid: async () => ({ email: 'someone@example.test' }),
+    invalid: [
+      { body: {}, field: 'email', message: 'Enter your email address' },
+      { body: { email: '   ' }, field: 'email', message: 'Enter your email address' },
+      { body: { email: 'not-an-email' }, field: 'email', message: 'Enter an email address in the correct format, like name@example.com' },
+      { body: { email: 'a@b' }, field: 'email', message: 'Enter an email address in the correct format, like name@example.com' },
+      { body: { email: 'a b@example.test' }, field: 'email', message: 'Enter an email address in the correct format, like name@example.com' },
+      { body: { email: ['a@example.test', 'b@example.test'] }, field: 'email', message: 'Enter your email address' },
+      { body: { email: `${'a'.repeat(320)}@example.test` }, field: 'email', message: 'Email address must be 320 characters or fewer' },
+    ],
+  },
+  password: {
+    async arrange(test) {
+      const account = await createAccount(test);
+      return { facts: { email: account.email }, account: null };
+    },
+    valid: async () => ({ password: TEST_PASSWORD }),
+    wrong: { password: 'not the right password' },
+    invalid: [
+      { body: {}, field: 'password', message: 'Enter your password' },
+      { body: { password: '' }, field: 'password', message: 'Enter your password' },
+    ],
+  },
+  'sms-code': {
+    async arrange(test) {
+      const account = await test.idp.services.accounts.findByEmail(persona.email);
+      // Each run starts unlocked: earlier tests in this file may have locked the persona's code step.
+      await test.idp.db.dataSource.query(`DELETE FROM attempt_counter WHERE key LIKE 'security-code:%'`);
+      return { facts: { hasVerifiedMobile: true }, account };
+    },
+    valid: async (test) => ({ code: test.idp.config.personas.securityCode! }),
+    wrong: { code: '000000' },
+    invalid: [
+      { body: {}, field: 'code', message: 'Enter the security code' },
+      { body: { code: ' ' }, field: 'code', message: 'Enter the security code' },
+      { body: { code: '12345' }, field: 'code', message: 'The security code must be 6 numbers' },
+      { body: { code: '1234567' }, field: 'code', message: 'The security code must be 6 numbers' },
+      { body: { code: 'abcdef' }, field: 'code', message: 'The security code must be 6 numbers' },
+    ],
+  },
+};
+
+describe('authentication method contract', () => {
+  let test: TestIdp;
+  const log = createLogger({ level: 'silent' });
+  let address = 0;
+
+  before(async () => {
+    test = await startTestIdp();
+  });
+  after(async () => test?.close());
+
+  async function context(method: AuthMethod, arranged: Arranged): Promise<StepContext> {
+    address += 1;
+    const ctx: StepContext = {
+      uid: randomUUID(),
+      journey: 'sign-in',
+      step: `step-for-${method.id}`,
+      facts: arranged.facts,
+      account: arranged.account,
+      clientId: test.rp.clientId,
+      ip: `203.0.113.${address}`,
+      services: test.idp.services,
+      log,
+    };
+    // Arrive at the step exactly as the runner does: enter() inside a transaction.
+    if (method.enter) await test.idp.db.dataSource.transaction((manager) => method.enter!(ctx, manager));
+    return ctx;
+  }
+
+  function render(ctx: StepContext, view: { template: string; data: Readonly<Record<string, unknown>> }): string {
+    return test.idp.services.renderer.render(view.template, { ...view.data, formAction: `/interaction/${ctx.uid}/${ctx.step}`, csrfToken: 'token-for-test' });
+  }
+
+  it('lists every method once, each in a folder of its own name', () => {
+    const ids = METHODS.map((m) => m.id);
+    expect(new Set(ids).size).to.equal(ids.length);
+    for (const id of ids) {
+      expect(id).to.match(/^[a-z]+(-[a-z]+)*$/);
+      expect(existsSync(path.join(PROJECT_ROOT, 'interactions', 'methods', id, 'index.ts')), `interactions/methods/${id}/index.ts`).to.equal(true);
+    }
+  });
+
+  for (const method of METHODS as readonly AuthMethod[]) {
+    const fixture = FIXTURES[method.id as MethodId];
+
+    describe(`method "${method.id}"`, () => {
+      it('declares its events, and what it proves in the vocabulary of vectors of trust', () => {
+        expect(method.events).to.not.be.empty;
+        expect(new Set(method.events).size).to.equal(method.events.length);
+        for (const event of method.events) expect(event).to.match(/^[a-z][A-Za-z]*$/);
+        if (method.proves) {
+          expect(method.events).to.include(method.proves.event);
+          expect(AMR_CREDENTIAL[method.proves.amr], `amr ${method.proves.amr}`).to.equal(method.proves.credential);
+        }
+        for (const field of method.redisplay) expect(['password', 'code'], 'a secret is never shown again').to.not.include(field);
+      });
+
+      for (const invalid of fixture.invalid) {
+        it(`refuses ${JSON.stringify(invalid.body).slice(0, 60)} with "${invalid.message}"`, () => {
+          const parsed = method.schema.safeParse(invalid.body);
+          expect(parsed.success).to.equal(false);
+          const errors = toFieldErrors(parsed.error!);
+          expect(errors[0]).to.deep.equal({ field: invalid.field, text: invalid.message });
+        });
+      }
+
+      it('writes error messages the NHS way: they say what to do, with no full stop', () => {
+        for (const invalid of fixture.invalid) expect(invalid.message).to.not.match(/\.$/);
+      });
+
+      it('presents a page whose form posts to the step, carries the CSRF token and labels every field', async () => {
+        const ctx = await context(method, await fixture.arrange(test));
+        const view = await method.present(ctx, {});
+        expect(view.status ?? 200).to.equal(200);
+        const html = render(ctx, view);
+        expect(html).to.contain(`<form method="post" action="/interaction/${ctx.uid}/${ctx.step}"`);
+        expect(html).to.contain('name="_csrf" value="token-for-test"');
+        expect(html).to.match(/<h1[^>]*>[^<]+<\/h1>/);
+        for (const match of html.matchAll(/<input\b([^>]*)>/g)) {
+          const attributes = match[1]!;
+          if (/type="hidden"/.test(attributes)) continue;
+          const id = /\bid="([^"]+)"/.exec(attributes)?.[1];
+          expect(id, attributes).to.be.a('string');
+          expect(html, `label for ${id}`).to.contain(`for="${id}"`);
+          expect(attributes, `autocomplete on ${id}`).to.match(/\bautocomplete="[a-z-]+"/);
+        }
+      });
+
+      it('answers a valid submission with one of its events', async () => {
+        const arranged = await fixture.arrange(test);
+        const ctx = await context(method, arranged);
+        const parsed = method.schema.safeParse(await fixture.valid(test, arranged));
+        expect(parsed.success, JSON.stringify(parsed.error?.issues)).to.equal(true);
+        const outcome = await method.submit(ctx, parsed.data);
+        expect(outcome.kind, JSON.stringify(outcome)).to.equal('event');
+        const event = (outcome as Extract<Outcome, { kind: 'event' }>).event;
+        expect(method.events).to.include(event);
+        if (method.proves) expect(event).to.equal(method.proves.event);
+      });
+
+      if (fixture.wrong) {
+        const wrong = fixture.wrong;
+        it('answers a wrong answer with a retry whose errors point at fields on the page', async () => {
+          const ctx = await context(method, await fixture.arrange(test));
+          const outcome = await method.submit(ctx, method.schema.parse(wrong));
+          expect(outcome.kind).to.equal('retry');
+          const errors = (outcome as Extract<Outcome, { kind: 'retry' }>).errors ?? [];
+          expect(errors).to.not.be.empty;
+          const html = render(ctx, await method.present(ctx, { errors }));
+          for (const error of errors) {
+            expect(html).to.contain(`id="${error.field}"`);
+            expect(html).to.contain(`href="#${error.field}"`);
+            expect(error.text).to.not.match(/\.$/);
+          }
+        });
+      }
+
+      if (method.proves && fixture.wrong) {
+        const wrong = fixture.wrong;
+        it('never proves anything once too many wrong answers have locked it, even with the right answer', async function () {
+          this.timeout(60_000);
+          const arranged = await fixture.arrange(test);
+          const ctx = await context(method, arranged);
+          const limit = Math.max(test.idp.config.limits.passwordAttempts, test.idp.config.limits.securityCodeAttempts);
+          for (let i = 0; i < limit; i++) await method.submit(ctx, method.schema.parse(wrong));
+          const outcome = await method.submit(ctx, method.schema.parse(await fixture.valid(test, arranged)));
+          expect(outcome.kind).to.not.equal('event');
+        });
+      }
+    });
+  }
+});

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import type { Account } from '../../entities/account.js';
+import { normaliseEmail } from '../../entities/account.js';
+import type { TestIdp } from '../helpers/idp.js';
+import { Browser, findForm, pageText, type Page } from '../helpers/browser.js';
+import type { AuthorizationRequest, TestRp } from '../helpers/relying-party.js';
+
+/** Helpers shared by the interaction tests. Real services only: no stand-ins for our own code. */
+
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+let accounts = 0;
+
+/**
+ * A real account (not a persona, so it gets random security codes, read from the outbox), with a
+ * verified mobile unless `mobile: false`.
+ */
+export async function createAccount(test: TestIdp, options: { mobile?: boolean; proofingLevel?: 'P0' | 'P5' | 'P9'; password?: string } = {}): Promise<Account> {
+  accounts += 1;
+  const email = `patient-${accounts}-${randomUUID().slice(0, 8)}@example.test`;
+  const hash = await test.idp.services.hasher.hash(options.password ?? TEST_PASSWORD);
+  const mobile = options.mobile === false ? null : `+4479${String(10_000_000 + Math.floor(Math.random() * 89_999_999)).slice(0, 8)}`;
+  await test.idp.db.dataSource.query(
+    `INSERT INTO account (email, email_normalised, email_verified_at, password_hash, mobile_number, mobile_verified_at, proofing_level, status)
+     VALUES ($1, $2, now(), $3, $4, $5, $6, 'active')`,
+    [email, normaliseEmail(email), hash, mobile, mobile ? new Date() : null, options.proofingLevel ?? 'P0'],
+  );
+  const account = await test.idp.services.accounts.findByEmail(email);
+  if (!account) throw new Error('account was not created');
+  return account;
+}
+
+/** The newest sign-in code texted to this mobile number, from the outbox. */
+export async function latestSmsCode(test: TestIdp, mobile: string): Promise<string> {
+  const rows: { body: string }[] = await test.idp.db.dataSource.query(
+    `SELECT body FROM outbox_message WHERE recipient = $1 AND channel = 'sms' ORDER BY created_at DESC, id DESC LIMIT 1`,
+    [mobile],
+  );
+  const match = /\b(\d{6})\b/.exec(rows[0]?.body ?? '');
+  if (!match) throw new Error(`no security code in the outbox for ${mobile}`);
+  return match[1]!;
+}
+
+export async function smsCount(test: TestIdp, mobile: string): Promise<number> {
+  const rows: { n: string | number }[] = await test.idp.db.dataSource.query(`SELECT count(*) AS n FROM outbox_message WHERE recipient = $1`, [mobile]);
+  return Number(rows[0]!.n);
+}
+
+/** A code that is not `code` (same length, all digits). */
+export function wrongCode(code: string): string {
+  return code === '000000' ? '111111' : '000000';
+}
+
+export interface Journey {
+  readonly browser: Browser;
+  readonly request: AuthorizationRequest;
+  /** The first page of the journey (the email address step). */
+  readonly page: Page;
+  readonly uid: string;
+}
+
+let addresses = 0;
+
+/**
+ * Starts an authorization request in a fresh browser. Each browser gets its own client address
+ * (the test IdP trusts X-Forwarded-For) so the per-IP throttle of one test never leaks into another.
+ */
+export async function startJourney(test: TestIdp, options: { rp?: TestRp; params?: Record<string, string>; browser?: Browser } = {}): Promise<Journey> {
+  const rp = options.rp ?? test.rp;
+  addresses += 1;
+  const browser = options.browser ?? new Browser({ stopAt: rp.redirectUri, headers: { 'x-forwarded-for': `198.51.100.${addresses % 250}, 10.0.0.${Math.floor(addresses / 250)}` } });
+  const request = await rp.authorize({ scope: 'openid', vtr: '["P0.Cp.Cd"]', ...options.params });
+  const page = await browser.get(request.url);
+  const uid = /\/interaction\/([^/]+)/.exec(page.url)?.[1];
+  if (!uid) throw new Error(`not an interaction page: ${page.url} ${pageText(page).slice(0, 300)}`);
+  return { browser, request, page, uid };
+}
+
+/** The journey step a page shows (its form posts to /interaction/:uid/:step). */
+export function stepOf(page: Page): string {
+  const action = findForm(page).action;
+  return action.split('/').slice(3).join('/');
+}
+
+/** Submits the page's main (first) form. */
+export function submit(journey: Journey, page: Page, fields: Record<string, string>, options: { headers?: Record<string, string> } = {}): Promise<Page> {
+  return journey.browser.submit(page, fields, options);
+}
+
+/** Email, password and the code from the outbox: a journey through to the consent page (or the RP). */
+export async function signInThroughCode(test: TestIdp, account: Account, options: { params?: Record<string, string>; password?: string } = {}): Promise<{ journey: Journey; page: Page }> {
+  const journey = await startJourney(test, { params: options.params });
+  let page = await submit(journey, journey.page, { email: account.email });
+  page = await submit(journey, page, { password: options.password ?? TEST_PASSWORD });
+  page = await submit(journey, page, { code: await latestSmsCode(test, account.mobileNumber!) });
+  return { journey, page };
+}
+
+/** The error and description a finished request took back to the relying party. */
+export function callbackError(page: Page): { error: string | null; description: string | null } {
+  if (!page.callbackUrl) throw new Error(`expected a redirect to the relying party, got ${page.status} ${page.url}: ${pageText(page).slice(0, 300)}`);
+  const params = new URL(page.callbackUrl).searchParams;
+  return { error: params.get('error'), description: params.get('error_description') };
+}
+
+/** The error summary's messages, in order. */
+export function errorSummary(page: Page): string[] {
+  const summary = /<div class="nhsuk-error-summary"[\s\S]*?<\/ul>/.exec(page.html)?.[0] ?? '';
+  return [...summary.matchAll(/<a href="#[^"]*">\s*([\s\S]*?)\s*<\/a>/g)].map((m) => m[1]!.replace(/\s+/g, ' ').trim());
+}
+
+export function heading(page: Page): string {
+  return (/<h1[^>]*>([\s\S]*?)<\/h1>/.exec(page.html)?.[1] ?? '').replace(/<[^>]+>/g, '').replace(/\s+/g, ' ').trim();
+}

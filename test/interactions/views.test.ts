@@ -1,0 +1,107 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import type { CannotContinuePage } from '../../interactions/engine/types.js';
+import { PROJECT_ROOT } from '../../src/project-root.js';
+import { createRenderer } from '../../src/web/renderer.js';
+
+/**
+ * Every interaction page renders with the NHS design system layout: one h1 that matches the page
+ * title, and (for pages with forms) a CSRF field in each form. Pages that HTTP tests reach only
+ * in rare states (each "cannot continue" reason, a disabled security code) are covered here.
+ */
+const renderer = createRenderer();
+const VIEWS_DIR = path.join(PROJECT_ROOT, 'interactions', 'views');
+
+const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
+  'enter-email.njk': { values: { email: 'someone@example.test' } },
+  'enter-password.njk': { email: 'someone@example.test' },
+  'enter-security-code.njk': { mobileEnding: '5100', expiresIn: '10 minutes' },
+  'consent.njk': { clientName: 'Test patient portal', items: ['your NHS number'] },
+  'cannot-continue.njk': { page: 'identity-verification-required' },
+  'locked.njk': { wait: '15 minutes', disabled: false },
+  'too-many-requests.njk': { wait: '10 minutes' },
+};
+
+function render(template: string, data: Record<string, unknown> = {}): string {
+  return renderer.render(template, { formAction: '/interaction/uid/step', csrfToken: 'csrf-token', ...data });
+}
+
+function h1(html: string): string {
+  const all = [...html.matchAll(/<h1[^>]*>([\s\S]*?)<\/h1>/g)];
+  expect(all, 'exactly one h1').to.have.length(1);
+  return all[0]![1]!.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ').trim();
+}
+
+function title(html: string): string {
+  return /<title>([\s\S]*?)<\/title>/.exec(html)![1]!.trim();
+}
+
+describe('interaction views', () => {
+  for (const file of readdirSync(VIEWS_DIR).filter((f) => f.endsWith('.njk'))) {
+    it(`${file} renders with a title matching its h1, and a CSRF field in every form`, () => {
+      const html = render(file, SAMPLE_DATA[file]);
+      const heading = h1(html);
+      expect(heading).to.not.equal('');
+      expect(title(html)).to.equal(`${heading} – carelogin`);
+      const forms = [...html.matchAll(/<form\b[\s\S]*?<\/form>/g)];
+      for (const form of forms) expect(form[0]).to.contain('name="_csrf" value="csrf-token"');
+    });
+  }
+
+  it('has a sample for every view (so a new view is checked too)', () => {
+    for (const file of readdirSync(VIEWS_DIR).filter((f) => f.endsWith('.njk') && !['session-expired.njk', 'forbidden.njk'].includes(f))) {
+      expect(SAMPLE_DATA, file).to.have.property(file);
+    }
+  });
+
+  const pages: Record<CannotContinuePage, string> = {
+    'identity-verification-required': 'You need to prove your identity to use this service',
+    'authentication-method-not-available': 'You cannot sign in to this service in this way',
+    'mobile-number-required': 'You need a mobile phone number to sign in',
+  };
+  for (const [page, heading] of Object.entries(pages)) {
+    it(`explains "${page}" and offers Continue back to the service`, () => {
+      const html = render('cannot-continue.njk', { page });
+      expect(h1(html)).to.equal(heading);
+      expect(html).to.match(/<button[^>]*>\s*Continue\s*<\/button>/);
+    });
+  }
+
+  it('shows an error title prefix and summary when there are errors', () => {
+    const html = render('enter-email.njk', { errors: [{ field: 'email', text: 'Enter your email address' }], values: { email: '' } });
+    expect(title(html)).to.equal('Error: Enter your email address – carelogin');
+    expect(html).to.contain('href="#email"');
+    expect(html).to.contain('nhsuk-error-message');
+  });
+
+  it('asks for the email address with the attributes assistive technology and browsers need', () => {
+    const html = render('enter-email.njk', SAMPLE_DATA['enter-email.njk']);
+    expect(html).to.match(/<input[^>]*id="email"[^>]*>/);
+    const input = /<input[^>]*id="email"[^>]*>/.exec(html)![0];
+    expect(input).to.contain('type="email"').and.contain('autocomplete="email"').and.contain('spellcheck="false"');
+    expect(input).to.contain('value="someone@example.test"');
+  });
+
+  it('asks for the security code as a numeric one-time code', () => {
+    const input = /<input[^>]*id="code"[^>]*>/.exec(render('enter-security-code.njk', SAMPLE_DATA['enter-security-code.njk']))![0];
+    expect(input).to.contain('inputmode="numeric"').and.contain('autocomplete="one-time-code"');
+  });
+
+  it('asks for the password with current-password autocomplete and never echoes one', () => {
+    const input = /<input[^>]*id="password"[^>]*>/.exec(render('enter-password.njk', SAMPLE_DATA['enter-password.njk']))![0];
+    expect(input).to.contain('type="password"').and.contain('autocomplete="current-password"');
+    expect(input).to.not.contain('value=');
+  });
+
+  it('says when a security code can no longer be used at all', () => {
+    expect(h1(render('locked.njk', { wait: '15 minutes', disabled: true }))).to.equal('You cannot sign in with a security code');
+    expect(h1(render('locked.njk', { wait: '15 minutes', disabled: false }))).to.equal('You entered the wrong security code too many times');
+  });
+
+  it('escapes what it shows (a client name cannot inject markup)', () => {
+    const html = render('consent.njk', { clientName: '<script>alert(1)</script>', items: [] });
+    expect(html).to.not.contain('<script>alert(1)</script>');
+    expect(html).to.contain('&lt;script&gt;');
+  });
+});

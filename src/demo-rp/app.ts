@@ -445,7 +445,9 @@ function errorPages(renderer: Renderer, issuer: string) {
       await next();
     } catch (error) {
       const known = error instanceof CareloginError ? error : undefined;
-      const status = known?.status ?? 500;
+      // Koa and the body parser throw http-errors (e.g. 413 for an oversized form): keep their 4xx status.
+      const httpStatus = (error as { status?: unknown }).status;
+      const status = known?.status ?? (typeof httpStatus === 'number' && httpStatus >= 400 && httpStatus < 500 ? httpStatus : 500);
       if (status >= 500 && status !== 502 && status !== 503) ctx.state.log.error({ error: describeError(error) }, 'demo RP unhandled error');
       else ctx.state.log.info({ error: describeError(error), status }, 'demo RP request refused');
       ctx.status = status;
@@ -454,7 +456,7 @@ function errorPages(renderer: Renderer, issuer: string) {
       ctx.set('Cache-Control', 'no-store');
       ctx.body = renderer.render('demo-rp/error.njk', {
         title: status === 404 ? 'Page not found' : status >= 500 && status !== 502 ? 'Sorry, there is a problem with the service' : 'There is a problem',
-        message: known?.expose ? known.message : 'Sorry, there is a problem with the service. Try again later.',
+        message: known?.expose ? known.message : status < 500 ? 'The demo service could not accept this request. Go back and try again.' : 'Sorry, there is a problem with the service. Try again later.',
         reference: ctx.state.requestId,
         cspNonce: ctx.state.cspNonce,
         issuer,

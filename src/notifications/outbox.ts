@@ -1,3 +1,4 @@
+import { queryRows } from '../db/sql.js';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
@@ -278,11 +279,8 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     return current.status;
   }
 
-  /** node-postgres answers an UPDATE with [rows, rowCount] through TypeORM; other statements with rows. */
-  async function update<R>(sql: string, params: unknown[] = []): Promise<R[]> {
-    const result: unknown = await dataSource.query(sql, params);
-    if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as R[];
-    return result as R[];
+  function update<R>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return queryRows<R>(dataSource, sql, params);
   }
 
   let running = false;

@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { DataSource } from 'typeorm';
+import { queryRows } from '../db/sql.js';
 
 /**
  * oidc-provider's storage: every model in the one `oidc_model` table, JSONB payload, hand-written SQL
@@ -55,7 +56,8 @@ class SqlAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const won = await this.db.query(
+    const won = await queryRows(
+      this.db,
       `UPDATE oidc_model SET consumed_at = now() WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING id`,
       [this.model, id],
     );
@@ -102,6 +104,6 @@ export async function findGrantId(db: DataSource, accountId: string, clientId: s
 
 /** Removes expired rows; run periodically by every instance (cheap, idempotent). */
 export async function purgeExpiredModels(db: DataSource): Promise<number> {
-  const rows = await db.query(`DELETE FROM oidc_model WHERE expires_at < now() - interval '1 minute' RETURNING 1`);
+  const rows = await queryRows(db, `DELETE FROM oidc_model WHERE expires_at < now() - interval '1 minute' RETURNING 1`);
   return rows.length;
 }

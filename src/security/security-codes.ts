@@ -1,3 +1,4 @@
+import { queryRows } from '../db/sql.js';
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
@@ -65,11 +66,8 @@ export function normaliseSecurityCode(value: unknown): string {
   return typeof value === 'string' ? value.replace(/[\s-]/g, '') : '';
 }
 
-/** TypeORM answers UPDATE … RETURNING with [rows, rowCount] on PostgreSQL; take the rows. */
-async function updateReturning(db: Pick<EntityManager, 'query'>, sql: string, parameters: unknown[]): Promise<unknown[]> {
-  const result: unknown = await db.query(sql, parameters);
-  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0];
-  return Array.isArray(result) ? result : [];
+function updateReturning(db: Pick<EntityManager, 'query'>, sql: string, parameters: unknown[]): Promise<unknown[]> {
+  return queryRows<unknown>(db, sql, parameters);
 }
 
 export function createSecurityCodes(deps: { dataSource: DataSource; config: Config; counters: AttemptCounters; hmacSecret: string }): SecurityCodes {

@@ -40,8 +40,10 @@ export function createPublicRouter(deps: PublicRouteDeps): Router {
     }
   });
 
-  const trustmarkPath = new URL(trustmarkUrl(config.issuer)).pathname;
-  router.get(trustmarkPath, (ctx) => {
+  // A parameter route: the host segment can hold "host:port", which a literal path would misread.
+  const trustmarkHost = new URL(trustmarkUrl(config.issuer)).pathname.split('/').pop();
+  router.get('/trustmark/:host', (ctx) => {
+    if (ctx.params.host !== trustmarkHost) return;
     ctx.body = {
       idp: `${config.issuer}/`,
       trustmark_provider: `${config.issuer}/`,

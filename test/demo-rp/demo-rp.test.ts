@@ -179,6 +179,16 @@ describe('demo relying party: pages and the authorization request', () => {
     expect(pageText(replay)).to.include('has expired or has already been used');
   });
 
+  it('answers an oversized form with 413 and its own error page', async () => {
+    const response = await fetch(`${env.rpUrl}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: `scope=${'x'.repeat(20_000)}`,
+    });
+    expect(response.status).to.equal(413);
+    expect(await response.text()).to.include('The demo service could not accept this request');
+  });
+
   it('serves the NHS design system assets itself (it is on its own origin)', async () => {
     const css = await fetch(`${env.rpUrl}/assets/nhsuk-frontend.min.css`);
     expect(css.status).to.equal(200);

@@ -80,8 +80,7 @@ export function createInteractionRouter(services: AppServices): Router {
     switch (answer.kind) {
       case 'render': {
         const uid = String(ctx.params.uid);
-        const action = answer.step === CONSENT_STEP ? `/interaction/${encodeURIComponent(uid)}/${CONSENT_STEP}` : stepPath(uid, answer.step);
-        page(ctx, answer.view.status ?? 200, answer.view.template, { ...answer.view.data, formAction: action, csrfToken: csrf.token(uid) });
+        page(ctx, answer.view.status ?? 200, answer.view.template, { ...answer.view.data, formAction: stepPath(uid, answer.step), csrfToken: csrf.token(uid) });
         return;
       }
       case 'redirect':

@@ -7,7 +7,7 @@ import type { Logger } from '../src/logger.js';
 import { AMR_CREDENTIAL, VectorSyntaxError, credentialsFromAmr, parseVector, type CredentialComponent } from '../src/provider/vectors.js';
 import type { AppServices } from '../src/services.js';
 import type { FieldError } from '../src/web/renderer.js';
-import { JourneyConflictError } from './engine/errors.js';
+import { JourneyConflictError, JourneyInvariantError } from './engine/errors.js';
 import { getStep, nextStep, startStep, type TakenTransition } from './engine/next-step.js';
 import { createJourneyStore, type JourneyRecord, type JourneyStore } from './engine/store.js';
 import { isEndStep, isMethodStep, type Amr, type Journey, type JourneyFacts, type JourneyId } from './engine/types.js';
@@ -124,7 +124,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const step = getStep(journey, stepId);
     if (!isMethodStep(step)) return undefined;
     const method = findMethod(step.method);
-    if (!method) throw new Error(`journey "${journey.id}" step "${stepId}" names the unregistered method "${step.method}"`);
+    if (!method) throw new JourneyInvariantError(`journey "${journey.id}" step "${stepId}" names the unregistered method "${step.method}"`);
     return method;
   }
 
@@ -172,13 +172,13 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
 
   function finishAt(journey: Journey, record: JourneyRecord): Reply {
     const step = getStep(journey, record.step);
-    if (!isEndStep(step)) throw new Error(`step "${record.step}" is not an end step`);
+    if (!isEndStep(step)) throw new JourneyInvariantError(`step "${record.step}" is not an end step`);
     if (step.end === 'abort') {
       return { kind: 'finish', result: { error: step.error, error_description: step.description }, mergeWithLastSubmission: false };
     }
     const amr = record.facts.amr ?? [];
     // Never finish a login that claims nothing, or that names no account.
-    if (!record.accountId || amr.length === 0) throw new Error(`journey "${journey.id}" reached "${record.step}" without an account and a proven credential`);
+    if (!record.accountId || amr.length === 0) throw new JourneyInvariantError(`journey "${journey.id}" reached "${record.step}" without an account and a proven credential`);
     return { kind: 'finish', result: { login: { accountId: record.accountId, amr: [...amr], remember: true } }, mergeWithLastSubmission: false };
   }
 
@@ -190,7 +190,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       return { kind: 'render', step: record.step, view: { template: 'cannot-continue.njk', data: { page: step.page } } };
     }
     const method = methodAt(journey, record.step);
-    if (!method) throw new Error(`journey "${journey.id}" rests on the decision step "${record.step}"`);
+    if (!method) throw new JourneyInvariantError(`journey "${journey.id}" rests on the decision step "${record.step}"`);
     const ctx = context(record, details, request, account === undefined ? await loadAccount(record.accountId) : account);
     const view = await method.present(ctx, presentation);
     const status = view.status ?? (presentation.errors && presentation.errors.length > 0 ? 400 : 200);
@@ -201,7 +201,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
   async function advance(journey: Journey, record: JourneyRecord, method: AuthMethod, outcome: Extract<Outcome, { kind: 'event' }>, ctx: StepContext, details: InteractionDetails, request: RequestInfo): Promise<Reply> {
     if (record.accountId && outcome.accountId && outcome.accountId !== record.accountId) {
       // A journey is about one account from the moment it knows it; a step-up never changes who signed in.
-      throw new Error(`journey "${journey.id}" cannot change account mid-journey`);
+      throw new JourneyInvariantError(`journey "${journey.id}" cannot change account mid-journey`);
     }
     const accountId = outcome.accountId ?? record.accountId;
     const proven = method.proves && method.proves.event === outcome.event ? [method.proves.amr] : [];
@@ -214,12 +214,14 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       ...(account ? accountFacts(account) : {}),
     };
     const next = nextStep(journey, record.step, outcome.event, facts);
+    // Data minimisation: once the journey has ended nothing needs the typed address any more.
+    const kept: JourneyFacts = isEndStep(getStep(journey, next.step)) ? withoutEmail(facts) : facts;
     let updated: JourneyRecord;
     try {
       updated = await dataSource.transaction(async (manager) => {
-        const arriving: JourneyRecord = { ...record, step: next.step, accountId, facts };
+        const arriving: JourneyRecord = { ...record, step: next.step, accountId, facts: kept };
         const entered = await methodAt(journey, next.step)?.enter?.(context(arriving, details, request, account), manager);
-        return store.advance(manager, record, { step: next.step, accountId, facts: { ...facts, ...(entered ?? {}) } });
+        return store.advance(manager, record, { step: next.step, accountId, facts: { ...kept, ...(entered ?? {}) } });
       });
     } catch (error) {
       if (!(error instanceof JourneyConflictError)) throw error;
@@ -275,7 +277,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       // The Continue button on a "cannot continue" page, or a repeat of the last code form.
       if (isEndStep(step)) return finishAt(journey, record);
       const method = methodAt(journey, record.step);
-      if (!method) throw new Error(`journey "${journey.id}" rests on the decision step "${record.step}"`);
+      if (!method) throw new JourneyInvariantError(`journey "${journey.id}" rests on the decision step "${record.step}"`);
       const account = await loadAccount(record.accountId);
       const parsed = method.schema.safeParse(body);
       if (!parsed.success) {
@@ -302,6 +304,11 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       return handleOutcome(journey, record, method, outcome, ctx, details, request);
     },
   };
+}
+
+function withoutEmail(facts: JourneyFacts): JourneyFacts {
+  const { email: _email, ...rest } = facts;
+  return rest;
 }
 
 /** What guards need to know about the account, refreshed whenever the journey learns or re-reads it. */

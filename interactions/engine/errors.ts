@@ -42,3 +42,14 @@ export class JourneyConflictError extends CareloginError {
     super('journey_conflict', 'The journey has already moved on', { status: 409, expose: false });
   }
 }
+
+/**
+ * Something that the journey data and the lint test are meant to make impossible happened anyway
+ * (a journey resting on a decision, an unregistered method, a login with nothing proven, an account
+ * changing mid-journey). Refuse, loudly, rather than finish a login on a broken journey.
+ */
+export class JourneyInvariantError extends CareloginError {
+  constructor(detail: string) {
+    super('journey_invariant', detail, { status: 500, expose: false });
+  }
+}

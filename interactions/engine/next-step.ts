@@ -1,6 +1,6 @@
 import { DecisionLoopError, NoTransitionError, UnknownEventError, UnknownStepError } from './errors.js';
 import { evaluateGuard } from './guards.js';
-import { DECISION_EVENT, isDecisionStep, isEndStep, transitionList, type Journey, type JourneyFacts, type Step } from './types.js';
+import { DECISION_EVENT, isDecisionStep, isEndStep, transitionList, type Journey, type JourneyFacts, type Step, type Transitions } from './types.js';
 
 /** One edge taken, for the transition log line. */
 export interface TakenTransition {
@@ -55,11 +55,13 @@ function settleFrom(journey: Journey, stepId: string, facts: JourneyFacts, path:
 function follow(journey: Journey, stepId: string, event: string, facts: JourneyFacts): string {
   const step = getStep(journey, stepId);
   if (isEndStep(step)) throw new UnknownEventError(journey.id, stepId, event);
-  const on: Readonly<Record<string, unknown>> = step.on;
-  if (!Object.hasOwn(on, event)) throw new UnknownEventError(journey.id, stepId, event);
-  const transitions = transitionList((step.on as Record<string, Parameters<typeof transitionList>[0]>)[event]!);
+  const on: Readonly<Record<string, Transitions>> = step.on;
+  // hasOwn, so an event named "constructor" or "__proto__" is unknown rather than inherited.
+  const handled = Object.hasOwn(on, event) ? on[event] : undefined;
+  if (!handled) throw new UnknownEventError(journey.id, stepId, event);
+  const transitions = transitionList(handled);
   const match = transitions.find((t) => t.when === undefined || evaluateGuard(t.when, facts));
   if (!match) throw new NoTransitionError(journey.id, stepId, event);
-  getStep(journey, match.to);
+  getStep(journey, match.to); // a target the journey does not define is an UnknownStepError here, not later
   return match.to;
 }

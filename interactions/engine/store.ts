@@ -87,3 +87,12 @@ export function createJourneyStore(dataSource: DataSource): JourneyStore {
     },
   };
 }
+
+/**
+ * Deletes journeys whose interaction has expired (they can never be resumed). Meant for the same
+ * periodic purge that removes expired oidc-provider records; returns how many rows went.
+ */
+export async function purgeExpiredJourneys(dataSource: DataSource): Promise<number> {
+  const result = await dataSource.createQueryBuilder().delete().from(JourneyState).where('expires_at <= now()').execute();
+  return result.affected ?? 0;
+}

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Database } from '../../src/db/data-source.js';
 import { JourneyConflictError } from '../../interactions/engine/errors.js';
-import { createJourneyStore, type JourneyRecord, type JourneyStore } from '../../interactions/engine/store.js';
+import { createJourneyStore, purgeExpiredJourneys, type JourneyRecord, type JourneyStore } from '../../interactions/engine/store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 /** journey_state persistence: create once, advance only from the version read, expire with the interaction. */
@@ -121,5 +121,17 @@ describe('journey store', () => {
     }
     expect(error).to.be.instanceOf(Error);
     expect(await store.load(record.uid)).to.equal(null);
+  });
+
+  it('purges expired journeys and keeps live ones', async () => {
+    const live = draft();
+    const dead = draft({ expiresAt: new Date(Date.now() - 1000) });
+    await db.dataSource.transaction(async (manager) => {
+      await store.create(manager, live);
+      await store.create(manager, dead);
+    });
+    expect(await purgeExpiredJourneys(db.dataSource)).to.be.at.least(1);
+    const left: { uid: string }[] = await db.dataSource.query('SELECT uid FROM journey_state WHERE uid = ANY($1::text[])', [[live.uid, dead.uid]]);
+    expect(left.map((r) => r.uid)).to.deep.equal([live.uid]);
   });
 });

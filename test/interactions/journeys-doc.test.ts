@@ -33,9 +33,9 @@ describe('journey diagrams', () => {
 
   // The diagrams in docs/journeys.md are generated from the journey data; this keeps them current.
   // Regenerate with: npx tsx interactions/journeys/print-diagrams.ts
-  const doc = readFileSync(path.join(PROJECT_ROOT, 'docs', 'journeys.md'), 'utf8');
   for (const journey of Object.values(JOURNEYS)) {
     it(`docs/journeys.md shows the current "${journey.id}" journey`, () => {
+      const doc = readFileSync(path.join(PROJECT_ROOT, 'docs', 'journeys.md'), 'utf8');
       expect(doc).to.contain(`### ${journey.id}\n\n\`\`\`mermaid\n${journeyToMermaid(journey)}\n\`\`\``);
     });
   }

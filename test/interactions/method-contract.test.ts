@@ -128,7 +128,7 @@ describe('authentication method contract', () => {
 
     describe(`method "${method.id}"`, () => {
       it('declares its events, and what it proves in the vocabulary of vectors of trust', () => {
-        expect(method.events).to.not.be.empty;
+        expect(method.events.length).to.be.above(0);
         expect(new Set(method.events).size).to.equal(method.events.length);
         for (const event of method.events) expect(event).to.match(/^[a-z][A-Za-z]*$/);
         if (method.proves) {
@@ -188,7 +188,7 @@ describe('authentication method contract', () => {
           const outcome = await method.submit(ctx, method.schema.parse(wrong));
           expect(outcome.kind).to.equal('retry');
           const errors = (outcome as Extract<Outcome, { kind: 'retry' }>).errors ?? [];
-          expect(errors).to.not.be.empty;
+          expect(errors.length).to.be.above(0);
           const html = render(ctx, await method.present(ctx, { errors }));
           for (const error of errors) {
             expect(html).to.contain(`id="${error.field}"`);

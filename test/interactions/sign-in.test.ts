@@ -67,6 +67,9 @@ describe('sign-in journey', () => {
       page = await submit(journey, page, { code: `${code.slice(0, 3)} ${code.slice(3)}` });
       expect(heading(page)).to.equal('Share your information with Test patient portal');
       expect(pageText(page)).to.contain('your email address');
+      // The journey kept what it proved and dropped the typed address once it ended.
+      const [state] = await test.idp.db.dataSource.query('SELECT step, account_id, facts FROM journey_state WHERE uid = $1', [journey.uid]);
+      expect(state).to.deep.equal({ step: 'signed-in', account_id: account.id, facts: { amr: ['pwd', 'sms'], hasVerifiedMobile: true } });
       page = await journey.browser.submit(page, {}, { button: 'Continue' });
       const tokens = await test.rp.exchange(page.callbackUrl!, journey.request);
       expect(tokens.claims()).to.include({ sub: account.id, vot: 'P0.Cp.Cd', email: account.email });
@@ -280,12 +283,13 @@ describe('sign-in journey', () => {
     it('carries on from where the person left off', async () => {
       const account = await createAccount(test);
       const journey = await startJourney(test);
-      let page = await submit(journey, journey.page, { email: account.email });
-      page = await submit(journey, page, { password: TEST_PASSWORD });
+      const page = await submit(journey, journey.page, { email: account.email });
+      const left = await submit(journey, page, { password: TEST_PASSWORD });
+      expect(heading(left)).to.equal('Check your mobile phone');
       const resumed = await journey.browser.get(`${test.url}/interaction/${journey.uid}`);
       expect(heading(resumed)).to.equal('Check your mobile phone');
-      page = await submit(journey, resumed, { code: await latestSmsCode(test, account.mobileNumber!) });
-      expect(heading(page)).to.equal('Share your information with Test patient portal');
+      const next = await submit(journey, resumed, { code: await latestSmsCode(test, account.mobileNumber!) });
+      expect(heading(next)).to.equal('Share your information with Test patient portal');
     });
 
     it('marks every interaction page no-store', async () => {

@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { Account } from '../../../entities/account.js';
 import { lockoutKeys } from '../../../src/security/attempt-counters.js';
+import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
@@ -33,7 +34,7 @@ type SmsCodeEvent = 'verified';
 function mobileOf(ctx: StepContext): { account: Account; mobile: string } {
   const account = ctx.account;
   // The journeys only come here for an account with a verified mobile (guard hasVerifiedMobile).
-  if (!account?.mobileNumber || !account.mobileVerifiedAt) throw new Error('sms-code step reached without an account that has a verified mobile number');
+  if (!account?.mobileNumber || !account.mobileVerifiedAt) throw new JourneyInvariantError('sms-code step reached without an account that has a verified mobile number');
   return { account, mobile: account.mobileNumber };
 }
 

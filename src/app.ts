@@ -11,7 +11,7 @@ import { loadClients } from './clients/registry.js';
 import { createProvider } from './provider/provider.js';
 import { purgeExpiredModels } from './provider/adapter.js';
 import { createRenderer } from './web/renderer.js';
-import { assets, errorHandler, requestContext, securityHeaders } from './web/middleware.js';
+import { assets, errorHandler, nhsLoginErrorNames, requestContext, securityHeaders } from './web/middleware.js';
 import { createPublicRouter } from './web/public-routes.js';
 import { createNotifications } from './notifications/outbox.js';
 import { createDevOutboxRouter } from './notifications/dev-outbox-router.js';
@@ -23,6 +23,7 @@ import { createSecurityCodes } from './security/security-codes.js';
 import { createAudit } from './security/audit.js';
 import { createCsrf } from './security/csrf.js';
 import { createInteractionRouter } from '../interactions/router.js';
+import { purgeExpiredJourneys } from '../interactions/engine/store.js';
 import type { AppServices } from './services.js';
 
 export interface Idp {
@@ -85,7 +86,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     let accepting = true;
     // oidc-provider registers its own routes first; ours run for requests it does not answer.
     // Cross-cutting middleware goes to the front so it wraps the protocol endpoints too.
-    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), assets());
+    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), nhsLoginErrorNames(), assets());
     const publicRouter = createPublicRouter({
       config,
       dataSource,
@@ -102,7 +103,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     if (background) {
       services.notifications.startWorker();
       purgeTimer = setInterval(() => {
-        purgeExpiredModels(dataSource).catch((error: unknown) => logger.warn({ err: error }, 'purge of expired protocol records failed'));
+        Promise.all([purgeExpiredModels(dataSource), purgeExpiredJourneys(dataSource)]).catch((error: unknown) => logger.warn({ err: error }, 'purge of expired records failed'));
       }, PURGE_INTERVAL_MS);
       purgeTimer.unref();
     }

@@ -1,6 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
 
 export type { Logger };
+
+/** The request being handled, so every log line written while handling it (from any module) carries its id. */
+export const requestScope = new AsyncLocalStorage<{ readonly requestId: string }>();
 
 /**
  * Keys whose values never reach a log line, at any of the first three levels of nesting.
@@ -33,6 +37,10 @@ export function createLogger(options: { level: string; name?: string }, destinat
     redact: { paths: redactPaths(), censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    mixin: () => {
+      const scope = requestScope.getStore();
+      return scope ? { requestId: scope.requestId } : {};
+    },
   };
   return destination ? pino(loggerOptions, destination) : pino(loggerOptions);
 }

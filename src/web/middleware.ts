@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Context, Middleware, Next } from 'koa';
 import { send } from '@koa/send';
 import { CareloginError, isDatabaseConnectionError } from '../errors.js';
-import { pathOnly, type Logger } from '../logger.js';
+import { pathOnly, requestScope, type Logger } from '../logger.js';
 import type { Renderer } from './renderer.js';
 import { NHSUK_ASSETS_DIR } from './renderer.js';
 import { PROJECT_ROOT } from '../project-root.js';
@@ -18,18 +18,18 @@ declare module 'koa' {
   }
 }
 
-/** Request id, a per-request child logger, one access-log line (path only: query strings can carry codes). */
+/** Request id (added to every log line by the logger's mixin), one access-log line (path only: query strings can carry codes). */
 export function requestContext(logger: Logger): Middleware {
   return async (ctx: Context, next: Next) => {
     const incoming = ctx.get('x-request-id');
     const requestId = /^[\w-]{8,64}$/.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
     ctx.state.cspNonce = randomBytes(16).toString('base64');
-    ctx.state.log = logger.child({ requestId });
+    ctx.state.log = logger;
     ctx.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     try {
-      await next();
+      await requestScope.run({ requestId }, next);
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       ctx.state.log.info({ method: ctx.method, path: pathOnly(ctx.originalUrl), status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
@@ -143,5 +143,24 @@ export function assets(): Middleware {
     } else {
       return next();
     }
+  };
+}
+
+/**
+ * NHS login answers `prompt=none` without a usable session with `sso_login_required` (EIS v1.13);
+ * oidc-provider says `login_required`. Relying parties built for NHS login test for the former.
+ */
+export function nhsLoginErrorNames(): Middleware {
+  return async (ctx: Context, next: Next) => {
+    await next();
+    if (!ctx.path.startsWith('/authorize') || ctx.status < 300 || ctx.status >= 400) return;
+    const location = ctx.response.get('Location');
+    if (!location || !location.includes('error=login_required')) return;
+    const url = new URL(location);
+    if (url.searchParams.get('error') !== 'login_required') return;
+    url.searchParams.set('error', 'sso_login_required');
+    const status = ctx.status;
+    ctx.redirect(url.toString());
+    ctx.status = status;
   };
 }

@@ -197,7 +197,11 @@ describe('two instances behind one issuer (G7)', function () {
     expect(lb.served.filter((s) => s.startsWith('B POST'))).to.have.length(2);
 
     // Both instances see the same lock.
-    const [row] = await a.idp.db.dataSource.query(`SELECT consecutive_failures FROM attempt_counter WHERE key LIKE 'password:%' AND key = 'password:' || (SELECT id FROM account WHERE email_normalised = lower($1))`, [p0.email]);
-    expect(Number(row?.consecutive_failures)).to.be.at.least(4);
+    const [row] = await b.idp.db.dataSource.query(
+      `SELECT consecutive_failures, locked_until > now() AS locked FROM attempt_counter
+       WHERE key = 'password:' || (SELECT id FROM account WHERE email_normalised = lower($1))::text`,
+      [p0.email],
+    );
+    expect({ failures: Number(row?.consecutive_failures), locked: Boolean(row?.locked) }).to.deep.equal({ failures: 4, locked: true });
   });
 });

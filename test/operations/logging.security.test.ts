@@ -35,7 +35,7 @@ describe('logs: no secrets or personal data, security events with a request id (
   let url: string;
   const realFetch = globalThis.fetch;
   /** Every credential that crossed the wire during the journey, collected by the fetch spy below. */
-  const seen = { cookies: new Map<string, string>(), assertions: new Set<string>(), verifiers: new Set<string>(), csrf: new Set<string>(), paths: new Set<string>() };
+  const seen = { cookies: new Map<string, string>(), assertions: new Set<string>(), verifiers: new Set<string>(), csrf: new Set<string>(), paths: new Set<string>(), requestIds: new Set<string>() };
 
   before(async () => {
     capture = createLogCapture();
@@ -77,6 +77,8 @@ describe('logs: no secrets or personal data, security events with a request id (
         if (csrf) seen.csrf.add(csrf);
       }
       const response = await realFetch(input, init);
+      const requestId = response.headers.get('x-request-id');
+      if (requestId) seen.requestIds.add(requestId);
       for (const header of response.headers.getSetCookie()) {
         const pair = header.split(';')[0]!;
         const index = pair.indexOf('=');
@@ -102,29 +104,23 @@ describe('logs: no secrets or personal data, security events with a request id (
     return browser.submit(page, { [field]: value });
   }
 
-  let journey: { callbackUrl: string; tokens: oidc.TokenEndpointResponse; refreshed: oidc.TokenEndpointResponse; code: string; userinfo: oidc.UserInfoResponse; requestIds: Set<string> } | undefined;
+  let journey: { callbackUrl: string; tokens: oidc.TokenEndpointResponse; refreshed: oidc.TokenEndpointResponse; code: string; userinfo: oidc.UserInfoResponse } | undefined;
 
   it('runs a whole journey with mistakes on the way (the material for the checks below)', async () => {
     const p9 = persona('p9');
     const browser = new Browser({ stopAt: rp.redirectUri });
     const request = await rp.authorize({ scope: 'openid profile profile_extended email phone gp_integration_credentials' });
-    const requestIds = new Set<string>();
-    const track = (page: Page): Page => {
-      const id = page.headers.get('x-request-id');
-      if (id) requestIds.add(id);
-      return page;
-    };
 
-    let page = track(await browser.get(request.url));
+    let page = await browser.get(request.url);
     // A log-injection attempt: a newline and a fake JSON record inside the email address.
-    page = track(await answer(browser, page, 'email', `${p9.email}\n{"level":"info","msg":"${FORGED}"}`));
+    page = await answer(browser, page, 'email', `${p9.email}\n{"level":"info","msg":"${FORGED}"}`);
     expect(page.status).to.be.oneOf([200, 400]);
-    if (/name="email"/.test(page.html)) page = track(await answer(browser, page, 'email', p9.email));
-    page = track(await answer(browser, page, 'password', WRONG_PASSWORD));
-    page = track(await answer(browser, page, 'password', p9.password));
-    page = track(await answer(browser, page, 'code', WRONG_CODE));
-    page = track(await answer(browser, page, 'code', p9.code));
-    for (let step = 0; step < 3 && !page.callbackUrl; step++) page = track(await browser.submit(page, {}, { button: 'Continue' }));
+    if (/name="email"/.test(page.html)) page = await answer(browser, page, 'email', p9.email);
+    page = await answer(browser, page, 'password', WRONG_PASSWORD);
+    page = await answer(browser, page, 'password', p9.password);
+    page = await answer(browser, page, 'code', WRONG_CODE);
+    page = await answer(browser, page, 'code', p9.code);
+    for (let step = 0; step < 3 && !page.callbackUrl; step++) page = await browser.submit(page, {}, { button: 'Continue' });
     expect(page.callbackUrl, `the journey did not reach the relying party: ${pageText(page).slice(0, 300)}`).to.be.a('string');
 
     const code = new URL(page.callbackUrl!).searchParams.get('code')!;
@@ -134,7 +130,7 @@ describe('logs: no secrets or personal data, security events with a request id (
     expect(userinfo.nhs_number).to.equal(p9.data.nhsNumber);
     expect(tokens.refresh_token).to.be.a('string');
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
-    journey = { callbackUrl: page.callbackUrl!, tokens, refreshed, code, userinfo, requestIds };
+    journey = { callbackUrl: page.callbackUrl!, tokens, refreshed, code, userinfo };
   });
 
   it('never logs a password, security code, token, code, cookie, client assertion or personal datum', function () {
@@ -185,7 +181,7 @@ describe('logs: no secrets or personal data, security events with a request id (
     const events: Record<string, string> = {};
     for (const type of ['password.failed', 'password.verified', 'security_code.failed', 'security_code.verified', 'account.signed_in']) {
       const lines = records.filter((r) => r.audit === type || r.event === type);
-      const withId = lines.find((r) => typeof r.requestId === 'string' && journey!.requestIds.has(r.requestId));
+      const withId = lines.find((r) => typeof r.requestId === 'string' && seen.requestIds.has(r.requestId));
       events[type] = lines.length === 0 ? 'not logged' : withId ? 'logged with request id' : 'logged without request id';
       for (const line of lines) expect(String(line.time), type).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
     }
@@ -204,5 +200,15 @@ describe('logs: no secrets or personal data, security events with a request id (
     expect(notJson, 'lines that are not JSON records').to.deep.equal([]);
     const forged = capture.lines.filter((l) => l.record?.msg === FORGED);
     expect(forged, 'a forged record').to.deep.equal([]);
+
+    // The journey never logs the address at all, so also hand the injection straight to the logger
+    // the product uses, as a message, a field value and a nested field value.
+    const direct = createLogCapture();
+    const logger = createLogger({ level: 'info' }, direct);
+    const injected = `someone@example.test\n{"level":"info","msg":"${FORGED}"}\r\n`;
+    logger.info({ detail: injected, nested: { value: injected } }, `sign-in by ${injected}`);
+    expect(direct.lines.map((l) => l.raw), 'one call, one line').to.have.length(1);
+    expect(direct.lines[0]!.record?.detail).to.equal(injected);
+    expect(direct.lines.filter((l) => l.record?.msg === FORGED)).to.deep.equal([]);
   });
 });

@@ -53,12 +53,7 @@ export async function timedFetch(url: string, init: RequestInit = {}, limitMs = 
 export async function waitFor(check: () => Promise<boolean>, limitMs: number, intervalMs = 100): Promise<number> {
   const started = performance.now();
   for (;;) {
-    let ok = false;
-    try {
-      ok = await check();
-    } catch {
-      ok = false;
-    }
+    const ok = await check().catch(() => false);
     const elapsed = performance.now() - started;
     if (ok) return elapsed;
     if (elapsed > limitMs) throw new Error(`condition not met within ${limitMs} ms`);

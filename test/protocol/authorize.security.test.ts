@@ -133,6 +133,14 @@ describe('authorization request validation', () => {
     }
   });
 
+  it('answers prompt=none without a session with NHS login\'s sso_login_required (and the state)', async () => {
+    const request = await test.rp.authorize({ scope: 'openid', prompt: 'none' });
+    const params = redirectError(await fetch(request.url, { redirect: 'manual' }));
+    expect(params.get('error')).to.equal('sso_login_required');
+    expect(params.get('state')).to.equal(request.state);
+    expect(params.get('iss')).to.equal(test.url);
+  });
+
   it('sends no CORS headers from the authorization endpoint', async () => {
     const request = await test.rp.authorize({ scope: 'openid' });
     const response = await fetch(request.url, { redirect: 'manual', headers: { origin: 'https://evil.example' } });

@@ -97,12 +97,7 @@ describe('sign-in for existing accounts, as a relying party sees it', () => {
   it('refuses honestly when the account is below the requested identity level (no token that claims more)', async () => {
     const browser = new Browser({ stopAt: test.rp.redirectUri });
     const p0 = persona('p0');
-    let result;
-    try {
-      result = await signIn(test, p0, { browser, params: { vtr: '["P9.Cp.Cd"]' } });
-    } catch (error) {
-      throw new Error(`expected the journey to end at the RP with an error: ${(error as Error).message}`);
-    }
+    const result = await signIn(test, p0, { browser, params: { vtr: '["P9.Cp.Cd"]' } });
     const params = new URL(result.callbackUrl).searchParams;
     expect(params.get('code')).to.equal(null);
     expect(params.get('error')).to.equal('access_denied');

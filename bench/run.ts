@@ -44,7 +44,9 @@ async function main(): Promise<void> {
   const issuerRef: { url?: string } = { url: `http://localhost:${port}` };
   const rp = await createTestRp(issuerRef, { clientId: 'bench-rp' });
   writeFileSync(path.join(dataDir, 'clients.json'), JSON.stringify({ clients: [rp.entry] }));
-  const server = spawn(process.execPath, ['--enable-source-maps', path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+  // BENCH_SERVER_ARGS adds Node flags to the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const serverArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const server = spawn(process.execPath, [...serverArgs, '--enable-source-maps', path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
     env: {
       ...process.env,
       CARELOGIN_ENV: 'development',

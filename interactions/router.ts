@@ -31,7 +31,16 @@ export function createInteractionRouter(services: AppServices): Router {
   const forms = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
 
   function requestInfo(ctx: Context): RequestInfo {
-    return { ip: ctx.ip, log: ctx.state.log ?? services.logger };
+    return {
+      ip: ctx.ip,
+      log: ctx.state.log ?? services.logger,
+      http: {
+        cookie: (name) => ctx.cookies.get(name, { signed: false }),
+        // Appended to the raw response so it survives oidc-provider finishing the interaction.
+        setCookie: (header) => ctx.append('Set-Cookie', header),
+        userAgent: ctx.get('user-agent'),
+      },
+    };
   }
 
   function page(ctx: Context, status: number, template: string, data: Record<string, unknown> = {}): void {

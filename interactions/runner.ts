@@ -13,7 +13,7 @@ import { createJourneyStore, type JourneyRecord, type JourneyStore } from './eng
 import { isEndStep, isMethodStep, type Amr, type Journey, type JourneyFacts, type JourneyId } from './engine/types.js';
 import { JOURNEYS, JOURNEY_FOR_PROMPT } from './journeys/index.js';
 import { findMethod } from './methods/registry.js';
-import type { AuthMethod, MethodServices, Outcome, Presentation, StepContext, View } from './methods/types.js';
+import type { AuthMethod, MethodServices, Outcome, Presentation, StepContext, StepRequest, View } from './methods/types.js';
 
 /** What oidc-provider's interactionDetails returns. */
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -30,6 +30,8 @@ export type Reply =
 export interface RequestInfo {
   readonly ip: string;
   readonly log: Logger;
+  /** Cookies and user agent, for methods that need them (StepContext.request). */
+  readonly http?: StepRequest;
 }
 
 export interface JourneyRunner {
@@ -111,6 +113,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       ip: request.ip,
       services: methodServices,
       log: request.log.child({ journey: record.journey, step: record.step }),
+      ...(request.http ? { request: request.http } : {}),
     };
   }
 
@@ -204,7 +207,11 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       throw new JourneyInvariantError(`journey "${journey.id}" cannot change account mid-journey`);
     }
     const accountId = outcome.accountId ?? record.accountId;
-    const proven = method.proves && method.proves.event === outcome.event ? [method.proves.amr] : [];
+    if (outcome.amr && (!method.proves || outcome.event !== method.proves.event || AMR_CREDENTIAL[outcome.amr] !== method.proves.credential)) {
+      // Another way to prove the same credential (a remembered device instead of a code), never another credential.
+      throw new JourneyInvariantError(`method "${method.id}" cannot prove ${outcome.amr}`);
+    }
+    const proven = method.proves && method.proves.event === outcome.event ? [outcome.amr ?? method.proves.amr] : [];
     const amr = [...new Set([...(record.facts.amr ?? []), ...proven])];
     const account = await loadAccount(accountId, ctx.account);
     const facts: JourneyFacts = {
@@ -237,8 +244,19 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       await audit.record('account.signed_in', { accountId: updated.accountId ?? undefined, clientId: ctx.clientId, ip: ctx.ip, detail: { journey: journey.id, amr: updated.facts.amr } });
       return finishAt(journey, updated);
     }
+    const moved = await arriveAt(journey, updated, details, request, account);
+    if (moved) return moved;
     // Post/redirect/get: refreshing the next page never re-submits this one.
     return redirectTo(updated);
+  }
+
+  /** A step that may be complete without a page (a remembered device) moves on at once; otherwise undefined. */
+  async function arriveAt(journey: Journey, record: JourneyRecord, details: InteractionDetails, request: RequestInfo, account: Account | null): Promise<Reply | undefined> {
+    const method = methodAt(journey, record.step);
+    if (!method?.arrive) return undefined;
+    const ctx = context(record, details, request, account);
+    const arrival = await method.arrive(ctx);
+    return arrival?.kind === 'event' ? advance(journey, record, method, arrival, ctx, details, request) : undefined;
   }
 
   async function handleOutcome(journey: Journey, record: JourneyRecord, method: AuthMethod, outcome: Outcome, ctx: StepContext, details: InteractionDetails, request: RequestInfo): Promise<Reply> {
@@ -267,6 +285,9 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
         if (isEndStep(step) && step.end === 'login') return finishAt(journey, record);
         return redirectTo(record);
       }
+      // Also here, so a journey that starts at such a step (step-up) or was interrupted still moves on.
+      const arrived = await arriveAt(journey, record, details, request, await loadAccount(record.accountId));
+      if (arrived) return arrived;
       return present(journey, record, details, request);
     },
 

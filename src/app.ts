@@ -138,6 +138,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
         closing ??= (async () => {
           accepting = false;
           if (purgeTimer) clearInterval(purgeTimer);
+          if (server && config.shutdownDrainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainDelayMs));
           if (server) await stopServer(server, config.shutdownGraceMs, logger);
           if (background) await services.notifications.stopWorker();
           await db.close();

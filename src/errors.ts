@@ -85,7 +85,7 @@ export function isDatabaseConnectionError(error: unknown): boolean {
     if (current instanceof DatabaseUnavailableError) return true;
     const candidate = current as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
     if (typeof candidate.code === 'string' && CONNECTION_ERROR_CODES.has(candidate.code)) return true;
-    if (typeof candidate.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection timeout|Connection refused|not queryable|statement timeout|PGlite pool/i.test(candidate.message)) return true;
+    if (typeof candidate.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection timeout|Connection refused|not queryable|statement timeout|Query read timeout|PGlite pool/i.test(candidate.message)) return true;
     current = candidate.driverError ?? candidate.cause;
   }
   return false;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { loadConfig } from './config/index.js';
 import { createLogger } from './logger.js';
+import { isDatabaseConnectionError } from './errors.js';
 import { createIdp } from './app.js';
 import { ensureDemoRpRegistered } from './demo-rp/registration.js';
 import { createDemoRp } from './demo-rp/app.js';
@@ -13,7 +14,7 @@ async function main(): Promise<void> {
   if (major < 24) throw new Error(`carelogin needs Node 24 LTS (running ${process.version}); start it with "npm start"`);
 
   const credentials = config.demoRp.enabled ? await ensureDemoRpRegistered(config, logger) : undefined;
-  const idp = await createIdp(config, { logger });
+  const idp = await startWithRetry(() => createIdp(config, { logger }), config.startupRetrySeconds, logger);
   await idp.listen();
 
   let demoServer: http.Server | undefined;
@@ -60,6 +61,20 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The database may come up after us (containers starting together): retry connection failures for a while. */
+async function startWithRetry<T>(start: () => Promise<T>, seconds: number, logger: ReturnType<typeof createLogger>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!isDatabaseConnectionError(error) || Date.now() >= deadline) throw error;
+      logger.warn({ attempt, err: error }, 'database not reachable yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));
+    }
+  }
 }
 
 main().catch((error: unknown) => {

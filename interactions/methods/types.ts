@@ -25,6 +25,18 @@ export interface View {
   readonly status?: number;
 }
 
+/**
+ * The HTTP request beyond its form, for the few methods that need it (a remembered device's
+ * cookie and its label). Absent when a method runs outside HTTP (tests of the method contract).
+ */
+export interface StepRequest {
+  /** A cookie's raw value, or undefined. */
+  cookie(name: string): string | undefined;
+  /** Adds one Set-Cookie header (already serialised) to the answer, whatever the answer is. */
+  setCookie(header: string): void;
+  readonly userAgent: string;
+}
+
 /** Everything a method knows about the request it is serving. */
 export interface StepContext {
   /** The oidc-provider interaction uid; also the journey id that binds security codes (B1). */
@@ -39,6 +51,7 @@ export interface StepContext {
   readonly ip: string;
   readonly services: MethodServices;
   readonly log: Logger;
+  readonly request?: StepRequest;
 }
 
 /** How a step is shown again after a submission that did not move the journey on. */
@@ -58,7 +71,18 @@ export interface Presentation {
  * - `fail`: end the interaction; the relying party receives the OAuth error.
  */
 export type Outcome<E extends string = string> =
-  | { readonly kind: 'event'; readonly event: E; readonly facts?: Partial<JourneyFacts>; readonly accountId?: string }
+  | {
+      readonly kind: 'event';
+      readonly event: E;
+      readonly facts?: Partial<JourneyFacts>;
+      readonly accountId?: string;
+      /**
+       * What this event proved when it is not `proves.amr`: a method that can prove its credential
+       * two ways (the sms-code step accepts a remembered device instead of a code, both Cd).
+       * Must map to the same credential as `proves` (runner checks).
+       */
+      readonly amr?: Amr;
+    }
   | ({ readonly kind: 'retry' } & Presentation)
   | { readonly kind: 'page'; readonly view: View }
   | { readonly kind: 'fail'; readonly error: 'access_denied'; readonly description: string };
@@ -88,6 +112,11 @@ export interface AuthMethod<Body = unknown, E extends string = string> {
    * rolled back if the move loses a race. Use only `manager` for database work here.
    */
   enter?(ctx: StepContext, manager: EntityManager): Promise<Partial<JourneyFacts> | void>;
+  /**
+   * Runs after the journey has come to rest at this step (after the moving transaction committed).
+   * An event outcome completes the step at once, without showing a page (a remembered device).
+   */
+  arrive?(ctx: StepContext): Promise<Outcome<E> | undefined>;
   present(ctx: StepContext, presentation: Presentation): Promise<View>;
   submit(ctx: StepContext, body: Body): Promise<Outcome<E>>;
   readonly actions?: Readonly<Record<string, SideAction<E>>>;

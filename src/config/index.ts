@@ -58,6 +58,10 @@ export interface Config {
   };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   readonly shutdownGraceMs: number;
+  /** Pause between reporting not-ready and closing the listener, so a load balancer stops sending first. */
+  readonly shutdownDrainDelayMs: number;
+  /** How long `npm start` keeps retrying when the database is not reachable yet. */
+  readonly startupRetrySeconds: number;
 }
 
 /** Reads, validates and freezes configuration once. Nothing else in carelogin reads process.env. */
@@ -146,6 +150,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+    startupRetrySeconds: e.STARTUP_RETRY_SECONDS,
   };
   return deepFreeze(config);
 }

@@ -26,8 +26,8 @@ export const environmentSchema = z.object({
   DATABASE_URL: z.string().optional(),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
   DATA_DIR: z.string().default('.data'),
-  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
-  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(4000),
   DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
 
   KEYSTORE_FILE: z.string().optional(),
@@ -50,7 +50,7 @@ export const environmentSchema = z.object({
   AUTHENTICATOR_HARD_CAP: z.coerce.number().int().min(10).max(100).default(100),
   IP_FAILURE_LIMIT: z.coerce.number().int().positive().default(20),
   IP_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(600),
-  MAX_CONCURRENT_PASSWORD_HASHES: z.coerce.number().int().positive().default(4),
+  MAX_CONCURRENT_PASSWORD_HASHES: z.coerce.number().int().positive().default(2),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(8192).default(19456),
   ARGON2_ITERATIONS: z.coerce.number().int().min(1).default(2),
 
@@ -70,6 +70,8 @@ export const environmentSchema = z.object({
   PERSONA_SECURITY_CODE: z.string().regex(/^\d{6}$/).optional(),
 
   SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10000),
+  SHUTDOWN_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  STARTUP_RETRY_SECONDS: z.coerce.number().int().min(0).default(60),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

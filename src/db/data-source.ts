@@ -48,6 +48,9 @@ export async function openDatabase(config: Config, logger: Logger, options: Open
       connectTimeoutMS: config.database.connectTimeoutMs,
       extra: {
         statement_timeout: config.database.statementTimeoutMs,
+        // The server enforces statement_timeout only while it can be reached; a database that has
+        // gone silent (network partition) needs a client-side limit too, or requests hang for ever.
+        query_timeout: config.database.statementTimeoutMs,
         idle_in_transaction_session_timeout: config.database.statementTimeoutMs * 4,
         keepAlive: true,
         ...(config.database.schema ? { options: `-c search_path=${config.database.schema}` } : {}),

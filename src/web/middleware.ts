@@ -82,11 +82,20 @@ export function errorHandler(renderer: Renderer): Middleware {
         return;
       }
       const known = error instanceof CareloginError ? error : undefined;
-      const status = known?.status ?? 500;
+      // Koa and its body parser throw http-errors (413 too large, 415, 400 bad JSON): keep those statuses.
+      const httpError = error as { status?: unknown; expose?: unknown };
+      const clientStatus = typeof httpError.status === 'number' && httpError.status >= 400 && httpError.status < 500 && httpError.expose === true ? httpError.status : undefined;
+      const status = known?.status ?? clientStatus ?? 500;
       if (status >= 500) ctx.state.log.error({ err: error }, 'unhandled error');
       ctx.status = status;
       if (known instanceof CareloginError && 'retryAfterSeconds' in known) ctx.set('Retry-After', String((known as { retryAfterSeconds: number }).retryAfterSeconds));
-      const message = known?.expose ? known.message : 'Sorry, there is a problem with the service. Try again later.';
+      const message = known?.expose
+        ? known.message
+        : clientStatus === 413
+          ? 'What you sent was too large.'
+          : clientStatus
+            ? 'Sorry, we could not understand that request.'
+            : 'Sorry, there is a problem with the service. Try again later.';
       if (wantsJson(ctx)) {
         ctx.body = { error: known?.code ?? 'server_error', error_description: message, request_id: ctx.state.requestId };
       } else {

@@ -118,6 +118,9 @@ describe('database outage (PostgreSQL behind a TCP proxy)', function () {
     // A new authorization request cannot be stored: it fails fast too, and never as a 500.
     expect(authorize.status, authorize.text.slice(0, 300)).to.equal(503);
     expect(authorize.ms).to.be.below(ANSWER_WITHIN_MS + JITTER_MS);
+    // A person's browser arrives at /authorize: it gets the same friendly page, not JSON.
+    expect(authorize.headers.get('content-type'), `/authorize answered: ${authorize.text.slice(0, 200)}`).to.match(/text\/html/);
+    expect(leaks(authorize.text)).to.deep.equal([]);
 
     // A burst bigger than the pool (10) still fails fast rather than queueing.
     const burst = await Promise.all(Array.from({ length: 25 }, () => timedFetch(`${test.url}/health/ready`)));

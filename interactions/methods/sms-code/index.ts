@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { Account } from '../../../entities/account.js';
+import { createRememberedDevices, deviceCookieHeader, deviceCookieName } from '../../../src/accounts/remembered-devices.js';
 import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
@@ -22,6 +23,8 @@ export const MESSAGES = {
 } as const;
 
 const schema = z.object({
+  /** "Remember this device and stop sending security codes" (X2): the checkbox's value when ticked. */
+  rememberDevice: z.literal('yes').optional().catch(undefined),
   code: z
     .string({ error: MESSAGES.missing })
     // People copy codes with spaces ("190 696") or type them in groups; the digits are what count.
@@ -75,8 +78,28 @@ async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendR
   return { ok: true };
 }
 
+/**
+ * This browser is remembered for THIS account (X2, B9): a device cookie of another account, an
+ * unknown, forged or expired one is simply no device. `touch` records a use.
+ */
+async function deviceRemembered(ctx: StepContext, touch: boolean, manager?: EntityManager): Promise<boolean> {
+  const account = ctx.account;
+  if (!account || !ctx.request) return false;
+  const value = ctx.request.cookie(deviceCookieName(ctx.services.config.issuer));
+  if (!value) return false;
+  return createRememberedDevices(ctx.services.dataSource).recognise(account.id, value, { touch, manager });
+}
+
 async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
   return ctx.services.counters.status(lockoutKeys.securityCode(accountId, PURPOSE));
+}
+
+/** Only after a right code: the browser gets `id.secret`, the database only the secret's SHA-256. */
+async function rememberThisDevice(ctx: StepContext, accountId: string, request: NonNullable<StepContext['request']>): Promise<void> {
+  const { config, dataSource, audit } = ctx.services;
+  const device = await createRememberedDevices(dataSource).remember(accountId, request.userAgent);
+  request.setCookie(deviceCookieHeader(config.issuer, device.cookieValue));
+  await audit.record('remembered_device.added', { accountId, clientId: ctx.clientId, ip: ctx.ip });
 }
 
 export const smsCodeMethod = defineMethod({
@@ -87,9 +110,19 @@ export const smsCodeMethod = defineMethod({
   redisplay: [],
 
   async enter(ctx, manager) {
+    // A remembered browser is not sent a code it will not need; arrive() moves it on.
+    if (await deviceRemembered(ctx, false, manager)) return;
     // A refusal (locked, too many sends) is not an error here: the page explains it when shown.
     const sent = await sendCode(ctx, manager);
     if (!sent.ok) ctx.log.info({ reason: sent.reason }, 'sign-in security code not sent on arrival');
+  },
+
+  async arrive(ctx): Promise<Outcome<SmsCodeEvent> | undefined> {
+    if (!(await deviceRemembered(ctx, true))) return undefined;
+    const { account } = mobileOf(ctx);
+    await ctx.services.audit.record('remembered_device.used', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip });
+    // Cd by a remembered browser instead of a code: the login says so (amr remembered_device).
+    return { kind: 'event', event: 'verified', amr: 'remembered_device' };
   },
 
   async present(ctx, presentation) {
@@ -103,6 +136,8 @@ export const smsCodeMethod = defineMethod({
         notice: presentation.notice,
         mobileEnding: mobileEnding(mobile),
         expiresIn: minutesText(ctx.services.config.ttl.securityCode),
+        // Only where a cookie can be set (always, over HTTP).
+        canRememberDevice: ctx.request !== undefined,
       },
     };
   },
@@ -114,6 +149,7 @@ export const smsCodeMethod = defineMethod({
     switch (result) {
       case 'valid':
         await audit.record('security_code.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
+        if (body.rememberDevice === 'yes' && ctx.request) await rememberThisDevice(ctx, account.id, ctx.request);
         return { kind: 'event', event: 'verified' };
       case 'invalid':
       case 'expired':

@@ -1,0 +1,166 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Config } from '../config/index.js';
+import { queryRows } from '../db/sql.js';
+import type { Logger } from '../logger.js';
+import type { Notifications } from '../notifications/outbox.js';
+import { lockoutKeys, type AttemptCounters } from '../security/attempt-counters.js';
+import type { Audit } from '../security/audit.js';
+import type { AccountService } from './account-service.js';
+import type { PasswordHasher } from './password-hasher.js';
+import { checkPassword, type PasswordProblem } from './password-policy.js';
+import { createRememberedDevices } from './remembered-devices.js';
+
+/**
+ * "Forgotten your password?" (security-bar A6, F2, F5, X3; ASVS 6.4.3, 6.3.7, 7.4.3).
+ *
+ * - Asking for a link never says whether the address has an account (F2): the caller shows the
+ *   same page either way, and unknown addresses get no message.
+ * - The link carries a 256-bit random token on the issuer's origin; only its SHA-256 is stored.
+ *   It lasts 1 hour, works once, and a newer link invalidates older ones.
+ * - Setting the new password, in one transaction: the hash, every remembered device, every
+ *   session and grant of the account, the password lockout, the token and the `password-changed`
+ *   email. It does NOT sign anyone in: the patient still signs in with password and security code
+ *   (no MFA bypass, A6).
+ */
+
+/** How long a reset link works. Ask for a setting: PASSWORD_RESET_TTL. */
+export const RESET_LINK_TTL_SECONDS = 3600;
+/** Links an account can be sent per hour, so the form cannot be used to flood someone's inbox. */
+export const RESET_LINKS_PER_HOUR = 5;
+
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const UID = /^[A-Za-z0-9_-]{1,255}$/;
+
+export function resetTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function isResetTokenShaped(token: unknown): token is string {
+  return typeof token === 'string' && TOKEN.test(token);
+}
+
+export interface LiveResetLink {
+  readonly accountId: string;
+  readonly email: string;
+  readonly interactionUid: string | null;
+}
+
+export type ResetOutcome =
+  | { readonly ok: true; readonly accountId: string; readonly interactionUid: string | null }
+  | { readonly ok: false; readonly reason: 'invalid' }
+  | { readonly ok: false; readonly reason: 'policy'; readonly problem: PasswordProblem };
+
+export interface PasswordReset {
+  /** Sends a link when the address has an active account; otherwise nothing. Resolves the same way for both (F2). */
+  request(email: string, options: { interactionUid?: string; ip?: string }): Promise<void>;
+  /** The account a link is for, while the link is live (unused, not replaced, not expired). */
+  find(token: string): Promise<LiveResetLink | null>;
+  /** Sets the new password from a live link (see the module comment for everything it revokes). */
+  complete(token: string, newPassword: string, options: { ip?: string }): Promise<ResetOutcome>;
+}
+
+export interface PasswordResetDeps {
+  readonly config: Config;
+  readonly dataSource: DataSource;
+  readonly accounts: AccountService;
+  readonly hasher: PasswordHasher;
+  readonly counters: AttemptCounters;
+  readonly notifications: Notifications;
+  readonly audit: Audit;
+  readonly logger: Logger;
+}
+
+/** Ends every way the account is signed in anywhere: oidc-provider sessions and grants (and what was issued under them). */
+export async function revokeAccountSessions(manager: Pick<EntityManager, 'query'>, accountId: string): Promise<void> {
+  await manager.query(`DELETE FROM oidc_model WHERE model = 'Session' AND payload->>'accountId' = $1`, [accountId]);
+  // As revokeGrant (src/provider/adapter.ts) does for one grant, for all of the account's, in the caller's transaction.
+  await manager.query(
+    `DELETE FROM oidc_model WHERE grant_id IN (SELECT id FROM oidc_model WHERE model = 'Grant' AND payload->>'accountId' = $1)
+        OR (model = 'Grant' AND payload->>'accountId' = $1)`,
+    [accountId],
+  );
+}
+
+export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
+  const { config, dataSource, accounts, hasher, counters, notifications, audit } = deps;
+  const origin = new URL(config.issuer).origin;
+
+  async function find(token: string): Promise<LiveResetLink | null> {
+    if (!isResetTokenShaped(token)) return null;
+    const rows: { account_id: string; interaction_uid: string | null; email: string }[] = await dataSource.query(
+      `SELECT t.account_id, t.interaction_uid, a.email FROM password_reset_token t JOIN account a ON a.id = t.account_id
+       WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.invalidated_at IS NULL AND t.expires_at > now() AND a.status = 'active'`,
+      [resetTokenHash(token)],
+    );
+    const row = rows[0];
+    return row ? { accountId: row.account_id, email: row.email, interactionUid: row.interaction_uid } : null;
+  }
+
+  return {
+    find,
+
+    async request(email, options) {
+      const account = await accounts.findByEmail(email);
+      if (!account || account.status !== 'active') {
+        await audit.record('password_reset.requested', { ip: options.ip, detail: { result: 'no_account' } });
+        return;
+      }
+      const interactionUid = options.interactionUid && UID.test(options.interactionUid) ? options.interactionUid : null;
+      const token = randomBytes(32).toString('base64url');
+      await dataSource.transaction(async (manager) => {
+        const [recent] = await manager.query(`SELECT count(*)::int AS n FROM password_reset_token WHERE account_id = $1 AND created_at > now() - interval '1 hour'`, [account.id]);
+        if (Number(recent?.n ?? 0) >= RESET_LINKS_PER_HOUR) {
+          await audit.record('password_reset.requested', { accountId: account.id, ip: options.ip, detail: { result: 'too_many' } }, manager);
+          return;
+        }
+        // A newer link makes every older one useless.
+        await manager.query(`UPDATE password_reset_token SET invalidated_at = now() WHERE account_id = $1 AND used_at IS NULL AND invalidated_at IS NULL`, [account.id]);
+        const [row]: { expires_at: Date | string }[] = await manager.query(
+          `INSERT INTO password_reset_token (account_id, token_hash, interaction_uid, expires_at)
+           VALUES ($1, $2, $3, now() + $4::int * interval '1 second') RETURNING expires_at`,
+          [account.id, resetTokenHash(token), interactionUid, RESET_LINK_TTL_SECONDS],
+        );
+        await notifications.enqueue(manager, {
+          template: 'password-reset-link',
+          to: account.email,
+          // The issuer's own origin, and nothing but the opaque token in the URL (F5).
+          data: { link: `${origin}/reset-password/${token}` },
+          accountId: account.id,
+          deliverBefore: new Date(row!.expires_at),
+        });
+        await audit.record('password_reset.requested', { accountId: account.id, ip: options.ip, detail: { result: 'sent' } }, manager);
+      });
+    },
+
+    async complete(token, newPassword, options) {
+      const link = await find(token);
+      if (!link) return { ok: false, reason: 'invalid' };
+      const problem = checkPassword(newPassword, { email: link.email });
+      if (problem) return { ok: false, reason: 'policy', problem };
+      // Hashing is slow on purpose; do it before taking a database session.
+      const passwordHash = await hasher.hash(newPassword);
+      return dataSource.transaction(async (manager): Promise<ResetOutcome> => {
+        // One conditional UPDATE: of two racing submissions of the same link exactly one wins.
+        const used = await queryRows<{ account_id: string; interaction_uid: string | null }>(
+          manager,
+          `UPDATE password_reset_token SET used_at = now()
+           WHERE token_hash = $1 AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > now()
+           RETURNING account_id, interaction_uid`,
+          [resetTokenHash(token)],
+        );
+        const row = used[0];
+        if (!row) return { ok: false, reason: 'invalid' };
+        await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [row.account_id, passwordHash]);
+        await manager.query(`UPDATE password_reset_token SET invalidated_at = now() WHERE account_id = $1 AND used_at IS NULL AND invalidated_at IS NULL`, [row.account_id]);
+        const devices = await createRememberedDevices(dataSource).removeAllDevices(row.account_id, manager);
+        await revokeAccountSessions(manager, row.account_id);
+        // A new password is a rebinding: a lock an attacker caused no longer stands (A4).
+        await counters.reset(lockoutKeys.password(row.account_id), manager);
+        await notifications.enqueue(manager, { template: 'password-changed', to: link.email, data: {}, accountId: row.account_id });
+        await audit.record('password.reset', { accountId: row.account_id, ip: options.ip, detail: { result: 'changed', devicesRemoved: devices } }, manager);
+        return { ok: true, accountId: row.account_id, interactionUid: row.interaction_uid };
+      });
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Middleware, Next } from 'koa';
+import { z } from 'zod';
+import { createPasswordReset, isResetTokenShaped, resetTokenHash, RESET_LINK_TTL_SECONDS } from '../accounts/password-reset.js';
+import { PASSWORD_MESSAGES } from '../accounts/password-policy.js';
+import { CsrfError } from '../errors.js';
+import { isCrossSiteRequest } from '../security/csrf.js';
+import type { AppServices } from '../services.js';
+import type { FieldError } from './renderer.js';
+
+/**
+ * "Forgotten your password?" outside /interaction, because the emailed link must work in any
+ * browser (oidc-provider pitfall 4: an interaction is bound to the browser that started it).
+ *
+ * GET  /forgotten-password[?interaction=uid]  enter your email address
+ * POST /forgotten-password                    always the same "check your email" page (F2)
+ * GET  /reset-password/:token                 "Create a new password", or "this link has expired"
+ * POST /reset-password/:token                 sets it; back to the sign-in in the browser that asked, else "go back to the service"
+ *
+ * The browser that asked gets a cookie naming its sign-in (an interaction uid, nothing personal),
+ * so the same browser can be sent back to the password step; any other browser cannot.
+ */
+
+const FORM_LIMIT = '8kb';
+const UID = /^[A-Za-z0-9_-]{1,255}$/;
+
+/** The browser's own sign-in, for after the reset. `__Host-` needs Secure, which http://localhost cannot keep. */
+export function resetCookieName(issuer: string): string {
+  return issuer.startsWith('https://') ? '__Host-carelogin-reset' : 'carelogin-reset';
+}
+
+const EMAIL_MESSAGES = { missing: 'Enter your email address', format: 'Enter an email address in the correct format, like name@example.com', long: 'Email address must be 320 characters or fewer' };
+
+const emailSchema = z.object({
+  email: z
+    .string({ error: EMAIL_MESSAGES.missing })
+    .trim()
+    .min(1, EMAIL_MESSAGES.missing)
+    .max(320, EMAIL_MESSAGES.long)
+    .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, EMAIL_MESSAGES.format),
+  interaction: z.string().regex(UID).optional().catch(undefined),
+});
+
+const MISMATCH = 'The passwords do not match. Enter the same password twice';
+
+const newPasswordSchema = z.object({
+  // Never trimmed: spaces are part of a password (X3).
+  password: z.string({ error: PASSWORD_MESSAGES.missing }).min(1, PASSWORD_MESSAGES.missing),
+  confirmPassword: z.string({ error: 'Re-enter your new password' }).min(1, 'Re-enter your new password'),
+});
+
+function firstErrors(error: z.ZodError): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const issue of error.issues) {
+    const field = String(issue.path[0] ?? 'form');
+    if (!errors.some((e) => e.field === field)) errors.push({ field, text: issue.message });
+  }
+  return errors;
+}
+
+export function createPasswordResetRouter(services: AppServices): Router {
+  const { config, renderer, csrf, provider } = services;
+  const expectedOrigin = new URL(config.issuer).origin;
+  const https = config.issuer.startsWith('https://');
+  const cookieName = resetCookieName(config.issuer);
+  const resets = createPasswordReset(services);
+  const router = new Router();
+  const forms = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
+
+  function page(ctx: Context, status: number, template: string, data: Record<string, unknown> = {}): void {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = renderer.render(template, { ...data, cspNonce: ctx.state.cspNonce });
+  }
+
+  function body(ctx: Context): Record<string, unknown> {
+    const parsed: unknown = (ctx.request as { body?: unknown }).body;
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  }
+
+  function setResetCookie(ctx: Context, value: string, maxAge: number): void {
+    ctx.append('Set-Cookie', `${cookieName}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`);
+  }
+
+  /** no-store, no Referer carrying the token (F5), and the forged-form page (C5). */
+  const guard: Middleware = async (ctx: Context, next: Next) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof CsrfError)) throw error;
+      (ctx.state.log ?? services.logger).warn('password reset form rejected: cross-site or bad CSRF token');
+      page(ctx, 403, 'forbidden.njk');
+    }
+  };
+
+  function checkForm(binding: (ctx: Context) => string): Middleware {
+    return async (ctx: Context, next: Next) => {
+      const token = body(ctx)._csrf;
+      if (isCrossSiteRequest(ctx.headers, expectedOrigin) || !csrf.verify(binding(ctx), token)) throw new CsrfError();
+      await next();
+    };
+  }
+
+  const requestBinding = (): string => 'forgotten-password';
+  const linkBinding = (ctx: Context): string => `reset-password:${resetTokenHash(String(ctx.params.token))}`;
+
+  router.use(['/forgotten-password', '/reset-password'], guard);
+
+  router.get('/forgotten-password', (ctx) => {
+    const interaction = typeof ctx.query.interaction === 'string' && UID.test(ctx.query.interaction) ? ctx.query.interaction : undefined;
+    page(ctx, 200, 'password-reset/forgotten-password.njk', {
+      formAction: '/forgotten-password',
+      csrfToken: csrf.token(requestBinding()),
+      interaction,
+      backHref: interaction ? `/interaction/${encodeURIComponent(interaction)}` : undefined,
+    });
+  });
+
+  router.post('/forgotten-password', forms, checkForm(requestBinding), async (ctx) => {
+    const parsed = emailSchema.safeParse(body(ctx));
+    if (!parsed.success) {
+      const email = body(ctx).email;
+      const interaction = body(ctx).interaction;
+      page(ctx, 400, 'password-reset/forgotten-password.njk', {
+        formAction: '/forgotten-password',
+        csrfToken: csrf.token(requestBinding()),
+        errors: firstErrors(parsed.error),
+        values: { email: typeof email === 'string' ? email : '' },
+        interaction: typeof interaction === 'string' && UID.test(interaction) ? interaction : undefined,
+      });
+      return;
+    }
+    await resets.request(parsed.data.email, { interactionUid: parsed.data.interaction, ip: ctx.ip });
+    // Set whether or not the address has an account, so the answer does not differ (F2).
+    if (parsed.data.interaction) setResetCookie(ctx, parsed.data.interaction, RESET_LINK_TTL_SECONDS);
+    ctx.status = 303;
+    ctx.redirect('/forgotten-password/check-your-email');
+  });
+
+  router.get('/forgotten-password/check-your-email', (ctx) => {
+    page(ctx, 200, 'password-reset/check-your-email.njk', { expiresIn: '1 hour' });
+  });
+
+  async function showNewPassword(ctx: Context, status: number, errors?: FieldError[]): Promise<void> {
+    page(ctx, status, 'password-reset/create-new-password.njk', {
+      formAction: `/reset-password/${String(ctx.params.token)}`,
+      csrfToken: csrf.token(linkBinding(ctx)),
+      errors,
+    });
+  }
+
+  router.get('/reset-password/:token', async (ctx) => {
+    const token = String(ctx.params.token);
+    if (!isResetTokenShaped(token) || !(await resets.find(token))) {
+      page(ctx, 400, 'password-reset/link-expired.njk');
+      return;
+    }
+    await showNewPassword(ctx, 200);
+  });
+
+  router.post('/reset-password/:token', forms, checkForm(linkBinding), async (ctx) => {
+    const token = String(ctx.params.token);
+    const parsed = newPasswordSchema.safeParse(body(ctx));
+    if (!(await resets.find(token))) {
+      page(ctx, 400, 'password-reset/link-expired.njk');
+      return;
+    }
+    if (!parsed.success) return showNewPassword(ctx, 400, firstErrors(parsed.error));
+    if (parsed.data.password !== parsed.data.confirmPassword) return showNewPassword(ctx, 400, [{ field: 'confirmPassword', text: MISMATCH }]);
+    const outcome = await resets.complete(token, parsed.data.password, { ip: ctx.ip });
+    if (!outcome.ok) {
+      if (outcome.reason === 'policy') return showNewPassword(ctx, 400, [{ field: 'password', text: PASSWORD_MESSAGES[outcome.problem] }]);
+      page(ctx, 400, 'password-reset/link-expired.njk');
+      return;
+    }
+    const started = ctx.cookies.get(cookieName, { signed: false });
+    setResetCookie(ctx, '', 0);
+    // Only the browser that asked, and only while its sign-in is still running, goes back to it
+    // (at the password step: the new password AND the security code are still needed, A6).
+    if (started && outcome.interactionUid && started === outcome.interactionUid && (await provider.Interaction.find(started))) {
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${encodeURIComponent(started)}`);
+      return;
+    }
+    page(ctx, 200, 'password-reset/password-changed.njk');
+  });
+
+  return router;
+}

@@ -15,7 +15,7 @@ export const SENSITIVE_KEYS = [
   'code', 'securityCode', 'otp', 'totp', 'secret', 'totpSecret', 'recoveryCode',
   'token', 'access_token', 'refresh_token', 'id_token', 'accessToken', 'refreshToken', 'idToken',
   'client_assertion', 'code_verifier', 'codeVerifier', 'authorization', 'cookie', 'set-cookie', 'cookies',
-  'nhsNumber', 'nhs_number', 'email', 'emailAddress', 'email_address', 'to',
+  'nhsNumber', 'nhs_number', 'email', 'emailAddress', 'email_address', 'recipient',
   'phone', 'phoneNumber', 'phone_number', 'mobile', 'mobileNumber',
   'linkageKey', 'linkage_key', 'gp_linkage_key', 'deviceToken', 'csrf', '_csrf', 'body',
 ];

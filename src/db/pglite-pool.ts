@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { types, type PGlite } from '@electric-sql/pglite';
+import { withTimeout } from '../with-timeout.js';
 
 /**
  * A node-postgres-shaped driver over one embedded PGlite database, handed to TypeORM as `driver`.
@@ -32,13 +33,7 @@ export function createPGliteDriver(db: PGlite): { Pool: new (options?: unknown) 
     let release!: () => void;
     const previous = holder;
     holder = new Promise<void>((resolve) => (release = resolve));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      previous,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('PGlite pool: timed out waiting for the database session')), ACQUIRE_TIMEOUT_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await withTimeout(previous, ACQUIRE_TIMEOUT_MS, () => new Error('PGlite pool: timed out waiting for the database session'));
     return release;
   }
 

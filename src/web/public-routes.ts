@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import type { Renderer } from './renderer.js';
 import { CREDENTIAL_COMPONENTS, PROOFING_LEVELS } from '../provider/vectors.js';
 import { trustmarkUrl } from '../provider/claims.js';
+import { withTimeout } from '../with-timeout.js';
 
 export interface PublicRouteDeps {
   readonly config: Config;
@@ -32,7 +33,7 @@ export function createPublicRouter(deps: PublicRouteDeps): Router {
       return;
     }
     try {
-      await withTimeout(dataSource.query('SELECT 1'), config.database.connectTimeoutMs);
+      await withTimeout(dataSource.query('SELECT 1'), config.database.connectTimeoutMs, () => new Error('database readiness check timed out'));
       ctx.body = { status: 'ready' };
     } catch {
       ctx.status = 503;
@@ -66,14 +67,4 @@ export function createPublicRouter(deps: PublicRouteDeps): Router {
   });
 
   return router;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

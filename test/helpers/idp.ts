@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createIdp, type Idp } from '../../src/app.js';
+import type { Logger } from '../../src/logger.js';
 import { PROJECT_ROOT } from '../../src/project-root.js';
 import { createTestDatabase, testConfig, type TestDatabase } from './database.js';
 import { createTestRp, type TestRp, type TestRpOptions } from './relying-party.js';
@@ -31,6 +32,8 @@ export interface StartTestIdpOptions {
   readonly dataDir?: string;
   /** Start the outbox worker and purge timer (default false: tests drive them explicitly). */
   readonly background?: boolean;
+  /** A logger of the test's own (e.g. capturing lines to assert on); default silent. */
+  readonly logger?: Logger;
 }
 
 /** A shared keystore so tests do not generate RSA keys per file (same as several instances sharing one). */
@@ -66,7 +69,7 @@ export async function startTestIdp(options: StartTestIdpOptions = {}): Promise<T
   });
   let idp: Idp;
   try {
-    idp = await createIdp(config, { pglite: db.pglite, background: options.background ?? false });
+    idp = await createIdp(config, { pglite: db.pglite, background: options.background ?? false, logger: options.logger });
   } catch (error) {
     server.close();
     if (ownsDb) await db.drop();

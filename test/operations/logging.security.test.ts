@@ -1,17 +1,10 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
-import { createIdp, type Idp } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
-import { PROJECT_ROOT } from '../../src/project-root.js';
 import { Browser, findForm, pageText, type Page } from '../helpers/browser.js';
-import { createTestDatabase, testConfig, type TestDatabase } from '../helpers/database.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { createLogCapture, type LogCapture } from '../helpers/log-capture.js';
-import { createTestRp, type TestRp } from '../helpers/relying-party.js';
+import type { TestRp } from '../helpers/relying-party.js';
 import { persona } from './support.js';
 
 /**
@@ -27,39 +20,16 @@ describe('logs: no secrets or personal data, security events with a request id (
   const FORGED = 'FORGED-LOG-LINE';
 
   let capture: LogCapture;
-  let db: TestDatabase;
-  let dataDir: string;
-  let server: http.Server;
-  let idp: Idp;
+  let test: TestIdp;
   let rp: TestRp;
-  let url: string;
   const realFetch = globalThis.fetch;
   /** Every credential that crossed the wire during the journey, collected by the fetch spy below. */
   const seen = { cookies: new Map<string, string>(), assertions: new Set<string>(), verifiers: new Set<string>(), csrf: new Set<string>(), paths: new Set<string>(), requestIds: new Set<string>() };
 
   before(async () => {
     capture = createLogCapture();
-    db = await createTestDatabase();
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'carelogin-logs-'));
-    const issuerRef: { url?: string } = {};
-    rp = await createTestRp(issuerRef, { refreshTokens: true });
-    const clientsFile = path.join(dataDir, 'clients.json');
-    writeFileSync(clientsFile, JSON.stringify({ clients: [rp.entry] }));
-    server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://localhost:${(server.address() as AddressInfo).port}`;
-    issuerRef.url = url;
-    // The same settings startTestIdp uses; only the logger differs.
-    const config = testConfig({
-      ...db.env,
-      ISSUER: url,
-      DATA_DIR: dataDir,
-      CLIENTS_FILE: clientsFile,
-      KEYSTORE_FILE: path.join(PROJECT_ROOT, '.cache', 'test-keystore.json'),
-      SEED_PERSONAS: 'true',
-    });
-    idp = await createIdp(config, { logger: createLogger({ level: 'debug' }, capture), pglite: db.pglite, background: false });
-    server.on('request', idp.callback);
+    test = await startTestIdp({ rp: { refreshTokens: true }, logger: createLogger({ level: 'debug' }, capture) });
+    ({ rp } = test);
 
     // A spy on fetch (the edge between the test's browser/RP and the network): it records what was
     // sent and set, so the test knows every cookie value and client assertion to look for in the logs.
@@ -91,11 +61,7 @@ describe('logs: no secrets or personal data, security events with a request id (
 
   after(async () => {
     globalThis.fetch = realFetch;
-    server?.closeAllConnections();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    await idp?.close();
-    await db?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await test?.close();
   });
 
   /** Submits the page's form after checking it asks for `field`. */

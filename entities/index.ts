@@ -4,10 +4,11 @@ import { AuditEvent } from './audit-event.js';
 import { JourneyState } from './journey-state.js';
 import { OidcModel } from './oidc-model.js';
 import { OutboxMessage } from './outbox-message.js';
+import { PasswordResetToken } from './password-reset-token.js';
 import { RememberedDevice } from './remembered-device.js';
 import { SecurityCode } from './security-code.js';
 
-export { Account, AttemptCounter, AuditEvent, JourneyState, OidcModel, OutboxMessage, RememberedDevice, SecurityCode };
+export { Account, AttemptCounter, AuditEvent, JourneyState, OidcModel, OutboxMessage, PasswordResetToken, RememberedDevice, SecurityCode };
 export { normaliseEmail, type ProofingLevel } from './account.js';
 
-export const ENTITIES = [Account, AttemptCounter, AuditEvent, JourneyState, OidcModel, OutboxMessage, RememberedDevice, SecurityCode];
+export const ENTITIES = [Account, AttemptCounter, AuditEvent, JourneyState, OidcModel, OutboxMessage, PasswordResetToken, RememberedDevice, SecurityCode];

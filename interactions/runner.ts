@@ -140,9 +140,12 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const journey = journeyFor(details);
     const existing = await store.load(details.uid);
     if (existing) {
-      // One interaction has one prompt, so one journey; anything else is not ours to continue.
-      if (existing.journey !== journey.id) throw new JourneyExpiredError();
-      return { journey, record: existing };
+      if (existing.journey === journey.id) return { journey, record: existing };
+      // One interaction has one prompt, so one journey, unless that journey handed over to another
+      // (JourneyEntry, e.g. "Create an account"); anything else is not ours to continue.
+      const entered = JOURNEYS[existing.journey];
+      if (entered.entry?.from !== journey.id) throw new JourneyExpiredError();
+      return { journey: entered, record: existing };
     }
     const { accountId, facts } = await initialState(journey, details);
     const account = await loadAccount(accountId);
@@ -166,6 +169,48 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       const winner = await store.load(details.uid);
       if (!winner) throw new JourneyExpiredError();
       return { journey, record: winner };
+    }
+  }
+
+  /**
+   * The journeys the page of this step may hand the interaction over to, by action name: journeys
+   * whose JourneyEntry starts here, and the journey this one was entered from when this step offers
+   * the way back. `keep` is the entry's list of facts carried across.
+   */
+  function entriesAt(journey: Journey, stepId: string, details: InteractionDetails): { action: string; target: Journey; keep: readonly (keyof JourneyFacts)[] }[] {
+    const found: { action: string; target: Journey; keep: readonly (keyof JourneyFacts)[] }[] = [];
+    for (const candidate of Object.values(JOURNEYS)) {
+      const entry = candidate.entry;
+      if (!entry || entry.from !== journey.id || !entry.steps.includes(stepId)) continue;
+      // A relying party may withhold an entry (allow_registration=false): then it is neither shown nor accepted.
+      if (entry.unlessParam && details.params[entry.unlessParam.name] === entry.unlessParam.value) continue;
+      found.push({ action: entry.action, target: candidate, keep: entry.keep ?? [] });
+    }
+    const back = journey.entry?.back;
+    if (journey.entry && back?.steps.includes(stepId)) found.push({ action: back.action, target: JOURNEYS[journey.entry.from], keep: journey.entry.keep ?? [] });
+    return found;
+  }
+
+  /** Replaces the interaction's journey with `target` at its start, entering its first step, in one transaction. */
+  async function switchJourney(record: JourneyRecord, target: Journey, keep: readonly (keyof JourneyFacts)[], details: InteractionDetails, request: RequestInfo): Promise<Reply> {
+    const kept: Record<string, unknown> = {};
+    for (const key of keep) if (record.facts[key] !== undefined) kept[key] = record.facts[key];
+    const facts = kept as JourneyFacts;
+    const start = startStep(target, facts);
+    try {
+      const updated = await dataSource.transaction(async (manager) => {
+        const arriving: JourneyRecord = { ...record, journey: target.id, step: start.step, accountId: null, facts };
+        const entered = await methodAt(target, start.step)?.enter?.(context(arriving, details, request, null), manager);
+        return store.advance(manager, record, { journey: target.id, step: start.step, accountId: null, facts: { ...facts, ...(entered ?? {}) } });
+      });
+      request.log.info({ journey: target.id, from: record.journey, step: updated.step }, 'journey switched');
+      logPath(request.log, target, start.path);
+      return redirectTo(updated);
+    } catch (error) {
+      if (!(error instanceof JourneyConflictError)) throw error;
+      const current = await store.load(record.uid);
+      if (!current) throw new JourneyExpiredError();
+      return redirectTo(current);
     }
   }
 
@@ -197,7 +242,9 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const ctx = context(record, details, request, account === undefined ? await loadAccount(record.accountId) : account);
     const view = await method.present(ctx, presentation);
     const status = view.status ?? (presentation.errors && presentation.errors.length > 0 ? 400 : 200);
-    return { kind: 'render', step: record.step, view: { ...view, status } };
+    // The other journeys this page may offer (a "Create an account" button posts to `<step>/<action>`).
+    const journeyActions = entriesAt(journey, record.step, details).map((entry) => entry.action);
+    return { kind: 'render', step: record.step, view: { ...view, data: { ...view.data, journeyActions }, status } };
   }
 
   /** Records an event: facts, proven credential, next step; enters that step in the same transaction. */
@@ -319,6 +366,10 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       if (stepId !== record.step) return redirectTo(record);
       const method = methodAt(journey, record.step);
       const action = method?.actions && Object.hasOwn(method.actions, actionName) ? method.actions[actionName] : undefined;
+      if (!action) {
+        const entry = entriesAt(journey, record.step, details).find((candidate) => candidate.action === actionName);
+        if (entry) return switchJourney(record, entry.target, entry.keep, details, request);
+      }
       if (!method || !action) return redirectTo(record);
       const ctx = context(record, details, request, await loadAccount(record.accountId));
       const outcome = await action.run(ctx);
@@ -328,11 +379,11 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
 }
 
 function withoutEmail(facts: JourneyFacts): JourneyFacts {
-  const { email: _email, ...rest } = facts;
+  const { email: _email, newMobile: _newMobile, ...rest } = facts;
   return rest;
 }
 
 /** What guards need to know about the account, refreshed whenever the journey learns or re-reads it. */
-export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile'> {
-  return { hasVerifiedMobile: Boolean(account.mobileNumber && account.mobileVerifiedAt) };
+export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile' | 'hasVerifiedEmail'> {
+  return { hasVerifiedMobile: Boolean(account.mobileNumber && account.mobileVerifiedAt), hasVerifiedEmail: account.emailVerifiedAt !== null };
 }

@@ -23,6 +23,9 @@ import { createSecurityCodes } from './security/security-codes.js';
 import { createAudit } from './security/audit.js';
 import { createCsrf } from './security/csrf.js';
 import { createInteractionRouter } from '../interactions/router.js';
+import { createAccountRouter } from './account/router.js';
+import { withAccountClient } from './account/internal-client.js';
+import { createPasswordResetRouter } from './web/password-reset-routes.js';
 import { purgeExpiredJourneys } from '../interactions/engine/store.js';
 import type { AppServices } from './services.js';
 
@@ -57,7 +60,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
   const db = await openDatabase(config, logger, { pglite: options.pglite });
   try {
     const keystore = await loadKeystore(config, logger);
-    const clients = await loadClients(config);
+    // Our own "Your account" area is a first-party relying party, registered in code.
+    const clients = withAccountClient(await loadClients(config), config.issuer);
     const renderer = createRenderer();
     const dataSource = db.dataSource;
     const provider = createProvider({ config, logger, dataSource, keystore, clients, renderer });
@@ -96,6 +100,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     });
     provider.use(publicRouter.routes());
     provider.use(createInteractionRouter(services).routes());
+    provider.use(createAccountRouter(services).routes());
+    provider.use(createPasswordResetRouter(services).routes());
     if (config.notifications.devOutbox) provider.use(createDevOutboxRouter({ config, dataSource, renderer }).routes());
 
     const background = options.background ?? true;

@@ -45,8 +45,12 @@ export function createLogger(options: { level: string; name?: string }, destinat
   return destination ? pino(loggerOptions, destination) : pino(loggerOptions);
 }
 
-/** Removes query strings (which can carry codes and tokens) from a URL before it is logged. */
+/** Paths whose last segment is a bearer secret (an emailed link's token). */
+const SECRET_PATH = /^(\/reset-password\/)[^/]+/;
+
+/** Removes query strings and secret path segments (which carry codes and tokens) before a URL is logged. */
 export function pathOnly(url: string): string {
   const index = url.indexOf('?');
-  return index === -1 ? url : url.slice(0, index);
+  const path = index === -1 ? url : url.slice(0, index);
+  return path.replace(SECRET_PATH, '$1:token');
 }

@@ -8,6 +8,9 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
   /** The account has a mobile number it has confirmed, so a sign-in security code can be sent. */
   hasVerifiedMobile: (facts) => facts.hasVerifiedMobile === true,
 
+  /** The account's email address is confirmed (an account created but never confirmed is not). */
+  hasVerifiedEmail: (facts) => facts.hasVerifiedEmail === true,
+
   /** Step-up: the account's identity level is below the one asked for; no sign-in method can fix that. */
   identityVerificationRequired: (facts) => facts.stepUp?.reason === 'proofing',
 

@@ -17,6 +17,8 @@ export interface JourneyRecord {
 }
 
 export interface JourneyChange {
+  /** Only when another journey takes over the interaction (JourneyEntry). */
+  readonly journey?: JourneyId;
   readonly step: string;
   readonly accountId: string | null;
   readonly facts: JourneyFacts;
@@ -32,10 +34,12 @@ export const journeyFactsSchema = z.object({
   email: z.string().max(320).optional(),
   amr: z.array(z.enum(AMR_VALUES)).max(AMR_VALUES.length).optional(),
   hasVerifiedMobile: z.boolean().optional(),
+  hasVerifiedEmail: z.boolean().optional(),
+  newMobile: z.string().regex(/^\+44\d{10}$/).optional(),
   stepUp: z.object({ reason: z.enum(['credentials', 'proofing']), missing: z.array(z.enum(CREDENTIAL_COMPONENTS as readonly ['Cp', 'Cd', 'Ck', 'Cm'])) }).optional(),
 }).strict();
 
-const JOURNEY_IDS = ['sign-in', 'step-up'] as const satisfies readonly JourneyId[];
+const JOURNEY_IDS = ['sign-in', 'step-up', 'create-account'] as const satisfies readonly JourneyId[];
 
 export interface JourneyStore {
   /** The journey for this interaction, or null when there is none, it has expired or its row is unreadable. */
@@ -79,11 +83,11 @@ export function createJourneyStore(dataSource: DataSource): JourneyStore {
       const result = await manager
         .createQueryBuilder()
         .update(JourneyState)
-        .set({ step: change.step, accountId: change.accountId, facts: journeyFactsSchema.parse(change.facts), version: current.version + 1, updatedAt: new Date() })
+        .set({ ...(change.journey ? { journey: change.journey } : {}), step: change.step, accountId: change.accountId, facts: journeyFactsSchema.parse(change.facts), version: current.version + 1, updatedAt: new Date() })
         .where('uid = :uid AND version = :version', { uid: current.uid, version: current.version })
         .execute();
       if (result.affected !== 1) throw new JourneyConflictError(current.uid);
-      return { ...current, ...change, version: current.version + 1 };
+      return { ...current, ...change, journey: change.journey ?? current.journey, version: current.version + 1 };
     },
   };
 }

@@ -9,7 +9,7 @@ import type { CredentialComponent } from '../../src/provider/vectors.js';
  */
 
 /** Every journey carelogin runs; one per oidc-provider prompt it handles. */
-export type JourneyId = 'sign-in' | 'step-up';
+export type JourneyId = 'sign-in' | 'step-up' | 'create-account';
 
 /** Authentication method references (RFC 8176 where one exists); AMR_CREDENTIAL maps each to Cp/Cd/Ck/Cm. */
 export type Amr = 'pwd' | 'sms' | 'remembered_device' | 'otp' | 'hwk';
@@ -28,6 +28,10 @@ export interface JourneyFacts {
   readonly amr?: readonly Amr[];
   /** Set when the account is known: a verified mobile can receive a sign-in security code. */
   readonly hasVerifiedMobile?: boolean;
+  /** Set when the account is known: an account whose email address is unconfirmed must confirm it before anything else. */
+  readonly hasVerifiedEmail?: boolean;
+  /** "I cannot access my mobile": the new number (E.164) being confirmed by a code; dropped when the journey ends. */
+  readonly newMobile?: string;
   /** Step-up only: why the session does not meet the requested vector of trust. */
   readonly stepUp?: {
     readonly reason: 'credentials' | 'proofing';
@@ -37,7 +41,7 @@ export interface JourneyFacts {
 }
 
 /** Names of the pure predicates in guards.ts; a transition's `when` refers to one of them. */
-export type GuardId = 'hasVerifiedMobile' | 'identityVerificationRequired' | 'securityCodeCompletesStepUp';
+export type GuardId = 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'identityVerificationRequired' | 'securityCodeCompletesStepUp';
 
 export interface Transition<S extends string = string> {
   readonly to: S;
@@ -79,10 +83,29 @@ export interface AbortEndStep {
 
 export type Step<S extends string = string> = MethodStep<S> | DecisionStep<S> | LoginEndStep | AbortEndStep;
 
+/**
+ * Another journey's page can hand its interaction over to this one ("Create an account" on the
+ * email page): a POST to `<step>/<action>` on one of `steps` of `from` replaces that journey with
+ * this one, at its start, in the same interaction. Declared by the journey being entered, so the
+ * journey handing over needs no step for it.
+ */
+export interface JourneyEntry {
+  readonly from: JourneyId;
+  readonly steps: readonly string[];
+  readonly action: string;
+  /** An authorization request parameter that, with exactly this value, withholds the entry (allow_registration=false). */
+  readonly unlessParam?: { readonly name: string; readonly value: string };
+  /** Facts of the journey handed over that the new one keeps (e.g. the email address typed), both ways. */
+  readonly keep?: readonly (keyof JourneyFacts)[];
+  /** The way back: a POST to `<step>/<action>` on one of `steps` of this journey restarts `from` ("Sign in instead"). */
+  readonly back?: { readonly steps: readonly string[]; readonly action: string };
+}
+
 export interface Journey {
   readonly id: JourneyId;
   readonly start: string;
   readonly steps: Readonly<Record<string, Step>>;
+  readonly entry?: JourneyEntry;
 }
 
 export function isEndStep(step: Step): step is LoginEndStep | AbortEndStep {
@@ -110,6 +133,7 @@ export function defineJourney<const Steps extends Record<string, Step<Extract<ke
   readonly id: JourneyId;
   readonly start: NoInfer<Extract<keyof Steps, string>>;
   readonly steps: Steps;
+  readonly entry?: JourneyEntry;
 }): Journey {
   return journey;
 }

@@ -1,4 +1,5 @@
 import type { Journey, JourneyId } from '../engine/types.js';
+import { createAccountJourney } from './create-account.js';
 import { signInJourney } from './sign-in.js';
 import { stepUpJourney } from './step-up.js';
 
@@ -6,6 +7,7 @@ import { stepUpJourney } from './step-up.js';
 export const JOURNEYS: Readonly<Record<JourneyId, Journey>> = {
   'sign-in': signInJourney,
   'step-up': stepUpJourney,
+  'create-account': createAccountJourney,
 };
 
 /** The oidc-provider prompts that start a journey, and which one. Consent is a page, not a journey. */

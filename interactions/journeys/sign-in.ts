@@ -1,9 +1,10 @@
 import { defineJourney } from '../engine/types.js';
+import { changeMobileSteps } from './change-mobile.js';
 
 /**
  * Signing in (oidc-provider prompt `login`): email address, password, then a security code to the
- * account's verified mobile. An account with no verified mobile cannot finish signing in yet:
- * adding one is the next issue, and a login must never claim a second factor it did not check.
+ * account's verified mobile. An account with no verified mobile adds one (a code texted to it
+ * proves it) before it can finish: a login never claims a second factor it did not check.
  */
 export const signInJourney = defineJourney({
   id: 'sign-in',
@@ -22,13 +23,24 @@ export const signInJourney = defineJourney({
         ],
       },
     },
-    'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' } } },
+    // A remembered device also ends here with `verified` (amr remembered_device, Cd) without a page.
+    'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' } } },
+    ...changeMobileSteps,
+    // No verified mobile (NHS login help 002 §2.2): add one and prove it with a code, then sign in.
+    // An account whose registration was never confirmed confirms its email address first.
     'mobile-number-required': {
-      end: 'abort',
-      page: 'mobile-number-required',
-      error: 'access_denied',
-      description: 'authentication method not available',
+      on: {
+        next: [
+          { to: 'add-mobile-number', when: 'hasVerifiedEmail' },
+          { to: 'confirm-email' },
+        ],
+      },
     },
+    'confirm-email': { method: 'confirm-email', on: { confirmed: { to: 'add-mobile-number' } } },
+    'add-mobile-number': { method: 'mobile-number', on: { submitted: { to: 'confirm-mobile' } } },
+    'confirm-mobile': { method: 'confirm-mobile', on: { verified: { to: 'mobile-added' }, changeNumberRequested: { to: 'add-mobile-number' } } },
+    // A login end of its own, so the log and the lint test tell "signed in with a new mobile" apart.
+    'mobile-added': { end: 'login' },
     'signed-in': { end: 'login' },
   },
 });

@@ -1,4 +1,5 @@
 import { defineJourney } from '../engine/types.js';
+import { changeMobileSteps } from './change-mobile.js';
 
 /**
  * Stepping up (oidc-provider prompt `vtr`): the session is signed in but does not meet the vector
@@ -19,7 +20,8 @@ export const stepUpJourney = defineJourney({
         ],
       },
     },
-    'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' } } },
+    'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' } } },
+    ...changeMobileSteps,
     'identity-verification-required': {
       end: 'abort',
       page: 'identity-verification-required',

@@ -7,6 +7,7 @@ import type { RegisteredClient } from '../clients/registry.js';
 import type { Renderer } from '../web/renderer.js';
 import { Account } from '../../entities/account.js';
 import { createAdapterFactory, findGrantId } from './adapter.js';
+import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-client.js';
 import { accountClaims, ID_TOKEN_CLAIMS, NHS_SCOPES, SCOPE_CLAIMS, trustmarkUrl } from './claims.js';
 import { createInteractionPolicy, type CareloginAccountExtras } from './policy.js';
 import { parseVector, parseVtr, vectorWithin, VectorSyntaxError } from './vectors.js';
@@ -119,7 +120,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       const clientId = ctx.oidc.client?.clientId;
       if (!accountId || !clientId) return undefined;
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(clientId) ?? (await findGrantId(dataSource, accountId, clientId));
-      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+      const grant = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      // Our own account area shares nothing with a third party: no consent page for it.
+      if (!grant && clientId === ACCOUNT_CLIENT_ID) return implicitAccountGrant(ctx.oidc.provider, accountId);
+      return grant;
     },
     extraTokenClaims: async (ctx) => {
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;

@@ -83,10 +83,12 @@ export function createPasswordResetRouter(services: AppServices): Router {
     ctx.append('Set-Cookie', `${cookieName}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`);
   }
 
-  /** no-store, no Referer carrying the token (F5), and the forged-form page (C5). */
+  /**
+   * no-store, and the forged-form page (C5). The token in the URL never leaves our origin in a
+   * Referer (Referrer-Policy same-origin) and never reaches a log line (`pathOnly` in src/logger.ts).
+   */
   const guard: Middleware = async (ctx: Context, next: Next) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.set('Referrer-Policy', 'no-referrer');
     try {
       await next();
     } catch (error) {

@@ -40,7 +40,7 @@ export async function signIn(test: SignInTarget, persona: PersonaCredentials, op
       else if (/password/i.test(name)) fields[name] = persona.password;
       else if (/code/i.test(name)) fields[name] = persona.code ?? (await latestCode(test, persona.email));
     }
-    const isConsent = form.buttons.some((b) => /do not continue/i.test(b.text)) || /share/i.test(pageText(page));
+    const isConsent = parseFormsHaveDecline(page);
     if (isConsent && options.consent === 'decline') {
       page = await browser.submit(page, {}, { button: 'Do not continue', actionContains: findDeclineAction(page) });
     } else {
@@ -49,6 +49,11 @@ export async function signIn(test: SignInTarget, persona: PersonaCredentials, op
   }
   if (!page.callbackUrl) throw new Error(`sign-in did not return to the relying party; last page ${page.url}: ${pageText(page).slice(0, 800)}`);
   return { browser, request, callbackUrl: page.callbackUrl, pages };
+}
+
+/** The consent page is the one offering "Do not continue" (in any of its forms). */
+function parseFormsHaveDecline(page: Page): boolean {
+  return /<button\b[^>]*>\s*Do not continue\s*<\/button>/i.test(page.html);
 }
 
 function inputNames(html: string): string[] {

@@ -37,6 +37,20 @@ interface MethodFixture {
 
 const persona = PERSONAS.find((p) => p.key === 'p0')!;
 
+const CODE_INVALID = [
+  { body: {}, field: 'code', message: 'Enter the security code' },
+  { body: { code: '12345' }, field: 'code', message: 'The security code must be 6 numbers' },
+  { body: { code: 'abcdef' }, field: 'code', message: 'The security code must be 6 numbers' },
+];
+
+/** The newest 6-digit code sent to an email address or mobile number. */
+async function newestCodeTo(test: TestIdp, recipient: string): Promise<string> {
+  const rows: { body: string }[] = await test.idp.db.dataSource.query(`SELECT body FROM outbox_message WHERE recipient = $1 ORDER BY created_at DESC, id DESC LIMIT 1`, [recipient]);
+  const code = /\b(\d{6})\b/.exec(rows[0]?.body ?? '')?.[1];
+  if (!code) throw new Error(`no code sent to ${recipient}`);
+  return code;
+}
+
 const FIXTURES: Record<MethodId, MethodFixture> = {
   email: {
     arrange: async () => ({ facts: {}, account: null }),
@@ -79,6 +93,37 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
       { body: { code: '1234567' }, field: 'code', message: 'The security code must be 6 numbers' },
       { body: { code: 'abcdef' }, field: 'code', message: 'The security code must be 6 numbers' },
     ],
+  },
+  // "I cannot access my mobile" (recovery): codes are random, read from the outbox.
+  'change-mobile-email-code': {
+    async arrange(test) {
+      return { facts: { hasVerifiedMobile: true }, account: await createAccount(test) };
+    },
+    valid: async (test, arranged) => ({ code: await newestCodeTo(test, arranged.account!.email) }),
+    wrong: { code: '000000' },
+    invalid: CODE_INVALID,
+  },
+  'change-mobile-number': {
+    async arrange(test) {
+      return { facts: { hasVerifiedMobile: true }, account: await createAccount(test) };
+    },
+    valid: async () => ({ mobile: '07400 123 456' }),
+    invalid: [
+      { body: {}, field: 'mobile', message: 'Enter your new mobile phone number' },
+      { body: { mobile: '  ' }, field: 'mobile', message: 'Enter your new mobile phone number' },
+      { body: { mobile: '020 7946 0000' }, field: 'mobile', message: 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982' },
+      { body: { mobile: '+33 6 12 34 56 78' }, field: 'mobile', message: 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982' },
+      { body: { mobile: 'not a number' }, field: 'mobile', message: 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982' },
+    ],
+  },
+  'change-mobile-code': {
+    async arrange(test) {
+      const newMobile = `+4474001${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
+      return { facts: { hasVerifiedMobile: true, newMobile }, account: await createAccount(test) };
+    },
+    valid: async (test, arranged) => ({ code: await newestCodeTo(test, arranged.facts.newMobile!) }),
+    wrong: { code: '000000' },
+    invalid: CODE_INVALID,
   },
 };
 

@@ -1,19 +1,62 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
+import { createIdp } from '../../src/app.js';
+import type { Logger } from '../../src/logger.js';
+import { PROJECT_ROOT } from '../../src/project-root.js';
 import { createPasswordResetRouter } from '../../src/web/password-reset-routes.js';
 import { Browser, type Page } from '../helpers/browser.js';
+import { createTestDatabase, testConfig } from '../helpers/database.js';
 import type { TestIdp } from '../helpers/idp.js';
+import type { Account } from '../../entities/account.js';
+import { TEST_PASSWORD, heading, startJourney, submit, type Journey } from './support.js';
+import { createTestRp } from '../helpers/relying-party.js';
 
 /** Helpers for the recovery tests (a module of its own so importing it runs no tests). */
 
 /**
- * The reset routes live outside /interaction and are mounted by src/app.ts. Until the composition
- * root mounts them, mount them here (koa-compose reads the middleware array per request).
+ * A real IdP like startTestIdp's, whose request listener also serves the password reset routes.
+ * The routes live outside /interaction and are mounted by the composition root (src/app.ts);
+ * until it does, they are added here before the listener is built. Where src/app.ts already
+ * mounts them, its copy answers first and this one is never reached.
  */
-export async function ensureResetRoutes(test: TestIdp): Promise<void> {
-  const probe = await fetch(`${test.url}/forgotten-password`);
-  await probe.arrayBuffer();
-  if (probe.status === 404) test.idp.provider.use(createPasswordResetRouter(test.idp.services).routes());
+export async function startRecoveryIdp(options: { logger?: Logger } = {}): Promise<TestIdp> {
+  const db = await createTestDatabase();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'carelogin-test-'));
+  const issuerRef: { url?: string } = {};
+  const rp = await createTestRp(issuerRef);
+  const clientsFile = path.join(dataDir, 'clients.json');
+  writeFileSync(clientsFile, JSON.stringify({ clients: [rp.entry] }, null, 2));
+  mkdirSync(path.dirname(TEST_KEYSTORE), { recursive: true });
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://localhost:${(server.address() as AddressInfo).port}`;
+  issuerRef.url = url;
+  const config = testConfig({ ...db.env, ISSUER: url, DATA_DIR: dataDir, CLIENTS_FILE: clientsFile, KEYSTORE_FILE: TEST_KEYSTORE, SEED_PERSONAS: 'true', TRUST_PROXY: 'true' });
+  const idp = await createIdp(config, { pglite: db.pglite, background: false, logger: options.logger });
+  idp.provider.use(createPasswordResetRouter(idp.services).routes());
+  server.on('request', idp.provider.callback());
+  return {
+    url,
+    idp,
+    db,
+    rp,
+    rps: new Map(),
+    dataDir,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await idp.close();
+      await db.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
+
+const TEST_KEYSTORE = path.join(PROJECT_ROOT, '.cache', 'test-keystore.json');
 
 let addresses = 0;
 
@@ -55,4 +98,33 @@ export async function requestReset(test: TestIdp, browser: Browser, email: strin
   }
   expect(page.status).to.equal(200);
   return browser.submit(page, { email });
+}
+
+/** The newest 6-digit code emailed to this address. */
+export async function latestEmailCode(test: TestIdp, email: string): Promise<string> {
+  const rows: { body: string }[] = await test.idp.db.dataSource.query(
+    `SELECT body FROM outbox_message WHERE recipient = $1 AND channel = 'email' ORDER BY created_at DESC, id DESC LIMIT 1`,
+    [email],
+  );
+  const match = /\b(\d{6})\b/.exec(rows[0]?.body ?? '');
+  if (!match) throw new Error(`no security code emailed to ${email}`);
+  return match[1]!;
+}
+
+let numbers = 0;
+/** A UK mobile nobody else in the run has. */
+export function newUkMobile(): { typed: string; e164: string } {
+  numbers += 1;
+  const digits = `74002${String(numbers).padStart(3, '0')}${String(Math.floor(Math.random() * 100)).padStart(2, '0')}`;
+  return { typed: `0${digits.slice(0, 4)} ${digits.slice(4)}`, e164: `+44${digits}` };
+}
+
+/** Email, password, then "I cannot access my mobile": the page that asks for the emailed code. */
+export async function toCannotAccessMobile(test: TestIdp, account: Account, params?: Record<string, string>): Promise<{ journey: Journey; page: Page }> {
+  const journey = await startJourney(test, { params });
+  let page = await submit(journey, journey.page, { email: account.email });
+  page = await submit(journey, page, { password: TEST_PASSWORD });
+  expect(heading(page)).to.equal('Check your mobile phone');
+  page = await journey.browser.submit(page, {}, { actionContains: '/cannot-access-mobile' });
+  return { journey, page };
 }

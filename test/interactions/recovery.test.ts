@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { pageText } from '../helpers/browser.js';
-import { startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { afterPassword, signInRemembering } from './remember-device-helpers.js';
-import { ensureResetRoutes, latestResetLink, outboxCount, recoveryBrowser, requestReset, templatesSentTo } from './recovery-helpers.js';
+import type { TestIdp } from '../helpers/idp.js';
+import { signInRemembering } from './remember-device-helpers.js';
+import { latestResetLink, outboxCount, recoveryBrowser, requestReset, startRecoveryIdp, templatesSentTo } from './recovery-helpers.js';
 import { TEST_PASSWORD, createAccount, errorSummary, heading, latestSmsCode, startJourney, submit } from './support.js';
 
 const NEW_PASSWORD = 'violet kettle harbour morning';
@@ -12,8 +12,7 @@ describe('forgotten your password', () => {
   let test: TestIdp;
 
   before(async () => {
-    test = await startTestIdp({ env: { TRUST_PROXY: 'true' } });
-    await ensureResetRoutes(test);
+    test = await startRecoveryIdp();
   });
   after(async () => test?.close());
 
@@ -77,16 +76,17 @@ describe('forgotten your password', () => {
     const browser = recoveryBrowser(test);
     await requestReset(test, browser, account.email);
     const form = await browser.get(await latestResetLink(test, account.email));
-    const cases: [Record<string, string>, string][] = [
-      [{ password: '', confirmPassword: '' }, 'Enter a password'],
-      [{ password: 'short words', confirmPassword: 'short words' }, 'Password must be 12 characters or more'],
-      [{ password: 'password1234', confirmPassword: 'password1234' }, 'Choose a password that is harder to guess. This one is too common'],
-      [{ password: NEW_PASSWORD, confirmPassword: `${NEW_PASSWORD}!` }, 'The passwords do not match. Enter the same password twice'],
+    const cases: [Record<string, string>, string[]][] = [
+      [{ password: '', confirmPassword: '' }, ['Enter a password', 'Re-enter your new password']],
+      [{ password: 'short words', confirmPassword: 'short words' }, ['Password must be 12 characters or more']],
+      [{ password: 'password1234', confirmPassword: 'password1234' }, ['Choose a password that is harder to guess. This one is too common']],
+      [{ password: `${account.email}-2024`, confirmPassword: `${account.email}-2024` }, ['Password must not contain your email address']],
+      [{ password: NEW_PASSWORD, confirmPassword: `${NEW_PASSWORD}!` }, ['The passwords do not match. Enter the same password twice']],
     ];
-    for (const [fields, message] of cases) {
+    for (const [fields, messages] of cases) {
       const page = await browser.submit(form, fields);
-      expect(page.status, message).to.equal(400);
-      expect(errorSummary(page)).to.deep.equal([message]);
+      expect(page.status, messages[0]).to.equal(400);
+      expect(errorSummary(page)).to.deep.equal(messages);
     }
     const done = await browser.submit(form, { password: NEW_PASSWORD, confirmPassword: NEW_PASSWORD });
     expect(heading(done)).to.equal('Your password has been changed');
@@ -131,13 +131,15 @@ describe('forgotten your password', () => {
   it('revokes remembered devices, sessions and grants, and lifts the password lock', async () => {
     const account = await createAccount(test);
     const remembered = await signInRemembering(test, account);
-    // Consent, so the account has a session and a grant.
-    await remembered.page && undefined;
     const before: { model: string }[] = await test.idp.db.dataSource.query(`SELECT model FROM oidc_model WHERE payload->>'accountId' = $1`, [account.id]);
     expect(before.map((r) => r.model)).to.include('Session');
 
-    // Lock password sign-in, as an attacker could.
-    for (let i = 0; i < 5; i++) await afterPassword(test, { ...account, email: account.email }, undefined).catch(() => undefined);
+    // Lock password sign-in, as an attacker could (A4).
+    const attacker = await startJourney(test, { browser: recoveryBrowser(test) });
+    let attempt = await submit(attacker, attacker.page, { email: account.email });
+    for (let i = 0; i < 5; i++) attempt = await submit(attacker, attempt, { password: `wrong password ${i}` });
+    const [locked] = await test.idp.db.dataSource.query(`SELECT (locked_until > now()) AS locked FROM attempt_counter WHERE key = $1`, [`password:${account.id}`]);
+    expect(locked.locked).to.equal(true);
     const browser = recoveryBrowser(test);
     await requestReset(test, browser, account.email);
     const done = await browser.submit(await browser.get(await latestResetLink(test, account.email)), { password: NEW_PASSWORD, confirmPassword: NEW_PASSWORD });
@@ -156,5 +158,16 @@ describe('forgotten your password', () => {
     journey.browser.setCookie(test.url, 'carelogin-device', remembered.value);
     page = await submit(journey, page, { password: NEW_PASSWORD });
     expect(heading(page)).to.equal('Check your mobile phone');
+  });
+
+  it('renders every reset page with one h1 matching its title, and a CSRF field in every form', () => {
+    const renderer = test.idp.services.renderer;
+    for (const file of ['forgotten-password', 'check-your-email', 'create-new-password', 'link-expired', 'password-changed']) {
+      const html = renderer.render(`password-reset/${file}.njk`, { formAction: '/x', csrfToken: 'csrf-token', expiresIn: '1 hour' });
+      const headings = [...html.matchAll(/<h1[^>]*>([\s\S]*?)<\/h1>/g)].map((m) => m[1]!.trim());
+      expect(headings, file).to.have.length(1);
+      expect(/<title>([\s\S]*?)<\/title>/.exec(html)![1]!.trim(), file).to.equal(`${headings[0]} – carelogin`);
+      for (const form of html.matchAll(/<form\b[\s\S]*?<\/form>/g)) expect(form[0], file).to.contain('name="_csrf" value="csrf-token"');
+    }
   });
 });

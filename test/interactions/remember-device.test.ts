@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { createJourneyRunner, type InteractionDetails } from '../../interactions/runner.js';
 import { createRememberedDevices, deviceLabel } from '../../src/accounts/remembered-devices.js';
+import { createLogger } from '../../src/logger.js';
 import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { CHROME_LINUX, DEVICE_COOKIE, afterPassword, freshBrowser, signInRemembering } from './remember-device-helpers.js';
@@ -107,6 +109,26 @@ describe('remember this device', () => {
     expect(heading(await afterPassword(test, account, first.value))).to.equal('Check your mobile phone');
     expect(await devices.removeAllDevices(account.id)).to.equal(1);
     expect(await devices.listDevices(account.id)).to.deep.equal([]);
+  });
+
+  it('completes a step-up for Cd from a remembered browser without a code (amr remembered_device)', async () => {
+    const account = await createAccount(test);
+    const { value } = await signInRemembering(test, account);
+    const texts = await smsCount(test, account.mobileNumber!);
+    const runner = createJourneyRunner(test.idp.services);
+    const http = { cookie: (name: string) => (name === DEVICE_COOKIE ? value : undefined), setCookie: () => undefined, userAgent: CHROME_LINUX };
+    const details = {
+      uid: randomUUID(),
+      prompt: { name: 'vtr', reasons: ['vtr_unmet'], details: { reason: 'credentials', needed: 'P0.Cp.Cd' } },
+      session: { accountId: account.id, uid: randomUUID(), cookie: randomUUID(), amr: ['pwd'] },
+      params: { client_id: test.rp.clientId, scope: 'openid' },
+      exp: Math.floor(Date.now() / 1000) + 600,
+    } as unknown as InteractionDetails;
+    const request = { ip: '192.0.2.99', log: createLogger({ level: 'silent' }), http };
+    expect(await runner.show(details, request, undefined)).to.deep.equal({ kind: 'redirect', location: `/interaction/${details.uid}/enter-security-code` });
+    const reply = await runner.show(details, request, 'enter-security-code');
+    expect(reply).to.deep.equal({ kind: 'finish', result: { login: { accountId: account.id, amr: ['pwd', 'remembered_device'], remember: true } }, mergeWithLastSubmission: false });
+    expect(await smsCount(test, account.mobileNumber!)).to.equal(texts);
   });
 
   it('labels common browsers', () => {

@@ -276,7 +276,8 @@ describe('sign-in journey (security)', () => {
       const request = await test.rp.authorize({ scope: 'openid', prompt: 'none', vtr: '["P0.Cp.Cd"]' });
       const answer = await journey.browser.get(request.url);
       const params = new URL(answer.callbackUrl!).searchParams;
-      expect(params.get('error')).to.equal('login_required');
+      // NHS login's name for it (EIS v1.13); oidc-provider's login_required is renamed at the edge.
+      expect(params.get('error')).to.equal('sso_login_required');
       expect(params.get('code')).to.equal(null);
     });
 

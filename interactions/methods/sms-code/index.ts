@@ -22,17 +22,22 @@ export const MESSAGES = {
   expired: 'The security code has expired – request a new code',
 } as const;
 
+/** A 6-digit security code field, shared by every page that asks for one. */
+export const codeField = z
+  .string({ error: MESSAGES.missing })
+  // People copy codes with spaces ("190 696") or type them in groups; the digits are what count.
+  .transform((value) => value.replace(/[\s-]+/g, ''))
+  .pipe(z.string().min(1, MESSAGES.missing).regex(/^\d{6}$/, MESSAGES.format));
+
+export const codeSchema = z.object({ code: codeField });
+
 const schema = z.object({
   /** "Remember this device and stop sending security codes" (X2): the checkbox's value when ticked. */
   rememberDevice: z.literal('yes').optional().catch(undefined),
-  code: z
-    .string({ error: MESSAGES.missing })
-    // People copy codes with spaces ("190 696") or type them in groups; the digits are what count.
-    .transform((value) => value.replace(/[\s-]+/g, ''))
-    .pipe(z.string().min(1, MESSAGES.missing).regex(/^\d{6}$/, MESSAGES.format)),
+  code: codeField,
 });
 
-type SmsCodeEvent = 'verified';
+type SmsCodeEvent = 'verified' | 'mobileUnavailable';
 
 function mobileOf(ctx: StepContext): { account: Account; mobile: string } {
   const account = ctx.account;
@@ -105,7 +110,7 @@ async function rememberThisDevice(ctx: StepContext, accountId: string, request: 
 export const smsCodeMethod = defineMethod({
   id: 'sms-code',
   proves: { credential: 'Cd', amr: 'sms', event: 'verified' },
-  events: ['verified'] satisfies SmsCodeEvent[],
+  events: ['verified', 'mobileUnavailable'] satisfies SmsCodeEvent[],
   schema,
   redisplay: [],
 
@@ -164,6 +169,12 @@ export const smsCodeMethod = defineMethod({
   },
 
   actions: {
+    /** "I cannot access my mobile": confirm the email address, then prove a new number (change-mobile steps). */
+    'cannot-access-mobile': {
+      async run() {
+        return { kind: 'event', event: 'mobileUnavailable' };
+      },
+    },
     /** "Send a new code". The wrong-answer count carries over to the new code (B2). */
     resend: {
       async run(ctx) {

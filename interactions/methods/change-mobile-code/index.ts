@@ -1,0 +1,119 @@
+import type { EntityManager } from 'typeorm';
+import type { Account } from '../../../entities/account.js';
+import { createRememberedDevices } from '../../../src/accounts/remembered-devices.js';
+import { lockoutKeys } from '../../../src/security/attempt-counters.js';
+import { securityCodeCounterKey } from '../../../src/security/security-codes.js';
+import { JourneyInvariantError } from '../../engine/errors.js';
+import { lockedView, minutesText } from '../pages.js';
+import { codeSchema, MESSAGES, mobileEnding } from '../sms-code/index.js';
+import { defineMethod, type Outcome, type StepContext } from '../types.js';
+
+/**
+ * "I cannot access my mobile", last step: a code texted to the NEW number (A7: changing the phone
+ * is binding a new authenticator, proven by a code sent to it). A right code proves Cd (amr sms),
+ * and in one transaction: the account's mobile becomes the new number; the email address and the
+ * OLD number are told (mobile-changed, mobile-changed-sms); remembered devices are forgotten (an
+ * authenticator change, B9); the sign-in code lockout is lifted (rebinding).
+ */
+
+export const PURPOSE = 'verify-mobile';
+
+type ChangeCodeEvent = 'verified' | 'numberChangeRequested';
+
+function stateOf(ctx: StepContext): { account: Account; newMobile: string } {
+  const { account } = ctx;
+  const newMobile = ctx.facts.newMobile;
+  if (!account || !newMobile) throw new JourneyInvariantError('change-mobile-code reached without an account and a new mobile number');
+  return { account, newMobile };
+}
+
+type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
+
+async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
+  const { account, newMobile } = stateOf(ctx);
+  const { codes, notifications, audit } = ctx.services;
+  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'sms', destination: newMobile });
+  if (!issued.ok) return issued;
+  await notifications.enqueue(manager, { template: 'mobile-confirmation-code', to: newMobile, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
+  await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'sms' } }, manager);
+  return { ok: true };
+}
+
+async function lockStatus(ctx: StepContext): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
+  return ctx.services.counters.status(securityCodeCounterKey(stateOf(ctx).account.id, ctx.uid, PURPOSE));
+}
+
+/** The change itself, after the right code. */
+async function changeMobile(ctx: StepContext, account: Account, newMobile: string): Promise<void> {
+  const { dataSource, notifications, audit, counters } = ctx.services;
+  await dataSource.transaction(async (manager) => {
+    // Read the number being replaced in this transaction: the account object may be stale.
+    const [current]: { mobile_number: string | null }[] = await manager.query('SELECT mobile_number FROM account WHERE id = $1 FOR UPDATE', [account.id]);
+    const oldMobile = current?.mobile_number ?? null;
+    await manager.query('UPDATE account SET mobile_number = $2, mobile_verified_at = now(), updated_at = now() WHERE id = $1', [account.id, newMobile]);
+    await notifications.enqueue(manager, { template: 'mobile-changed', to: account.email, data: { mobileEnding: mobileEnding(newMobile) }, accountId: account.id });
+    if (oldMobile && oldMobile !== newMobile) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: oldMobile, data: {}, accountId: account.id });
+    const devices = await createRememberedDevices(dataSource).removeAllDevices(account.id, manager);
+    await counters.reset(lockoutKeys.securityCode(account.id, 'sign-in'), manager);
+    await audit.record('mobile.changed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { route: 'cannot-access-mobile', devicesRemoved: devices } }, manager);
+  });
+}
+
+export const changeMobileCodeMethod = defineMethod({
+  id: 'change-mobile-code',
+  proves: { credential: 'Cd', amr: 'sms', event: 'verified' },
+  events: ['verified', 'numberChangeRequested'] satisfies ChangeCodeEvent[],
+  schema: codeSchema,
+  redisplay: [],
+
+  async enter(ctx, manager) {
+    const sent = await sendCode(ctx, manager);
+    if (!sent.ok) ctx.log.info({ reason: sent.reason }, 'new mobile confirmation code not sent on arrival');
+  },
+
+  async present(ctx, presentation) {
+    const status = await lockStatus(ctx);
+    if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
+    return {
+      template: 'confirm-new-mobile.njk',
+      data: { errors: presentation.errors, notice: presentation.notice, mobileEnding: mobileEnding(stateOf(ctx).newMobile), expiresIn: minutesText(ctx.services.config.ttl.securityCode) },
+    };
+  },
+
+  async submit(ctx, body): Promise<Outcome<ChangeCodeEvent>> {
+    const { account, newMobile } = stateOf(ctx);
+    const { codes, audit } = ctx.services;
+    // Bound to the number it was sent to: a code for an earlier number typed here proves nothing.
+    const result = await codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code, destination: newMobile });
+    switch (result) {
+      case 'valid':
+        await audit.record('security_code.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
+        await changeMobile(ctx, account, newMobile);
+        return { kind: 'event', event: 'verified' };
+      case 'invalid':
+      case 'expired':
+        await audit.record('security_code.failed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, reason: result } });
+        return { kind: 'retry', errors: [{ field: 'code', text: result === 'expired' ? MESSAGES.expired : MESSAGES.incorrect }] };
+      case 'locked':
+        await audit.record('security_code.locked', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
+        return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }) };
+    }
+  },
+
+  actions: {
+    resend: {
+      async run(ctx) {
+        const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
+        if (sent.ok) return { kind: 'retry', notice: `We have sent a new security code to your mobile phone number ending in ${mobileEnding(stateOf(ctx).newMobile)}.` };
+        if (sent.reason === 'locked') return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }) };
+        return { kind: 'retry', errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }] };
+      },
+    },
+    /** "Change the number": back to the number step. */
+    'change-number': {
+      async run() {
+        return { kind: 'event', event: 'numberChangeRequested' };
+      },
+    },
+  },
+});

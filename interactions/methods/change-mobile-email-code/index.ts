@@ -1,0 +1,90 @@
+import type { EntityManager } from 'typeorm';
+import type { Account } from '../../../entities/account.js';
+import { securityCodeCounterKey } from '../../../src/security/security-codes.js';
+import { JourneyInvariantError } from '../../engine/errors.js';
+import { lockedView, minutesText } from '../pages.js';
+import { codeSchema, MESSAGES } from '../sms-code/index.js';
+import { defineMethod, type Outcome, type StepContext } from '../types.js';
+
+/**
+ * "I cannot access my mobile", first step: prove the account's email address with a code sent to
+ * it (purpose change-mobile). This proves no credential (X1: email is never Cd); it only lets the
+ * patient name a new mobile number, which must then be proven by a code texted to it.
+ */
+
+export const PURPOSE = 'change-mobile';
+
+type EmailCodeEvent = 'verified';
+
+function accountOf(ctx: StepContext): Account {
+  // The journey comes here only after the password, so the account is known.
+  if (!ctx.account) throw new JourneyInvariantError('change-mobile-email-code reached without an account');
+  return ctx.account;
+}
+
+type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
+
+/** Issues the code and queues its email in the caller's transaction: both happen or neither. */
+async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
+  const account = accountOf(ctx);
+  const { codes, notifications, audit } = ctx.services;
+  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'email', destination: account.email });
+  if (!issued.ok) return issued;
+  await notifications.enqueue(manager, { template: 'sign-in-email-code', to: account.email, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
+  await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'email' } }, manager);
+  return { ok: true };
+}
+
+async function lockStatus(ctx: StepContext): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
+  return ctx.services.counters.status(securityCodeCounterKey(accountOf(ctx).id, ctx.uid, PURPOSE));
+}
+
+export const changeMobileEmailCodeMethod = defineMethod({
+  id: 'change-mobile-email-code',
+  events: ['verified'] satisfies EmailCodeEvent[],
+  schema: codeSchema,
+  redisplay: [],
+
+  async enter(ctx, manager) {
+    const sent = await sendCode(ctx, manager);
+    if (!sent.ok) ctx.log.info({ reason: sent.reason }, 'change-mobile email code not sent on arrival');
+  },
+
+  async present(ctx, presentation) {
+    const status = await lockStatus(ctx);
+    if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
+    return {
+      template: 'confirm-email-code.njk',
+      data: { errors: presentation.errors, notice: presentation.notice, email: accountOf(ctx).email, expiresIn: minutesText(ctx.services.config.ttl.securityCode) },
+    };
+  },
+
+  async submit(ctx, body): Promise<Outcome<EmailCodeEvent>> {
+    const account = accountOf(ctx);
+    const { codes, audit } = ctx.services;
+    const result = await codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code, destination: account.email });
+    switch (result) {
+      case 'valid':
+        await audit.record('security_code.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
+        return { kind: 'event', event: 'verified' };
+      case 'invalid':
+      case 'expired':
+        await audit.record('security_code.failed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, reason: result } });
+        return { kind: 'retry', errors: [{ field: 'code', text: result === 'expired' ? MESSAGES.expired : MESSAGES.incorrect }] };
+      case 'locked':
+        await audit.record('security_code.locked', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
+        return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }) };
+    }
+  },
+
+  actions: {
+    resend: {
+      async run(ctx) {
+        const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
+        if (sent.ok) return { kind: 'retry', notice: 'We have sent a new security code to your email address.' };
+        if (sent.reason === 'locked') return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }) };
+        return { kind: 'retry', errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }] };
+      },
+    },
+  },
+});

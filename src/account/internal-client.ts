@@ -1,0 +1,63 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import type { Grant } from 'oidc-provider';
+import { validateClientEntry, type ClientFileEntry, type RegisteredClient } from '../clients/registry.js';
+
+/**
+ * "Your account" is a first-party relying party of carelogin, as NHS login's settings site is an
+ * RP of NHS login: it sends the patient through our own /authorize (and so through the real sign-in
+ * journeys, security codes and remembered devices) instead of having a sign-in of its own.
+ */
+export const ACCOUNT_CLIENT_ID = 'carelogin-account';
+export const ACCOUNT_CLIENT_NAME = 'Your carelogin account';
+export const ACCOUNT_CALLBACK_PATH = '/account/callback';
+
+/** Settings changes need a password and a second factor, whatever the identity level of the account. */
+export const ACCOUNT_VECTORS: readonly string[] = ['P0.Cp.Cd', 'P0.Cp.Ck', 'P0.Cm'];
+
+/**
+ * The internal client's registration, in the clients-file shape. The account area never redeems the
+ * authorization code it receives (it reads the signed-in session oidc-provider itself keeps), so the
+ * registered key is a fresh public key whose private half is discarded: nobody, us included, can
+ * authenticate as this client at the token endpoint.
+ */
+export function accountClientEntry(issuer: string): ClientFileEntry {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = publicKey.export({ format: 'jwk' });
+  return {
+    client_id: ACCOUNT_CLIENT_ID,
+    client_name: ACCOUNT_CLIENT_NAME,
+    redirect_uris: [`${issuer}${ACCOUNT_CALLBACK_PATH}`],
+    jwks: { keys: [{ kty: 'RSA', n: String(jwk.n), e: String(jwk.e), kid: randomUUID(), use: 'sig', alg: 'RS512' }] },
+    token_endpoint_auth_signing_alg: 'RS512',
+    id_token_signed_response_alg: 'RS512',
+    carelogin: { allowed_vectors: [...ACCOUNT_VECTORS], allowed_scopes: ['openid'], pkce: 'required', refresh_tokens: false },
+  };
+}
+
+/** The registration as the provider takes it (for the composition root: `clients: [...loaded, accountClient(config.issuer)]`). */
+export function accountClient(issuer: string): RegisteredClient {
+  return validateClientEntry(accountClientEntry(issuer));
+}
+
+/**
+ * The registered clients plus the account area's, unless the clients file already registers it
+ * (the tests register it there, with their own issuer). For the composition root:
+ * `const clients = withAccountClient(await loadClients(config), config.issuer);`
+ */
+export function withAccountClient(clients: readonly RegisteredClient[], issuer: string): RegisteredClient[] {
+  return clients.some((c) => c.metadata.client_id === ACCOUNT_CLIENT_ID) ? [...clients] : [...clients, accountClient(issuer)];
+}
+
+/**
+ * First-party consent: a Grant of `openid` for the account area, so the patient is never asked to
+ * "share" with carelogin itself. For oidc-provider's `loadExistingGrant` (when the client is
+ * ACCOUNT_CLIENT_ID and no grant was found), and used by the account area itself when it already
+ * knows the account.
+ */
+export async function implicitAccountGrant(provider: Provider, accountId: string): Promise<Grant> {
+  const grant = new provider.Grant({ accountId, clientId: ACCOUNT_CLIENT_ID });
+  grant.addOIDCScope('openid');
+  await grant.save();
+  return grant;
+}

@@ -1,0 +1,526 @@
+import { createHash, randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Middleware, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import type { DataSource } from 'typeorm';
+import { Account, normaliseEmail } from '../../entities/account.js';
+import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js';
+import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
+import { parseUkMobile } from '../accounts/uk-mobile.js';
+import { findGrantId } from '../provider/adapter.js';
+import { assessVectors, credentialsFromAmr, parseVector } from '../provider/vectors.js';
+import { CsrfError, NotFoundError } from '../errors.js';
+import { lockoutKeys, passwordPolicy } from '../security/attempt-counters.js';
+import { isCrossSiteRequest } from '../security/csrf.js';
+import { normaliseSecurityCode, SECURITY_CODE_PATTERN } from '../security/security-codes.js';
+import type { AppServices } from '../services.js';
+import type { FieldError } from '../web/renderer.js';
+import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
+import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, revokeTokens } from './store.js';
+
+/** Changes to sign-in details need a sign-in no older than this (security-bar "Sessions"; ASVS 7.5.1). */
+export const REAUTH_WINDOW_SECONDS = 15 * 60;
+
+const FORM_LIMIT = '8kb';
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const MAX_EMAIL_LENGTH = 320;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** oidc-provider grant ids and session uids (nanoid) */
+const GRANT_ID = /^[A-Za-z0-9_-]{10,64}$/;
+
+/** Banners after a change; the query string carries only these keys, never text. */
+const DONE_MESSAGES: Record<string, string> = {
+  'service-removed': 'You have withdrawn your consent. The service will ask for it again the next time you use carelogin with it.',
+  'device-removed': 'The device has been removed. It will need a security code the next time it is used to sign in.',
+  'devices-removed': 'All remembered devices have been removed.',
+  'session-ended': 'That device has been signed out of carelogin.',
+  password: 'Your password has been changed. You have been signed out on other devices, remembered devices have been removed, and services you use will ask you to sign in again.',
+  email: 'Your email address has been changed.',
+  mobile: 'Your mobile phone number has been changed.',
+};
+
+/** Who is signed in, from oidc-provider's own session for this browser. */
+interface SignedIn {
+  readonly account: Account;
+  readonly sessionId: string;
+  /** Stable for the life of the session: what CSRF tokens and security-code journeys are bound to. */
+  readonly binding: string;
+  /** The session's public uid (never its id, which is the cookie value). */
+  readonly sessionUid: string;
+  /** When the patient last proved who they are (auth_time). */
+  readonly loginTs: number;
+}
+
+/**
+ * "Your account": the signed-in patient's settings, at /account.
+ *
+ * It is a first-party relying party of carelogin: signing in (and re-authenticating for a
+ * sensitive change) is an authorization request to our own /authorize for the internal client
+ * `carelogin-account`, so the patient goes through the same journeys as for any service. Who is
+ * signed in is then read from oidc-provider's own session (its cookie, its storage, its 1 hour idle
+ * and 12 hour absolute lifetime): the account area keeps no session of its own that could outlive
+ * or disagree with it. See docs/account.md.
+ */
+export function createAccountRouter(services: AppServices): Router {
+  const { provider, renderer, csrf, config, dataSource, hasher, codes, notifications, audit, counters } = services;
+  const devices = createRememberedDevices(dataSource);
+  const accounts = dataSource.getRepository(Account);
+  const expectedOrigin = new URL(config.issuer).origin;
+  const secure = config.issuer.startsWith('https://');
+  // The round trip's state: signed, HttpOnly, SameSite=Lax (it must come back on the top-level
+  // redirect from /authorize), and __Host- on https, which needs Path=/.
+  const signinCookie = secure ? '__Host-carelogin-account-signin' : 'carelogin-account-signin';
+  const router = new Router({ prefix: '/account' });
+  const forms = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
+
+  function page(ctx: Context, template: string, data: Record<string, unknown> = {}, status = 200): void {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = renderer.render(`account/${template}.njk`, { ...data, cspNonce: ctx.state.cspNonce });
+  }
+
+  function redirect(ctx: Context, location: string): void {
+    ctx.status = 303;
+    ctx.redirect(location);
+  }
+
+  async function signedIn(ctx: Context): Promise<SignedIn | undefined> {
+    const session = await provider.Session.get(ctx);
+    if (!session.accountId || !session.loginTs) return undefined;
+    // A session signed in with a password alone (a service may ask for no more) is not enough here.
+    if (!assessVectors(ACCOUNT_VECTORS.map(parseVector), 'P0', credentialsFromAmr(session.amr)).met) return undefined;
+    // oidc-provider's row expiry is the idle limit; the absolute limit is checked here as well.
+    const now = Math.floor(Date.now() / 1000);
+    if (now - session.loginTs >= config.ttl.sessionAbsolute) return undefined;
+    const account = await accounts.findOneBy({ id: session.accountId });
+    if (!account || account.status !== 'active') return undefined;
+    return { account, sessionId: session.jti, binding: `account:${session.uid}`, sessionUid: session.uid, loginTs: session.loginTs };
+  }
+
+  /** Using the account area counts as activity: extend the session's idle lifetime as oidc-provider would. */
+  async function touch(ctx: Context): Promise<void> {
+    const session = await provider.Session.get(ctx);
+    if (!session.accountId || !session.loginTs || typeof session.exp !== 'number') return;
+    const now = Math.floor(Date.now() / 1000);
+    const ttl = Math.max(1, Math.min(config.ttl.sessionIdle, session.loginTs + config.ttl.sessionAbsolute - now));
+    await session.save(ttl);
+    ctx.cookies.set(provider.cookieName('session'), session.jti, { httpOnly: true, sameSite: 'lax', secure, signed: true, expires: new Date((now + ttl) * 1000), overwrite: true });
+  }
+
+  function csrfToken(ctx: Context): string {
+    return csrf.token((ctx.state.account as SignedIn).binding);
+  }
+
+  function me(ctx: Context): SignedIn {
+    return ctx.state.account as SignedIn;
+  }
+
+  /** Every page: no caching, and a signed-in patient (else sign in and come back here). */
+  const requireSignIn: Middleware = async (ctx: Context, next: Next) => {
+    const current = await signedIn(ctx);
+    if (!current) {
+      redirect(ctx, `/account/signin?return=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`);
+      return;
+    }
+    ctx.state.account = current;
+    await next();
+    if (ctx.status < 500) await touch(ctx);
+  };
+
+  /** C5: refuse a cross-site post, or one without this session's token, before anything is read further. */
+  const checkForm: Middleware = async (ctx: Context, next: Next) => {
+    const body = formBody(ctx);
+    if (isCrossSiteRequest(ctx.headers, expectedOrigin) || !csrf.verify(me(ctx).binding, body._csrf)) {
+      ((ctx.state.log as typeof services.logger | undefined) ?? services.logger).warn('account form rejected: cross-site or bad CSRF token');
+      throw new CsrfError();
+    }
+    await next();
+  };
+
+  /** Sensitive changes need a recent sign-in; otherwise a prompt=login round trip back to `returnTo`. */
+  function recentlySignedIn(ctx: Context, returnTo: string): boolean {
+    const age = Math.floor(Date.now() / 1000) - me(ctx).loginTs;
+    if (age <= REAUTH_WINDOW_SECONDS) return true;
+    redirect(ctx, `/account/signin?reauth=1&return=${encodeURIComponent(returnTo)}`);
+    return false;
+  }
+
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    await next();
+  });
+
+  // Sign in (and re-authenticate): an authorization request for the internal client.
+  router.get('/signin', async (ctx) => {
+    const returnTo = safeReturn(ctx.query.return);
+    const reauth = ctx.query.reauth === '1';
+    const current = await signedIn(ctx);
+    if (current && !reauth) return redirect(ctx, returnTo);
+    const state = randomBytes(32).toString('base64url');
+    ctx.cookies.set(signinCookie, `${state}|${returnTo}${reauth ? '|reauth' : ''}`, { httpOnly: true, sameSite: 'lax', secure, signed: true, path: '/', maxAge: config.ttl.interaction * 1000, overwrite: true });
+    const verifier = randomBytes(32).toString('base64url');
+    const params = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID,
+      redirect_uri: `${config.issuer}${ACCOUNT_CALLBACK_PATH}`,
+      response_type: 'code',
+      scope: 'openid',
+      state,
+      nonce: randomBytes(16).toString('base64url'),
+      // The code is never redeemed (see docs/account.md), but PKCE is required of every client.
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+      vtr: JSON.stringify(ACCOUNT_VECTORS),
+    });
+    const session = await provider.Session.get(ctx);
+    // A session past its absolute limit is still live for oidc-provider until its row expires: sign in afresh.
+    const outlived = Boolean(session.loginTs) && Math.floor(Date.now() / 1000) - session.loginTs! >= config.ttl.sessionAbsolute;
+    if (reauth || outlived) params.set('prompt', 'login');
+    if (session.accountId) await ensureAccountGrant(provider, dataSource, session.accountId);
+    redirect(ctx, `/authorize?${params.toString()}`);
+  });
+
+  router.get('/callback', async (ctx) => {
+    const stored = ctx.cookies.get(signinCookie, { signed: true }) ?? '';
+    ctx.cookies.set(signinCookie, null, { path: '/', secure, overwrite: true });
+    const [state, returnTo, reauth] = stored.split('|');
+    if (!state || typeof ctx.query.state !== 'string' || ctx.query.state !== state) {
+      page(ctx, 'signin-failed', { title: 'You are not signed in' }, 400);
+      return;
+    }
+    if (typeof ctx.query.error === 'string') {
+      page(ctx, 'signin-failed', { title: 'You are not signed in' }, 400);
+      return;
+    }
+    const current = await signedIn(ctx);
+    // Never straight back to /signin from here: a session that cannot be used would loop.
+    if (!current) {
+      page(ctx, 'signin-failed', { title: 'You are not signed in' }, 400);
+      return;
+    }
+    if (reauth && Math.floor(Date.now() / 1000) - current.loginTs > REAUTH_WINDOW_SECONDS) return redirect(ctx, '/account');
+    await audit.record('account.signed_in', { accountId: current.account.id, clientId: ACCOUNT_CLIENT_ID, ip: ctx.ip, detail: { reauth: Boolean(reauth) } });
+    redirect(ctx, safeReturn(returnTo));
+  });
+
+  router.get('/signed-out', (ctx) => page(ctx, 'signed-out', { title: 'You have signed out' }));
+  router.get('/deleted', (ctx) => page(ctx, 'deleted', { title: 'Your account has been deleted' }));
+
+  // Slice 1: the overview.
+  router.get('/', requireSignIn, async (ctx) => {
+    const { account } = me(ctx);
+    const grants = await listGrants(dataSource, account.id);
+    const connected = await Promise.all(
+      grants.map(async (g) => ({ ...g, name: services.clients.get(g.clientId)?.metadata.client_name ?? (await provider.Client.find(g.clientId))?.clientName ?? g.clientId })),
+    );
+    const done = typeof ctx.query.done === 'string' ? DONE_MESSAGES[ctx.query.done] : undefined;
+    page(ctx, 'index', {
+      title: 'Your account',
+      email: account.email,
+      mobile: account.mobileNumber ? maskMobile(account.mobileNumber) : undefined,
+      hasPassword: Boolean(account.passwordHash),
+      devices: await devices.listDevices(account.id),
+      sessions: (await listSessions(dataSource, account.id)).map((b) => ({ ...b, current: b.uid === me(ctx).sessionUid })),
+      services: connected,
+      done,
+      csrfToken: csrfToken(ctx),
+    });
+  });
+
+  // Slice 2: connected services, remembered devices, signing out.
+  router.post('/services/:grantId/withdraw', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account')) return;
+    const { account } = me(ctx);
+    const grantId = String(ctx.params.grantId);
+    if (!GRANT_ID.test(grantId) || !(await grantBelongsTo(dataSource, grantId, account.id))) throw new NotFoundError();
+    const [grant] = await dataSource.query(`SELECT payload->>'clientId' AS client_id FROM oidc_model WHERE model = 'Grant' AND id = $1`, [grantId]);
+    await dataSource.transaction(async (manager) => {
+      // The grant and every code and token issued under it: the service's tokens stop working now.
+      await manager.query(`DELETE FROM oidc_model WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)`, [grantId]);
+      await audit.record('consent.withdrawn', { accountId: account.id, clientId: grant?.client_id ?? null, ip: ctx.ip }, manager);
+    });
+    redirect(ctx, '/account?done=service-removed');
+  });
+
+  router.post('/devices/remove-all', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account')) return;
+    const { account } = me(ctx);
+    const removed = await devices.removeAllDevices(account.id);
+    await audit.record('device.removed_all', { accountId: account.id, ip: ctx.ip, detail: { removed } });
+    redirect(ctx, '/account?done=devices-removed');
+  });
+
+  router.post('/devices/:id/remove', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account')) return;
+    const { account } = me(ctx);
+    const id = String(ctx.params.id);
+    if (!UUID.test(id) || !(await devices.removeDevice(account.id, id))) throw new NotFoundError();
+    await audit.record('device.removed', { accountId: account.id, ip: ctx.ip });
+    redirect(ctx, '/account?done=device-removed');
+  });
+
+  router.post('/sessions/:uid/end', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account')) return;
+    const { account, sessionUid } = me(ctx);
+    const uid = String(ctx.params.uid);
+    // This browser signs out with "Sign out"; here only the others are ended.
+    if (!GRANT_ID.test(uid) || uid === sessionUid || !(await endSession(dataSource, account.id, uid))) throw new NotFoundError();
+    await audit.record('session.ended', { accountId: account.id, ip: ctx.ip });
+    redirect(ctx, '/account?done=session-ended');
+  });
+
+  router.post('/sign-out', requireSignIn, forms, checkForm, async (ctx) => {
+    const { account, sessionId } = me(ctx);
+    await dataSource.query(`DELETE FROM oidc_model WHERE model = 'Session' AND id = $1`, [sessionId]);
+    clearSessionCookie(ctx);
+    // As NHS login's "Log out": this browser is no longer remembered either (it may be a shared one).
+    const deviceCookie = ctx.cookies.get(deviceCookieName(config.issuer), { signed: false });
+    const device = parseDeviceCookie(deviceCookie);
+    if (device && (await devices.recognise(account.id, deviceCookie))) await devices.removeDevice(account.id, device.id);
+    if (deviceCookie !== undefined) ctx.append('Set-Cookie', deviceCookieHeader(config.issuer, '', 0));
+    await audit.record('account.signed_out', { accountId: account.id, ip: ctx.ip });
+    redirect(ctx, '/account/signed-out');
+  });
+
+  router.post('/sign-out-everywhere', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account')) return;
+    const { account } = me(ctx);
+    await dataSource.transaction(async (manager) => {
+      const sessions = await deleteSessions(manager, account.id);
+      const removed = await devices.removeAllDevices(account.id, manager);
+      const tokens = await revokeTokens(manager, account.id);
+      await audit.record('account.signed_out_everywhere', { accountId: account.id, ip: ctx.ip, detail: { sessions, devices: removed, tokens } }, manager);
+    });
+    clearSessionCookie(ctx);
+    redirect(ctx, '/account/signed-out');
+  });
+
+  // Slice 3: change password.
+  router.get('/password', requireSignIn, (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/password')) return;
+    page(ctx, 'password', { title: 'Change your password', csrfToken: csrfToken(ctx) });
+  });
+
+  router.post('/password', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/password')) return;
+    const { account, sessionId } = me(ctx);
+    const body = formBody(ctx);
+    const current = typeof body.currentPassword === 'string' ? body.currentPassword : '';
+    const next = typeof body.newPassword === 'string' ? body.newPassword : '';
+    const errors: FieldError[] = [];
+    if (!current) errors.push({ field: 'currentPassword', text: 'Enter your current password' });
+    else {
+      // Wrong current passwords count against the same lock as signing in (X8), so a borrowed
+      // session cannot be used to guess the password at leisure.
+      const key = lockoutKeys.password(account.id);
+      const attempt = await counters.reserveAttempt(key, passwordPolicy(config));
+      if (!attempt.allowed) {
+        await audit.record('password.change_locked', { accountId: account.id, ip: ctx.ip });
+        page(ctx, 'password', { title: 'Change your password', errors: [{ field: 'currentPassword', text: 'You have entered the wrong password too many times. Try again later' }], csrfToken: csrfToken(ctx) }, 429);
+        return;
+      }
+      if (await hasher.verify(account.passwordHash, current)) await counters.recordSuccess(key);
+      else {
+        if (attempt.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, attempt.delayMs));
+        errors.push({ field: 'currentPassword', text: 'Your current password is not correct' });
+      }
+    }
+    const problem = checkPassword(next, { email: account.email });
+    if (problem) errors.push({ field: 'newPassword', text: PASSWORD_MESSAGES[problem] });
+    else if (current && next === current) errors.push({ field: 'newPassword', text: 'Your new password must be different from your current password' });
+    if (errors.length > 0) {
+      if (errors.some((e) => e.field === 'currentPassword' && current)) await audit.record('password.change_failed', { accountId: account.id, ip: ctx.ip });
+      page(ctx, 'password', { title: 'Change your password', errors, csrfToken: csrfToken(ctx) }, 400);
+      return;
+    }
+    const hash = await hasher.hash(next);
+    await dataSource.transaction(async (manager) => {
+      await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [account.id, hash]);
+      // Anyone else signed in with the old password is signed out (this browser stays signed in),
+      // services' tokens are revoked and remembered devices forgotten (C4).
+      const sessions = await deleteSessions(manager, account.id, sessionId);
+      const tokens = await revokeTokens(manager, account.id);
+      const removed = await devices.removeAllDevices(account.id, manager);
+      await notifications.enqueue(manager, { template: 'password-changed', to: account.email, data: {}, accountId: account.id });
+      await audit.record('password.changed', { accountId: account.id, ip: ctx.ip, detail: { otherSessionsEnded: sessions, tokens, devices: removed } }, manager);
+    });
+    redirect(ctx, '/account?done=password');
+  });
+
+  // Slice 4: change email (a code to the new address; a notice to the old one).
+  router.get('/email', requireSignIn, (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/email')) return;
+    page(ctx, 'email', { title: 'Change your email address', csrfToken: csrfToken(ctx) });
+  });
+
+  router.post('/email', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/email')) return;
+    const { account, binding } = me(ctx);
+    const email = typeof formBody(ctx).email === 'string' ? String(formBody(ctx).email).trim() : '';
+    let error: string | undefined;
+    if (!email) error = 'Enter your new email address';
+    else if (email.length > MAX_EMAIL_LENGTH || !EMAIL_PATTERN.test(email)) error = 'Enter an email address in the correct format, like name@example.com';
+    else if (normaliseEmail(email) === account.emailNormalised) error = 'This is already your email address. Enter a different one';
+    if (error) {
+      page(ctx, 'email', { title: 'Change your email address', email, errors: [{ field: 'email', text: error }], csrfToken: csrfToken(ctx) }, 400);
+      return;
+    }
+    const taken = await accounts.existsBy({ emailNormalised: normaliseEmail(email) });
+    const sent = await dataSource.transaction(async (manager) => {
+      // An address another account uses goes through the same steps (a code is made, counted against
+      // the same sending limit) but nothing is sent, so the page, the timing and the limit tell nothing;
+      // and confirmation checks uniqueness again, so even a guessed code changes nothing (F2).
+      const issued = await codes.issue(manager, { accountId: account.id, purpose: 'change-email', journeyId: binding, channel: 'email', destination: email });
+      if (!issued.ok) return false;
+      if (!taken) await notifications.enqueue(manager, { template: 'email-confirmation-code', to: email, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
+      await audit.record('email.change_requested', { accountId: account.id, ip: ctx.ip, detail: { addressInUse: taken } }, manager);
+      return true;
+    });
+    if (!sent) {
+      page(ctx, 'email', { title: 'Change your email address', email, errors: [{ field: 'email', text: 'You have asked for too many security codes. Wait a few minutes and try again' }], csrfToken: csrfToken(ctx) }, 429);
+      return;
+    }
+    page(ctx, 'check-email', { title: 'Check your email', email, csrfToken: csrfToken(ctx) });
+  });
+
+  router.post('/email/confirm', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/email')) return;
+    const { account, binding } = me(ctx);
+    const body = formBody(ctx);
+    const email = typeof body.email === 'string' ? body.email.trim() : '';
+    const code = normaliseSecurityCode(body.code);
+    const again = (text: string, status = 400): void =>
+      page(ctx, 'check-email', { title: 'Check your email', email, errors: [{ field: 'code', text }], csrfToken: csrfToken(ctx) }, status);
+    if (!email || !EMAIL_PATTERN.test(email)) return redirect(ctx, '/account/email');
+    if (!SECURITY_CODE_PATTERN.test(code)) return again('Enter the security code, like 123456');
+    // The code must have been sent to exactly this address: a changed hidden field cannot work.
+    const verdict = await codes.verify({ accountId: account.id, purpose: 'change-email', journeyId: binding, code, destination: email });
+    if (verdict !== 'valid') return again(verdict === 'expired' ? 'This security code has expired. Start again to get a new one' : 'The security code is not correct');
+    const changed = await dataSource
+      .transaction(async (manager) => {
+        const rows = await manager.query(`SELECT 1 FROM account WHERE email_normalised = $1 AND id <> $2`, [normaliseEmail(email), account.id]);
+        if (rows.length > 0) return false;
+        await manager.query(`UPDATE account SET email = $2, email_normalised = $3, email_verified_at = now(), updated_at = now() WHERE id = $1`, [account.id, email, normaliseEmail(email)]);
+        await notifications.enqueue(manager, { template: 'email-changed', to: account.email, data: {}, accountId: account.id });
+        await audit.record('email.changed', { accountId: account.id, ip: ctx.ip }, manager);
+        return true;
+      })
+      // Two accounts confirming the same address at once: the unique index lets one win (H1); the other is refused like any taken address.
+      .catch((error: unknown) => {
+        if (isUniqueViolation(error)) return false;
+        throw error;
+      });
+    if (!changed) return again('The security code is not correct');
+    redirect(ctx, '/account?done=email');
+  });
+
+  // Slice 4: change mobile (a code to the new number; notices to the email and the old number).
+  router.get('/mobile', requireSignIn, (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/mobile')) return;
+    page(ctx, 'mobile', { title: 'Change your mobile phone number', csrfToken: csrfToken(ctx) });
+  });
+
+  router.post('/mobile', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/mobile')) return;
+    const { account, binding } = me(ctx);
+    const raw = typeof formBody(ctx).mobile === 'string' ? String(formBody(ctx).mobile) : '';
+    const parsed = parseUkMobile(raw);
+    const mobile = parsed.ok ? parsed.e164 : undefined;
+    let error: string | undefined;
+    if (!parsed.ok) error = parsed.problem === 'missing' ? 'Enter your new mobile phone number' : parsed.message;
+    else if (mobile === account.mobileNumber) error = 'This is already your mobile phone number. Enter a different one';
+    if (error || !mobile) {
+      page(ctx, 'mobile', { title: 'Change your mobile phone number', mobile: raw, errors: [{ field: 'mobile', text: error }], csrfToken: csrfToken(ctx) }, 400);
+      return;
+    }
+    let refused: string | undefined;
+    await dataSource.transaction(async (manager) => {
+      const issued = await codes.issue(manager, { accountId: account.id, purpose: 'change-mobile', journeyId: binding, channel: 'sms', destination: mobile });
+      if (!issued.ok) {
+        refused = 'You have asked for too many security codes. Wait a few minutes and try again';
+        return;
+      }
+      await notifications.enqueue(manager, { template: 'mobile-confirmation-code', to: mobile, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
+    });
+    if (refused) {
+      page(ctx, 'mobile', { title: 'Change your mobile phone number', mobile: raw, errors: [{ field: 'mobile', text: refused }], csrfToken: csrfToken(ctx) }, 429);
+      return;
+    }
+    page(ctx, 'check-mobile', { title: 'Check your mobile phone', mobile, mobileEnding: mobile.slice(-3), csrfToken: csrfToken(ctx) });
+  });
+
+  router.post('/mobile/confirm', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/mobile')) return;
+    const { account, binding } = me(ctx);
+    const body = formBody(ctx);
+    const parsed = parseUkMobile(body.mobile);
+    const mobile = parsed.ok ? parsed.e164 : undefined;
+    const code = normaliseSecurityCode(body.code);
+    if (!mobile) return redirect(ctx, '/account/mobile');
+    const again = (text: string): void =>
+      page(ctx, 'check-mobile', { title: 'Check your mobile phone', mobile, mobileEnding: mobile.slice(-3), errors: [{ field: 'code', text }], csrfToken: csrfToken(ctx) }, 400);
+    if (!SECURITY_CODE_PATTERN.test(code)) return again('Enter the security code, like 123456');
+    const verdict = await codes.verify({ accountId: account.id, purpose: 'change-mobile', journeyId: binding, code, destination: mobile });
+    if (verdict !== 'valid') return again(verdict === 'expired' ? 'This security code has expired. Start again to get a new one' : 'The security code is not correct');
+    await dataSource.transaction(async (manager) => {
+      await manager.query(`UPDATE account SET mobile_number = $2, mobile_verified_at = now(), phone_number_pds_matched = false, updated_at = now() WHERE id = $1`, [account.id, mobile]);
+      await notifications.enqueue(manager, { template: 'mobile-changed', to: account.email, data: { mobileEnding: mobile.slice(-3) }, accountId: account.id });
+      if (account.mobileNumber) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: account.mobileNumber, data: {}, accountId: account.id });
+      await audit.record('mobile.changed', { accountId: account.id, ip: ctx.ip }, manager);
+    });
+    redirect(ctx, '/account?done=mobile');
+  });
+
+  // Slice 5: delete the account.
+  router.get('/delete', requireSignIn, (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/delete')) return;
+    page(ctx, 'delete', { title: 'Delete your carelogin account', csrfToken: csrfToken(ctx) });
+  });
+
+  router.post('/delete', requireSignIn, forms, checkForm, async (ctx) => {
+    if (!recentlySignedIn(ctx, '/account/delete')) return;
+    const { account } = me(ctx);
+    await dataSource.transaction(async (manager) => {
+      // The notice is written first and kept (without the account id) so it is still delivered.
+      await notifications.enqueue(manager, { template: 'account-deleted', to: account.email, data: {}, accountId: null });
+      await deleteAccountRows(manager, account.id);
+      await audit.record('account.deleted', { accountId: account.id, ip: ctx.ip }, manager);
+    });
+    clearSessionCookie(ctx);
+    redirect(ctx, '/account/deleted');
+  });
+
+  function clearSessionCookie(ctx: Context): void {
+    ctx.cookies.set(provider.cookieName('session'), null, { httpOnly: true, sameSite: 'lax', secure, signed: true, overwrite: true });
+  }
+
+  return router;
+}
+
+/** The account area's own consent, recorded once the account is known (see implicitAccountGrant). */
+async function ensureAccountGrant(provider: Provider, dataSource: DataSource, accountId: string): Promise<void> {
+  if (!(await findGrantId(dataSource, accountId, ACCOUNT_CLIENT_ID))) await implicitAccountGrant(provider, accountId);
+}
+
+/** "Ending in 982": enough to recognise the number, not enough to learn it from a shoulder or a screenshot. */
+function maskMobile(e164: string): string {
+  return `Ending in ${e164.slice(-3)}`;
+}
+
+/** PostgreSQL's unique_violation, however the driver wraps it. */
+function isUniqueViolation(error: unknown): boolean {
+  const candidate = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return candidate?.code === '23505' || candidate?.driverError?.code === '23505';
+}
+
+/** Only our own account pages are places to return to (no open redirect). */
+function safeReturn(value: unknown): string {
+  return typeof value === 'string' && /^\/account(\/[a-z-]*)?$/.test(value) ? value : '/account';
+}
+
+/** The parsed form, as plain string fields (repeated fields arrive as arrays and fail validation). */
+function formBody(ctx: Context): Record<string, unknown> {
+  const body: unknown = (ctx.request as { body?: unknown }).body;
+  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}

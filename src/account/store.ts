@@ -1,0 +1,97 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { queryRows } from '../db/sql.js';
+import { ACCOUNT_CLIENT_ID } from './internal-client.js';
+
+type Db = Pick<EntityManager, 'query'> | DataSource;
+
+/** One relying party the patient has consented to (an oidc-provider Grant). */
+export interface ConnectedService {
+  readonly grantId: string;
+  readonly clientId: string;
+  readonly givenAt: Date | null;
+}
+
+/** Live consents of the account, newest first; the account area's own grant is not a "service". */
+export async function listGrants(db: Db, accountId: string): Promise<ConnectedService[]> {
+  const rows = await queryRows<{ id: string; client_id: string; iat: string | null }>(
+    db,
+    `SELECT id, payload->>'clientId' AS client_id, payload->>'iat' AS iat FROM oidc_model
+      WHERE model = 'Grant' AND payload->>'accountId' = $1 AND payload->>'clientId' <> $2
+        AND (expires_at IS NULL OR expires_at > now())
+      ORDER BY (payload->>'iat')::bigint DESC NULLS LAST`,
+    [accountId, ACCOUNT_CLIENT_ID],
+  );
+  return rows.map((r) => ({ grantId: r.id, clientId: r.client_id, givenAt: r.iat ? new Date(Number(r.iat) * 1000) : null }));
+}
+
+/** True when the grant exists and is this account's (the IDOR check before revoking). */
+export async function grantBelongsTo(db: Db, grantId: string, accountId: string): Promise<boolean> {
+  const rows = await queryRows(db, `SELECT 1 FROM oidc_model WHERE model = 'Grant' AND id = $1 AND payload->>'accountId' = $2 AND payload->>'clientId' <> $3`, [grantId, accountId, ACCOUNT_CLIENT_ID]);
+  return rows.length === 1;
+}
+
+/** A browser signed in to carelogin (an oidc-provider session), by its public `uid`, never its cookie value. */
+export interface SignedInBrowser {
+  readonly uid: string;
+  readonly signedInAt: Date;
+}
+
+/** Live sessions of the account, newest sign-in first. */
+export async function listSessions(db: Db, accountId: string): Promise<SignedInBrowser[]> {
+  const rows = await queryRows<{ uid: string; login_ts: string }>(
+    db,
+    `SELECT uid, payload->>'loginTs' AS login_ts FROM oidc_model
+      WHERE model = 'Session' AND payload->>'accountId' = $1 AND uid IS NOT NULL AND (expires_at IS NULL OR expires_at > now())
+      ORDER BY (payload->>'loginTs')::bigint DESC NULLS LAST`,
+    [accountId],
+  );
+  return rows.map((r) => ({ uid: r.uid, signedInAt: new Date(Number(r.login_ts) * 1000) }));
+}
+
+/** Ends one session of this account; false when there is none with that uid for this account (IDOR). */
+export async function endSession(db: Db, accountId: string, uid: string): Promise<boolean> {
+  const rows = await queryRows(db, `DELETE FROM oidc_model WHERE model = 'Session' AND uid = $2 AND payload->>'accountId' = $1 RETURNING id`, [accountId, uid]);
+  return rows.length > 0;
+}
+
+/** Ends every oidc-provider session of the account, except `keepSessionId` when given. Returns how many. */
+export async function deleteSessions(db: Db, accountId: string, keepSessionId?: string): Promise<number> {
+  const rows = await queryRows(
+    db,
+    `DELETE FROM oidc_model WHERE model = 'Session' AND payload->>'accountId' = $1 AND ($2::text IS NULL OR id <> $2) RETURNING id`,
+    [accountId, keepSessionId ?? null],
+  );
+  return rows.length;
+}
+
+/**
+ * Revokes every access and refresh token issued to services for the account (consent stays), so a
+ * stolen token stops working when the patient signs out everywhere or changes their password (C4).
+ */
+export async function revokeTokens(db: Db, accountId: string): Promise<number> {
+  const rows = await queryRows(db, `DELETE FROM oidc_model WHERE model IN ('AccessToken', 'RefreshToken') AND payload->>'accountId' = $1 RETURNING id`, [accountId]);
+  return rows.length;
+}
+
+/**
+ * Removes everything oidc-provider holds for the account: grants and all that was issued under
+ * them (codes, access and refresh tokens), sessions, and any interaction bound to the account.
+ */
+export async function deleteProtocolState(db: Db, accountId: string): Promise<void> {
+  await db.query(
+    `DELETE FROM oidc_model WHERE payload->>'accountId' = $1
+        OR grant_id IN (SELECT id FROM oidc_model WHERE model = 'Grant' AND payload->>'accountId' = $1)`,
+    [accountId],
+  );
+}
+
+/** Deletes the account's own rows (not the outbox, whose messages must still be sent; not the audit trail). */
+export async function deleteAccountRows(manager: EntityManager, accountId: string): Promise<void> {
+  await deleteProtocolState(manager, accountId);
+  await manager.query(`DELETE FROM remembered_device WHERE account_id = $1`, [accountId]);
+  await manager.query(`DELETE FROM security_code WHERE account_id = $1`, [accountId]);
+  await manager.query(`DELETE FROM password_reset_token WHERE account_id = $1`, [accountId]);
+  await manager.query(`DELETE FROM journey_state WHERE account_id = $1`, [accountId]);
+  await manager.query(`UPDATE outbox_message SET account_id = NULL WHERE account_id = $1`, [accountId]);
+  await manager.query(`DELETE FROM account WHERE id = $1`, [accountId]);
+}

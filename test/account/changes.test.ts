@@ -1,0 +1,195 @@
+import { expect } from 'chai';
+import { createRememberedDevices } from '../../src/accounts/remembered-devices.js';
+import { pageText } from '../helpers/browser.js';
+import type { TestIdp } from '../helpers/idp.js';
+import { signIn } from '../helpers/journeys.js';
+import { createAccount, errorSummary, heading, latestSmsCode, wrongCode } from '../interactions/support.js';
+import { outbox, signInToAccount, startAccountTestIdp, TEST_PASSWORD } from './support.js';
+
+const NEW_PASSWORD = 'violet-harbour-compass-42';
+
+describe('Your account: changing the password, email address and mobile number', function () {
+  this.timeout(60_000);
+  let test: TestIdp;
+
+  before(async () => {
+    test = await startAccountTestIdp();
+  });
+  after(async () => {
+    await test?.close();
+  });
+
+  async function passwordHash(accountId: string): Promise<string> {
+    const [row] = await test.idp.db.dataSource.query(`SELECT password_hash FROM account WHERE id = $1`, [accountId]);
+    return row.password_hash as string;
+  }
+
+  async function emailCode(to: string): Promise<string> {
+    const [row] = await outbox(test, to, 'email-confirmation-code');
+    const match = /\b(\d{6})\b/.exec(row?.body ?? '');
+    if (!match) throw new Error(`no code sent to ${to}`);
+    return match[1]!;
+  }
+
+  describe('password', () => {
+    it('changes the password with the current one, emails the patient, signs out other sessions, revokes services\' tokens and forgets devices', async () => {
+      const account = await createAccount(test);
+      await createRememberedDevices(test.idp.db.dataSource).remember(account.id, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36');
+      const atService = await signIn(test, { email: account.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
+      const tokens = await test.rp.exchange(atService.callbackUrl, atService.request);
+      const elsewhere = await signInToAccount(test, account);
+      const { browser } = await signInToAccount(test, account);
+      const form = await browser.get(`${test.url}/account/password`);
+      expect(heading(form)).to.equal('Change your password');
+      const done = await browser.submit(form, { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD });
+      expect(heading(done)).to.equal('Your account');
+      expect(pageText(done)).to.include('Your password has been changed');
+      expect(await test.idp.services.hasher.verify(await passwordHash(account.id), NEW_PASSWORD)).to.equal(true);
+      expect(await outbox(test, account.email, 'password-changed')).to.have.length(1);
+      // The other browser is signed out; this one is not.
+      expect((await elsewhere.browser.get(`${test.url}/account`)).url).to.match(/\/interaction\//);
+      expect(heading(await browser.get(`${test.url}/account`))).to.equal('Your account');
+      const userinfo = await fetch(`${test.url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      expect(userinfo.status).to.equal(401);
+      const [devices] = await test.idp.db.dataSource.query(`SELECT count(*) AS n FROM remembered_device WHERE account_id = $1`, [account.id]);
+      expect(Number(devices.n)).to.equal(0);
+      // The new password signs in; the old one does not.
+      await signIn(test, { email: account.email, password: NEW_PASSWORD });
+    });
+
+    it('refuses a wrong current password, and a new password that breaks the policy, changing nothing', async () => {
+      const account = await createAccount(test);
+      const before = await passwordHash(account.id);
+      const { browser } = await signInToAccount(test, account);
+      const form = await browser.get(`${test.url}/account/password`);
+      const wrong = await browser.submit(form, { currentPassword: 'not my password at all', newPassword: NEW_PASSWORD });
+      expect(wrong.status).to.equal(400);
+      expect(errorSummary(wrong)).to.deep.equal(['Your current password is not correct']);
+      const short = await browser.submit(wrong, { currentPassword: TEST_PASSWORD, newPassword: 'short' });
+      expect(short.status).to.equal(400);
+      expect(errorSummary(short)).to.have.length(1);
+      expect(errorSummary(short)[0]).to.match(/12 characters/);
+      const common = await browser.submit(short, { currentPassword: TEST_PASSWORD, newPassword: 'password1234' });
+      expect(common.status).to.equal(400);
+      const same = await browser.submit(common, { currentPassword: TEST_PASSWORD, newPassword: TEST_PASSWORD });
+      expect(same.status).to.equal(400);
+      expect(await passwordHash(account.id)).to.equal(before);
+      expect(await outbox(test, account.email, 'password-changed')).to.have.length(0);
+    });
+  });
+
+  describe('email address', () => {
+    it('changes the email once the code sent to the new address is entered, and tells the old address', async () => {
+      const account = await createAccount(test);
+      const newEmail = `new-${account.email}`;
+      const { browser } = await signInToAccount(test, account);
+      const form = await browser.get(`${test.url}/account/email`);
+      const check = await browser.submit(form, { email: newEmail });
+      expect(heading(check)).to.equal('Check your email');
+      const bad = await browser.submit(check, { code: wrongCode(await emailCode(newEmail)) });
+      expect(bad.status).to.equal(400);
+      expect(errorSummary(bad)).to.deep.equal(['The security code is not correct']);
+      const done = await browser.submit(bad, { code: await emailCode(newEmail) });
+      expect(pageText(done)).to.include('Your email address has been changed');
+      expect(pageText(done)).to.include(newEmail);
+      const [row] = await test.idp.db.dataSource.query(`SELECT email, email_normalised FROM account WHERE id = $1`, [account.id]);
+      expect(row).to.deep.equal({ email: newEmail, email_normalised: newEmail.toLowerCase() });
+      expect(await outbox(test, account.email, 'email-changed')).to.have.length(1);
+    });
+
+    it('an address another account uses: the same "check your email" page, no code sent, and no code works', async () => {
+      const account = await createAccount(test);
+      const owner = await createAccount(test);
+      const fresh = `fresh-${account.email}`;
+      const { browser } = await signInToAccount(test, account);
+      const takenPage = await browser.submit(await browser.get(`${test.url}/account/email`), { email: owner.email.toUpperCase() });
+      const freshPage = await browser.submit(await browser.get(`${test.url}/account/email`), { email: fresh });
+      expect(takenPage.status).to.equal(freshPage.status);
+      expect(heading(takenPage)).to.equal(heading(freshPage));
+      expect(pageText(takenPage).replace(owner.email.toUpperCase(), 'X')).to.equal(pageText(freshPage).replace(fresh, 'X'));
+      expect(await outbox(test, owner.email.toUpperCase(), 'email-confirmation-code')).to.have.length(0);
+      expect(await outbox(test, owner.email, 'email-confirmation-code')).to.have.length(0);
+      // Neither a guess nor the code sent for the other address confirms the taken one.
+      const guess = await browser.submit(takenPage, { code: '123456' });
+      expect(errorSummary(guess)).to.deep.equal(['The security code is not correct']);
+      const swapped = await browser.post(`${test.url}/account/email/confirm`, { _csrf: /name="_csrf" value="([^"]+)"/.exec(takenPage.html)![1]!, email: owner.email, code: await emailCode(fresh) });
+      expect(swapped.status).to.equal(400);
+      const [row] = await test.idp.db.dataSource.query(`SELECT email FROM account WHERE id = $1`, [account.id]);
+      expect(row.email).to.equal(account.email);
+    });
+
+    it('an address taken by another account between the code and its confirmation is not changed to, even with the right code', async () => {
+      const account = await createAccount(test);
+      const racer = await createAccount(test);
+      const wanted = `wanted-${account.email}`;
+      const { browser } = await signInToAccount(test, account);
+      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: wanted });
+      await test.idp.db.dataSource.query(`UPDATE account SET email = $2, email_normalised = $2 WHERE id = $1`, [racer.id, wanted]);
+      const page = await browser.submit(check, { code: await emailCode(wanted) });
+      expect(page.status).to.equal(400);
+      expect(errorSummary(page)).to.deep.equal(['The security code is not correct']);
+      const [row] = await test.idp.db.dataSource.query(`SELECT email FROM account WHERE id = $1`, [account.id]);
+      expect(row.email).to.equal(account.email);
+      expect(await outbox(test, account.email, 'email-changed')).to.have.length(0);
+    });
+
+    it('two accounts confirming the same new address at once: exactly one gets it (H1)', async () => {
+      const wanted = `contested-${Date.now()}@example.test`;
+      const pending = [];
+      for (let i = 0; i < 2; i++) {
+        const account = await createAccount(test);
+        const { browser } = await signInToAccount(test, account);
+        const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: wanted });
+        pending.push({ browser, check, code: await emailCode(wanted) });
+      }
+      const results = await Promise.all(pending.map((p) => p.browser.submit(p.check, { code: p.code })));
+      const statuses = results.map((r) => r.status).sort();
+      expect(statuses).to.deep.equal([200, 400]);
+      const rows: { n: string | number }[] = await test.idp.db.dataSource.query(`SELECT count(*) AS n FROM account WHERE email_normalised = $1`, [wanted]);
+      expect(Number(rows[0]!.n)).to.equal(1);
+    });
+
+    it('refuses a malformed address and the current one', async () => {
+      const account = await createAccount(test);
+      const { browser } = await signInToAccount(test, account);
+      const form = await browser.get(`${test.url}/account/email`);
+      const malformed = await browser.submit(form, { email: 'not-an-email' });
+      expect(malformed.status).to.equal(400);
+      expect(errorSummary(malformed)[0]).to.match(/correct format/);
+      const same = await browser.submit(malformed, { email: account.email.toUpperCase() });
+      expect(errorSummary(same)[0]).to.match(/already your email address/);
+    });
+  });
+
+  describe('mobile number', () => {
+    it('changes the mobile once the code texted to the new number is entered; emails the patient and texts the old number', async () => {
+      const account = await createAccount(test);
+      const newMobile = '+447912345678';
+      const { browser } = await signInToAccount(test, account);
+      const check = await browser.submit(await browser.get(`${test.url}/account/mobile`), { mobile: '07912 345678' });
+      expect(heading(check)).to.equal('Check your mobile phone');
+      const bad = await browser.submit(check, { code: wrongCode(await latestSmsCode(test, newMobile)) });
+      expect(errorSummary(bad)).to.deep.equal(['The security code is not correct']);
+      const done = await browser.submit(bad, { code: await latestSmsCode(test, newMobile) });
+      expect(pageText(done)).to.include('Your mobile phone number has been changed');
+      expect(pageText(done)).to.include('Ending in 678');
+      const [row] = await test.idp.db.dataSource.query(`SELECT mobile_number FROM account WHERE id = $1`, [account.id]);
+      expect(row.mobile_number).to.equal(newMobile);
+      expect(await outbox(test, account.email, 'mobile-changed')).to.have.length(1);
+      expect(await outbox(test, account.mobileNumber!, 'mobile-changed-sms')).to.have.length(1);
+    });
+
+    it('refuses numbers that are not UK mobiles', async () => {
+      const account = await createAccount(test);
+      const { browser } = await signInToAccount(test, account);
+      const form = await browser.get(`${test.url}/account/mobile`);
+      for (const number of ['+33 6 12 34 56 78', '020 7946 0018', 'not a number']) {
+        const page = await browser.submit(form, { mobile: number });
+        expect(page.status, number).to.equal(400);
+        expect(errorSummary(page)[0], number).to.match(/mobile phone number/);
+      }
+      const [row] = await test.idp.db.dataSource.query(`SELECT mobile_number FROM account WHERE id = $1`, [account.id]);
+      expect(row.mobile_number).to.equal(account.mobileNumber);
+    });
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * Signing in from the demo service in a real browser (Debian Chromium via playwright-core): every
+ * page is screenshotted (test-artifacts/screenshots/) and scanned with axe-core for WCAG 2.2 A/AA.
+ */
+import { expect } from 'chai';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { PERSONAS } from '../../src/accounts/personas.js';
+import { axeScan, collectPageErrors, expectNoAxeViolations, formatViolations, JourneyRecorder, acquireChromium, newContext, releaseChromium, requireChromium, Screenshots } from './helpers/browser.js';
+import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, focusedId, summaryValue } from './helpers/pages.js';
+import { startIdpWithDemoRp, type IdpWithDemoRp } from './helpers/servers.js';
+
+const FIXED_CODE = '190696';
+const persona = (key: 'p0' | 'p5' | 'p9') => PERSONAS.find((p) => p.key === key)!;
+
+describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)', function () {
+  this.timeout(60_000);
+  let browser: Browser;
+  let env: IdpWithDemoRp;
+  let context: BrowserContext | undefined;
+
+  before(async function () {
+    const executable = requireChromium(this);
+    [browser, env] = await Promise.all([acquireChromium(executable), startIdpWithDemoRp()]);
+  });
+  after(async () => {
+    if (browser) await releaseChromium();
+    await env?.close();
+  });
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+  });
+
+  async function freshPage(): Promise<{ page: Page; errors: string[] }> {
+    context = await newContext(browser);
+    const page = await context.newPage();
+    return { page, errors: collectPageErrors(page) };
+  }
+
+  it('the axe scan reports violations on a deliberately inaccessible page (so a clean scan means something)', async () => {
+    const { page } = await freshPage();
+    await page.setContent('<html><head><title>Broken</title></head><body><main><input type="text" id="nameless"><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><p style="color:#bbb;background:#fff">faint</p></main></body></html>');
+    const violations = await axeScan(page);
+    expect(violations.map((v) => v.id)).to.include.members(['html-has-lang', 'label', 'image-alt', 'color-contrast']);
+    const message = formatViolations(violations, 'the broken page');
+    expect(message).to.include('label [critical]').and.include('#nameless').and.include('https://dequeuniversity.com/rules/axe/');
+    let thrown: unknown;
+    await expectNoAxeViolations(page, 'the broken page').catch((error: unknown) => {
+      thrown = error;
+    });
+    expect(String(thrown)).to.match(/accessibility violation\(s\) on the broken page/);
+  });
+
+  it('P9 persona: demo service → email → password → security code → consent → the service shows validated claims with vot P9.Cp.Cd', async () => {
+    const { page, errors } = await freshPage();
+    const record = new JourneyRecorder('sign-in');
+    const p9 = persona('p9');
+
+    await page.goto(`${env.rpUrl}/`);
+    await expectPage(page, 'Sign in to the demo service');
+    await record.check(page, 'demo-rp-start');
+    await continueFromDemoRp(page, env.rpUrl);
+
+    expect(page.url()).to.match(new RegExp(`^${env.idp.url}/interaction/`));
+    await expectPage(page, 'Enter your email address');
+    await record.check(page, 'enter-email');
+    await fillEmail(page, p9.email);
+
+    await expectPage(page, 'Enter your password');
+    expect(await page.getByText(p9.email).count(), 'the password page says who is signing in').to.be.greaterThan(0);
+    await record.check(page, 'enter-password');
+    // nhsuk's "Show password" toggle: it changes the field's type and says so to screen readers.
+    const password = page.getByRole('textbox', { name: 'Password', exact: true });
+    expect(await password.getAttribute('type')).to.equal('password');
+    await page.getByRole('button', { name: 'Show password' }).click();
+    expect(await password.getAttribute('type')).to.equal('text');
+    expect(await page.getByText('Your password is visible').count(), 'the change is announced').to.equal(1);
+    await page.getByRole('button', { name: 'Hide password' }).click();
+    expect(await password.getAttribute('type')).to.equal('password');
+    await fillPassword(page, p9.password);
+
+    await expectPage(page, 'Check your mobile phone');
+    await record.check(page, 'enter-security-code');
+    await fillSecurityCode(page, FIXED_CODE);
+
+    await expectPage(page, /^Share your information with /);
+    await record.check(page, 'consent');
+    await clickButton(page, 'Continue');
+
+    expect(page.url()).to.equal(`${env.rpUrl}/signed-in`);
+    await expectPage(page, 'You are signed in to the demo service');
+    await record.check(page, 'demo-rp-signed-in');
+    expect(await summaryValue(page, 'Achieved (vot)')).to.equal('P9.Cp.Cd');
+    expect(await summaryValue(page, 'Matches the request')).to.equal('Yes');
+    expect(await summaryValue(page, 'identity_proofing_level')).to.equal('P9');
+    expect(await summaryValue(page, 'nhs_number')).to.equal(p9.nhsNumber);
+    expect(await summaryValue(page, 'iss')).to.equal(env.idp.url);
+    expect(await summaryValue(page, 'aud')).to.include('carelogin-demo-rp');
+
+    expect(record.scanned).to.deep.equal(['demo-rp-start', 'enter-email', 'enter-password', 'enter-security-code', 'consent', 'demo-rp-signed-in']);
+    expect(errors, 'script errors or CSP violations in the pages').to.deep.equal([]);
+  });
+
+  it('declining to share: "Do not continue" on the consent page → the demo service explains it cannot be used; axe-clean', async () => {
+    const { page, errors } = await freshPage();
+    const record = new JourneyRecorder('sign-in-decline');
+    const p9 = persona('p9');
+
+    await page.goto(`${env.rpUrl}/`);
+    // Ask for a scope not yet agreed to, so the consent page is shown again for this account.
+    await page.getByRole('checkbox', { name: /^landline/ }).check();
+    await continueFromDemoRp(page, env.rpUrl);
+    await fillEmail(page, p9.email);
+    await fillPassword(page, p9.password);
+    await fillSecurityCode(page, FIXED_CODE);
+    await expectPage(page, /^Share your information with /);
+    await clickButton(page, 'Do not continue');
+
+    expect(page.url()).to.match(new RegExp(`^${env.rpUrl}/callback`));
+    await expectPage(page, 'You cannot use this service');
+    await record.check(page, 'demo-rp-no-consent');
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('keyboard only, at 320 CSS pixels wide: the skip link comes first, Tab and Enter get through email and password, and no page scrolls sideways (WCAG 2.1.1, 1.4.10)', async () => {
+    context = await browser.newContext({ locale: 'en-GB', viewport: { width: 320, height: 640 } });
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    const shots = new Screenshots('sign-in-keyboard-320px');
+    const p0 = persona('p0');
+    const overflow = (): Promise<number> =>
+      page.evaluate(() => {
+        const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return root.scrollWidth - root.clientWidth;
+      });
+    /** Tabs forward until the element with this id has focus (at most 15 presses). */
+    const tabTo = async (id: string): Promise<void> => {
+      for (let presses = 0; presses < 15; presses++) {
+        if ((await focusedId(page)) === id) return;
+        await page.keyboard.press('Tab');
+      }
+      throw new Error(`#${id} never received focus from the keyboard on ${page.url()}`);
+    };
+
+    await page.goto(`${env.rpUrl}/`);
+    await continueFromDemoRp(page, env.rpUrl);
+    await expectPage(page, 'Enter your email address');
+    await shots.take(page, 'enter-email');
+    expect(await overflow(), 'horizontal overflow on the email page (px)').to.equal(0);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent?.trim())).to.equal('Skip to main content');
+    await tabTo('email');
+    await page.keyboard.type(p0.email);
+    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+
+    await expectPage(page, 'Enter your password');
+    await shots.take(page, 'enter-password');
+    expect(await overflow(), 'horizontal overflow on the password page (px)').to.equal(0);
+    await tabTo('password');
+    await page.keyboard.type(p0.password);
+    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+
+    await expectPage(page, 'Check your mobile phone');
+    await shots.take(page, 'enter-security-code');
+    expect(await overflow(), 'horizontal overflow on the security code page (px)').to.equal(0);
+    expect(errors).to.deep.equal([]);
+  });
+
+  // SKIPPED: defect reported for src/web/public-routes.ts: the footer's "Help", "Terms of use" and
+  // "Privacy notice" links (src/views/layout.njk, on every IdP page) and the create-account page's
+  // terms link all point at /help, /terms and /privacy, which answer 404. Un-skip when they exist.
+  it.skip('every link on the sign-in pages leads somewhere (footer: help, terms of use, privacy notice)', async () => {
+    const { page } = await freshPage();
+    await page.goto(`${env.rpUrl}/`);
+    await continueFromDemoRp(page, env.rpUrl);
+    await expectPage(page, 'Enter your email address');
+    const hrefs = await page.locator('a[href]').evaluateAll((links) => links.map((a) => (a as unknown as { href: string }).href));
+    const own = [...new Set(hrefs.filter((href) => href.startsWith(`${env.idp.url}/`)).map((href) => href.split('#')[0]!))];
+    expect(own.length).to.be.greaterThan(2);
+    const broken: string[] = [];
+    for (const href of own) {
+      // With the browser's cookies, as a person following the link would.
+      const response = await page.request.get(href, { headers: { accept: 'text/html' } });
+      if (response.status() >= 400) broken.push(`${href} → ${response.status()}`);
+    }
+    expect(broken, 'links that do not lead anywhere').to.deep.equal([]);
+  });
+
+  it('errors: no email address, wrong password, wrong security code (each summary takes focus and links to its field), then a P0 account at a P9 service; axe-clean', async () => {
+    const { page, errors } = await freshPage();
+    const record = new JourneyRecorder('sign-in-errors');
+    const p0 = persona('p0');
+
+    await page.goto(`${env.rpUrl}/`);
+    await continueFromDemoRp(page, env.rpUrl);
+    await clickButton(page, 'Continue');
+    await expectPage(page, 'Enter your email address');
+    await record.check(page, 'enter-email-error');
+    await expectFocusedErrorSummary(page, 'email', 'Enter your email address');
+
+    await fillEmail(page, p0.email);
+    await fillPassword(page, `${p0.password}-not`);
+    await expectPage(page, 'Enter your password');
+    expect(await page.title()).to.match(/^Error: Enter your password/);
+    await record.check(page, 'enter-password-error');
+    await expectFocusedErrorSummary(page, 'password', 'Enter the correct email address and password');
+    // The password the person typed is not sent back to them.
+    expect(await page.getByRole('textbox', { name: 'Password', exact: true }).inputValue()).to.equal('');
+
+    await fillPassword(page, p0.password);
+    await expectPage(page, 'Check your mobile phone');
+    await fillSecurityCode(page, '000000');
+    await expectPage(page, 'Check your mobile phone');
+    await record.check(page, 'enter-security-code-error');
+    await expectFocusedErrorSummary(page, 'code', 'The security code is not correct');
+
+    // P0 cannot meet the service's P9 request: the IdP says so on a page of its own.
+    await fillSecurityCode(page, FIXED_CODE);
+    await expectPage(page, 'You need to prove your identity to use this service');
+    await record.check(page, 'identity-verification-required');
+    expect(errors).to.deep.equal([]);
+  });
+});

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PERSONAS } from '../../src/accounts/personas.js';
 import { collectPageErrors, JourneyRecorder, acquireChromium, newContext, releaseChromium, requireChromium } from './helpers/browser.js';
-import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode } from './helpers/pages.js';
+import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, latestOutboxMessage } from './helpers/pages.js';
 import { startIdpWithDemoRp, type IdpWithDemoRp } from './helpers/servers.js';
 
 const p9 = PERSONAS.find((p) => p.key === 'p9')!;
@@ -35,7 +35,7 @@ describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name }).first().click()]);
   }
 
-  it('after using a service: the overview lists it and the remembered device, removing the device, withdrawing consent, each settings page, an error, signing out', async () => {
+  it('after using a service: the overview lists it and the remembered device, removing the device, withdrawing consent, changing the password (and an error) and the email address, the other settings pages, signing out', async () => {
     context = await newContext(browser);
     const page = await context.newPage();
     const errors = collectPageErrors(page);
@@ -84,10 +84,28 @@ describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
     await record.check(page, 'account-password-error');
     await expectFocusedErrorSummary(page, 'currentPassword', /.+/);
 
-    await page.goto(`${env.idp.url}/account`);
+    await page.getByRole('textbox', { name: 'Current password', exact: true }).fill(p9.password);
+    await page.getByRole('textbox', { name: 'New password', exact: true }).fill('lighthouse-walnut-river-9');
+    await clickButton(page, 'Change password');
+    await expectPage(page, 'Your account');
+    expect(await page.getByRole('status').innerText()).to.include('Your password has been changed');
+    await record.check(page, 'account-password-changed');
+
     await follow(page, /^Change\s+email address$/);
     await expectPage(page, 'Change your email address');
     await record.check(page, 'account-email');
+    const newEmail = `eleanor-${Date.now()}@example.test`;
+    await page.getByRole('textbox', { name: 'New email address' }).fill(newEmail);
+    await clickButton(page, 'Continue');
+    await expectPage(page, 'Check your email');
+    await record.check(page, 'account-check-email');
+    const emailed = await latestOutboxMessage(env.idp.url, newEmail, 'email-confirmation-code');
+    expect(emailed.code, `a code in: ${emailed.body}`).to.match(/^\d{6}$/);
+    await page.getByRole('textbox', { name: 'Security code' }).fill(emailed.code!);
+    await clickButton(page, 'Continue');
+    await expectPage(page, 'Your account');
+    expect(await page.getByRole('status').innerText()).to.include('Your email address has been changed');
+    expect(await page.getByText(newEmail).count(), 'the overview shows the new address').to.be.greaterThan(0);
 
     await page.goto(`${env.idp.url}/account`);
     await follow(page, /^Change\s+mobile phone number$/);
@@ -110,7 +128,9 @@ describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
       'account-consent-withdrawn',
       'account-password',
       'account-password-error',
+      'account-password-changed',
       'account-email',
+      'account-check-email',
       'account-mobile',
       'account-delete',
       'account-signed-out',

@@ -70,9 +70,22 @@ describe('C1 cookie attributes in a real browser after sign-in (Chromium)', func
     await expectPage(page, /^Share your information with /);
     await clickButton(page, 'Continue');
     expect(page.url()).to.equal(`${env.rpUrl}/signed-in`);
+
+    // The other cookies the IdP sets: "Your account" asking to sign in again (its own state cookie,
+    // Path=/account), and "Forgotten your password?" (the cookie naming this browser's sign-in).
+    await page.goto(`${env.idp.url}/account/signin?reauth=1&return=/account`);
+    await expectPage(page, 'Enter your email address');
+    await fillEmail(page, p9.email);
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Forgotten your password?' }).click()]);
+    await expectPage(page, 'Reset your password');
+    await page.getByRole('textbox', { name: 'Email address' }).fill(p9.email);
+    await clickButton(page, 'Send reset link');
+    await expectPage(page, 'Check your email');
+
     // Cookies are not isolated by port: the jar for localhost holds the demo service's cookies too,
-    // so keep those the IdP itself set.
-    idpCookies = (await context.cookies(env.idp.url)).filter((c) => setByIdp.has(c.name));
+    // so keep those the IdP itself set (on any path).
+    const idpHost = new URL(env.idp.url).hostname;
+    idpCookies = (await context.cookies()).filter((c) => c.domain === idpHost && setByIdp.has(c.name));
   });
   after(async () => {
     await context?.close();
@@ -93,7 +106,7 @@ describe('C1 cookie attributes in a real browser after sign-in (Chromium)', func
     const readable = idpCookies.filter((c) => !c.httpOnly).map((c) => c.name);
     expect(readable, 'cookies readable by page scripts').to.deep.equal([]);
     // Also the short-lived ones (interaction, resume) that are gone by the end of the sign-in.
-    expect([...setByIdp.keys()], 'cookies the IdP set during the sign-in').to.include.members(['carelogin-interaction', 'carelogin-resume']);
+    expect([...setByIdp.keys()], 'cookies the IdP set').to.include.members(['carelogin-interaction', 'carelogin-resume', 'carelogin-account-signin', 'carelogin-reset']);
     for (const [name, header] of setByIdp) expect(header, `${name}: ${header}`).to.match(/;\s*httponly/i);
   });
 

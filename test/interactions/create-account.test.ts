@@ -265,6 +265,16 @@ describe('create-account journey', () => {
       expect((await accountRow(email))!.mobile_verified_at).to.equal(null);
     });
 
+    it('refuses an expired code', async () => {
+      const { journey, page, email } = await atMobileNumber();
+      const mobile = newMobile();
+      const next = await submit(journey, page, { mobile });
+      await test.idp.db.dataSource.query(`UPDATE security_code SET expires_at = now() - interval '1 second' WHERE journey_id = $1 AND purpose = 'verify-mobile'`, [journey.uid]);
+      const refused = await submit(journey, next, { code: await smsCodeTo(test, mobile) });
+      expect(errorSummary(refused)).to.deep.equal(['The security code has expired – request a new code']);
+      expect((await accountRow(email))!.mobile_verified_at).to.equal(null);
+    });
+
     it('locks after too many wrong codes', async () => {
       const { journey, page } = await atMobileNumber();
       const mobile = newMobile();

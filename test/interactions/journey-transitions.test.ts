@@ -28,8 +28,8 @@ describe('sign-in journey transitions', () => {
   const rows: Row[] = [
     { from: 'enter-email', event: 'submitted', facts: {}, to: 'enter-password' },
     { from: 'enter-password', event: 'verified', facts: MOBILE, to: 'enter-security-code' },
-    { from: 'enter-password', event: 'verified', facts: NO_MOBILE, to: 'mobile-number-required' },
-    { from: 'enter-password', event: 'verified', facts: {}, to: 'mobile-number-required' },
+    { from: 'enter-password', event: 'verified', facts: { ...NO_MOBILE, hasVerifiedEmail: true }, to: 'add-mobile-number' },
+    { from: 'enter-password', event: 'verified', facts: {}, to: 'confirm-email' },
     { from: 'enter-password', event: 'emailChangeRequested', facts: {}, to: 'enter-email' },
     { from: 'enter-security-code', event: 'verified', facts: MOBILE, to: 'signed-in' },
   ];
@@ -46,11 +46,6 @@ describe('sign-in journey transitions', () => {
 
   it('has no way from the email step straight to a later step (no skipping)', () => {
     expect(() => nextStep(signInJourney, 'enter-email', 'verified', MOBILE)).to.throw(UnknownEventError);
-  });
-
-  it('ends a sign-in without a verified mobile with access_denied, never a login', () => {
-    const step = signInJourney.steps['mobile-number-required'];
-    expect(step).to.deep.include({ end: 'abort', error: 'access_denied', description: 'authentication method not available' });
   });
 });
 

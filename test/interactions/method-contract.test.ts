@@ -125,6 +125,51 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
     wrong: { code: '000000' },
     invalid: CODE_INVALID,
   },
+  // Creating an account and adding a mobile (create-account, sign-in without a mobile).
+  'new-account': {
+    arrange: async () => ({ facts: {}, account: null }),
+    valid: async () => ({ email: `contract-${randomUUID()}@example.test`, password: 'tractor lemon harbour', terms: 'agreed' }),
+    invalid: [
+      { body: { password: 'tractor lemon harbour', terms: 'agreed' }, field: 'email', message: 'Enter your email address' },
+      { body: { email: 'not-an-email', password: 'tractor lemon harbour', terms: 'agreed' }, field: 'email', message: 'Enter an email address in the correct format, like name@example.com' },
+      { body: { email: 'a@example.test', password: 'short', terms: 'agreed' }, field: 'password', message: 'Password must be 12 characters or more' },
+      { body: { email: 'a@example.test', password: 'Password123456', terms: 'agreed' }, field: 'password', message: 'Choose a password that is harder to guess. This one is too common' },
+      { body: { email: 'a@example.test', password: 'tractor lemon harbour' }, field: 'terms', message: 'Confirm that you agree to the terms of use' },
+    ],
+  },
+  'confirm-email': {
+    async arrange(test) {
+      const email = `contract-${randomUUID()}@example.test`;
+      const hash = await test.idp.services.hasher.hash(TEST_PASSWORD);
+      await test.idp.db.dataSource.query('INSERT INTO account (email, email_normalised, password_hash) VALUES ($1, $1, $2)', [email, hash]);
+      return { facts: { email }, account: await test.idp.services.accounts.findByEmail(email) };
+    },
+    valid: async (test, arranged) => ({ code: await newestCodeTo(test, arranged.facts.email!) }),
+    wrong: { code: '000000' },
+    invalid: CODE_INVALID,
+  },
+  'mobile-number': {
+    async arrange(test) {
+      return { facts: { hasVerifiedMobile: false }, account: await createAccount(test, { mobile: false }) };
+    },
+    valid: async () => ({ mobile: '07400 123 456' }),
+    invalid: [
+      { body: {}, field: 'mobile', message: 'Enter your mobile phone number' },
+      { body: { mobile: '  ' }, field: 'mobile', message: 'Enter your mobile phone number' },
+      { body: { mobile: '020 7946 0000' }, field: 'mobile', message: 'Enter a mobile phone number. This is a landline number, which cannot receive text messages' },
+      { body: { mobile: '09098 790123' }, field: 'mobile', message: 'Enter a mobile phone number. This is a premium rate or special service number, which cannot receive text messages from us' },
+      { body: { mobile: 'not a number' }, field: 'mobile', message: 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982' },
+    ],
+  },
+  'confirm-mobile': {
+    async arrange(test) {
+      const newMobile = `+4474002${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
+      return { facts: { hasVerifiedMobile: false, newMobile }, account: await createAccount(test, { mobile: false }) };
+    },
+    valid: async (test, arranged) => ({ code: await newestCodeTo(test, arranged.facts.newMobile!) }),
+    wrong: { code: '000000' },
+    invalid: CODE_INVALID,
+  },
 };
 
 describe('authentication method contract', () => {

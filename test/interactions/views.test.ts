@@ -14,6 +14,10 @@ const renderer = createRenderer();
 const VIEWS_DIR = path.join(PROJECT_ROOT, 'interactions', 'views');
 
 const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
+  'create-account.njk': { values: { email: 'someone@example.test', terms: 'agreed' }, termsVersion: '2026-11', journeyActions: ['sign-in'] },
+  'confirm-email.njk': { email: 'someone@example.test', expiresIn: '10 minutes' },
+  'enter-mobile-number.njk': { values: { mobile: '07400 123 456' } },
+  'confirm-mobile.njk': { mobileEnding: '3456', expiresIn: '10 minutes' },
   'enter-email.njk': { values: { email: 'someone@example.test' } },
   'enter-password.njk': { email: 'someone@example.test' },
   'enter-security-code.njk': { mobileEnding: '5100', expiresIn: '10 minutes' },

@@ -11,7 +11,7 @@ import { loadClients } from './clients/registry.js';
 import { createProvider } from './provider/provider.js';
 import { purgeExpiredModels } from './provider/adapter.js';
 import { createRenderer } from './web/renderer.js';
-import { assets, errorHandler, nhsLoginErrorNames, requestContext, securityHeaders } from './web/middleware.js';
+import { assets, errorHandler, nhsLoginErrorNames, notFound, requestContext, securityHeaders } from './web/middleware.js';
 import { createPublicRouter } from './web/public-routes.js';
 import { createNotifications } from './notifications/outbox.js';
 import { createDevOutboxRouter } from './notifications/dev-outbox-router.js';
@@ -90,7 +90,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     let accepting = true;
     // oidc-provider registers its own routes first; ours run for requests it does not answer.
     // Cross-cutting middleware goes to the front so it wraps the protocol endpoints too.
-    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), nhsLoginErrorNames(), assets());
+    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), notFound(renderer), nhsLoginErrorNames(), assets());
     const publicRouter = createPublicRouter({
       config,
       dataSource,

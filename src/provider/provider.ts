@@ -176,6 +176,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         title: status >= 500 ? 'Sorry, there is a problem with the service' : 'There is a problem with this request',
         message: errorPageMessage(out.error, out.error_description),
         reference: out.error,
+        cspNonce: ctx.state.cspNonce,
       });
     },
   };

@@ -173,3 +173,18 @@ export function nhsLoginErrorNames(): Middleware {
     ctx.status = status;
   };
 }
+
+/** Last in the chain: a request nothing answered gets the NHS-styled "Page not found" (or JSON). */
+export function notFound(renderer: Renderer): Middleware {
+  return async (ctx: Context, next: Next) => {
+    await next();
+    if (ctx.status !== 404 || ctx.body !== undefined) return;
+    ctx.status = 404;
+    if (wantsJson(ctx)) {
+      ctx.body = { error: 'not_found', error_description: 'There is nothing at this address.' };
+      return;
+    }
+    ctx.type = 'html';
+    ctx.body = renderer.render('not-found.njk', { title: 'Page not found', cspNonce: ctx.state.cspNonce });
+  };
+}

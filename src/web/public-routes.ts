@@ -53,6 +53,18 @@ export function createPublicRouter(deps: PublicRouteDeps): Router {
     };
   });
 
+  // The pages every footer links to. Plain content: a deployment replaces them with its own.
+  for (const [path, template, title] of [
+    ['/help', 'help.njk', 'Help using carelogin'],
+    ['/terms', 'terms.njk', 'Terms of use'],
+    ['/privacy', 'privacy.njk', 'Privacy notice'],
+  ] as const) {
+    router.get(path, (ctx) => {
+      ctx.type = 'html';
+      ctx.body = renderer.render(template, { title, cspNonce: ctx.state.cspNonce });
+    });
+  }
+
   router.get('/', (ctx) => {
     ctx.type = 'html';
     ctx.body = renderer.render('home.njk', {

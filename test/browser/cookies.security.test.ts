@@ -49,12 +49,16 @@ describe('C1 cookie attributes in a real browser after sign-in (Chromium)', func
     [browser, env] = await Promise.all([acquireChromium(executable), startIdpWithDemoRp()]);
     context = await newContext(browser);
     const page = await context.newPage();
-    page.on('response', async (response) => {
+    const pending: Promise<unknown>[] = [];
+    page.on('response', (response) => {
       if (!response.url().startsWith(`${env.idp.url}/`)) return;
-      for (const header of await response.headersArray()) {
-        if (header.name.toLowerCase() !== 'set-cookie') continue;
-        for (const line of header.value.split('\n')) setByIdp.set(line.slice(0, line.indexOf('=')).trim(), line);
-      }
+      const read = response.headersArray().then((headers) => {
+        for (const header of headers) {
+          if (header.name.toLowerCase() !== 'set-cookie') continue;
+          for (const line of header.value.split('\n')) setByIdp.set(line.slice(0, line.indexOf('=')).trim(), line);
+        }
+      });
+      pending.push(read.catch(() => undefined));
     });
 
     await page.goto(`${env.rpUrl}/`);
@@ -84,6 +88,7 @@ describe('C1 cookie attributes in a real browser after sign-in (Chromium)', func
 
     // Cookies are not isolated by port: the jar for localhost holds the demo service's cookies too,
     // so keep those the IdP itself set (on any path).
+    await Promise.all(pending);
     const idpHost = new URL(env.idp.url).hostname;
     idpCookies = (await context.cookies()).filter((c) => c.domain === idpHost && setByIdp.has(c.name));
   });
@@ -145,6 +150,6 @@ describe('C1 cookie attributes in a real browser after sign-in (Chromium)', func
     // and src/accounts/remembered-devices.ts.
     expect(insecure.sort(), 'on http every IdP cookie lacks Secure (expected)').to.deep.equal(idpCookies.map((c) => c.name).sort());
     expect(idpCookies.some((c) => c.name.startsWith('__Host-') || c.name.startsWith('__Secure-')), 'no __Host-/__Secure- names on http').to.equal(false);
-    console.log(`      note: on ${env.idp.url} these IdP cookies are not Secure (expected without https): ${insecure.join(', ')}`);
+    console.log(`      note: on ${env.idp.url} these IdP cookies are not Secure (expected without https): ${[...new Set(insecure)].sort().join(', ')}`);
   });
 });

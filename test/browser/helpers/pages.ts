@@ -16,7 +16,7 @@ export async function heading(page: Page): Promise<string> {
   return (await h1.innerText()).trim();
 }
 
-/** Asserts the page's h1 and that the <title> starts with it (GOV.UK/NHS pattern). */
+/** Asserts the page's h1 and that the <title> contains it (GOV.UK/NHS pattern: "[Error: ]h1 – service"). */
 export async function expectPage(page: Page, expected: string | RegExp): Promise<void> {
   const text = await heading(page);
   if (typeof expected === 'string') expect(text, `h1 on ${page.url()}`).to.equal(expected);

@@ -97,7 +97,11 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     expect(await summaryValue(page, 'iss')).to.equal(env.idp.url);
     expect(await summaryValue(page, 'aud')).to.include('carelogin-demo-rp');
 
-    expect(record.scanned).to.deep.equal(['demo-rp-start', 'enter-email', 'enter-password', 'enter-security-code', 'consent', 'demo-rp-signed-in']);
+    await clickButton(page, 'Sign out of the demo service');
+    await expectPage(page, 'You have signed out of the demo service');
+    await record.check(page, 'demo-rp-signed-out');
+
+    expect(record.scanned).to.deep.equal(['demo-rp-start', 'enter-email', 'enter-password', 'enter-security-code', 'consent', 'demo-rp-signed-in', 'demo-rp-signed-out']);
     expect(errors, 'script errors or CSP violations in the pages').to.deep.equal([]);
   });
 
@@ -178,13 +182,42 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     expect(expired?.status()).to.be.at.least(400);
     await heading(page);
     await record.check(page, 'interaction-expired');
-    expect(errors).to.deep.equal([]);
 
-    // Script errors on this one are the skipped test below (a defect); its accessibility is checked here.
     const bad = await page.goto(`${env.idp.url}/authorize?client_id=no-such-service&response_type=code&scope=openid`);
     expect(bad?.status(), 'an unknown service gets an error page, not a redirect').to.equal(400);
     await expectPage(page, 'There is a problem with this request');
     await record.check(page, 'authorize-error');
+    expect(errors).to.deep.equal([]);
+  });
+
+  it('a form with a bad CSRF token gets the "could not accept that form" page; five wrong security codes get the locked page; axe-clean', async () => {
+    const { page, errors } = await freshPage();
+    const record = new JourneyRecorder('sign-in-refused');
+    const p5 = persona('p5');
+
+    await page.goto(`${env.rpUrl}/`);
+    await page.getByRole('radio', { name: /^P5\.Cp\.Cd/ }).check();
+    await continueFromDemoRp(page, env.rpUrl);
+    await expectPage(page, 'Enter your email address');
+    await page.locator('input[name="_csrf"]').evaluate((input) => {
+      (input as unknown as { value: string }).value = 'A'.repeat(43);
+    });
+    await page.getByRole('textbox', { name: 'Email address' }).fill(p5.email);
+    await clickButton(page, 'Continue');
+    await expectPage(page, 'Sorry, we could not accept that form');
+    await record.check(page, 'forbidden');
+
+    await page.goBack();
+    await page.reload();
+    await expectPage(page, 'Enter your email address');
+    await fillEmail(page, p5.email);
+    await fillPassword(page, p5.password);
+    for (let attempt = 1; attempt <= 5 && (await heading(page)) === 'Check your mobile phone'; attempt++) {
+      await fillSecurityCode(page, '000000');
+    }
+    await expectPage(page, 'You entered the wrong security code too many times');
+    await record.check(page, 'security-code-locked');
+    expect(errors).to.deep.equal([]);
   });
 
   it('the protocol error page (an unknown service) runs its scripts under the CSP', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Context, Middleware, Next } from 'koa';
 import { send } from '@koa/send';
@@ -136,6 +137,18 @@ function wantsJson(ctx: Context): boolean {
 
 const OWN_STATIC_DIR = path.join(PROJECT_ROOT, 'src', 'web', 'static');
 
+let stylesheet: string | undefined;
+
+/**
+ * nhsuk-frontend's compiled CSS, minus its @font-face rules: they load Frutiger from a third-party
+ * host, which sign-in pages must not call (privacy, and our CSP blocks it). Pages use the design
+ * system's own fallback font stack (Arial).
+ */
+function ownStylesheet(): string {
+  stylesheet ??= readFileSync(path.join(NHSUK_ASSETS_DIR, 'nhsuk-frontend.min.css'), 'utf8').replace(/@font-face\{[^}]*\}/g, '');
+  return stylesheet;
+}
+
 /** Serves the NHS design system's CSS, JS and icons, and our own tiny init script, under /assets. */
 export function assets(): Middleware {
   return async (ctx: Context, next: Next) => {
@@ -145,7 +158,11 @@ export function assets(): Middleware {
     const options = { immutable: false, maxage: 86400 * 1000 };
     if (name === 'init.js') {
       await send(ctx, name, { root: OWN_STATIC_DIR, ...options });
-    } else if (name === 'nhsuk-frontend.min.css' || name === 'nhsuk-frontend.min.js') {
+    } else if (name === 'nhsuk-frontend.min.css') {
+      ctx.type = 'text/css';
+      ctx.set('Cache-Control', 'public, max-age=86400');
+      ctx.body = ownStylesheet();
+    } else if (name === 'nhsuk-frontend.min.js') {
       await send(ctx, name, { root: NHSUK_ASSETS_DIR, ...options });
     } else if (name.startsWith('images/') || name === 'manifest.json') {
       await send(ctx, name, { root: path.join(NHSUK_ASSETS_DIR, 'assets'), ...options });

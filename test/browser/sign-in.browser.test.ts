@@ -170,7 +170,7 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     expect(errors).to.deep.equal([]);
   });
 
-  it('the pages a person may land on outside a journey: the IdP home page, an expired sign-in, a bad request from a service; axe-clean', async () => {
+  it('the pages a person may land on outside a journey: the IdP home page, an expired sign-in, help, terms of use, privacy notice, a bad request from a service; axe-clean', async () => {
     const { page, errors } = await freshPage();
     const record = new JourneyRecorder('idp-other-pages');
 
@@ -182,6 +182,14 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     expect(expired?.status()).to.be.at.least(400);
     await heading(page);
     await record.check(page, 'interaction-expired');
+
+    // The footer's pages.
+    for (const path of ['/help', '/terms', '/privacy']) {
+      const response = await page.goto(`${env.idp.url}${path}`);
+      expect(response?.status(), path).to.equal(200);
+      await heading(page);
+      await record.check(page, path.slice(1));
+    }
 
     const bad = await page.goto(`${env.idp.url}/authorize?client_id=no-such-service&response_type=code&scope=openid`);
     expect(bad?.status(), 'an unknown service gets an error page, not a redirect').to.equal(400);
@@ -199,7 +207,7 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     await page.getByRole('radio', { name: /^P5\.Cp\.Cd/ }).check();
     await continueFromDemoRp(page, env.rpUrl);
     await expectPage(page, 'Enter your email address');
-    await page.locator('input[name="_csrf"]').evaluate((input) => {
+    await page.locator('input[name="_csrf"]').first().evaluate((input) => {
       (input as unknown as { value: string }).value = 'A'.repeat(43);
     });
     await page.getByRole('textbox', { name: 'Email address' }).fill(p5.email);

@@ -108,14 +108,6 @@ export async function newContext(browser: Browser): Promise<BrowserContext> {
 }
 
 /**
- * Known console noise that is not ours to fix in a test: nhsuk-frontend's prebuilt CSS declares
- * @font-face rules for Frutiger at https://assets.nhs.uk/fonts/, which our CSP (`font-src 'self'
- * data:`) rightly blocks; the pages fall back to Arial. Defect reported against src/web/: serve the
- * CSS without those @font-face rules (or build nhsuk-frontend with its font-face turned off).
- */
-const KNOWN_FONT_CSP_NOISE = /^Loading the font 'https:\/\/assets\.nhs\.uk\/fonts\/[^']+' violates the following Content Security Policy directive/;
-
-/**
  * Problems the page reported itself: uncaught script errors, CSP violations and other console
  * errors, and sub-resources (scripts, styles, images) that failed or answered 4xx/5xx. A document
  * answering 400 is how a form re-renders with errors, so documents are not counted.
@@ -126,12 +118,11 @@ export function collectPageErrors(page: Page): string[] {
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const text = message.text();
-    if (KNOWN_FONT_CSP_NOISE.test(text) || text.startsWith('Failed to load resource:')) return;
+    if (text.startsWith('Failed to load resource:')) return;
     errors.push(`${page.url()}: console error: ${text}`);
   });
   page.on('requestfailed', (request) => {
     if (request.resourceType() === 'document') return;
-    if (request.resourceType() === 'font' && request.url().startsWith('https://assets.nhs.uk/fonts/')) return; // KNOWN_FONT_CSP_NOISE
     // A load cut short because the page navigated away (a favicon, typically) is not a defect.
     if (request.failure()?.errorText === 'net::ERR_ABORTED') return;
     errors.push(`${page.url()}: ${request.resourceType()} ${request.url()} failed: ${request.failure()?.errorText ?? 'unknown'}`);

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign as signAsync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const rp = await createTestRp(issuerRef, { clientId: 'bench-rp' });
   writeFileSync(path.join(dataDir, 'clients.json'), JSON.stringify({ clients: [rp.entry] }));
   // BENCH_SERVER_ARGS adds Node flags to the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const serverArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const serverArgs = [...startScriptHeapFlags(), ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)];
   const server = spawn(process.execPath, [...serverArgs, '--enable-source-maps', path.join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
     env: {
       ...process.env,
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
+    serverPid = server.pid;
     await waitForReady(issuerRef.url!, server);
     const peak = watchPeakRss(server.pid!);
 
@@ -181,8 +182,39 @@ async function cloneP9Persona(count: number): Promise<{ email: string; password:
 
 interface Measurement { rate: number; median: number; p99: number; count: number }
 
+/** The V8 heap flags `npm start` uses, so the benchmark measures the server as it is run. */
+function startScriptHeapFlags(): string[] {
+  const start: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts.start;
+  return start.split(' ').filter((part) => /^--max-(old|semi)-space-size=\d+$/.test(part));
+}
+
+let serverPid: number | undefined;
+
+/** CPU seconds used so far by the server, this load generator and every PostgreSQL process. */
+function cpuSnapshot(): { server: number; generator: number; postgres: number } {
+  const ticks = (pid: string | number): number => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return 0;
+    }
+  };
+  let postgres = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') postgres += ticks(pid);
+    } catch {
+      // gone
+    }
+  }
+  const own = process.cpuUsage();
+  return { server: serverPid ? ticks(serverPid) : 0, generator: (own.user + own.system) / 1e6, postgres };
+}
+
 async function measure(name: string, seconds: number, concurrency: number, operation: () => Promise<unknown>): Promise<Measurement> {
   const latencies: number[] = [];
+  const cpuBefore = cpuSnapshot();
   const deadline = Date.now() + seconds * 1000;
   const started = performance.now();
   let stop = false;
@@ -200,7 +232,9 @@ async function measure(name: string, seconds: number, concurrency: number, opera
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const result = { rate: latencies.length / elapsed, median: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), count: latencies.length };
-  console.log(`${name}: ${result.count} in ${elapsed.toFixed(1)} s`);
+  const cpuAfter = cpuSnapshot();
+  const per = (key: keyof typeof cpuAfter): string => `${(((cpuAfter[key] - cpuBefore[key]) / Math.max(1, result.count)) * 1000).toFixed(1)} ms`;
+  console.log(`${name}: ${result.count} in ${elapsed.toFixed(1)} s; CPU per operation: server ${per('server')}, load generator ${per('generator')}, PostgreSQL ${per('postgres')}`);
   return result;
 }
 

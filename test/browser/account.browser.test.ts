@@ -4,31 +4,20 @@
  * screenshotted and scanned with axe-core (WCAG 2.2 A/AA).
  */
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { PERSONAS } from '../../src/accounts/personas.js';
-import { collectPageErrors, JourneyRecorder, acquireChromium, newContext, releaseChromium, requireChromium } from './helpers/browser.js';
+import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, latestOutboxMessage } from './helpers/pages.js';
-import { startIdpWithDemoRp, type IdpWithDemoRp } from './helpers/servers.js';
+import { useBrowserSuite } from './helpers/servers.js';
 
 const p9 = PERSONAS.find((p) => p.key === 'p9')!;
 
 describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
   this.timeout(60_000);
-  let browser: Browser;
-  let env: IdpWithDemoRp;
-  let context: BrowserContext | undefined;
   /** The page the first test leaves signed out, for the second. */
   let signedOut: Page | undefined;
 
-  before(async function () {
-    const executable = requireChromium(this);
-    [browser, env] = await Promise.all([acquireChromium(executable), startIdpWithDemoRp()]);
-  });
-  after(async () => {
-    await context?.close();
-    if (browser) await releaseChromium();
-    await env?.close();
-  });
+  const suite = useBrowserSuite();
 
   /** Follows a link by its accessible name and waits for the page it opens. */
   async function follow(page: Page, name: string | RegExp): Promise<void> {
@@ -36,26 +25,24 @@ describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
   }
 
   it('after using a service: the overview lists it and the remembered device, removing the device, withdrawing consent, changing the password (and an error) and the email address, the other settings pages, signing out', async () => {
-    context = await newContext(browser);
-    const page = await context.newPage();
-    const errors = collectPageErrors(page);
+    const { page, errors } = await suite.openPage();
     const record = new JourneyRecorder('account');
 
     // Use a service first, with "remember this device", so the overview has a service and a device to list.
-    await page.goto(`${env.rpUrl}/`);
-    await continueFromDemoRp(page, env.rpUrl);
+    await page.goto(`${suite.env.rpUrl}/`);
+    await continueFromDemoRp(page, suite.env.rpUrl);
     await fillEmail(page, p9.email);
     await fillPassword(page, p9.password);
     await fillSecurityCode(page, '190696', { remember: true });
     await expectPage(page, /^Share your information with /);
     await clickButton(page, 'Continue');
-    expect(page.url()).to.equal(`${env.rpUrl}/signed-in`);
+    expect(page.url()).to.equal(`${suite.env.rpUrl}/signed-in`);
 
     // Already signed in to carelogin (with a code): /account opens without asking again, and
     // without a consent page for carelogin itself (docs/account.md).
-    await page.goto(`${env.idp.url}/account`);
+    await page.goto(`${suite.env.idp.url}/account`);
     await expectPage(page, 'Your account');
-    expect(page.url()).to.equal(`${env.idp.url}/account`);
+    expect(page.url()).to.equal(`${suite.env.idp.url}/account`);
     await record.check(page, 'account-overview');
     expect(await page.getByText(p9.email).count(), 'the overview shows the email address').to.be.greaterThan(0);
     expect(await page.getByText(p9.mobileNumber).count(), 'the full mobile number is not shown').to.equal(0);
@@ -99,7 +86,7 @@ describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
     await clickButton(page, 'Continue');
     await expectPage(page, 'Check your email');
     await record.check(page, 'account-check-email');
-    const emailed = await latestOutboxMessage(env.idp.url, newEmail, 'email-confirmation-code');
+    const emailed = await latestOutboxMessage(suite.env.idp.url, newEmail, 'email-confirmation-code');
     expect(emailed.code, `a code in: ${emailed.body}`).to.match(/^\d{6}$/);
     await page.getByRole('textbox', { name: 'Security code' }).fill(emailed.code!);
     await clickButton(page, 'Continue');
@@ -107,17 +94,17 @@ describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
     expect(await page.getByRole('status').innerText()).to.include('Your email address has been changed');
     expect(await page.getByText(newEmail).count(), 'the overview shows the new address').to.be.greaterThan(0);
 
-    await page.goto(`${env.idp.url}/account`);
+    await page.goto(`${suite.env.idp.url}/account`);
     await follow(page, /^Change\s+mobile phone number$/);
     await expectPage(page, 'Change your mobile phone number');
     await record.check(page, 'account-mobile');
 
-    await page.goto(`${env.idp.url}/account`);
+    await page.goto(`${suite.env.idp.url}/account`);
     await follow(page, 'Delete your carelogin account');
     await expectPage(page, 'Delete your carelogin account');
     await record.check(page, 'account-delete');
 
-    await page.goto(`${env.idp.url}/account`);
+    await page.goto(`${suite.env.idp.url}/account`);
     await clickButton(page, 'Sign out');
     await expectPage(page, 'You have signed out');
     await record.check(page, 'account-signed-out');
@@ -143,8 +130,8 @@ describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
     expect(signedOut, 'the previous test ended signed out').to.not.equal(undefined);
     const page = signedOut!;
     const record = new JourneyRecorder('account-sign-in');
-    await page.goto(`${env.idp.url}/account`);
-    expect(page.url()).to.match(new RegExp(`^${env.idp.url}/interaction/`));
+    await page.goto(`${suite.env.idp.url}/account`);
+    expect(page.url()).to.match(new RegExp(`^${suite.env.idp.url}/interaction/`));
     await expectPage(page, 'Enter your email address');
     await record.check(page, 'account-sign-in');
   });

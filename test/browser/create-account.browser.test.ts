@@ -6,42 +6,28 @@
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { collectPageErrors, JourneyRecorder, acquireChromium, newContext, releaseChromium, requireChromium } from './helpers/browser.js';
+import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, latestOutboxMessage, summaryValue } from './helpers/pages.js';
-import { startIdpWithDemoRp, type IdpWithDemoRp } from './helpers/servers.js';
+import { useBrowserSuite } from './helpers/servers.js';
 
 const PASSWORD = 'orchard-pebble-lantern-31';
 
 describe('browser: a new patient creates an account from a service (Chromium, axe WCAG 2.2 AA)', function () {
   this.timeout(60_000);
-  let browser: Browser;
-  let env: IdpWithDemoRp;
-  let context: BrowserContext | undefined;
 
-  before(async function () {
-    const executable = requireChromium(this);
-    [browser, env] = await Promise.all([acquireChromium(executable), startIdpWithDemoRp()]);
-  });
-  after(async () => {
-    await context?.close();
-    if (browser) await releaseChromium();
-    await env?.close();
-  });
+  const suite = useBrowserSuite();
 
   it('demo service → "Create an account" → details and terms → email code → mobile → text code → consent → the service has a validated ID token (P0.Cp.Cd)', async () => {
-    context = await newContext(browser);
-    const page: Page = await context.newPage();
-    const errors = collectPageErrors(page);
+    const { page, errors } = await suite.openPage();
     const record = new JourneyRecorder('create-account');
     const email = `new-patient-${randomUUID().slice(0, 8)}@example.test`;
     const mobile = `079${String(10_000_000 + Math.floor(Math.random() * 89_999_999)).slice(0, 8)}`;
     const mobileE164 = `+44${mobile.slice(1)}`;
 
-    await page.goto(`${env.rpUrl}/`);
+    await page.goto(`${suite.env.rpUrl}/`);
     // A new account has no identity checks: the service asks for P0.
     await page.getByRole('radio', { name: /^P0\.Cp\.Cd/ }).check();
-    await continueFromDemoRp(page, env.rpUrl);
+    await continueFromDemoRp(page, suite.env.rpUrl);
     await expectPage(page, 'Enter your email address');
     await clickButton(page, 'Create an account');
 
@@ -60,7 +46,7 @@ describe('browser: a new patient creates an account from a service (Chromium, ax
 
     await expectPage(page, 'Check your email');
     await record.check(page, 'confirm-email');
-    const emailed = await latestOutboxMessage(env.idp.url, email);
+    const emailed = await latestOutboxMessage(suite.env.idp.url, email);
     expect(emailed.code, `a code in: ${emailed.body}`).to.match(/^\d{6}$/);
     await page.getByRole('textbox', { name: 'Security code' }).fill(emailed.code!);
     await clickButton(page, 'Continue');
@@ -72,7 +58,7 @@ describe('browser: a new patient creates an account from a service (Chromium, ax
 
     await expectPage(page, 'Check your mobile phone');
     await record.check(page, 'confirm-mobile');
-    const texted = await latestOutboxMessage(env.idp.url, mobileE164);
+    const texted = await latestOutboxMessage(suite.env.idp.url, mobileE164);
     expect(texted.code, `a code in: ${texted.body}`).to.match(/^\d{6}$/);
     await page.getByRole('textbox', { name: 'Security code' }).fill(texted.code === '000000' ? '111111' : '000000');
     await clickButton(page, 'Continue');
@@ -86,12 +72,12 @@ describe('browser: a new patient creates an account from a service (Chromium, ax
     await record.check(page, 'consent');
     await clickButton(page, 'Continue');
 
-    expect(page.url()).to.equal(`${env.rpUrl}/signed-in`);
+    expect(page.url()).to.equal(`${suite.env.rpUrl}/signed-in`);
     await record.check(page, 'demo-rp-signed-in');
     expect(await summaryValue(page, 'Achieved (vot)')).to.equal('P0.Cp.Cd');
     expect(await summaryValue(page, 'Matches the request')).to.equal('Yes');
     expect(await summaryValue(page, 'email')).to.equal(email);
-    expect(await summaryValue(page, 'iss')).to.equal(env.idp.url);
+    expect(await summaryValue(page, 'iss')).to.equal(suite.env.idp.url);
 
     expect(record.scanned).to.deep.equal([
       'create-account',

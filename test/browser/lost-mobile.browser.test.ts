@@ -5,39 +5,25 @@
  * Every page is screenshotted and scanned with axe-core (WCAG 2.2 A/AA).
  */
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PERSONAS } from '../../src/accounts/personas.js';
-import { acquireChromium, collectPageErrors, JourneyRecorder, newContext, releaseChromium, requireChromium } from './helpers/browser.js';
+import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, latestOutboxMessage, summaryValue } from './helpers/pages.js';
-import { startIdpWithDemoRp, type IdpWithDemoRp } from './helpers/servers.js';
+import { useBrowserSuite } from './helpers/servers.js';
 
 const p9 = PERSONAS.find((p) => p.key === 'p9')!;
 
 describe('browser: signing in without the old mobile, adding a new one (Chromium, axe WCAG 2.2 AA)', function () {
   this.timeout(60_000);
-  let browser: Browser;
-  let env: IdpWithDemoRp;
-  let context: BrowserContext | undefined;
 
-  before(async function () {
-    const executable = requireChromium(this);
-    [browser, env] = await Promise.all([acquireChromium(executable), startIdpWithDemoRp()]);
-  });
-  after(async () => {
-    await context?.close();
-    if (browser) await releaseChromium();
-    await env?.close();
-  });
+  const suite = useBrowserSuite();
 
   it('security code page → "I cannot access my mobile" → email code → new mobile → its code → the service gets P9.Cp.Cd', async () => {
-    context = await newContext(browser);
-    const page: Page = await context.newPage();
-    const errors = collectPageErrors(page);
+    const { page, errors } = await suite.openPage();
     const record = new JourneyRecorder('lost-mobile');
     const mobile = `079${String(10_000_000 + Math.floor(Math.random() * 89_999_999)).slice(0, 8)}`;
 
-    await page.goto(`${env.rpUrl}/`);
-    await continueFromDemoRp(page, env.rpUrl);
+    await page.goto(`${suite.env.rpUrl}/`);
+    await continueFromDemoRp(page, suite.env.rpUrl);
     await fillEmail(page, p9.email);
     await fillPassword(page, p9.password);
     await expectPage(page, 'Check your mobile phone');
@@ -45,7 +31,7 @@ describe('browser: signing in without the old mobile, adding a new one (Chromium
 
     await expectPage(page, 'Check your email');
     await record.check(page, 'confirm-email-code');
-    const emailed = await latestOutboxMessage(env.idp.url, p9.email, 'sign-in-email-code');
+    const emailed = await latestOutboxMessage(suite.env.idp.url, p9.email, 'sign-in-email-code');
     expect(emailed.code, `a code in: ${emailed.body}`).to.match(/^\d{6}$/);
     await page.getByRole('textbox', { name: 'Security code' }).fill(emailed.code!);
     await clickButton(page, 'Continue');
@@ -62,7 +48,7 @@ describe('browser: signing in without the old mobile, adding a new one (Chromium
 
     await expectPage(page, 'Check your new mobile phone');
     await record.check(page, 'confirm-new-mobile');
-    const texted = await latestOutboxMessage(env.idp.url, `+44${mobile.slice(1)}`, 'mobile-confirmation-code');
+    const texted = await latestOutboxMessage(suite.env.idp.url, `+44${mobile.slice(1)}`, 'mobile-confirmation-code');
     expect(texted.code, `a code in: ${texted.body}`).to.match(/^\d{6}$/);
     await page.getByRole('textbox', { name: 'Security code' }).fill(texted.code!);
     await clickButton(page, 'Continue');
@@ -70,7 +56,7 @@ describe('browser: signing in without the old mobile, adding a new one (Chromium
     // The service asked for P9 with a code; consent was not given before in this database.
     await expectPage(page, /^Share your information with /);
     await clickButton(page, 'Continue');
-    expect(page.url()).to.equal(`${env.rpUrl}/signed-in`);
+    expect(page.url()).to.equal(`${suite.env.rpUrl}/signed-in`);
     await record.check(page, 'demo-rp-signed-in');
     expect(await summaryValue(page, 'Achieved (vot)')).to.equal('P9.Cp.Cd');
 

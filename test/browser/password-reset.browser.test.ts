@@ -5,39 +5,25 @@
  * Every page is screenshotted and scanned with axe-core (WCAG 2.2 A/AA).
  */
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PERSONAS } from '../../src/accounts/personas.js';
-import { collectPageErrors, JourneyRecorder, acquireChromium, newContext, releaseChromium, requireChromium } from './helpers/browser.js';
+import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, latestOutboxMessage, summaryValue } from './helpers/pages.js';
-import { startIdpWithDemoRp, type IdpWithDemoRp } from './helpers/servers.js';
+import { useBrowserSuite } from './helpers/servers.js';
 
 const p9 = PERSONAS.find((p) => p.key === 'p9')!;
 const NEW_PASSWORD = 'harbour-violet-teapot-42';
 
 describe('browser: resetting a forgotten password during sign-in (Chromium, axe WCAG 2.2 AA)', function () {
   this.timeout(60_000);
-  let browser: Browser;
-  let env: IdpWithDemoRp;
-  let context: BrowserContext | undefined;
 
-  before(async function () {
-    const executable = requireChromium(this);
-    [browser, env] = await Promise.all([acquireChromium(executable), startIdpWithDemoRp()]);
-  });
-  after(async () => {
-    await context?.close();
-    if (browser) await releaseChromium();
-    await env?.close();
-  });
+  const suite = useBrowserSuite();
 
   it('password page → "Forgotten your password?" → email → link from the outbox → new password → back to the sign-in → signed in to the service', async () => {
-    context = await newContext(browser);
-    const page: Page = await context.newPage();
-    const errors = collectPageErrors(page);
+    const { page, errors } = await suite.openPage();
     const record = new JourneyRecorder('password-reset');
 
-    await page.goto(`${env.rpUrl}/`);
-    await continueFromDemoRp(page, env.rpUrl);
+    await page.goto(`${suite.env.rpUrl}/`);
+    await continueFromDemoRp(page, suite.env.rpUrl);
     await fillEmail(page, p9.email);
     await expectPage(page, 'Enter your password');
     await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Forgotten your password?' }).click()]);
@@ -55,11 +41,11 @@ describe('browser: resetting a forgotten password during sign-in (Chromium, axe 
     await record.check(page, 'check-your-email');
 
     // The email, as a developer finds it: the development outbox page (and its JSON for the link).
-    const message = await latestOutboxMessage(env.idp.url, p9.email, 'password-reset-link');
+    const message = await latestOutboxMessage(suite.env.idp.url, p9.email, 'password-reset-link');
     const link = /https?:\/\/[^\s)]+\/reset-password\/[\w-]+/.exec(message.body)?.[0];
     expect(link, `reset link in: ${message.body}`).to.be.a('string');
-    expect(new URL(link!).origin, 'the link points at the issuer').to.equal(env.idp.url);
-    await page.goto(`${env.idp.url}/dev/outbox?to=${encodeURIComponent(p9.email)}`);
+    expect(new URL(link!).origin, 'the link points at the issuer').to.equal(suite.env.idp.url);
+    await page.goto(`${suite.env.idp.url}/dev/outbox?to=${encodeURIComponent(p9.email)}`);
     await expectPage(page, 'Development outbox');
     expect(await page.getByText(link!).count(), 'the outbox page shows the link').to.be.greaterThan(0);
     await record.check(page, 'dev-outbox');
@@ -79,7 +65,7 @@ describe('browser: resetting a forgotten password during sign-in (Chromium, axe 
 
     // The browser that asked goes back to its sign-in, at the password step (A6: the new password
     // and the security code are still needed).
-    expect(page.url()).to.match(new RegExp(`^${env.idp.url}/interaction/`));
+    expect(page.url()).to.match(new RegExp(`^${suite.env.idp.url}/interaction/`));
     await expectPage(page, 'Enter your password');
     await record.check(page, 'enter-password-after-reset');
     await fillPassword(page, p9.password);
@@ -91,7 +77,7 @@ describe('browser: resetting a forgotten password during sign-in (Chromium, axe 
     await expectPage(page, /^Share your information with /);
     await clickButton(page, 'Continue');
 
-    expect(page.url()).to.equal(`${env.rpUrl}/signed-in`);
+    expect(page.url()).to.equal(`${suite.env.rpUrl}/signed-in`);
     await record.check(page, 'demo-rp-signed-in');
     expect(await summaryValue(page, 'Achieved (vot)')).to.equal('P9.Cp.Cd');
 

@@ -4,43 +4,25 @@
  * alone, and the service still gets Cd (security-bar X2). Another browser still gets the code page.
  */
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PERSONAS } from '../../src/accounts/personas.js';
-import { collectPageErrors, JourneyRecorder, acquireChromium, newContext, releaseChromium, requireChromium } from './helpers/browser.js';
+import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, continueFromDemoRp, expectPage, fillEmail, fillPassword, fillSecurityCode, summaryValue } from './helpers/pages.js';
-import { startIdpWithDemoRp, type IdpWithDemoRp } from './helpers/servers.js';
+import { useBrowserSuite } from './helpers/servers.js';
 
 const p9 = PERSONAS.find((p) => p.key === 'p9')!;
 
 describe('browser: a returning patient on a remembered device (Chromium, axe WCAG 2.2 AA)', function () {
   this.timeout(60_000);
-  let browser: Browser;
-  let env: IdpWithDemoRp;
-  const contexts: BrowserContext[] = [];
 
-  before(async function () {
-    const executable = requireChromium(this);
-    [browser, env] = await Promise.all([acquireChromium(executable), startIdpWithDemoRp()]);
-  });
-  after(async () => {
-    await Promise.all(contexts.map((c) => c.close()));
-    if (browser) await releaseChromium();
-    await env?.close();
-  });
+  const suite = useBrowserSuite();
 
-  async function openPage(): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-    const context = await newContext(browser);
-    contexts.push(context);
-    const page = await context.newPage();
-    return { context, page, errors: collectPageErrors(page) };
-  }
 
   it('ticks "Remember this device", then signs in again with the password alone and still gets P9.Cp.Cd; another browser is asked for a code', async () => {
-    const { context, page, errors } = await openPage();
+    const { context, page, errors } = await suite.openPage();
     const record = new JourneyRecorder('remember-device');
 
-    await page.goto(`${env.rpUrl}/`);
-    await continueFromDemoRp(page, env.rpUrl);
+    await page.goto(`${suite.env.rpUrl}/`);
+    await continueFromDemoRp(page, suite.env.rpUrl);
     await fillEmail(page, p9.email);
     await fillPassword(page, p9.password);
     await expectPage(page, 'Check your mobile phone');
@@ -48,17 +30,17 @@ describe('browser: a returning patient on a remembered device (Chromium, axe WCA
     await fillSecurityCode(page, '190696', { remember: true });
     await expectPage(page, /^Share your information with /);
     await clickButton(page, 'Continue');
-    expect(page.url()).to.equal(`${env.rpUrl}/signed-in`);
+    expect(page.url()).to.equal(`${suite.env.rpUrl}/signed-in`);
 
-    const device = (await context.cookies(env.idp.url)).find((c) => /carelogin-device$/.test(c.name));
+    const device = (await context.cookies(suite.env.idp.url)).find((c) => /carelogin-device$/.test(c.name));
     expect(device, 'the remembered-device cookie').to.not.equal(undefined);
     expect(device!.httpOnly).to.equal(true);
 
     // The patient comes back later: their carelogin and demo-service sessions are over, the device cookie is not.
     await context.clearCookies({ name: /carelogin-session|demo-rp-session/ });
-    await page.goto(`${env.rpUrl}/`);
+    await page.goto(`${suite.env.rpUrl}/`);
     await expectPage(page, 'Sign in to the demo service');
-    await continueFromDemoRp(page, env.rpUrl);
+    await continueFromDemoRp(page, suite.env.rpUrl);
     await expectPage(page, 'Enter your email address');
     await fillEmail(page, p9.email);
     await expectPage(page, 'Enter your password');
@@ -66,15 +48,15 @@ describe('browser: a returning patient on a remembered device (Chromium, axe WCA
     await fillPassword(page, p9.password);
 
     // No security code page: straight back to the service (consent was given last time).
-    expect(page.url(), 'no security code page').to.equal(`${env.rpUrl}/signed-in`);
+    expect(page.url(), 'no security code page').to.equal(`${suite.env.rpUrl}/signed-in`);
     await record.check(page, 'demo-rp-signed-in');
     expect(await summaryValue(page, 'Achieved (vot)')).to.equal('P9.Cp.Cd');
     expect(errors).to.deep.equal([]);
 
     // A different browser (no device cookie) still has to enter a security code.
-    const other = await openPage();
-    await other.page.goto(`${env.rpUrl}/`);
-    await continueFromDemoRp(other.page, env.rpUrl);
+    const other = await suite.openPage();
+    await other.page.goto(`${suite.env.rpUrl}/`);
+    await continueFromDemoRp(other.page, suite.env.rpUrl);
     await fillEmail(other.page, p9.email);
     await fillPassword(other.page, p9.password);
     await expectPage(other.page, 'Check your mobile phone');

@@ -8,6 +8,8 @@ import { ensureDemoRpRegistered } from '../../../src/demo-rp/registration.js';
 import { createLogger } from '../../../src/logger.js';
 import { testConfig } from '../../helpers/database.js';
 import { startTestIdp, type TestIdp } from '../../helpers/idp.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { acquireChromium, collectPageErrors, newContext, releaseChromium, requireChromium } from './browser.js';
 
 export interface IdpWithDemoRp {
   /** The demo relying party's origin, e.g. http://localhost:41235 */
@@ -54,4 +56,42 @@ export async function startIdpWithDemoRp(options: { env?: Record<string, string>
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+export interface BrowserSuite {
+  /** The IdP and demo service this suite's tests share (available inside tests, not at definition time). */
+  readonly env: IdpWithDemoRp;
+  /** A fresh browser context (own cookies) with one page, and the page's errors as they happen. */
+  openPage(): Promise<{ context: BrowserContext; page: Page; errors: string[] }>;
+}
+
+/**
+ * Registers the suite's hooks: the shared Chromium and one IdP + demo service, started together
+ * before the tests and closed after them with every context the tests opened.
+ */
+export function useBrowserSuite(): BrowserSuite {
+  let browser: Browser | undefined;
+  let env: IdpWithDemoRp | undefined;
+  const contexts: BrowserContext[] = [];
+  before(async function () {
+    const executable = requireChromium(this);
+    [browser, env] = await Promise.all([acquireChromium(executable), startIdpWithDemoRp()]);
+  });
+  after(async () => {
+    await Promise.all(contexts.map((context) => context.close()));
+    if (browser) await releaseChromium();
+    await env?.close();
+  });
+  return {
+    get env(): IdpWithDemoRp {
+      if (!env) throw new Error('useBrowserSuite: the suite has not started yet');
+      return env;
+    },
+    async openPage() {
+      const context = await newContext(browser!);
+      contexts.push(context);
+      const page = await context.newPage();
+      return { context, page, errors: collectPageErrors(page) };
+    },
+  };
 }

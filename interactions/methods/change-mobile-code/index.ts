@@ -5,7 +5,8 @@ import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { securityCodeCounterKey } from '../../../src/security/security-codes.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
-import { codeSchema, MESSAGES, mobileEnding } from '../sms-code/index.js';
+import { codeSchema, mobileEnding } from '../sms-code/index.js';
+import { codeCheckOutcome, resendOutcome } from '../security-code-step.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
 /**
@@ -82,31 +83,20 @@ export const changeMobileCodeMethod = defineMethod({
 
   async submit(ctx, body): Promise<Outcome<ChangeCodeEvent>> {
     const { account, newMobile } = stateOf(ctx);
-    const { codes, audit } = ctx.services;
     // Bound to the number it was sent to: a code for an earlier number typed here proves nothing.
-    const result = await codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code, destination: newMobile });
-    switch (result) {
-      case 'valid':
-        await audit.record('security_code.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
-        await changeMobile(ctx, account, newMobile);
-        return { kind: 'event', event: 'verified' };
-      case 'invalid':
-      case 'expired':
-        await audit.record('security_code.failed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, reason: result } });
-        return { kind: 'retry', errors: [{ field: 'code', text: result === 'expired' ? MESSAGES.expired : MESSAGES.incorrect }] };
-      case 'locked':
-        await audit.record('security_code.locked', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
-        return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }) };
-    }
+    const result = await ctx.services.codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code, destination: newMobile });
+    return codeCheckOutcome<ChangeCodeEvent>(ctx, result, { accountId: account.id, purpose: PURPOSE }, async () => {
+      await changeMobile(ctx, account, newMobile);
+      return { kind: 'event', event: 'verified' };
+    }, async () => lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }));
   },
 
   actions: {
     resend: {
       async run(ctx) {
         const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
-        if (sent.ok) return { kind: 'retry', notice: `We have sent a new security code to your mobile phone number ending in ${mobileEnding(stateOf(ctx).newMobile)}.` };
-        if (sent.reason === 'locked') return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }) };
-        return { kind: 'retry', errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }] };
+        return resendOutcome(sent, `We have sent a new security code to your mobile phone number ending in ${mobileEnding(stateOf(ctx).newMobile)}.`, async () =>
+          lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }));
       },
     },
     /** "Change the number": back to the number step. */

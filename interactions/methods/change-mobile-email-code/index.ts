@@ -3,7 +3,8 @@ import type { Account } from '../../../entities/account.js';
 import { securityCodeCounterKey } from '../../../src/security/security-codes.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
-import { codeSchema, MESSAGES } from '../sms-code/index.js';
+import { codeSchema } from '../sms-code/index.js';
+import { codeCheckOutcome, resendOutcome } from '../security-code-step.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
 /**
@@ -61,29 +62,16 @@ export const changeMobileEmailCodeMethod = defineMethod({
 
   async submit(ctx, body): Promise<Outcome<EmailCodeEvent>> {
     const account = accountOf(ctx);
-    const { codes, audit } = ctx.services;
-    const result = await codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code, destination: account.email });
-    switch (result) {
-      case 'valid':
-        await audit.record('security_code.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
-        return { kind: 'event', event: 'verified' };
-      case 'invalid':
-      case 'expired':
-        await audit.record('security_code.failed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, reason: result } });
-        return { kind: 'retry', errors: [{ field: 'code', text: result === 'expired' ? MESSAGES.expired : MESSAGES.incorrect }] };
-      case 'locked':
-        await audit.record('security_code.locked', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
-        return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }) };
-    }
+    const result = await ctx.services.codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code, destination: account.email });
+    return codeCheckOutcome<EmailCodeEvent>(ctx, result, { accountId: account.id, purpose: PURPOSE }, async () => ({ kind: 'event', event: 'verified' }), async () =>
+      lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }));
   },
 
   actions: {
     resend: {
       async run(ctx) {
         const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
-        if (sent.ok) return { kind: 'retry', notice: 'We have sent a new security code to your email address.' };
-        if (sent.reason === 'locked') return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }) };
-        return { kind: 'retry', errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }] };
+        return resendOutcome(sent, 'We have sent a new security code to your email address.', async () => lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }));
       },
     },
   },

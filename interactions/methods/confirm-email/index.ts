@@ -7,6 +7,7 @@ import { securityCodeCounterKey } from '../../../src/security/security-codes.js'
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText, tooManyRequestsView } from '../pages.js';
 import { defineMethod, type Outcome, type StepContext, type View } from '../types.js';
+import { resendOutcome } from '../security-code-step.js';
 
 /**
  * "Check your email": the 6-digit code that confirms an account's email address (purpose
@@ -136,12 +137,7 @@ export const confirmEmailMethod = defineMethod({
     resend: {
       async run(ctx): Promise<Outcome<ConfirmEmailEvent>> {
         const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
-        if (sent.ok) return { kind: 'retry', notice: `We have sent a new security code to ${addressOf(ctx)}.` };
-        if (sent.reason === 'locked') return { kind: 'page', view: await locked(ctx) };
-        return {
-          kind: 'retry',
-          errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }],
-        };
+        return resendOutcome(sent, `We have sent a new security code to ${addressOf(ctx)}.`, () => locked(ctx));
       },
     },
   },

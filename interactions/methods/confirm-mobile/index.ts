@@ -6,6 +6,7 @@ import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { codeSchema, MESSAGES, mobileEnding } from '../sms-code/index.js';
 import { defineMethod, type Outcome, type StepContext, type View } from '../types.js';
+import { resendOutcome } from '../security-code-step.js';
 
 /**
  * "Check your mobile phone" for a number being ADDED to an account that has none (creating an
@@ -98,12 +99,7 @@ export const confirmMobileMethod = defineMethod({
       async run(ctx): Promise<Outcome<ConfirmMobileEvent>> {
         const { mobile } = stateOf(ctx);
         const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
-        if (sent.ok) return { kind: 'retry', notice: `We have sent a new security code to your mobile phone number ending in ${mobileEnding(mobile)}.` };
-        if (sent.reason === 'locked') return { kind: 'page', view: await locked(ctx) };
-        return {
-          kind: 'retry',
-          errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }],
-        };
+        return resendOutcome(sent, `We have sent a new security code to your mobile phone number ending in ${mobileEnding(mobile)}.`, () => locked(ctx));
       },
     },
     /** "Change number": back to the number page, which shows the number typed. */

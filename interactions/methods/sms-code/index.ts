@@ -6,6 +6,7 @@ import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
+import { codeCheckOutcome, MESSAGES, resendOutcome } from '../security-code-step.js';
 
 /**
  * The sign-in security code sent by text message (Cd, amr "sms"). A code is sent once when the
@@ -15,12 +16,7 @@ import { defineMethod, type Outcome, type StepContext } from '../types.js';
  */
 
 export const PURPOSE = 'sign-in';
-export const MESSAGES = {
-  missing: 'Enter the security code',
-  format: 'The security code must be 6 numbers',
-  incorrect: 'The security code is not correct',
-  expired: 'The security code has expired – request a new code',
-} as const;
+export { MESSAGES };
 
 /** A 6-digit security code field, shared by every page that asks for one. */
 export const codeField = z
@@ -149,23 +145,11 @@ export const smsCodeMethod = defineMethod({
 
   async submit(ctx, body): Promise<Outcome<SmsCodeEvent>> {
     const { account } = mobileOf(ctx);
-    const { codes, audit } = ctx.services;
-    const result = await codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code });
-    switch (result) {
-      case 'valid':
-        await audit.record('security_code.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
-        if (body.rememberDevice === 'yes' && ctx.request) await rememberThisDevice(ctx, account.id, ctx.request);
-        return { kind: 'event', event: 'verified' };
-      case 'invalid':
-      case 'expired':
-        await audit.record('security_code.failed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, reason: result } });
-        return { kind: 'retry', errors: [{ field: 'code', text: result === 'expired' ? MESSAGES.expired : MESSAGES.incorrect }] };
-      case 'locked': {
-        await audit.record('security_code.locked', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE } });
-        const status = await lockStatus(ctx, account.id);
-        return { kind: 'page', view: lockedView({ ...status, what: 'security-code' }) };
-      }
-    }
+    const result = await ctx.services.codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code });
+    return codeCheckOutcome<SmsCodeEvent>(ctx, result, { accountId: account.id, purpose: PURPOSE }, async () => {
+      if (body.rememberDevice === 'yes' && ctx.request) await rememberThisDevice(ctx, account.id, ctx.request);
+      return { kind: 'event', event: 'verified' };
+    }, async () => lockedView({ ...(await lockStatus(ctx, account.id)), what: 'security-code' }));
   },
 
   actions: {
@@ -178,17 +162,10 @@ export const smsCodeMethod = defineMethod({
     /** "Send a new code". The wrong-answer count carries over to the new code (B2). */
     resend: {
       async run(ctx) {
-        const { mobile } = mobileOf(ctx);
+        const { account, mobile } = mobileOf(ctx);
         const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
-        if (sent.ok) return { kind: 'retry', notice: `We have sent a new security code to your mobile phone number ending in ${mobileEnding(mobile)}.` };
-        if (sent.reason === 'locked') {
-          const { account } = mobileOf(ctx);
-          return { kind: 'page', view: lockedView({ ...(await lockStatus(ctx, account.id)), what: 'security-code' }) };
-        }
-        return {
-          kind: 'retry',
-          errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }],
-        };
+        return resendOutcome(sent, `We have sent a new security code to your mobile phone number ending in ${mobileEnding(mobile)}.`, async () =>
+          lockedView({ ...(await lockStatus(ctx, account.id)), what: 'security-code' }));
       },
     },
   },

@@ -1,0 +1,51 @@
+import type { VerifyResult } from '../../src/security/security-codes.js';
+import { minutesText } from './pages.js';
+import type { Outcome, StepContext, View } from './types.js';
+
+/** What every security-code page says about the code typed. */
+export const MESSAGES = {
+  missing: 'Enter the security code',
+  format: 'The security code must be 6 numbers',
+  incorrect: 'The security code is not correct',
+  expired: 'The security code has expired – request a new code',
+} as const;
+
+/** What sending a code came to, as every code step's sender reports it. */
+export type SendResult = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly retryAfterSeconds: number };
+
+/** The answer to "Send a new code": a notice, the locked page, or the resend limit's message. */
+export async function resendOutcome<E extends string>(sent: SendResult, notice: string, locked: () => Promise<View>): Promise<Outcome<E>> {
+  if (sent.ok) return { kind: 'retry', notice };
+  if (sent.reason === 'locked') return { kind: 'page', view: await locked() };
+  return {
+    kind: 'retry',
+    errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }],
+  };
+}
+
+/**
+ * Audits a security-code check and turns it into the step's answer. `onValid` does the step's work
+ * (change the number, remember the device …) and returns its event; wrong and expired codes re-show
+ * the page with the reason; a lock shows the locked page.
+ */
+export async function codeCheckOutcome<E extends string>(
+  ctx: StepContext,
+  result: VerifyResult,
+  subject: { readonly accountId: string; readonly purpose: string },
+  onValid: () => Promise<Outcome<E>>,
+  locked: () => Promise<View>,
+): Promise<Outcome<E>> {
+  const event = { accountId: subject.accountId, clientId: ctx.clientId, ip: ctx.ip };
+  switch (result) {
+    case 'valid':
+      await ctx.services.audit.record('security_code.verified', { ...event, detail: { purpose: subject.purpose } });
+      return onValid();
+    case 'invalid':
+    case 'expired':
+      await ctx.services.audit.record('security_code.failed', { ...event, detail: { purpose: subject.purpose, reason: result } });
+      return { kind: 'retry', errors: [{ field: 'code', text: result === 'expired' ? MESSAGES.expired : MESSAGES.incorrect }] };
+    case 'locked':
+      await ctx.services.audit.record('security_code.locked', { ...event, detail: { purpose: subject.purpose } });
+      return { kind: 'page', view: await locked() };
+  }
+}

@@ -5,6 +5,7 @@ import { queryRows } from '../db/sql.js';
 import type { Notifications } from '../notifications/outbox.js';
 import type { Audit } from '../security/audit.js';
 import type { IssueResult, SecurityCodes } from '../security/security-codes.js';
+import { countWithinCap } from '../security/attempt-counters.js';
 
 /**
  * Creating an account (NHS login's "create an account": email address, password, terms of use,
@@ -53,19 +54,7 @@ function registrationEmailKey(email: string): string {
  * sent. One atomic statement, so concurrent journeys cannot get past the limit.
  */
 export async function mayEmailForRegistration(manager: EntityManager, email: string): Promise<boolean> {
-  const rows = await queryRows<{ failures: number | string }>(
-    manager,
-    `INSERT INTO attempt_counter (key, failures, window_started_at, locked_until, consecutive_failures, updated_at)
-     VALUES ($1, 1, now(), NULL, 0, now())
-     ON CONFLICT (key) DO UPDATE SET
-       failures = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN 1 ELSE attempt_counter.failures + 1 END,
-       window_started_at = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN now() ELSE attempt_counter.window_started_at END,
-       updated_at = now()
-     WHERE attempt_counter.window_started_at <= now() - $3::int * interval '1 second' OR attempt_counter.failures < $2::int
-     RETURNING failures`,
-    [registrationEmailKey(email), REGISTRATION_EMAILS_PER_ADDRESS, REGISTRATION_EMAIL_WINDOW_SECONDS],
-  );
-  return rows.length === 1;
+  return countWithinCap(manager, registrationEmailKey(email), REGISTRATION_EMAILS_PER_ADDRESS, REGISTRATION_EMAIL_WINDOW_SECONDS);
 }
 
 export type RegistrationResult =

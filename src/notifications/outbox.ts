@@ -1,8 +1,8 @@
-import { queryRows } from '../db/sql.js';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { CareloginError, DeliveryError } from '../errors.js';
+import { queryRows } from '../db/sql.js';
 import type { Logger } from '../logger.js';
 import type { OutboxStatus } from '../../entities/outbox-message.js';
 import { TEMPLATES, TEMPLATE_IDS, renderTemplate, type Channel, type RenderContext, type TemplateData, type TemplateId } from './templates.js';

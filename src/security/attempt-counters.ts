@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
+import { queryRows } from '../db/sql.js';
 
 /**
  * Lockouts and throttles (security-bar X8, A3, A4, B2, B3), kept in `attempt_counter` rows.
@@ -209,6 +210,27 @@ function toFailureResult(row: CounterRow, policy: LockoutPolicy): FailureResult 
 }
 
 /** Reads a counter through any queryable (the data source, or a caller's transaction). */
+/**
+ * Counts one use of `key` in the caller's transaction and says whether it stayed within `cap` uses
+ * per window. One atomic statement, so concurrent requests can never get past the cap (B3, B4);
+ * if the caller's transaction rolls back, so does the count.
+ */
+export async function countWithinCap(manager: Pick<EntityManager, 'query'>, key: string, cap: number, windowSeconds: number): Promise<boolean> {
+  const rows = await queryRows(
+    manager,
+    `INSERT INTO attempt_counter (key, failures, window_started_at, locked_until, consecutive_failures, updated_at)
+     VALUES ($1, 1, now(), NULL, 0, now())
+     ON CONFLICT (key) DO UPDATE SET
+       failures = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN 1 ELSE attempt_counter.failures + 1 END,
+       window_started_at = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN now() ELSE attempt_counter.window_started_at END,
+       updated_at = now()
+     WHERE attempt_counter.window_started_at <= now() - $3::int * interval '1 second' OR attempt_counter.failures < $2::int
+     RETURNING failures`,
+    [key, cap, windowSeconds],
+  );
+  return rows.length === 1;
+}
+
 export async function readCounterStatus(db: Queryable, key: string, policy?: LockoutPolicy): Promise<CounterStatus> {
   const rows: CounterRow[] = await db.query(STATUS_SQL, [key]);
   const row = rows[0];

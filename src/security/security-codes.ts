@@ -1,9 +1,9 @@
-import { queryRows } from '../db/sql.js';
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { CareloginError, ConfigError } from '../errors.js';
-import { lockoutKeys, readCounterStatus, securityCodePolicy, type AttemptCounters } from './attempt-counters.js';
+import { countWithinCap, lockoutKeys, readCounterStatus, securityCodePolicy, type AttemptCounters } from './attempt-counters.js';
+import { queryRows } from '../db/sql.js';
 
 /**
  * One-time 6-digit security codes sent by text or email (security-bar X4, X8, B1–B4; NIST
@@ -116,18 +116,8 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
       // One statement counts the send and enforces the cap, so concurrent resend clicks cannot get
       // past it (B4). It runs in the caller's transaction: if that rolls back, so does the count.
       const window = config.ttl.interaction;
-      const sent: { failures: number | string }[] = await manager.query(
-        `INSERT INTO attempt_counter (key, failures, window_started_at, locked_until, consecutive_failures, updated_at)
-         VALUES ($1, 1, now(), NULL, 0, now())
-         ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN 1 ELSE attempt_counter.failures + 1 END,
-           window_started_at = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN now() ELSE attempt_counter.window_started_at END,
-           updated_at = now()
-         WHERE attempt_counter.window_started_at <= now() - $3::int * interval '1 second' OR attempt_counter.failures < $2::int
-         RETURNING failures`,
-        [sendsKey(request.journeyId, request.purpose), config.limits.securityCodeSends, window],
-      );
-      if (sent.length === 0) {
+      const withinCap = await countWithinCap(manager, sendsKey(request.journeyId, request.purpose), config.limits.securityCodeSends, window);
+      if (!withinCap) {
         const [row]: { retry_after: number | string }[] = await manager.query(
           `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after FROM attempt_counter WHERE key = $1`,
           [sendsKey(request.journeyId, request.purpose), window],

@@ -1,59 +1,15 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
-import { createIdp } from '../../src/app.js';
-import { PROJECT_ROOT } from '../../src/project-root.js';
 import type { Logger } from '../../src/logger.js';
 import type { Account } from '../../entities/account.js';
-import { accountClientEntry } from '../../src/account/internal-client.js';
 import { Browser, findForm, pageText, type Page } from '../helpers/browser.js';
-import { createTestDatabase, testConfig } from '../helpers/database.js';
-import type { TestIdp } from '../helpers/idp.js';
-import { createTestRp } from '../helpers/relying-party.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { TEST_PASSWORD, heading, latestSmsCode } from '../interactions/support.js';
 
 /** Helpers for the "Your account" tests (a module of its own so importing it runs no tests). */
 
-const TEST_KEYSTORE = path.join(PROJECT_ROOT, '.cache', 'test-keystore.json');
-
-/**
- * A test IdP like startTestIdp(), with the account area's internal client registered too. Its
- * redirect URI holds the issuer, so the clients file is written once the port is known.
- * (When the composition root registers `carelogin-account` itself, this becomes startTestIdp().)
- */
+/** A test IdP; the app registers the account area's own client itself (src/account/internal-client.ts). */
 export async function startAccountTestIdp(options: { logger?: Logger } = {}): Promise<TestIdp> {
-  const db = await createTestDatabase();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'carelogin-account-test-'));
-  const issuerRef: { url?: string } = {};
-  const rp = await createTestRp(issuerRef);
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://localhost:${(server.address() as AddressInfo).port}`;
-  issuerRef.url = url;
-  const clientsFile = path.join(dataDir, 'clients.json');
-  writeFileSync(clientsFile, JSON.stringify({ clients: [rp.entry, accountClientEntry(url)] }, null, 2));
-  mkdirSync(path.dirname(TEST_KEYSTORE), { recursive: true });
-  const config = testConfig({ ...db.env, ISSUER: url, DATA_DIR: dataDir, CLIENTS_FILE: clientsFile, KEYSTORE_FILE: TEST_KEYSTORE, SEED_PERSONAS: 'true' });
-  const idp = await createIdp(config, { pglite: db.pglite, background: false, logger: options.logger });
-  server.on('request', idp.callback);
-  return {
-    url,
-    idp,
-    db,
-    rp,
-    rps: new Map(),
-    dataDir,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await idp.close();
-      await db.drop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return startTestIdp({ logger: options.logger });
 }
 
 let addresses = 0;

@@ -1,62 +1,17 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
-import { createIdp } from '../../src/app.js';
 import type { Logger } from '../../src/logger.js';
-import { PROJECT_ROOT } from '../../src/project-root.js';
-import { createPasswordResetRouter } from '../../src/web/password-reset-routes.js';
 import { Browser, type Page } from '../helpers/browser.js';
-import { createTestDatabase, testConfig } from '../helpers/database.js';
-import type { TestIdp } from '../helpers/idp.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import type { Account } from '../../entities/account.js';
 import { TEST_PASSWORD, heading, startJourney, submit, type Journey } from './support.js';
-import { createTestRp } from '../helpers/relying-party.js';
 
 /** Helpers for the recovery tests (a module of its own so importing it runs no tests). */
 
-/**
- * A real IdP like startTestIdp's, whose request listener also serves the password reset routes.
- * The routes live outside /interaction and are mounted by the composition root (src/app.ts);
- * until it does, they are added here before the listener is built. Where src/app.ts already
- * mounts them, its copy answers first and this one is never reached.
- */
+/** A test IdP that trusts X-Forwarded-For, so each simulated person can have their own address. */
 export async function startRecoveryIdp(options: { logger?: Logger } = {}): Promise<TestIdp> {
-  const db = await createTestDatabase();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'carelogin-test-'));
-  const issuerRef: { url?: string } = {};
-  const rp = await createTestRp(issuerRef);
-  const clientsFile = path.join(dataDir, 'clients.json');
-  writeFileSync(clientsFile, JSON.stringify({ clients: [rp.entry] }, null, 2));
-  mkdirSync(path.dirname(TEST_KEYSTORE), { recursive: true });
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://localhost:${(server.address() as AddressInfo).port}`;
-  issuerRef.url = url;
-  const config = testConfig({ ...db.env, ISSUER: url, DATA_DIR: dataDir, CLIENTS_FILE: clientsFile, KEYSTORE_FILE: TEST_KEYSTORE, SEED_PERSONAS: 'true', TRUST_PROXY: 'true' });
-  const idp = await createIdp(config, { pglite: db.pglite, background: false, logger: options.logger });
-  idp.provider.use(createPasswordResetRouter(idp.services).routes());
-  server.on('request', idp.provider.callback());
-  return {
-    url,
-    idp,
-    db,
-    rp,
-    rps: new Map(),
-    dataDir,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await idp.close();
-      await db.drop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return startTestIdp({ env: { TRUST_PROXY: 'true' }, logger: options.logger });
 }
 
-const TEST_KEYSTORE = path.join(PROJECT_ROOT, '.cache', 'test-keystore.json');
 
 let addresses = 0;
 

@@ -24,6 +24,7 @@ import { PERSONAS } from '../src/accounts/personas.js';
 import { Browser, pageText } from '../test/helpers/browser.js';
 import { createTestRp, type AuthorizationRequest } from '../test/helpers/relying-party.js';
 import { signIn } from '../test/helpers/journeys.js';
+import { createAccountThroughPages, newestCodeFrom } from './journeys.js';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
     let created = 0;
     const creations = await measure('account creation', SECONDS, workers, async () => {
       created += 1;
-      await createAccountThroughPages(rp, outbox, created);
+      await createAccountThroughPages(rp, newestCodeFrom(outbox), created);
     });
     await outbox.end();
 
@@ -126,33 +127,6 @@ async function main(): Promise<void> {
     await new Promise((resolve) => server.once('exit', resolve));
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-/**
- * One account created as a person would: "Create an account", details, the emailed code, a mobile
- * number and the texted code, consent, tokens. Codes are read from the outbox (development keeps
- * message bodies). `n` makes the address and the number unique in this run.
- */
-async function createAccountThroughPages(rp: Awaited<ReturnType<typeof createTestRp>>, outbox: pg.Pool, n: number): Promise<void> {
-  const email = `bench-new-${process.pid}-${n}@carelogin.test`;
-  const national = `07912${String(n % 1_000_000).padStart(6, '0')}`;
-  const newestCode = async (recipient: string): Promise<string> => {
-    const { rows } = await outbox.query<{ body: string }>('SELECT body FROM outbox_message WHERE recipient = $1 ORDER BY created_at DESC, id DESC LIMIT 1', [recipient]);
-    const code = /\b(\d{6})\b/.exec(rows[0]?.body ?? '')?.[1];
-    if (!code) throw new Error('no code in the outbox');
-    return code;
-  };
-  const browser = new Browser({ stopAt: rp.redirectUri });
-  const request = await rp.authorize({ scope: 'openid', vtr: '["P0.Cp.Cd"]' });
-  let page = await browser.get(request.url);
-  page = await browser.submit(page, {}, { actionContains: '/create-account' });
-  page = await browser.submit(page, { email, password: 'tractor lemon harbour', terms: 'agreed' });
-  page = await browser.submit(page, { code: await newestCode(email) });
-  page = await browser.submit(page, { mobile: national });
-  page = await browser.submit(page, { code: await newestCode(`+44${national.slice(1)}`) });
-  if (!page.callbackUrl) page = await browser.submit(page, {}, { button: 'Continue' });
-  if (!page.callbackUrl) throw new Error(`account creation did not return to the relying party: ${page.status} ${page.url} ${pageText(page).slice(0, 300)}`);
-  await rp.exchange(page.callbackUrl, request);
 }
 
 /** Bench-only accounts: copies of the P9 persona (same password hash, persona code allowed outside production). */

@@ -85,7 +85,7 @@ export function createInteractionRouter(services: AppServices): Router {
     await next();
   };
 
-  async function reply(ctx: Context, answer: Reply): Promise<void> {
+  async function reply(ctx: Context, answer: Reply, interaction: InteractionDetails): Promise<void> {
     switch (answer.kind) {
       case 'render': {
         const uid = String(ctx.params.uid);
@@ -96,21 +96,26 @@ export function createInteractionRouter(services: AppServices): Router {
         ctx.status = 303;
         ctx.redirect(answer.location);
         return;
-      case 'finish':
-        // oidc-provider answers 303 to its resume URL and ends the response itself.
-        await provider.interactionFinished(ctx.req, ctx.res, answer.result, { mergeWithLastSubmission: answer.mergeWithLastSubmission });
-        ctx.respond = false;
+      case 'finish': {
+        // provider.interactionFinished, on the interaction this request has already read (it would
+        // read it again): store the result on it and send the browser to oidc-provider's resume URL.
+        const { result, mergeWithLastSubmission } = answer;
+        interaction.result = mergeWithLastSubmission && !('error' in result) ? { ...interaction.lastSubmission, ...result } : result;
+        await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
+        ctx.status = 303;
+        ctx.redirect(interaction.returnTo);
         return;
+      }
     }
   }
 
   async function show(ctx: Context, requestedStep: string | undefined): Promise<void> {
     const interaction = await details(ctx);
     if (interaction.prompt.name === 'consent') {
-      if (requestedStep !== undefined) return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` });
-      return reply(ctx, await showConsent(services, interaction));
+      if (requestedStep !== undefined) return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` }, interaction);
+      return reply(ctx, await showConsent(services, interaction), interaction);
     }
-    return reply(ctx, await runner.show(interaction, requestInfo(ctx), requestedStep));
+    return reply(ctx, await runner.show(interaction, requestInfo(ctx), requestedStep), interaction);
   }
 
   router.use(guard);
@@ -124,16 +129,16 @@ export function createInteractionRouter(services: AppServices): Router {
     const interaction = await details(ctx);
     const step = ctx.params.step!;
     if (interaction.prompt.name === 'consent') {
-      if (step !== CONSENT_STEP) return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` });
-      return reply(ctx, await decideConsent(services, interaction, requestInfo(ctx), formBody(ctx)));
+      if (step !== CONSENT_STEP) return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` }, interaction);
+      return reply(ctx, await decideConsent(services, interaction, requestInfo(ctx), formBody(ctx)), interaction);
     }
-    return reply(ctx, await runner.submit(interaction, requestInfo(ctx), step, formBody(ctx)));
+    return reply(ctx, await runner.submit(interaction, requestInfo(ctx), step, formBody(ctx)), interaction);
   });
 
   router.post('/:step/:action', forms, checkForm, async (ctx) => {
     const interaction = await details(ctx);
-    if (interaction.prompt.name === 'consent') return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` });
-    return reply(ctx, await runner.act(interaction, requestInfo(ctx), ctx.params.step!, ctx.params.action!));
+    if (interaction.prompt.name === 'consent') return reply(ctx, { kind: 'redirect', location: `/interaction/${encodeURIComponent(interaction.uid)}` }, interaction);
+    return reply(ctx, await runner.act(interaction, requestInfo(ctx), ctx.params.step!, ctx.params.action!), interaction);
   });
 
   return router;

@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
+import type { EntityManager } from 'typeorm';
 import type { ZodError } from 'zod';
 import type { Account } from '../entities/account.js';
 import { BadRequestError, JourneyExpiredError } from '../src/errors.js';
@@ -131,6 +132,14 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     return method;
   }
 
+  /**
+   * A journey write together with the arriving step's `enter` effects (a code sent, an outbox
+   * message) in one transaction; a bare position write is one statement, atomic on its own.
+   */
+  function writeStep<T>(entering: AuthMethod | undefined, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return entering?.enter ? dataSource.transaction(work) : work(dataSource.manager);
+  }
+
   function logPath(log: Logger, journey: Journey, path: readonly TakenTransition[]): void {
     for (const transition of path) log.info({ journey: journey.id, transition }, 'journey transition');
   }
@@ -154,8 +163,9 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     if (expiresAt.getTime() <= Date.now()) throw new JourneyExpiredError();
     const draft: JourneyRecord = { uid: details.uid, journey: journey.id, step: start.step, accountId, facts, version: 0, expiresAt };
     try {
-      const record = await dataSource.transaction(async (manager) => {
-        const entered = await methodAt(journey, start.step)?.enter?.(context(draft, details, request, account), manager);
+      const entering = methodAt(journey, start.step);
+      const record = await writeStep(entering, async (manager) => {
+        const entered = await entering?.enter?.(context(draft, details, request, account), manager);
         const created = await store.create(manager, { ...draft, facts: { ...facts, ...(entered ?? {}) } });
         // Another request created it first: roll back whatever entering the step wrote (a second code).
         if (!created) throw new JourneyConflictError(details.uid);
@@ -198,9 +208,10 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const facts = kept as JourneyFacts;
     const start = startStep(target, facts);
     try {
-      const updated = await dataSource.transaction(async (manager) => {
+      const entering = methodAt(target, start.step);
+      const updated = await writeStep(entering, async (manager) => {
         const arriving: JourneyRecord = { ...record, journey: target.id, step: start.step, accountId: null, facts };
-        const entered = await methodAt(target, start.step)?.enter?.(context(arriving, details, request, null), manager);
+        const entered = await entering?.enter?.(context(arriving, details, request, null), manager);
         return store.advance(manager, record, { journey: target.id, step: start.step, accountId: null, facts: { ...facts, ...(entered ?? {}) } });
       });
       request.log.info({ journey: target.id, from: record.journey, step: updated.step }, 'journey switched');
@@ -260,7 +271,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     }
     const proven = method.proves && method.proves.event === outcome.event ? [outcome.amr ?? method.proves.amr] : [];
     const amr = [...new Set([...(record.facts.amr ?? []), ...proven])];
-    const account = await loadAccount(accountId, ctx.account);
+    const account = await loadAccount(accountId, outcome.account ?? ctx.account);
     const facts: JourneyFacts = {
       ...record.facts,
       ...(outcome.facts ?? {}),
@@ -272,9 +283,10 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const kept: JourneyFacts = isEndStep(getStep(journey, next.step)) ? withoutEmail(facts) : facts;
     let updated: JourneyRecord;
     try {
-      updated = await dataSource.transaction(async (manager) => {
+      const entering = methodAt(journey, next.step);
+      updated = await writeStep(entering, async (manager) => {
         const arriving: JourneyRecord = { ...record, step: next.step, accountId, facts: kept };
-        const entered = await methodAt(journey, next.step)?.enter?.(context(arriving, details, request, account), manager);
+        const entered = await entering?.enter?.(context(arriving, details, request, account), manager);
         return store.advance(manager, record, { step: next.step, accountId, facts: { ...kept, ...(entered ?? {}) } });
       });
     } catch (error) {
@@ -327,15 +339,18 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
   return {
     async show(details, request, requestedStep) {
       const { journey, record } = await ensure(details, request);
-      if (requestedStep !== record.step) {
+      // The interaction's own URL (where oidc-provider sends the browser) shows the current step
+      // in place, saving a redirect; any other step's URL goes to the current one.
+      if (requestedStep !== undefined && requestedStep !== record.step) {
         const step = getStep(journey, record.step);
         if (isEndStep(step) && step.end === 'login') return finishAt(journey, record);
         return redirectTo(record);
       }
+      const account = await loadAccount(record.accountId);
       // Also here, so a journey that starts at such a step (step-up) or was interrupted still moves on.
-      const arrived = await arriveAt(journey, record, details, request, await loadAccount(record.accountId));
+      const arrived = await arriveAt(journey, record, details, request, account);
       if (arrived) return arrived;
-      return present(journey, record, details, request);
+      return present(journey, record, details, request, {}, account);
     },
 
     async submit(details, request, stepId, body) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DataSource, EntityManager } from 'typeorm';
-import { JourneyState } from '../../entities/journey-state.js';
+import { queryRows } from '../../src/db/sql.js';
 import { CREDENTIAL_COMPONENTS } from '../../src/provider/vectors.js';
 import { JourneyConflictError } from './errors.js';
 import type { JourneyFacts, JourneyId } from './types.js';
@@ -41,6 +41,19 @@ export const journeyFactsSchema = z.object({
 
 const JOURNEY_IDS = ['sign-in', 'step-up', 'create-account'] as const satisfies readonly JourneyId[];
 
+/** The data source, or a transaction's manager when the write must commit with the step's effects. */
+type Queryable = Pick<EntityManager, 'query'>;
+
+interface JourneyRow {
+  uid: string;
+  journey: string;
+  step: string;
+  account_id: string | null;
+  facts: unknown;
+  version: number;
+  expires_at: Date;
+}
+
 export interface JourneyStore {
   /** The journey for this interaction, or null when there is none, it has expired or its row is unreadable. */
   load(uid: string): Promise<JourneyRecord | null>;
@@ -48,46 +61,50 @@ export interface JourneyStore {
    * Creates the journey unless one exists (two first requests racing create one row).
    * Returns the created record, or null when another request created it first.
    */
-  create(manager: EntityManager, record: Omit<JourneyRecord, 'version'>): Promise<JourneyRecord | null>;
+  create(db: Queryable, record: Omit<JourneyRecord, 'version'>): Promise<JourneyRecord | null>;
   /**
    * Moves the journey on, only if nobody else has since `current` was read: the optimistic
    * version check that stops a double-submitted form advancing twice. Throws JourneyConflictError.
    */
-  advance(manager: EntityManager, current: JourneyRecord, change: JourneyChange): Promise<JourneyRecord>;
+  advance(db: Queryable, current: JourneyRecord, change: JourneyChange): Promise<JourneyRecord>;
 }
 
+// Hand-written SQL, one statement each: every journey page reads its position and most posts
+// write it, so this is on the sign-in hot path (docs/performance.md).
 export function createJourneyStore(dataSource: DataSource): JourneyStore {
   return {
     async load(uid) {
-      const row = await dataSource.getRepository(JourneyState).findOneBy({ uid });
-      if (!row || row.expiresAt.getTime() <= Date.now()) return null;
+      const [row] = await queryRows<JourneyRow>(dataSource,
+        'SELECT uid, journey, step, account_id, facts, version, expires_at FROM journey_state WHERE uid = $1 AND expires_at > now()', [uid]);
+      if (!row) return null;
       const facts = journeyFactsSchema.safeParse(row.facts);
       const journey = (JOURNEY_IDS as readonly string[]).includes(row.journey) ? (row.journey as JourneyId) : undefined;
       if (!facts.success || !journey) return null;
-      return { uid: row.uid, journey, step: row.step, accountId: row.accountId, facts: facts.data, version: row.version, expiresAt: row.expiresAt };
+      return { uid: row.uid, journey, step: row.step, accountId: row.account_id, facts: facts.data, version: row.version, expiresAt: new Date(row.expires_at) };
     },
 
-    async create(manager, record) {
+    async create(db, record) {
       // ON CONFLICT DO NOTHING + RETURNING: only the request that inserted gets a row back.
-      const rows: unknown = await manager.query(
+      const rows = await queryRows<{ uid: string }>(db,
         `INSERT INTO journey_state (uid, journey, step, account_id, facts, version, expires_at, updated_at)
          VALUES ($1, $2, $3, $4, $5::jsonb, 0, $6, now())
          ON CONFLICT (uid) DO NOTHING
          RETURNING uid`,
         [record.uid, record.journey, record.step, record.accountId, JSON.stringify(journeyFactsSchema.parse(record.facts)), record.expiresAt],
       );
-      return Array.isArray(rows) && rows.length === 1 ? { ...record, version: 0 } : null;
+      return rows.length === 1 ? { ...record, version: 0 } : null;
     },
 
-    async advance(manager, current, change) {
-      const result = await manager
-        .createQueryBuilder()
-        .update(JourneyState)
-        .set({ ...(change.journey ? { journey: change.journey } : {}), step: change.step, accountId: change.accountId, facts: journeyFactsSchema.parse(change.facts), version: current.version + 1, updatedAt: new Date() })
-        .where('uid = :uid AND version = :version', { uid: current.uid, version: current.version })
-        .execute();
-      if (result.affected !== 1) throw new JourneyConflictError(current.uid);
-      return { ...current, ...change, journey: change.journey ?? current.journey, version: current.version + 1 };
+    async advance(db, current, change) {
+      const journey = change.journey ?? current.journey;
+      const rows = await queryRows<{ uid: string }>(db,
+        `UPDATE journey_state SET journey = $1, step = $2, account_id = $3, facts = $4::jsonb, version = version + 1, updated_at = now()
+         WHERE uid = $5 AND version = $6
+         RETURNING uid`,
+        [journey, change.step, change.accountId, JSON.stringify(journeyFactsSchema.parse(change.facts)), current.uid, current.version],
+      );
+      if (rows.length !== 1) throw new JourneyConflictError(current.uid);
+      return { ...current, ...change, journey, version: current.version + 1 };
     },
   };
 }
@@ -97,6 +114,6 @@ export function createJourneyStore(dataSource: DataSource): JourneyStore {
  * periodic purge that removes expired oidc-provider records; returns how many rows went.
  */
 export async function purgeExpiredJourneys(dataSource: DataSource): Promise<number> {
-  const result = await dataSource.createQueryBuilder().delete().from(JourneyState).where('expires_at <= now()').execute();
-  return result.affected ?? 0;
+  const [row] = await queryRows<{ removed: number }>(dataSource, 'WITH gone AS (DELETE FROM journey_state WHERE expires_at <= now() RETURNING 1) SELECT count(*)::int AS removed FROM gone', []);
+  return row?.removed ?? 0;
 }

@@ -76,6 +76,8 @@ export type Outcome<E extends string = string> =
       readonly event: E;
       readonly facts?: Partial<JourneyFacts>;
       readonly accountId?: string;
+      /** The account behind accountId when the method has just read it, so the runner need not read it again. */
+      readonly account?: Account;
       /**
        * What this event proved when it is not `proves.amr`: a method that can prove its credential
        * two ways (the sms-code step accepts a remembered device instead of a code, both Cd).

@@ -31,7 +31,7 @@ describe('forgotten your password', () => {
     expect(heading(page)).to.equal('Create a new password');
     page = await journey.browser.submit(page, { password: NEW_PASSWORD, confirmPassword: NEW_PASSWORD });
     // Back at the sign-in it came from: the password step, not signed in.
-    expect(page.url).to.contain(`/interaction/${journey.uid}/enter-password`);
+    expect(page.url).to.contain(`/interaction/${journey.uid}`);
     expect(heading(page)).to.equal('Enter your password');
 
     const old = await submit(journey, page, { password: TEST_PASSWORD });

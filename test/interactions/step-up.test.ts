@@ -37,10 +37,16 @@ describe('step-up journey (vtr prompt, credentials)', () => {
     return (reply as Extract<Reply, { kind: 'redirect' }>).location;
   }
 
+  /** The interaction's own URL shows the current step in place. */
+  function shownStep(reply: Reply): string {
+    expect(reply.kind).to.equal('render');
+    return (reply as Extract<Reply, { kind: 'render' }>).step;
+  }
+
   it('asks for a security code when only Cd is missing, then signs in again with pwd and sms', async () => {
     const account = await createAccount(test);
     const details = vtrPrompt(account.id, { needed: 'P0.Cp.Cd' });
-    expect(location(await runner.show(details, request, undefined))).to.equal(`/interaction/${details.uid}/enter-security-code`);
+    expect(shownStep(await runner.show(details, request, undefined))).to.equal('enter-security-code');
     const page = await runner.show(details, request, 'enter-security-code');
     expect(page).to.deep.include({ kind: 'render', step: 'enter-security-code' });
     expect(await smsCount(test, account.mobileNumber!)).to.equal(1);
@@ -66,7 +72,7 @@ describe('step-up journey (vtr prompt, credentials)', () => {
   it('explains, then refuses, when the account has no verified mobile', async () => {
     const account = await createAccount(test, { mobile: false });
     const details = vtrPrompt(account.id, { needed: 'P0.Cp.Cd' });
-    const step = location(await runner.show(details, request, undefined)).split('/').pop()!;
+    const step = shownStep(await runner.show(details, request, undefined));
     expect(step).to.equal('method-not-available');
     expect(await runner.show(details, request, step)).to.deep.include({ kind: 'render', step });
     expect(await runner.submit(details, request, step, {})).to.deep.equal({
@@ -79,7 +85,7 @@ describe('step-up journey (vtr prompt, credentials)', () => {
   it('never signs in from the explanation page, whatever is posted', async () => {
     const account = await createAccount(test);
     const details = vtrPrompt(account.id, { needed: 'P9.Cp.Cd', reason: 'proofing' });
-    expect(location(await runner.show(details, request, undefined))).to.match(/\/identity-verification-required$/);
+    expect(shownStep(await runner.show(details, request, undefined))).to.equal('identity-verification-required');
     for (const step of ['enter-security-code', 'signed-in']) {
       expect(location(await runner.submit(details, request, step, { code: '190696' }))).to.match(/\/identity-verification-required$/);
     }

@@ -13,10 +13,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign as signAsync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import http from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import Koa from 'koa';
 import pg from 'pg';
 import { hash as argon2Hash, Algorithm } from '@node-rs/argon2';
 import { PROJECT_ROOT } from '../src/project-root.js';
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
   console.log(`carelogin benchmark: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${redact(DATABASE_URL)}`);
   const signingLimit = await measureRs512Signatures(3);
   const hashingLimit = await measureArgon2Hashes(3);
+  const floor = await measureRoundTrips(2);
 
   const admin = new pg.Client({ connectionString: DATABASE_URL });
   await admin.connect();
@@ -61,8 +64,12 @@ async function main(): Promise<void> {
       DATA_DIR: dataDir,
       DEMO_RP_ENABLED: 'false',
       AUTHORIZATION_CODE_TTL_SECONDS: '600',
-      // The bench signs in one persona from one address many times: keep per-IP throttling out of the way.
+      // The bench signs in from one address, to numbers in one block, many times a second: keep the
+      // per-IP and per-number-block throttles and the daily SMS budget alarm out of the way.
       IP_FAILURE_LIMIT: '100000',
+      SMS_SENDS_PER_IP_PER_HOUR: '1000000',
+      SMS_SENDS_PER_PREFIX_PER_HOUR: '1000000',
+      SMS_DAILY_BUDGET: '10000000',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -122,6 +129,9 @@ async function main(): Promise<void> {
     console.log(`| persona sign-ins/s (authorize → tokens) | ${signIns.rate.toFixed(1)} (median ${signIns.median.toFixed(0)} ms, p99 ${signIns.p99.toFixed(0)} ms) | ${hashingLimit.toFixed(1)} argon2id hashes/s | ${pct(signIns.rate / hashingLimit)} | ≥ 60% ${signIns.rate / hashingLimit >= 0.6 ? 'met' : 'NOT met'} |`);
     console.log(`| account creations/s (all steps, codes read from the outbox) | ${creations.rate.toFixed(1)} (median ${creations.median.toFixed(0)} ms, p99 ${creations.p99.toFixed(0)} ms) | ${hashingLimit.toFixed(1)} argon2id hashes/s | ${pct(creations.rate / hashingLimit)} | ≥ 50% ${creations.rate / hashingLimit >= 0.5 ? 'met' : 'NOT met'} |`);
     console.log(`| server peak RSS | ${rssMb.toFixed(0)} MB | 300 MB | | < 300 MB ${rssMb < 300 ? 'met' : 'NOT met'} |`);
+    console.log('');
+    console.log(`Round trips on this machine (core-time, both ends): an empty HTTP request ${floor.httpMs.toFixed(2)} ms, a one-row SQL statement ${floor.sqlMs.toFixed(2)} ms.`);
+    console.log(`One argon2id hash ${(os.cpus().length * 1000 / hashingLimit).toFixed(1)} ms and one RS512 signature ${(os.cpus().length * 1000 / signingLimit).toFixed(2)} ms of core-time; \`npm run bench:trace\` counts the requests and statements of each journey.`);
   } finally {
     server.kill('SIGTERM');
     await new Promise((resolve) => server.once('exit', resolve));
@@ -154,7 +164,7 @@ async function cloneP9Persona(count: number): Promise<{ email: string; password:
   }
 }
 
-interface Measurement { rate: number; median: number; p99: number; count: number }
+interface Measurement { rate: number; median: number; p99: number; count: number; cpuMs: { server: number; generator: number; postgres: number } }
 
 /** The V8 heap flags `npm start` uses, so the benchmark measures the server as it is run. */
 function startScriptHeapFlags(): string[] {
@@ -205,10 +215,12 @@ async function measure(name: string, seconds: number, concurrency: number, opera
   }));
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  const result = { rate: latencies.length / elapsed, median: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), count: latencies.length };
   const cpuAfter = cpuSnapshot();
-  const per = (key: keyof typeof cpuAfter): string => `${(((cpuAfter[key] - cpuBefore[key]) / Math.max(1, result.count)) * 1000).toFixed(1)} ms`;
-  console.log(`${name}: ${result.count} in ${elapsed.toFixed(1)} s; CPU per operation: server ${per('server')}, load generator ${per('generator')}, PostgreSQL ${per('postgres')}`);
+  const perOperation = (key: keyof typeof cpuAfter): number => ((cpuAfter[key] - cpuBefore[key]) / Math.max(1, latencies.length)) * 1000;
+  const cpuMs = { server: perOperation('server'), generator: perOperation('generator'), postgres: perOperation('postgres') };
+  const result = { rate: latencies.length / elapsed, median: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), count: latencies.length, cpuMs };
+  const ms = (value: number): string => `${value.toFixed(value < 1 ? 2 : 1)} ms`;
+  console.log(`${name}: ${result.count} in ${elapsed.toFixed(1)} s; CPU per operation: server ${ms(cpuMs.server)}, load generator ${ms(cpuMs.generator)}, PostgreSQL ${ms(cpuMs.postgres)}`);
   return result;
 }
 
@@ -220,6 +232,30 @@ async function runPool(concurrency: number, total: number, operation: () => Prom
       await operation();
     }
   }));
+}
+
+/**
+ * The core-time of the smallest HTTP round trip (a Koa app answering fetch over keep-alive, both
+ * ends in this process) and of the smallest SQL statement (a parameterised one-row SELECT over
+ * loopback, PostgreSQL's CPU included): the floor under any journey of so many requests and
+ * statements, whatever the application does.
+ */
+async function measureRoundTrips(seconds: number): Promise<{ httpMs: number; sqlMs: number }> {
+  const app = new Koa();
+  app.use((ctx) => {
+    ctx.body = 'ok';
+  });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const http1 = await measure('empty HTTP requests (floor)', seconds, 4, async () => (await fetch(url)).text());
+  server.closeAllConnections();
+  server.close();
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
+  const sql = await measure('one-row SQL statements (floor)', seconds, 4, () => pool.query('SELECT $1::int AS one', [1]));
+  await pool.end();
+  const total = (m: Measurement): number => m.cpuMs.generator + m.cpuMs.postgres;
+  return { httpMs: total(http1), sqlMs: total(sql) };
 }
 
 /** RS512 (2048-bit) signatures per second using every core (libuv's pool), as the server signs. */

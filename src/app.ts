@@ -8,7 +8,8 @@ import { createLogger, type Logger } from './logger.js';
 import { openDatabase, type Database } from './db/data-source.js';
 import { loadKeystore, type Keystore } from '../keys/keystore.js';
 import { loadClients } from './clients/registry.js';
-import { createProvider } from './provider/provider.js';
+import { createAccessTokenJwt } from './provider/access-token-jwt.js';
+import { createProvider, ROUTES } from './provider/provider.js';
 import { purgeExpiredModels } from './provider/adapter.js';
 import { createRenderer } from './web/renderer.js';
 import { assets, errorHandler, nhsLoginErrorNames, notFound, requestContext, securityHeaders } from './web/middleware.js';
@@ -22,6 +23,7 @@ import { createAttemptCounters } from './security/attempt-counters.js';
 import { createSecurityCodes } from './security/security-codes.js';
 import { createAudit } from './security/audit.js';
 import { createCsrf } from './security/csrf.js';
+import { createKeyedDigest } from './security/keyed-digest.js';
 import { createInteractionRouter } from '../interactions/router.js';
 import { createAccountRouter } from './account/router.js';
 import { withAccountClient } from './account/internal-client.js';
@@ -69,28 +71,31 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
 
     const hasher = createPasswordHasher(config);
     const counters = createAttemptCounters(dataSource, config);
+    const audit = createAudit(dataSource, logger);
     const services: AppServices = {
       config,
       logger,
       dataSource,
       provider,
       renderer,
-      notifications: createNotifications({ config, logger, dataSource }),
+      notifications: createNotifications({ config, logger, dataSource, audit }),
       accounts: createAccountService(dataSource),
       hasher,
       counters,
-      codes: createSecurityCodes({ dataSource, config, counters, hmacSecret: keystore.hmacSecret }),
-      audit: createAudit(dataSource, logger),
+      codes: createSecurityCodes({ dataSource, config, counters, hmacSecret: keystore.hmacSecret, audit }),
+      audit,
       csrf: createCsrf(keystore.hmacSecret),
+      digest: createKeyedDigest(keystore.hmacSecret),
       clients: new Map(clients.map((c) => [c.metadata.client_id, c])),
     };
 
     if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger });
 
     let accepting = true;
+    const accessTokens = createAccessTokenJwt({ issuer: config.issuer, keystore, routes: ROUTES });
     // oidc-provider registers its own routes first; ours run for requests it does not answer.
     // Cross-cutting middleware goes to the front so it wraps the protocol endpoints too.
-    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), notFound(renderer), nhsLoginErrorNames(), assets());
+    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), notFound(renderer), nhsLoginErrorNames(), accessTokens.middleware, assets());
     const publicRouter = createPublicRouter({
       config,
       dataSource,

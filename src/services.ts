@@ -10,6 +10,7 @@ import type { AttemptCounters } from './security/attempt-counters.js';
 import type { SecurityCodes } from './security/security-codes.js';
 import type { Audit } from './security/audit.js';
 import type { Csrf } from './security/csrf.js';
+import type { KeyedDigest } from './security/keyed-digest.js';
 import type { RegisteredClient } from './clients/registry.js';
 
 /** Everything request handlers need, built once by the composition root (src/app.ts). */
@@ -26,6 +27,8 @@ export interface AppServices {
   readonly codes: SecurityCodes;
   readonly audit: Audit;
   readonly csrf: Csrf;
+  /** HMAC of personal data used as a lookup key (email addresses in attempt_counter keys). */
+  readonly digest: KeyedDigest;
   /** Registered relying parties by client_id (names for the consent page, allowed scopes and vectors). */
   readonly clients: ReadonlyMap<string, RegisteredClient>;
 }

@@ -1,12 +1,9 @@
+import { minutesText } from '../../src/web/durations.js';
 import type { View } from './types.js';
 
 /** Pages several methods show when a person has to wait. Copy lives in the templates. */
 
-/** "15 minutes", "1 minute": whole minutes, rounded up, never "0 minutes". */
-export function minutesText(seconds: number): string {
-  const minutes = Math.max(1, Math.ceil(seconds / 60));
-  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
-}
+export { minutesText };
 
 /** Too many failed attempts from this network across accounts (per-IP throttle, A4). */
 export function tooManyRequestsView(retryAfterSeconds: number): View {

@@ -1,5 +1,6 @@
 import type { VerifyResult } from '../../src/security/security-codes.js';
-import { minutesText } from './pages.js';
+import { smsSendRefusal } from '../../src/security/sms-throttle.js';
+import { minutesText, tooManyRequestsView } from './pages.js';
 import type { Outcome, StepContext, View } from './types.js';
 
 /** What every security-code page says about the code typed. */
@@ -21,6 +22,16 @@ export async function resendOutcome<E extends string>(sent: SendResult, notice: 
     kind: 'retry',
     errors: [{ field: 'code', text: `You have asked for too many new codes. Enter the last code we sent you, or wait ${minutesText(sent.retryAfterSeconds)} before asking for another` }],
   };
+}
+
+/**
+ * The 429 page when the text this step sends on arrival was held back by the per-IP or per-number-
+ * block throttle (B4) and so there is no code to enter; undefined when the usual page applies.
+ */
+export async function throttledArrivalView(ctx: StepContext, sms: { readonly destination: string; readonly purpose: string }): Promise<View | undefined> {
+  const { config, dataSource } = ctx.services;
+  const wait = await smsSendRefusal(dataSource, config, { ip: ctx.ip, destination: sms.destination, journeyId: ctx.uid, purpose: sms.purpose });
+  return wait === null ? undefined : tooManyRequestsView(wait);
 }
 
 /**

@@ -6,6 +6,7 @@ import type Provider from 'oidc-provider';
 import type { DataSource } from 'typeorm';
 import { Account, normaliseEmail } from '../../entities/account.js';
 import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js';
+import { textPasswordChanged } from '../accounts/password-reset.js';
 import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
 import { parseUkMobile } from '../accounts/uk-mobile.js';
 import { findGrantId } from '../provider/adapter.js';
@@ -15,6 +16,7 @@ import { lockoutKeys, passwordPolicy } from '../security/attempt-counters.js';
 import { isCrossSiteRequest } from '../security/csrf.js';
 import { normaliseSecurityCode, SECURITY_CODE_PATTERN } from '../security/security-codes.js';
 import type { AppServices } from '../services.js';
+import { minutesText } from '../web/durations.js';
 import type { FieldError } from '../web/renderer.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
 import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, revokeTokens } from './store.js';
@@ -64,7 +66,7 @@ interface SignedIn {
  */
 export function createAccountRouter(services: AppServices): Router {
   const { provider, renderer, csrf, config, dataSource, hasher, codes, notifications, audit, counters } = services;
-  const devices = createRememberedDevices(dataSource);
+  const devices = createRememberedDevices(dataSource, config);
   const accounts = dataSource.getRepository(Account);
   const expectedOrigin = new URL(config.issuer).origin;
   const secure = config.issuer.startsWith('https://');
@@ -343,6 +345,7 @@ export function createAccountRouter(services: AppServices): Router {
       const tokens = await revokeTokens(manager, account.id);
       const removed = await devices.removeAllDevices(account.id, manager);
       await notifications.enqueue(manager, { template: 'password-changed', to: account.email, data: {}, accountId: account.id });
+      await textPasswordChanged(notifications, manager, account.id);
       await audit.record('password.changed', { accountId: account.id, ip: ctx.ip, detail: { otherSessionsEnded: sessions, tokens, devices: removed } }, manager);
     });
     redirect(ctx, '/account?done=password');
@@ -436,7 +439,7 @@ export function createAccountRouter(services: AppServices): Router {
     }
     let refused: string | undefined;
     await dataSource.transaction(async (manager) => {
-      const issued = await codes.issue(manager, { accountId: account.id, purpose: 'change-mobile', journeyId: binding, channel: 'sms', destination: mobile });
+      const issued = await codes.issue(manager, { accountId: account.id, purpose: 'change-mobile', journeyId: binding, channel: 'sms', destination: mobile, ip: ctx.ip });
       if (!issued.ok) {
         refused = 'You have asked for too many security codes. Wait a few minutes and try again';
         return;
@@ -447,7 +450,7 @@ export function createAccountRouter(services: AppServices): Router {
       page(ctx, 'mobile', { title: 'Change your mobile phone number', mobile: raw, errors: [{ field: 'mobile', text: refused }], csrfToken: csrfToken(ctx) }, 429);
       return;
     }
-    page(ctx, 'check-mobile', { title: 'Check your mobile phone', mobile, mobileEnding: mobile.slice(-3), csrfToken: csrfToken(ctx) });
+    page(ctx, 'check-mobile', { title: 'Check your mobile phone', mobile, mobileEnding: mobile.slice(-4), expiresIn: minutesText(config.ttl.securityCode), csrfToken: csrfToken(ctx) });
   });
 
   router.post('/mobile/confirm', requireSignIn, forms, checkForm, async (ctx) => {
@@ -459,13 +462,13 @@ export function createAccountRouter(services: AppServices): Router {
     const code = normaliseSecurityCode(body.code);
     if (!mobile) return redirect(ctx, '/account/mobile');
     const again = (text: string): void =>
-      page(ctx, 'check-mobile', { title: 'Check your mobile phone', mobile, mobileEnding: mobile.slice(-3), errors: [{ field: 'code', text }], csrfToken: csrfToken(ctx) }, 400);
+      page(ctx, 'check-mobile', { title: 'Check your mobile phone', mobile, mobileEnding: mobile.slice(-4), expiresIn: minutesText(config.ttl.securityCode), errors: [{ field: 'code', text }], csrfToken: csrfToken(ctx) }, 400);
     if (!SECURITY_CODE_PATTERN.test(code)) return again('Enter the security code, like 123456');
     const verdict = await codes.verify({ accountId: account.id, purpose: 'change-mobile', journeyId: binding, code, destination: mobile });
     if (verdict !== 'valid') return again(verdict === 'expired' ? 'This security code has expired. Start again to get a new one' : 'The security code is not correct');
     await dataSource.transaction(async (manager) => {
       await manager.query(`UPDATE account SET mobile_number = $2, mobile_verified_at = now(), phone_number_pds_matched = false, updated_at = now() WHERE id = $1`, [account.id, mobile]);
-      await notifications.enqueue(manager, { template: 'mobile-changed', to: account.email, data: { mobileEnding: mobile.slice(-3) }, accountId: account.id });
+      await notifications.enqueue(manager, { template: 'mobile-changed', to: account.email, data: { mobileEnding: mobile.slice(-4) }, accountId: account.id });
       if (account.mobileNumber) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: account.mobileNumber, data: {}, accountId: account.id });
       await audit.record('mobile.changed', { accountId: account.id, ip: ctx.ip }, manager);
     });
@@ -505,7 +508,7 @@ async function ensureAccountGrant(provider: Provider, dataSource: DataSource, ac
 
 /** "Ending in 982": enough to recognise the number, not enough to learn it from a shoulder or a screenshot. */
 function maskMobile(e164: string): string {
-  return `Ending in ${e164.slice(-3)}`;
+  return `Ending in ${e164.slice(-4)}`;
 }
 
 /** PostgreSQL's unique_violation, however the driver wraps it. */

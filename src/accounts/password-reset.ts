@@ -17,15 +17,14 @@ import { createRememberedDevices } from './remembered-devices.js';
  * - Asking for a link never says whether the address has an account (F2): the caller shows the
  *   same page either way, and unknown addresses get no message.
  * - The link carries a 256-bit random token on the issuer's origin; only its SHA-256 is stored.
- *   It lasts 1 hour, works once, and a newer link invalidates older ones.
+ *   It lasts config.ttl.resetLink (RESET_LINK_TTL_SECONDS, 1 hour), works once, and a newer
+ *   link invalidates older ones.
  * - Setting the new password, in one transaction: the hash, every remembered device, every
- *   session and grant of the account, the password lockout, the token and the `password-changed`
- *   email. It does NOT sign anyone in: the patient still signs in with password and security code
+ *   session and grant of the account, the password lockout, the token, the `password-changed`
+ *   email and, when the account has a verified mobile, the `password-changed-sms` text. It does NOT sign anyone in: the patient still signs in with password and security code
  *   (no MFA bypass, A6).
  */
 
-/** How long a reset link works. Ask for a setting: PASSWORD_RESET_TTL. */
-export const RESET_LINK_TTL_SECONDS = 3600;
 /** Links an account can be sent per hour, so the form cannot be used to flood someone's inbox. */
 export const RESET_LINKS_PER_HOUR = 5;
 
@@ -82,6 +81,18 @@ export async function revokeAccountSessions(manager: Pick<EntityManager, 'query'
   );
 }
 
+/**
+ * Also tells the account's verified mobile number (if any) that the password changed: whoever reset
+ * it may control the email account, so the email alone might never be seen by the owner.
+ */
+export async function textPasswordChanged(notifications: Notifications, manager: EntityManager, accountId: string): Promise<void> {
+  const [row]: { mobile_number: string | null }[] = await manager.query(
+    'SELECT mobile_number FROM account WHERE id = $1 AND mobile_verified_at IS NOT NULL',
+    [accountId],
+  );
+  if (row?.mobile_number) await notifications.enqueue(manager, { template: 'password-changed-sms', to: row.mobile_number, data: {}, accountId });
+}
+
 export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
   const { config, dataSource, accounts, hasher, counters, notifications, audit } = deps;
   const origin = new URL(config.issuer).origin;
@@ -119,7 +130,7 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
         const [row]: { expires_at: Date | string }[] = await manager.query(
           `INSERT INTO password_reset_token (account_id, token_hash, interaction_uid, expires_at)
            VALUES ($1, $2, $3, now() + $4::int * interval '1 second') RETURNING expires_at`,
-          [account.id, resetTokenHash(token), interactionUid, RESET_LINK_TTL_SECONDS],
+          [account.id, resetTokenHash(token), interactionUid, config.ttl.resetLink],
         );
         await notifications.enqueue(manager, {
           template: 'password-reset-link',
@@ -153,11 +164,12 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
         if (!row) return { ok: false, reason: 'invalid' };
         await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [row.account_id, passwordHash]);
         await manager.query(`UPDATE password_reset_token SET invalidated_at = now() WHERE account_id = $1 AND used_at IS NULL AND invalidated_at IS NULL`, [row.account_id]);
-        const devices = await createRememberedDevices(dataSource).removeAllDevices(row.account_id, manager);
+        const devices = await createRememberedDevices(dataSource, config).removeAllDevices(row.account_id, manager);
         await revokeAccountSessions(manager, row.account_id);
         // A new password is a rebinding: a lock an attacker caused no longer stands (A4).
         await counters.reset(lockoutKeys.password(row.account_id), manager);
         await notifications.enqueue(manager, { template: 'password-changed', to: link.email, data: {}, accountId: row.account_id });
+        await textPasswordChanged(notifications, manager, row.account_id);
         await audit.record('password.reset', { accountId: row.account_id, ip: options.ip, detail: { result: 'changed', devicesRemoved: devices } }, manager);
         return { ok: true, accountId: row.account_id, interactionUid: row.interaction_uid };
       });

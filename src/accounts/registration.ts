@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { normaliseEmail } from '../../entities/account.js';
+import type { Config } from '../config/index.js';
 import { queryRows } from '../db/sql.js';
 import type { Notifications } from '../notifications/outbox.js';
 import type { Audit } from '../security/audit.js';
 import type { IssueResult, SecurityCodes } from '../security/security-codes.js';
 import { countWithinCap } from '../security/attempt-counters.js';
+import type { KeyedDigest } from '../security/keyed-digest.js';
 
 /**
  * Creating an account (NHS login's "create an account": email address, password, terms of use,
@@ -30,31 +31,36 @@ import { countWithinCap } from '../security/attempt-counters.js';
  *   losers wait and then see the winner's row, and they get the neutral "exists" answer.
  */
 
-/** The terms of use the "I agree" box refers to; stored with the time it was ticked. */
-export const TERMS_VERSION = '2026-11';
-
 export const CONFIRM_EMAIL_PURPOSE = 'confirm-email';
 
 /**
- * At most this many registration emails (codes and "you already have an account") go to one
- * address per window, however many journeys ask (B4: no email bombing through registration).
- * Beyond it the pages are unchanged and nothing is sent, for new and existing addresses alike.
- * Constants until config has REGISTRATION_EMAILS_PER_ADDRESS / _WINDOW_SECONDS.
+ * At most config.limits.registrationEmailsPerAddress registration emails (codes and "you already
+ * have an account") go to one address per window, however many journeys ask (B4: no email
+ * bombing through registration). Beyond it the pages are unchanged and nothing is sent, for new
+ * and existing addresses alike.
  */
-export const REGISTRATION_EMAILS_PER_ADDRESS = 5;
 export const REGISTRATION_EMAIL_WINDOW_SECONDS = 3600;
 
-/** The counter key for an address: a digest, because attempt_counter is no place for personal data. */
-function registrationEmailKey(email: string): string {
-  return `registration-emails:${createHash('sha256').update(normaliseEmail(email)).digest('hex')}`;
+/** What the registration email cap needs: the limit, and the keyed digest for the address. */
+export interface RegistrationEmailLimit {
+  readonly config: Pick<Config, 'limits'>;
+  readonly digest: KeyedDigest;
+}
+
+/**
+ * The counter key for an address: a keyed digest, because attempt_counter is no place for personal
+ * data and a plain hash would let a database reader confirm guessed addresses.
+ */
+function registrationEmailKey(digest: KeyedDigest, email: string): string {
+  return `registration-emails:${digest('registration-emails', normaliseEmail(email))}`;
 }
 
 /**
  * Counts one registration email to `email` in the caller's transaction and says whether it may be
  * sent. One atomic statement, so concurrent journeys cannot get past the limit.
  */
-export async function mayEmailForRegistration(manager: EntityManager, email: string): Promise<boolean> {
-  return countWithinCap(manager, registrationEmailKey(email), REGISTRATION_EMAILS_PER_ADDRESS, REGISTRATION_EMAIL_WINDOW_SECONDS);
+export async function mayEmailForRegistration(limit: RegistrationEmailLimit, manager: EntityManager, email: string): Promise<boolean> {
+  return countWithinCap(manager, registrationEmailKey(limit.digest, email), limit.config.limits.registrationEmailsPerAddress, REGISTRATION_EMAIL_WINDOW_SECONDS);
 }
 
 export type RegistrationResult =
@@ -77,7 +83,7 @@ export interface RegistrationRequest {
   readonly ip?: string | undefined;
 }
 
-export interface RegistrationDeps {
+export interface RegistrationDeps extends RegistrationEmailLimit {
   readonly dataSource: DataSource;
   readonly codes: SecurityCodes;
   readonly notifications: Notifications;
@@ -109,7 +115,7 @@ export async function registerAccount(deps: RegistrationDeps, request: Registrat
 
     const code: Extract<IssueResult, { ok: true }> = issued;
     async function reuse(accountId: string): Promise<RegistrationResult> {
-      if (await mayEmailForRegistration(manager, key)) await sendEmailConfirmationCode(notifications, manager, { accountId, email }, code);
+      if (await mayEmailForRegistration(deps, manager, key)) await sendEmailConfirmationCode(notifications, manager, { accountId, email }, code);
       return { outcome: 'created', accountId };
     }
 
@@ -120,7 +126,7 @@ export async function registerAccount(deps: RegistrationDeps, request: Registrat
     );
     const found = existing[0];
     if (found?.confirmed) {
-      if (await mayEmailForRegistration(manager, key)) await notifications.enqueue(manager, { template: 'account-already-exists', to: found.email, data: {}, accountId: found.id });
+      if (await mayEmailForRegistration(deps, manager, key)) await notifications.enqueue(manager, { template: 'account-already-exists', to: found.email, data: {}, accountId: found.id });
       await audit.record('account.registration_duplicate', { accountId: found.id, clientId: request.clientId, ip: request.ip }, manager);
       return { outcome: 'exists' };
     }
@@ -152,7 +158,7 @@ export async function registerAccount(deps: RegistrationDeps, request: Registrat
       await audit.record('account.registration_duplicate', { clientId: request.clientId, ip: request.ip, detail: { reason: 'concurrent' } }, manager);
       return { outcome: 'exists' };
     }
-    if (await mayEmailForRegistration(manager, key)) await sendEmailConfirmationCode(notifications, manager, { accountId: created.id, email }, code);
+    if (await mayEmailForRegistration(deps, manager, key)) await sendEmailConfirmationCode(notifications, manager, { accountId: created.id, email }, code);
     await audit.record('account.created', { accountId: created.id, clientId: request.clientId, ip: request.ip, detail: { termsVersion: request.termsVersion } }, manager);
     return { outcome: 'created', accountId: created.id };
   });

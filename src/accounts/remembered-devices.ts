@@ -1,17 +1,17 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { RememberedDevice } from '../../entities/remembered-device.js';
+import type { Config } from '../config/index.js';
 import { queryRows } from '../db/sql.js';
 
 /**
  * "Remember this device" (security-bar X2, B9; NHS login parity). A browser that has proven a
  * security code may skip the code on later sign-ins to the SAME account, reported as Cd. It never
  * replaces the password. The browser holds `id.secret` in a cookie; only the SHA-256 of the 256-bit
- * secret is stored, so a database reader cannot forge a cookie. Forgotten after 6 months unused.
+ * secret is stored, so a database reader cannot forge a cookie. Forgotten after config.ttl.rememberedDevice
+ * unused (REMEMBERED_DEVICE_TTL_SECONDS; default 180 days, NHS login's 6 months).
  */
 
-/** How long a device is remembered without being used (NHS login: 6 months). Ask for a setting: REMEMBERED_DEVICE_TTL. */
-export const REMEMBERED_DEVICE_TTL_SECONDS = 180 * 24 * 3600;
 
 /** `__Host-` requires Secure, which a browser refuses on http://localhost, so development uses a plain name. */
 export function deviceCookieName(issuer: string): string {
@@ -19,7 +19,7 @@ export function deviceCookieName(issuer: string): string {
 }
 
 /** The Set-Cookie header for a new device: HttpOnly, SameSite=Lax (sent on the relying party's redirect), Path=/. */
-export function deviceCookieHeader(issuer: string, value: string, maxAgeSeconds = REMEMBERED_DEVICE_TTL_SECONDS): string {
+export function deviceCookieHeader(issuer: string, value: string, maxAgeSeconds: number): string {
   const secure = issuer.startsWith('https://') ? '; Secure' : '';
   return `${deviceCookieName(issuer)}=${value}; Max-Age=${maxAgeSeconds}; Path=/; HttpOnly; SameSite=Lax${secure}`;
 }
@@ -96,8 +96,8 @@ export function parseDeviceCookie(value: string | undefined): { id: string; secr
   return { id: id.toLowerCase(), secret };
 }
 
-export function createRememberedDevices(dataSource: DataSource): RememberedDevices {
-  const ttl = REMEMBERED_DEVICE_TTL_SECONDS;
+export function createRememberedDevices(dataSource: DataSource, config: Pick<Config, 'ttl'>): RememberedDevices {
+  const ttl = config.ttl.rememberedDevice;
   return {
     async remember(accountId, userAgent, manager) {
       const secret = randomBytes(32).toString('base64url');

@@ -36,6 +36,10 @@ export interface Config {
     readonly interaction: number;
     readonly securityCode: number;
     readonly lockout: number;
+    /** How long a password reset link works. */
+    readonly resetLink: number;
+    /** How long a remembered device lasts without being used. */
+    readonly rememberedDevice: number;
   };
   readonly limits: {
     readonly securityCodeAttempts: number;
@@ -45,7 +49,19 @@ export interface Config {
     readonly ipFailures: number;
     readonly ipFailureWindow: number;
     readonly concurrentPasswordHashes: number;
+    /** Registration emails (codes, "you already have an account") to one address per hour. */
+    readonly registrationEmailsPerAddress: number;
+    /** Security code text messages per client IP (IPv6: per /64) per hour, across journeys. */
+    readonly smsPerIpPerHour: number;
+    /** Security code text messages per destination prefix (the number without its last 4 digits) per hour. */
+    readonly smsPerPrefixPerHour: number;
+    /** Text messages per UTC day, all instances together, before the budget alarm fires. */
+    readonly smsDailyBudget: number;
+    /** Over the daily budget, stop handing text messages to the provider (they wait in the outbox). */
+    readonly smsDailyBudgetHardStop: boolean;
   };
+  /** The version of the terms of use the "I agree" box refers to; stored with each new account. */
+  readonly termsVersion: string;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number };
   readonly notifications: {
     readonly email: 'dev-outbox' | 'smtp' | 'notify';
@@ -125,6 +141,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       interaction: e.INTERACTION_TTL_SECONDS,
       securityCode: e.SECURITY_CODE_TTL_SECONDS,
       lockout: e.LOCKOUT_SECONDS,
+      resetLink: e.RESET_LINK_TTL_SECONDS,
+      rememberedDevice: e.REMEMBERED_DEVICE_TTL_SECONDS,
     },
     limits: {
       securityCodeAttempts: e.SECURITY_CODE_MAX_ATTEMPTS,
@@ -134,7 +152,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ipFailures: e.IP_FAILURE_LIMIT,
       ipFailureWindow: e.IP_FAILURE_WINDOW_SECONDS,
       concurrentPasswordHashes: e.MAX_CONCURRENT_PASSWORD_HASHES,
+      registrationEmailsPerAddress: e.REGISTRATION_EMAILS_PER_ADDRESS,
+      smsPerIpPerHour: e.SMS_SENDS_PER_IP_PER_HOUR,
+      smsPerPrefixPerHour: e.SMS_SENDS_PER_PREFIX_PER_HOUR,
+      smsDailyBudget: e.SMS_DAILY_BUDGET,
+      smsDailyBudgetHardStop: e.SMS_DAILY_BUDGET_HARD_STOP,
     },
+    termsVersion: e.TERMS_VERSION,
     argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_ITERATIONS },
     notifications: {
       email: emailAdapter,

@@ -4,6 +4,8 @@ import type { Config } from '../config/index.js';
 import { CareloginError, DeliveryError } from '../errors.js';
 import { queryRows } from '../db/sql.js';
 import type { Logger } from '../logger.js';
+import type { Audit } from '../security/audit.js';
+import { countSmsHandOff } from '../security/sms-throttle.js';
 import type { OutboxStatus } from '../../entities/outbox-message.js';
 import { TEMPLATES, TEMPLATE_IDS, renderTemplate, type Channel, type RenderContext, type TemplateData, type TemplateId } from './templates.js';
 import { createDeliveryAdapters } from './adapters/index.js';
@@ -47,6 +49,8 @@ export interface NotificationsDeps {
   adapters?: Partial<DeliveryAdapters>;
   /** Per-attempt deadline; tests shorten it. Never more than DELIVERY_TIMEOUT_MS. */
   deliveryTimeoutMs?: number;
+  /** Records sms.daily_budget_exceeded (B4). */
+  audit?: Audit;
 }
 
 /**
@@ -104,7 +108,7 @@ const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s<>"]+/gi;
 
 /** The transactional outbox for email and text messages (security-bar §5, G3, G4). */
 export function createNotifications(deps: NotificationsDeps): Notifications {
-  const { config, logger, dataSource } = deps;
+  const { config, logger, dataSource, audit } = deps;
   const log = logger.child({ component: 'outbox' });
   const adapters = createDeliveryAdapters(config, deps.adapters);
   const maxAttempts = config.notifications.maxAttempts;
@@ -112,6 +116,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
   const context: RenderContext = {
     securityCodeMinutes: Math.max(1, Math.round(config.ttl.securityCode / 60)),
     serviceUrl: config.issuer,
+    resetLinkMinutes: Math.max(1, Math.round(config.ttl.resetLink / 60)),
   };
   const serviceOrigin = new URL(config.issuer).origin;
   // Outside development nobody needs to read a code or reset link after it has gone, and anyone who
@@ -212,12 +217,43 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     log.error({ alert: 'outbox_message_abandoned', messageId: row.id, template: row.template, channel: row.channel, attempts: row.attempts, reason }, 'outbox message abandoned: it will not be delivered');
   }
 
+  /**
+   * The daily SMS budget (B4). Counted when a text is handed to the adapter, not when it is
+   * enqueued: hand-offs are what the provider bills (a retry after a timeout may be billed again;
+   * an expired code is never sent), and the worker counts outside any request's transaction, so
+   * the one shared row per day is never held locked while a sign-in's transaction runs.
+   * Crossing the budget raises one alarm (one instance, one line); sending goes on unless
+   * SMS_DAILY_BUDGET_HARD_STOP holds texts back until the next UTC day.
+   */
+  async function withinSmsBudget(row: ClaimedRow): Promise<boolean> {
+    const budget = config.limits.smsDailyBudget;
+    const counted = await countSmsHandOff(dataSource, budget);
+    if (counted.crossed) {
+      const hardStop = config.limits.smsDailyBudgetHardStop;
+      // Error level, so monitoring pages someone: texts cost money and pumping is how it leaks.
+      log.error({ event: 'sms_daily_budget_exceeded', alert: 'sms_daily_budget_exceeded', budget, count: counted.count, hardStop }, 'daily SMS budget exceeded');
+      await audit?.record('sms.daily_budget_exceeded', { detail: { budget, count: counted.count, hardStop } });
+    }
+    if (!counted.over || !config.limits.smsDailyBudgetHardStop) return true;
+    // Held, not failed: the attempt is given back and the row waits for the next UTC day (codes
+    // past their deadline expire as usual).
+    const held = await update<{ id: string }>(
+      `UPDATE outbox_message SET status = 'queued', attempts = attempts - 1, last_error = 'held: daily SMS budget reached',
+              next_attempt_at = (date_trunc('day', now() AT TIME ZONE 'UTC') + interval '1 day') AT TIME ZONE 'UTC'
+        WHERE id = $1 AND status = 'processing' AND attempts = $2 RETURNING id`,
+      [row.id, row.attempts],
+    );
+    if (held.length === 1) log.warn({ messageId: row.id, template: row.template }, 'text message held: daily SMS budget reached');
+    return false;
+  }
+
   async function attempt(row: ClaimedRow): Promise<void> {
     const deliverBefore = row.deliver_before === null ? null : new Date(row.deliver_before);
     if (deliverBefore && deliverBefore.getTime() <= Date.now()) {
       await finish(row, 'expired', { lastError: 'not delivered before its deadline' });
       return;
     }
+    if (row.channel === 'sms' && !(await withinSmsBudget(row))) return;
     const message: DeliverableMessage = {
       id: row.id,
       channel: row.channel,

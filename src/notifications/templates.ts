@@ -19,6 +19,8 @@ export interface RenderContext {
   readonly securityCodeMinutes: number;
   /** The service's own address (config.issuer), for the help page link. */
   readonly serviceUrl: string;
+  /** How long a password reset link lasts (config.ttl.resetLink), in whole minutes. Default 60. */
+  readonly resetLinkMinutes?: number;
 }
 
 export const DEFAULT_RENDER_CONTEXT: RenderContext = { securityCodeMinutes: 10, serviceUrl: 'http://localhost:3000' };
@@ -44,6 +46,8 @@ export interface TemplateDataMap {
   'account-already-exists': NoData;
   'password-reset-link': { readonly link: string };
   'password-changed': NoData;
+  /** The same warning as password-changed, to the account's verified mobile number. */
+  'password-changed-sms': NoData;
   /** To the account's email address. `mobileEnding` is the last few digits of the new number. */
   'mobile-changed': { readonly mobileEnding: string };
   /** To the previous mobile number, so a takeover is noticed by the phone's owner too. */
@@ -83,6 +87,12 @@ const SIGN_IN_METHOD_NAMES: Record<SignInMethod, string> = {
 
 function minutes(count: number): string {
   return count === 1 ? '1 minute' : `${count} minutes`;
+}
+
+/** Whole hours as hours ("1 hour", "2 hours"), anything else in minutes. */
+export function durationText(totalMinutes: number): string {
+  if (totalMinutes >= 60 && totalMinutes % 60 === 0) return totalMinutes === 60 ? '1 hour' : `${totalMinutes / 60} hours`;
+  return minutes(totalMinutes);
 }
 
 function paragraphs(...parts: string[]): string {
@@ -192,14 +202,14 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
     id: 'password-reset-link',
     channel: 'email',
     secret: true,
-    purpose: 'The link to choose a new password. It lasts 1 hour and works once.',
-    render: ({ link }) => ({
+    purpose: 'The link to choose a new password. It lasts RESET_LINK_TTL_SECONDS (1 hour by default) and works once.',
+    render: ({ link }, context = DEFAULT_RENDER_CONTEXT) => ({
       subject: 'Reset your carelogin password',
       body: paragraphs(
         'We received a request to reset the password for your carelogin account.',
         'Use this link to choose a new password:',
         link,
-        'The link expires in 1 hour and can only be used once.',
+        `The link expires in ${durationText(context.resetLinkMinutes ?? 60)} and can only be used once.`,
         'If you did not ask to reset your password, you can ignore this email. Your password has not changed.',
       ),
     }),
@@ -217,6 +227,15 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
         'If you did not change your password, someone else may be using your account. Reset your password now from the carelogin sign in page.',
         helpLine(context),
       ),
+    }),
+  },
+  'password-changed-sms': {
+    id: 'password-changed-sms',
+    channel: 'sms',
+    secret: false,
+    purpose: 'The password was changed or reset (to the verified mobile number, so a takeover is noticed even if the email account is compromised).',
+    render: () => ({
+      body: 'Your carelogin password has been changed. If you did not do this, reset your password now from the carelogin sign in page.',
     }),
   },
   'mobile-changed': {

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import Provider, { errors, type AccountClaims, type ClientMetadata, type Configuration, type FindAccount, type KoaContextWithOIDC } from 'oidc-provider';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/index.js';
@@ -125,9 +126,20 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!grant && clientId === ACCOUNT_CLIENT_ID) return implicitAccountGrant(ctx.oidc.provider, accountId);
       return grant;
     },
-    extraTokenClaims: async (ctx) => {
+    // Stored with the access token and repeated in its JWT (access-token-jwt.ts; NHS login EIS Table 17).
+    extraTokenClaims: async (ctx, token) => {
       const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
-      return source?.acr ? { vot: source.acr, vtm } : { vtm };
+      const claims: Record<string, unknown> = { vtm };
+      if (source?.acr) claims.vot = source.acr;
+      if (source?.authTime) claims.auth_time = source.authTime;
+      // The NHS number only where this scope and proofing level release it at /userinfo too.
+      const scope = 'scope' in token && typeof token.scope === 'string' ? token.scope : undefined;
+      const account = ctx.oidc.entities.Account;
+      if (account && scope) {
+        const released = await account.claims('userinfo', scope, {}, []);
+        if (typeof released.nhs_number === 'string') claims.nhs_number = released.nhs_number;
+      }
+      return claims;
     },
     interactions: {
       policy: createInteractionPolicy(),
@@ -214,6 +226,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   const refused = (event: string) => (ctx: KoaContextWithOIDC, error: Error & { error_description?: string }): void => {
     logger.info({ event, error: error.message, description: error.error_description, clientId: ctx.oidc?.client?.clientId }, 'protocol request refused');
   };
+  // Koa reports here what goes wrong after a response has started, such as a browser leaving
+  // mid-download; without a listener Koa prints the stack to stderr, outside our logs.
+  (provider as unknown as EventEmitter).on('error', (error: Error & { code?: string }) => {
+    const hungUp = error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET' || error.code === 'EPIPE';
+    if (hungUp) logger.debug({ reason: error.code }, 'client went away before the response was sent');
+    else logger.error({ err: error }, 'response error');
+  });
   provider.on('authorization.error', refused('authorization.error'));
   provider.on('grant.error', refused('grant.error'));
   provider.on('userinfo.error', refused('userinfo.error'));

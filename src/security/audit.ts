@@ -7,7 +7,8 @@ import type { Logger } from '../logger.js';
  * `audit_event` row per security-relevant event, plus an info log line without personal data.
  *
  * Types are noun.verb, past tense: account.created, account.signed_in, password.failed,
- * password.locked, security_code.sent, security_code.failed, security_code.locked, …
+ * password.locked, security_code.sent, security_code.failed, security_code.locked,
+ * security_code.throttled (detail.scope 'ip' | 'prefix'), sms.daily_budget_exceeded, …
  */
 export interface AuditEventInput {
   accountId?: string | null;
@@ -32,7 +33,7 @@ const SECRET_KEYS = new Set([
 ]);
 
 /** Detail keys whose short string values are safe for ordinary logs (no personal data). */
-const LOGGABLE_STRING_KEYS = new Set(['reason', 'method', 'purpose', 'channel', 'journey', 'step', 'level', 'from', 'to', 'result', 'outcome', 'vot', 'acr', 'amr', 'proofingLevel', 'route', 'prompt']);
+const LOGGABLE_STRING_KEYS = new Set(['scope', 'reason', 'method', 'purpose', 'channel', 'journey', 'step', 'level', 'from', 'to', 'result', 'outcome', 'vot', 'acr', 'amr', 'proofingLevel', 'route', 'prompt']);
 
 function withoutSecrets(detail: Record<string, unknown>): Record<string, unknown> {
   const clean: Record<string, unknown> = {};

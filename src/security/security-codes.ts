@@ -4,6 +4,8 @@ import type { Config } from '../config/index.js';
 import { CareloginError, ConfigError } from '../errors.js';
 import { countWithinCap, lockoutKeys, readCounterStatus, securityCodePolicy, type AttemptCounters } from './attempt-counters.js';
 import { queryRows } from '../db/sql.js';
+import type { Audit } from './audit.js';
+import { countSmsSend } from './sms-throttle.js';
 
 /**
  * One-time 6-digit security codes sent by text or email (security-bar X4, X8, B1–B4; NIST
@@ -24,15 +26,20 @@ export type IssueResult = { ok: true; code: string; expiresAt: Date } | { ok: fa
  */
 export type VerifyResult = 'valid' | 'invalid' | 'expired' | 'locked';
 
-export interface IssueRequest {
+interface IssueRequestBase {
   accountId: string | null;
   purpose: CodePurpose;
   journeyId: string;
-  channel: 'sms' | 'email';
   destination: string;
   /** The documented persona code; refused in production and for accounts that are not personas. */
   fixedCode?: string;
 }
+
+/**
+ * `ip` is the client's IP (ctx.ip), required for texts: they are throttled per IP across journeys
+ * (B4). Null only where there is no client request; such texts still count per number block.
+ */
+export type IssueRequest = IssueRequestBase & ({ channel: 'sms'; ip: string | null } | { channel: 'email'; ip?: string | null });
 
 export interface VerifyRequest {
   accountId: string | null;
@@ -44,7 +51,7 @@ export interface VerifyRequest {
 }
 
 export interface SecurityCodes {
-  /** Creates a 6-digit CSPRNG code bound to (accountId, purpose, journeyId, destination), valid config.ttl.securityCode; invalidates earlier codes for the same (journeyId, purpose); enforces config.limits.securityCodeSends per journey+purpose; uses `fixedCode` when given (personas outside production only). Runs in the caller's transaction so the outbox message commits with it. */
+  /** Creates a 6-digit CSPRNG code bound to (accountId, purpose, journeyId, destination), valid config.ttl.securityCode; invalidates earlier codes for the same (journeyId, purpose); enforces config.limits.securityCodeSends per journey+purpose and, for texts, the per-IP and per-prefix hourly caps (sms-throttle.ts); uses `fixedCode` when given (personas outside production only). Runs in the caller's transaction so the outbox message commits with it. */
   issue(manager: EntityManager, request: IssueRequest): Promise<IssueResult>;
   /** Checks lock first; then consumes the newest live code for (journeyId, purpose, accountId) atomically when it matches (constant-time compare of keyed hashes); a wrong code counts against the attempt counter for (accountId ?? journeyId, purpose); at the limit the code is invalidated and the step locked. A code is accepted once. */
   verify(request: VerifyRequest): Promise<VerifyResult>;
@@ -70,8 +77,8 @@ function updateReturning(db: Pick<EntityManager, 'query'>, sql: string, paramete
   return queryRows<unknown>(db, sql, parameters);
 }
 
-export function createSecurityCodes(deps: { dataSource: DataSource; config: Config; counters: AttemptCounters; hmacSecret: string }): SecurityCodes {
-  const { dataSource, config, counters, hmacSecret } = deps;
+export function createSecurityCodes(deps: { dataSource: DataSource; config: Config; counters: AttemptCounters; hmacSecret: string; audit?: Audit }): SecurityCodes {
+  const { dataSource, config, counters, hmacSecret, audit } = deps;
   if (typeof hmacSecret !== 'string' || hmacSecret.length < 16) throw new ConfigError('security codes need an HMAC secret of at least 16 characters');
   const policy = securityCodePolicy(config);
 
@@ -123,6 +130,17 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
           [sendsKey(request.journeyId, request.purpose), window],
         );
         return { ok: false, reason: 'too_many_sends', retryAfterSeconds: Number(row?.retry_after ?? window) };
+      }
+
+      // New journeys reset the cap above, so texts are also capped per IP and per number block
+      // across journeys (SMS pumping, B4). Persona codes count too: they go through the same
+      // adapter in every environment that has one.
+      if (request.channel === 'sms') {
+        const throttle = await countSmsSend(manager, config, { ip: request.ip ?? null, destination: request.destination });
+        if (!throttle.ok) {
+          await audit?.record('security_code.throttled', { accountId: request.accountId, ip: request.ip ?? null, detail: { scope: throttle.scope, purpose: request.purpose, channel: 'sms' } }, manager);
+          return { ok: false, reason: 'too_many_sends', retryAfterSeconds: throttle.retryAfterSeconds };
+        }
       }
 
       // Requesting a new code makes the previous one useless (B1).

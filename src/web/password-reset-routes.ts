@@ -2,7 +2,8 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
-import { createPasswordReset, isResetTokenShaped, resetTokenHash, RESET_LINK_TTL_SECONDS } from '../accounts/password-reset.js';
+import { createPasswordReset, isResetTokenShaped, resetTokenHash } from '../accounts/password-reset.js';
+import { durationText } from '../notifications/templates.js';
 import { PASSWORD_MESSAGES } from '../accounts/password-policy.js';
 import { CsrfError } from '../errors.js';
 import { isCrossSiteRequest } from '../security/csrf.js';
@@ -65,13 +66,14 @@ export function createPasswordResetRouter(services: AppServices): Router {
   const https = config.issuer.startsWith('https://');
   const cookieName = resetCookieName(config.issuer);
   const resets = createPasswordReset(services);
+  const linkLifetime = durationText(Math.max(1, Math.round(config.ttl.resetLink / 60)));
   const router = new Router();
   const forms = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
 
   function page(ctx: Context, status: number, template: string, data: Record<string, unknown> = {}): void {
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = renderer.render(template, { ...data, cspNonce: ctx.state.cspNonce });
+    ctx.body = renderer.render(template, { linkLifetime, ...data, cspNonce: ctx.state.cspNonce });
   }
 
   function body(ctx: Context): Record<string, unknown> {
@@ -137,13 +139,13 @@ export function createPasswordResetRouter(services: AppServices): Router {
     }
     await resets.request(parsed.data.email, { interactionUid: parsed.data.interaction, ip: ctx.ip });
     // Set whether or not the address has an account, so the answer does not differ (F2).
-    if (parsed.data.interaction) setResetCookie(ctx, parsed.data.interaction, RESET_LINK_TTL_SECONDS);
+    if (parsed.data.interaction) setResetCookie(ctx, parsed.data.interaction, config.ttl.resetLink);
     ctx.status = 303;
     ctx.redirect('/forgotten-password/check-your-email');
   });
 
   router.get('/forgotten-password/check-your-email', (ctx) => {
-    page(ctx, 200, 'password-reset/check-your-email.njk', { expiresIn: '1 hour' });
+    page(ctx, 200, 'password-reset/check-your-email.njk', { expiresIn: linkLifetime });
   });
 
   async function showNewPassword(ctx: Context, status: number, errors?: FieldError[]): Promise<void> {

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/index.js';
+import { minutesText } from './durations.js';
 import type { Renderer } from './renderer.js';
 import { CREDENTIAL_COMPONENTS, PROOFING_LEVELS } from '../provider/vectors.js';
 import { trustmarkUrl } from '../provider/claims.js';
@@ -61,7 +62,7 @@ export function createPublicRouter(deps: PublicRouteDeps): Router {
   ] as const) {
     router.get(path, (ctx) => {
       ctx.type = 'html';
-      ctx.body = renderer.render(template, { title, cspNonce: ctx.state.cspNonce });
+      ctx.body = renderer.render(template, { title, cspNonce: ctx.state.cspNonce, resetLinkLasts: minutesText(config.ttl.resetLink) });
     });
   }
 

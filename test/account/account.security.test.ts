@@ -27,7 +27,7 @@ describe('Your account: security regressions', function () {
 
   async function signedInWithDevice(): Promise<{ browser: Browser; page: Page; accountId: string }> {
     const account = await createAccount(test);
-    await createRememberedDevices(test.idp.db.dataSource).remember(account.id, CHROME_LINUX);
+    await createRememberedDevices(test.idp.db.dataSource, test.idp.config).remember(account.id, CHROME_LINUX);
     const { browser, page } = await signInToAccount(test, account);
     return { browser, page, accountId: account.id };
   }
@@ -194,7 +194,7 @@ describe('Your account: security regressions', function () {
 
     it('removing another account\'s device is 404 and the device stays', async () => {
       const victim = await createAccount(test);
-      const { id } = await createRememberedDevices(test.idp.db.dataSource).remember(victim.id, CHROME_LINUX);
+      const { id } = await createRememberedDevices(test.idp.db.dataSource, test.idp.config).remember(victim.id, CHROME_LINUX);
       const attacker = await createAccount(test);
       const { browser, page } = await signInToAccount(test, attacker);
       expect((await browser.post(`${test.url}/account/devices/${id}/remove`, { _csrf: csrfOf(page) })).status).to.equal(404);

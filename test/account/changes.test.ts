@@ -34,7 +34,7 @@ describe('Your account: changing the password, email address and mobile number',
   describe('password', () => {
     it('changes the password with the current one, emails the patient, signs out other sessions, revokes services\' tokens and forgets devices', async () => {
       const account = await createAccount(test);
-      await createRememberedDevices(test.idp.db.dataSource).remember(account.id, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36');
+      await createRememberedDevices(test.idp.db.dataSource, test.idp.config).remember(account.id, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36');
       const atService = await signIn(test, { email: account.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
       const tokens = await test.rp.exchange(atService.callbackUrl, atService.request);
       const elsewhere = await signInToAccount(test, account);
@@ -46,6 +46,7 @@ describe('Your account: changing the password, email address and mobile number',
       expect(pageText(done)).to.include('Your password has been changed');
       expect(await test.idp.services.hasher.verify(await passwordHash(account.id), NEW_PASSWORD)).to.equal(true);
       expect(await outbox(test, account.email, 'password-changed')).to.have.length(1);
+      expect(await outbox(test, account.mobileNumber!, 'password-changed-sms')).to.have.length(1);
       // The other browser is signed out; this one is not.
       expect((await elsewhere.browser.get(`${test.url}/account`)).url).to.match(/\/interaction\//);
       expect(heading(await browser.get(`${test.url}/account`))).to.equal('Your account');
@@ -172,7 +173,7 @@ describe('Your account: changing the password, email address and mobile number',
       expect(errorSummary(bad)).to.deep.equal(['The security code is not correct']);
       const done = await browser.submit(bad, { code: await latestSmsCode(test, newMobile) });
       expect(pageText(done)).to.include('Your mobile phone number has been changed');
-      expect(pageText(done)).to.include('Ending in 678');
+      expect(pageText(done)).to.include('Ending in 5678');
       const [row] = await test.idp.db.dataSource.query(`SELECT mobile_number FROM account WHERE id = $1`, [account.id]);
       expect(row.mobile_number).to.equal(newMobile);
       expect(await outbox(test, account.email, 'mobile-changed')).to.have.length(1);

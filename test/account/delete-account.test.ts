@@ -24,7 +24,7 @@ describe('Your account: deleting the account', function () {
   it('after a confirmation page, removes the account and everything of it in one go, revokes services\' tokens and keeps the goodbye email', async () => {
     const account = await createAccount(test);
     const bystander = await createAccount(test);
-    await createRememberedDevices(test.idp.db.dataSource).remember(account.id, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36');
+    await createRememberedDevices(test.idp.db.dataSource, test.idp.config).remember(account.id, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36');
     const rpSignIn = await signIn(test, { email: account.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
     const tokens = await test.rp.exchange(rpSignIn.callbackUrl, rpSignIn.request);
     const other = await signIn(test, { email: bystander.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });

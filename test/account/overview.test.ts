@@ -37,7 +37,7 @@ describe('Your account: signing in and the overview', function () {
     const { page } = await signInToAccount(test, account);
     const text = pageText(page);
     expect(text).to.include(account.email);
-    expect(text).to.include(`Ending in ${account.mobileNumber!.slice(-3)}`);
+    expect(text).to.include(`Ending in ${account.mobileNumber!.slice(-4)}`);
     expect(text).not.to.include(account.mobileNumber!);
     expect(text).not.to.include(account.mobileNumber!.slice(-6));
     expect(text).to.match(/Password\s+Hidden/);

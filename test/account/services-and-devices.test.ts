@@ -55,7 +55,7 @@ describe('Your account: connected services, remembered devices, signing out', fu
 
   it('removes one remembered device, then all of them', async () => {
     const account = await createAccount(test);
-    const devices = createRememberedDevices(test.idp.db.dataSource);
+    const devices = createRememberedDevices(test.idp.db.dataSource, test.idp.config);
     await devices.remember(account.id, CHROME_LINUX);
     await devices.remember(account.id, CHROME_LINUX);
     await devices.remember(account.id, CHROME_LINUX);
@@ -77,7 +77,7 @@ describe('Your account: connected services, remembered devices, signing out', fu
 
   it('signing out ends this browser\'s session only, and forgets this browser if it was remembered (as NHS login does)', async () => {
     const account = await createAccount(test);
-    const devices = createRememberedDevices(test.idp.db.dataSource);
+    const devices = createRememberedDevices(test.idp.db.dataSource, test.idp.config);
     const thisOne = await devices.remember(account.id, CHROME_LINUX);
     await devices.remember(account.id, CHROME_LINUX);
     const one = await signInToAccount(test, account);
@@ -114,7 +114,7 @@ describe('Your account: connected services, remembered devices, signing out', fu
   it('signing out everywhere ends every session of the account, forgets every device and revokes services\' tokens', async () => {
     const account = await createAccount(test);
     const other = await createAccount(test);
-    await createRememberedDevices(test.idp.db.dataSource).remember(account.id, CHROME_LINUX);
+    await createRememberedDevices(test.idp.db.dataSource, test.idp.config).remember(account.id, CHROME_LINUX);
     const atService = await signIn(test, { email: account.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
     const tokens = await test.rp.exchange(atService.callbackUrl, atService.request);
     const one = await signInToAccount(test, account);
@@ -133,7 +133,7 @@ describe('Your account: connected services, remembered devices, signing out', fu
 
   it('after 15 minutes a change needs the patient to sign in again (prompt=login), and then goes through', async () => {
     const account = await createAccount(test);
-    const devices = createRememberedDevices(test.idp.db.dataSource);
+    const devices = createRememberedDevices(test.idp.db.dataSource, test.idp.config);
     await devices.remember(account.id, CHROME_LINUX);
     const { browser, page } = await signInToAccount(test, account);
     await ageSignIn(test, account.id);

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import type { Page } from '../helpers/browser.js';
-import { REGISTRATION_EMAILS_PER_ADDRESS } from '../../src/accounts/registration.js';
 import { emailCode, enterDetails, NEW_PASSWORD, newEmail, outboxCount, registerThrough, startRegistration } from './create-account-helpers.js';
 import { createAccount, errorSummary, heading, startJourney, submit, TEST_PASSWORD, type Journey } from './support.js';
 
@@ -107,18 +106,18 @@ describe('create-account security', () => {
   });
 
   describe('B4: no email bombing through registration', () => {
-    it('sends at most REGISTRATION_EMAILS_PER_ADDRESS emails to one address, for new and existing addresses alike, with unchanged pages', async () => {
+    it('sends at most REGISTRATION_EMAILS_PER_ADDRESS (config.limits.registrationEmailsPerAddress) emails to one address, for new and existing addresses alike, with unchanged pages', async () => {
       const owner = await createAccount(test);
       const fresh = newEmail();
       for (const email of [owner.email, fresh]) {
-        for (let i = 0; i < REGISTRATION_EMAILS_PER_ADDRESS + 2; i++) {
+        for (let i = 0; i < test.idp.config.limits.registrationEmailsPerAddress + 2; i++) {
           const { journey, page } = await startRegistration(test);
           const next = await enterDetails(journey, page, { email });
           expect(heading(next), `${i}`).to.equal('Check your email');
         }
       }
-      expect(await outboxCount(test, owner.email, 'account-already-exists')).to.equal(REGISTRATION_EMAILS_PER_ADDRESS);
-      expect(await outboxCount(test, fresh, 'email-confirmation-code')).to.equal(REGISTRATION_EMAILS_PER_ADDRESS);
+      expect(await outboxCount(test, owner.email, 'account-already-exists')).to.equal(test.idp.config.limits.registrationEmailsPerAddress);
+      expect(await outboxCount(test, fresh, 'email-confirmation-code')).to.equal(test.idp.config.limits.registrationEmailsPerAddress);
       expect(await accountRows(fresh)).to.have.length(1);
     });
   });

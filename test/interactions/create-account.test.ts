@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { PASSWORD_MESSAGES } from '../../src/accounts/password-policy.js';
-import { TERMS_VERSION } from '../../src/accounts/registration.js';
 import { UK_MOBILE_MESSAGES } from '../../src/accounts/uk-mobile.js';
 import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
@@ -53,7 +52,7 @@ describe('create-account journey', () => {
     const claims = tokens.claims()!;
     const row = await accountRow(email);
     expect(claims).to.include({ sub: row!.id, vot: 'P0.Cp.Cd', email, email_verified: true, phone_number: `+44${mobile.slice(1)}`, phone_number_verified: true });
-    expect(row).to.include({ proofing_level: 'P0', terms_version: TERMS_VERSION, mobile_number: `+44${mobile.slice(1)}` });
+    expect(row).to.include({ proofing_level: 'P0', terms_version: test.idp.config.termsVersion, mobile_number: `+44${mobile.slice(1)}` });
     expect(row!.email_verified_at).to.be.instanceOf(Date);
     expect(row!.mobile_verified_at).to.be.instanceOf(Date);
     expect(row!.terms_accepted_at).to.be.instanceOf(Date);

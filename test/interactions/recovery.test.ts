@@ -41,6 +41,8 @@ describe('forgotten your password', () => {
     page = await submit(journey, page, { code: await latestSmsCode(test, account.mobileNumber!) });
     expect(heading(page)).to.match(/^Share your information/);
     expect(await templatesSentTo(test, account.email)).to.include.members(['password-reset-link', 'password-changed']);
+    // The verified mobile is told too: whoever reset the password may hold the email account.
+    expect(await templatesSentTo(test, account.mobileNumber!)).to.include('password-changed-sms');
   });
 
   it('in another browser, says the password has changed and to go back to the service', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { REMEMBERED_DEVICE_TTL_SECONDS, deviceCookieHeader, deviceCookieName } from '../../src/accounts/remembered-devices.js';
+import { deviceCookieHeader, deviceCookieName } from '../../src/accounts/remembered-devices.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { TEST_PASSWORD, createAccount, errorSummary, heading, startJourney, submit } from './support.js';
 import { afterPassword, freshBrowser, signInRemembering } from './remember-device-helpers.js';
@@ -35,14 +35,14 @@ describe('remember this device: security', () => {
   });
 
   it('C1: on an https issuer the cookie is __Host-, Secure, Path=/ and has no Domain', () => {
-    const header = deviceCookieHeader('https://login.example.test', 'id.secret');
+    const header = deviceCookieHeader('https://login.example.test', 'id.secret', test.idp.config.ttl.rememberedDevice);
     expect(deviceCookieName('https://login.example.test')).to.equal('__Host-carelogin-device');
     expect(header).to.match(/^__Host-carelogin-device=id\.secret;/);
     expect(header).to.contain('; Secure');
     expect(header).to.contain('; Path=/');
     expect(header).to.contain('; HttpOnly');
     expect(header).to.contain('; SameSite=Lax');
-    expect(header).to.contain(`; Max-Age=${REMEMBERED_DEVICE_TTL_SECONDS}`);
+    expect(header).to.contain(`; Max-Age=${180 * 24 * 3600}`);
     expect(header.toLowerCase()).to.not.contain('domain=');
   });
 

@@ -179,7 +179,7 @@ describe('sign-in journey', () => {
       expect(await smsCount(test, account.mobileNumber!)).to.equal(sends);
       page = await journey.browser.submit(page, {}, { actionContains: '/resend' });
       expect(page.status).to.equal(400);
-      expect(errorSummary(page)[0]).to.match(/^You have asked for too many new codes\. Enter the last code we sent you, or wait \d+ minutes? before asking for another$/);
+      expect(errorSummary(page)[0]).to.match(/^You have asked for too many new codes\. Enter the last code we sent you, or wait (\d+ minutes?|1 hour) before asking for another$/);
       expect(await smsCount(test, account.mobileNumber!)).to.equal(sends);
       page = await submit(journey, page, { code: await latestSmsCode(test, account.mobileNumber!) });
       expect(heading(page)).to.equal('Share your information with Test patient portal');

@@ -112,3 +112,16 @@ describe('interaction views', () => {
     expect(html).to.contain('&lt;script&gt;');
   });
 });
+
+describe('waiting times in words', () => {
+  it('says minutes below an hour and hours from there, as the service manual writes them', async () => {
+    const { minutesText } = await import('../../src/web/durations.js');
+    expect(minutesText(0)).to.equal('1 minute');
+    expect(minutesText(61)).to.equal('2 minutes');
+    expect(minutesText(59 * 60)).to.equal('59 minutes');
+    expect(minutesText(3600)).to.equal('1 hour');
+    expect(minutesText(3601)).to.equal('1 hour and 1 minute');
+    expect(minutesText(90 * 60)).to.equal('1 hour and 30 minutes');
+    expect(minutesText(7200)).to.equal('2 hours');
+  });
+});

@@ -24,6 +24,7 @@ const SAMPLES: { [T in TemplateId]: TemplateData<T>[] } = {
   'account-already-exists': [{}],
   'password-reset-link': [{ link: 'https://login.carelogin.example/reset-password/Zm9vYmFyYmF6' }],
   'password-changed': [{}],
+  'password-changed-sms': [{}],
   'mobile-changed': [{ mobileEnding: '+44 7700 900123' }],
   'mobile-changed-sms': [{}],
   'email-changed': [{}],

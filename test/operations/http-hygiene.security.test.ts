@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { expect } from 'chai';
-import { Browser, pageText, type Page } from '../helpers/browser.js';
+import { Browser, findForm, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
 import { bogusCodeTokenRequest, leaks, persona, timedFetch } from './support.js';
@@ -100,7 +100,8 @@ describe('HTTP hygiene: headers, caching, errors and hostile input (F3, G2, C6)'
     const { page } = await interaction();
     const body = `_csrf=x&email=${'a'.repeat(2 * 1024 * 1024)}`;
     const answer = await new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
-      const target = new URL(page.url);
+      // The step's own form action: the page may be shown at the interaction's URL.
+      const target = new URL(findForm(page).action, page.url);
       const request = http.request(
         { host: target.hostname, port: target.port, method: 'POST', path: target.pathname, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), accept: 'text/html', origin: test.url } },
         (res) => {
@@ -166,8 +167,9 @@ describe('HTTP hygiene: headers, caching, errors and hostile input (F3, G2, C6)'
     expect(probe()).to.equal(undefined);
 
     const { browser, page } = await interaction();
-    const step = await browser.post(page.url, { '__proto__[polluted]': 'true', 'constructor[prototype][polluted]': 'true', email: 'x@example.test' }, { origin: test.url });
-    expect(step.status).to.be.below(500);
+    const step = await browser.post(new URL(findForm(page).action, page.url).href, { '__proto__[polluted]': 'true', 'constructor[prototype][polluted]': 'true', email: 'x@example.test' }, { origin: test.url });
+    // Reached the step's form parser (refused for its CSRF token), not a 404.
+    expect(step.status).to.equal(403);
     expect(probe()).to.equal(undefined);
     expect(Object.prototype).not.to.have.property('polluted');
   });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
+import { decodeJwt } from 'jose';
 import { createLogger } from '../../src/logger.js';
 import { Browser, findForm, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
@@ -122,6 +123,10 @@ describe('logs: no secrets or personal data, security events with a request id (
       'refresh token': journey!.tokens.refresh_token!,
       'rotated refresh token': journey!.refreshed.refresh_token!,
       'refreshed access token': journey!.refreshed.access_token,
+      // The stored token inside each access token JWT is a bearer credential of its own.
+      'access token jti': String(decodeJwt(journey!.tokens.access_token).jti),
+      'access token signature': journey!.tokens.access_token.split('.')[2]!,
+      'refreshed access token jti': String(decodeJwt(journey!.refreshed.access_token).jti),
     };
     for (const [index, assertion] of [...seen.assertions].entries()) secrets[`client assertion ${index}`] = assertion;
     for (const [index, verifier] of [...seen.verifiers].entries()) secrets[`PKCE verifier ${index}`] = verifier;
@@ -176,5 +181,36 @@ describe('logs: no secrets or personal data, security events with a request id (
     expect(direct.lines.map((l) => l.raw), 'one call, one line').to.have.length(1);
     expect(direct.lines[0]!.record?.detail).to.equal(injected);
     expect(direct.lines.filter((l) => l.record?.msg === FORGED)).to.deep.equal([]);
+  });
+});
+
+describe('logs: errors after a response has started', function () {
+  this.timeout(30000);
+  let capture: LogCapture;
+  let test: TestIdp;
+
+  before(async () => {
+    capture = createLogCapture();
+    test = await startTestIdp({ logger: createLogger({ level: 'debug' }, capture) });
+  });
+  after(() => test?.close());
+
+  it('logs a browser that went away at debug level, anything else as an error, and never prints to stderr', () => {
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      // What Koa does when a response stream fails: app.emit('error', error, ctx).
+      const emitter = test.idp.provider as unknown as NodeJS.EventEmitter;
+      emitter.emit('error', Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      emitter.emit('error', new Error('template exploded'));
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(written.join('')).to.equal('');
+    const [goneAway] = capture.find('client went away before the response was sent');
+    expect(goneAway).to.include({ level: 'debug', reason: 'ERR_STREAM_PREMATURE_CLOSE' });
+    const [failed] = capture.find('response error');
+    expect(failed?.level).to.equal('error');
   });
 });

@@ -44,7 +44,7 @@ describe('security codes (security)', () => {
 
   async function issue(accountId: string | null, journeyId: string, purpose: CodePurpose = 'sign-in', extra: { fixedCode?: string; destination?: string; codes?: SecurityCodes } = {}): Promise<IssueResult> {
     return db.dataSource.transaction((manager) =>
-      (extra.codes ?? codes).issue(manager, { accountId, purpose, journeyId, channel: 'sms', destination: extra.destination ?? mobile, fixedCode: extra.fixedCode }),
+      (extra.codes ?? codes).issue(manager, { accountId, purpose, journeyId, channel: 'sms', destination: extra.destination ?? mobile, ip: '192.0.2.1', fixedCode: extra.fixedCode }),
     );
   }
 
@@ -231,7 +231,7 @@ describe('security codes (security)', () => {
     let thrown: unknown;
     try {
       await db.dataSource.transaction(async (manager) => {
-        await codes.issue(manager, { accountId, purpose: 'sign-in', journeyId, channel: 'sms', destination: mobile });
+        await codes.issue(manager, { accountId, purpose: 'sign-in', journeyId, channel: 'sms', destination: mobile, ip: '192.0.2.1' });
         throw new Error('outbox write failed');
       });
     } catch (error) {

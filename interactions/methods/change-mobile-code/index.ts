@@ -6,7 +6,7 @@ import { securityCodeCounterKey } from '../../../src/security/security-codes.js'
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { codeSchema, mobileEnding } from '../sms-code/index.js';
-import { codeCheckOutcome, resendOutcome } from '../security-code-step.js';
+import { codeCheckOutcome, resendOutcome, throttledArrivalView } from '../security-code-step.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
 /**
@@ -33,7 +33,7 @@ type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked
 async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
   const { account, newMobile } = stateOf(ctx);
   const { codes, notifications, audit } = ctx.services;
-  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'sms', destination: newMobile });
+  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'sms', destination: newMobile, ip: ctx.ip });
   if (!issued.ok) return issued;
   await notifications.enqueue(manager, { template: 'mobile-confirmation-code', to: newMobile, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
   await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'sms' } }, manager);
@@ -54,7 +54,7 @@ async function changeMobile(ctx: StepContext, account: Account, newMobile: strin
     await manager.query('UPDATE account SET mobile_number = $2, mobile_verified_at = now(), updated_at = now() WHERE id = $1', [account.id, newMobile]);
     await notifications.enqueue(manager, { template: 'mobile-changed', to: account.email, data: { mobileEnding: mobileEnding(newMobile) }, accountId: account.id });
     if (oldMobile && oldMobile !== newMobile) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: oldMobile, data: {}, accountId: account.id });
-    const devices = await createRememberedDevices(dataSource).removeAllDevices(account.id, manager);
+    const devices = await createRememberedDevices(dataSource, ctx.services.config).removeAllDevices(account.id, manager);
     await counters.reset(lockoutKeys.securityCode(account.id, 'sign-in'), manager);
     await audit.record('mobile.changed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { route: 'cannot-access-mobile', devicesRemoved: devices } }, manager);
   });
@@ -75,6 +75,8 @@ export const changeMobileCodeMethod = defineMethod({
   async present(ctx, presentation) {
     const status = await lockStatus(ctx);
     if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
+    const throttled = await throttledArrivalView(ctx, { destination: stateOf(ctx).newMobile, purpose: PURPOSE });
+    if (throttled) return throttled;
     return {
       template: 'confirm-new-mobile.njk',
       data: { errors: presentation.errors, notice: presentation.notice, mobileEnding: mobileEnding(stateOf(ctx).newMobile), expiresIn: minutesText(ctx.services.config.ttl.securityCode) },

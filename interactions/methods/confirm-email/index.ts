@@ -73,7 +73,7 @@ async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendR
   if (!issued.ok) return issued;
   const account = pendingAccount(ctx);
   // Counted for every address, sent only to a real unconfirmed account: both cases cost the same.
-  const mayEmail = await mayEmailForRegistration(manager, addressOf(ctx));
+  const mayEmail = await mayEmailForRegistration(ctx.services, manager, addressOf(ctx));
   if (account && mayEmail) {
     await sendEmailConfirmationCode(notifications, manager, { accountId: account.id, email: account.email }, issued);
     await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: CONFIRM_EMAIL_PURPOSE, channel: 'email' } }, manager);

@@ -6,7 +6,7 @@ import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { codeSchema, MESSAGES, mobileEnding } from '../sms-code/index.js';
 import { defineMethod, type Outcome, type StepContext, type View } from '../types.js';
-import { resendOutcome } from '../security-code-step.js';
+import { resendOutcome, throttledArrivalView } from '../security-code-step.js';
 
 /**
  * "Check your mobile phone" for a number being ADDED to an account that has none (creating an
@@ -33,7 +33,7 @@ type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked
 async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
   const { account, mobile } = stateOf(ctx);
   const { codes, notifications, audit } = ctx.services;
-  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'sms', destination: mobile });
+  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'sms', destination: mobile, ip: ctx.ip });
   if (!issued.ok) return issued;
   await notifications.enqueue(manager, { template: 'mobile-confirmation-code', to: mobile, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
   await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'sms' } }, manager);
@@ -62,6 +62,8 @@ export const confirmMobileMethod = defineMethod({
     const { account, mobile } = stateOf(ctx);
     const status = await ctx.services.counters.status(securityCodeCounterKey(account.id, ctx.uid, PURPOSE));
     if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
+    const throttled = await throttledArrivalView(ctx, { destination: mobile, purpose: PURPOSE });
+    if (throttled) return throttled;
     return {
       template: 'confirm-mobile.njk',
       data: { errors: presentation.errors, notice: presentation.notice, mobileEnding: mobileEnding(mobile), expiresIn: minutesText(ctx.services.config.ttl.securityCode) },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PASSWORD_MESSAGES, checkPassword } from '../../../src/accounts/password-policy.js';
-import { TERMS_VERSION, registerAccount } from '../../../src/accounts/registration.js';
+import { registerAccount } from '../../../src/accounts/registration.js';
 import { tooManyRequestsView } from '../pages.js';
 import { defineMethod, type Outcome } from '../types.js';
 
@@ -65,20 +65,20 @@ export const newAccountMethod = defineMethod({
       data: {
         errors: presentation.errors,
         values: { email: presentation.values?.email ?? ctx.facts.email ?? '', terms: presentation.values?.terms ?? '' },
-        termsVersion: TERMS_VERSION,
+        termsVersion: ctx.services.config.termsVersion,
       },
     };
   },
 
   async submit(ctx, body): Promise<Outcome<NewAccountEvent>> {
-    const { audit, codes, counters, dataSource, hasher, notifications } = ctx.services;
+    const { audit, codes, config, counters, dataSource, digest, hasher, notifications } = ctx.services;
     const ip = await counters.ipBlocked(ctx.ip);
     if (ip.blocked) return { kind: 'page', view: tooManyRequestsView(ip.retryAfterSeconds) };
     // Hashed before anything is looked up, for new and existing addresses alike (same cost, F2).
     const passwordHash = await hasher.hash(body.password);
     const result = await registerAccount(
-      { dataSource, codes, notifications, audit },
-      { email: body.email, passwordHash, termsVersion: TERMS_VERSION, journeyId: ctx.uid, clientId: ctx.clientId, ip: ctx.ip },
+      { dataSource, codes, notifications, audit, config, digest },
+      { email: body.email, passwordHash, termsVersion: config.termsVersion, journeyId: ctx.uid, clientId: ctx.clientId, ip: ctx.ip },
     );
     switch (result.outcome) {
       case 'created':

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { normaliseEmail } from '../../../entities/account.js';
 import { lockoutKeys, passwordPolicy } from '../../../src/security/attempt-counters.js';
+import type { KeyedDigest } from '../../../src/security/keyed-digest.js';
 import { tooManyRequestsView } from '../pages.js';
 import { defineMethod, type Outcome } from '../types.js';
 
@@ -27,12 +27,11 @@ const schema = z.object({
 type PasswordEvent = 'verified' | 'emailChangeRequested';
 
 /**
- * The counter key for an address with no account. A digest, not the address: attempt_counter is
- * not a place for personal data. Open point: a keyed hash (HMAC with a server secret) would stop
- * someone with database access testing guesses against these keys.
+ * The counter key for an address with no account. A keyed digest (HMAC with a server secret), not
+ * the address and not a plain hash: someone with database access cannot test guesses against it.
  */
-function unknownAccountKey(email: string): string {
-  return lockoutKeys.password(`unknown:${createHash('sha256').update(normaliseEmail(email)).digest('hex')}`);
+function unknownAccountKey(digest: KeyedDigest, email: string): string {
+  return lockoutKeys.password(`unknown:${digest('password-unknown-account', normaliseEmail(email))}`);
 }
 
 export const passwordMethod = defineMethod({
@@ -59,7 +58,7 @@ export const passwordMethod = defineMethod({
     }
 
     const account = await accounts.findByEmail(email);
-    const key = account ? lockoutKeys.password(account.id) : unknownAccountKey(email);
+    const key = account ? lockoutKeys.password(account.id) : unknownAccountKey(ctx.services.digest, email);
     const attempt = await counters.reserveAttempt(key, passwordPolicy(config));
     const checkable = account !== null && account.status === 'active' && attempt.allowed;
     // Always one Argon2 verification: against the real hash, or the dummy one (same cost).
@@ -68,7 +67,7 @@ export const passwordMethod = defineMethod({
     if (correct && account) {
       await counters.recordSuccess(key);
       await audit.record('password.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip });
-      return { kind: 'event', event: 'verified', accountId: account.id };
+      return { kind: 'event', event: 'verified', accountId: account.id, account };
     }
 
     await counters.recordIpFailure(ctx.ip);

@@ -6,7 +6,7 @@ import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
-import { codeCheckOutcome, MESSAGES, resendOutcome } from '../security-code-step.js';
+import { codeCheckOutcome, MESSAGES, resendOutcome, throttledArrivalView } from '../security-code-step.js';
 
 /**
  * The sign-in security code sent by text message (Cd, amr "sms"). A code is sent once when the
@@ -65,6 +65,7 @@ async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendR
     journeyId: ctx.uid,
     channel: 'sms',
     destination: mobile,
+    ip: ctx.ip,
     fixedCode: fixedCodeFor(ctx, account),
   });
   if (!issued.ok) return issued;
@@ -88,7 +89,7 @@ async function deviceRemembered(ctx: StepContext, touch: boolean, manager?: Enti
   if (!account || !ctx.request) return false;
   const value = ctx.request.cookie(deviceCookieName(ctx.services.config.issuer));
   if (!value) return false;
-  return createRememberedDevices(ctx.services.dataSource).recognise(account.id, value, { touch, manager });
+  return createRememberedDevices(ctx.services.dataSource, ctx.services.config).recognise(account.id, value, { touch, manager });
 }
 
 async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
@@ -98,8 +99,8 @@ async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked
 /** Only after a right code: the browser gets `id.secret`, the database only the secret's SHA-256. */
 async function rememberThisDevice(ctx: StepContext, accountId: string, request: NonNullable<StepContext['request']>): Promise<void> {
   const { config, dataSource, audit } = ctx.services;
-  const device = await createRememberedDevices(dataSource).remember(accountId, request.userAgent);
-  request.setCookie(deviceCookieHeader(config.issuer, device.cookieValue));
+  const device = await createRememberedDevices(dataSource, config).remember(accountId, request.userAgent);
+  request.setCookie(deviceCookieHeader(config.issuer, device.cookieValue, config.ttl.rememberedDevice));
   await audit.record('remembered_device.added', { accountId, clientId: ctx.clientId, ip: ctx.ip });
 }
 
@@ -130,6 +131,8 @@ export const smsCodeMethod = defineMethod({
     const { account, mobile } = mobileOf(ctx);
     const status = await lockStatus(ctx, account.id);
     if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
+    const throttled = await throttledArrivalView(ctx, { destination: mobile, purpose: PURPOSE });
+    if (throttled) return throttled;
     return {
       template: 'enter-security-code.njk',
       data: {

@@ -100,6 +100,17 @@ export function createAccountRouter(services: AppServices): Router {
     return { account, sessionId: session.jti, binding: `account:${session.uid}`, sessionUid: session.uid, loginTs: session.loginTs };
   }
 
+  /**
+   * This browser had a session that no longer exists: it ran out, or it was ended elsewhere (a
+   * password change or "sign out on all devices"). Signing out here clears the cookie, so that is
+   * not counted; nor is a session that exists but is not enough for the account area.
+   */
+  async function sessionEnded(ctx: Context): Promise<boolean> {
+    if (!ctx.cookies.get(provider.cookieName('session'), { signed: true })) return false;
+    const session = await provider.Session.get(ctx);
+    return !session.accountId;
+  }
+
   /** Using the account area counts as activity: extend the session's idle lifetime as oidc-provider would. */
   async function touch(ctx: Context): Promise<void> {
     const session = await provider.Session.get(ctx);
@@ -122,7 +133,14 @@ export function createAccountRouter(services: AppServices): Router {
   const requireSignIn: Middleware = async (ctx: Context, next: Next) => {
     const current = await signedIn(ctx);
     if (!current) {
-      redirect(ctx, `/account/signin?return=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`);
+      const signInHref = `/account/signin?return=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`;
+      if (await sessionEnded(ctx)) {
+        // Say why, once, rather than drop the person on a sign-in page without a word.
+        clearSessionCookie(ctx);
+        page(ctx, 'session-ended', { title: 'You have been signed out', idleFor: minutesText(config.ttl.sessionIdle), signInHref });
+        return;
+      }
+      redirect(ctx, signInHref);
       return;
     }
     ctx.state.account = current;

@@ -121,7 +121,26 @@ describe('Your account: security regressions', function () {
       expect(heading(await browser.get(`${test.url}/account`))).to.equal('Your account');
       expect(await expiry()).to.be.greaterThan(before + 40 * 60 * 1000);
       await test.idp.db.dataSource.query(`UPDATE oidc_model SET expires_at = now() - interval '1 second' WHERE model = 'Session' AND payload->>'accountId' = $1`, [account.id]);
+      // Once, the browser is told why; then it is simply asked to sign in.
+      const ended = await browser.get(`${test.url}/account/email`);
+      expect(heading(ended)).to.equal('You have been signed out');
+      expect(pageText(ended)).to.include('you have not used it for 1 hour');
+      expect(ended.html).to.include('href="/account/signin?return=%2Faccount%2Femail"');
       expect((await browser.get(`${test.url}/account`)).url).to.match(/\/interaction\//);
+    });
+
+    it('a browser signed out elsewhere (sign out on all devices) is told why once; one that signed itself out is not', async () => {
+      const account = await createAccount(test);
+      const elsewhere = await signInToAccount(test, account);
+      const here = await signInToAccount(test, account);
+      const overview = await here.browser.get(`${test.url}/account`);
+      const signedOut = await here.browser.submit(overview, {}, { actionContains: '/account/sign-out-everywhere' });
+      expect(heading(signedOut)).to.equal('You have signed out');
+      const ended = await elsewhere.browser.get(`${test.url}/account`);
+      expect(heading(ended)).to.equal('You have been signed out');
+      expect(pageText(ended)).to.include('you signed out on all your devices');
+      expect((await elsewhere.browser.get(`${test.url}/account`)).url, 'told once').to.match(/\/interaction\//);
+      expect((await here.browser.get(`${test.url}/account`)).url, 'this browser signed out itself').to.match(/\/interaction\//);
     });
   });
 

@@ -48,7 +48,7 @@ describe('Your account: changing the password, email address and mobile number',
       expect(await outbox(test, account.email, 'password-changed')).to.have.length(1);
       expect(await outbox(test, account.mobileNumber!, 'password-changed-sms')).to.have.length(1);
       // The other browser is signed out; this one is not.
-      expect((await elsewhere.browser.get(`${test.url}/account`)).url).to.match(/\/interaction\//);
+      expect(heading(await elsewhere.browser.get(`${test.url}/account`))).to.equal('You have been signed out');
       expect(heading(await browser.get(`${test.url}/account`))).to.equal('Your account');
       const userinfo = await fetch(`${test.url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
       expect(userinfo.status).to.equal(401);

@@ -148,8 +148,12 @@ describe('browser: pages off the main routes – adding a mobile at sign-in, ano
     expect(await b.page.getByRole('status').innerText()).to.include('You have been signed out on other devices');
     await record.check(b.page, 'browser-b-password-changed');
 
-    // Browser A still shows the overview; its next click finds the session ended.
+    // Browser A still shows the overview; its next click finds the session ended, and says why.
     await follow(a.page, /^Change\s+email address$/);
+    await expectPage(a.page, 'You have been signed out');
+    expect(await a.page.locator('main').innerText()).to.include('your password was changed');
+    await record.check(a.page, 'browser-a-session-ended');
+    await a.page.getByRole('button', { name: 'Sign in' }).click();
     expect(a.page.url(), 'browser A is sent to sign in again').to.match(new RegExp(`^${suite.env.idp.url}/interaction/`));
     await expectPage(a.page, 'Enter your email address');
     await record.check(a.page, 'browser-a-signed-out-sign-in-again');
@@ -164,7 +168,7 @@ describe('browser: pages off the main routes – adding a mobile at sign-in, ano
     await expectPage(a.page, 'Change your email address');
     expect(a.page.url()).to.equal(`${suite.env.idp.url}/account/email`);
 
-    expect(record.scanned).to.deep.equal(['browser-a-account-overview', 'browser-b-password-changed', 'browser-a-signed-out-sign-in-again', 'browser-a-old-password-refused']);
+    expect(record.scanned).to.deep.equal(['browser-a-account-overview', 'browser-b-password-changed', 'browser-a-session-ended', 'browser-a-signed-out-sign-in-again', 'browser-a-old-password-refused']);
     expect(a.errors).to.deep.equal([]);
     expect(b.errors).to.deep.equal([]);
   });

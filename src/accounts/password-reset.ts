@@ -21,8 +21,9 @@ import { createRememberedDevices } from './remembered-devices.js';
  *   link invalidates older ones.
  * - Setting the new password, in one transaction: the hash, every remembered device, every
  *   session and grant of the account, the password lockout, the token, the `password-changed`
- *   email and, when the account has a verified mobile, the `password-changed-sms` text. It does NOT sign anyone in: the patient still signs in with password and security code
- *   (no MFA bypass, A6).
+ *   email and, when the account has a verified mobile, the `password-changed-sms` text. It does
+ *   NOT sign anyone in: the patient still signs in with password and security code (no MFA
+ *   bypass, A6).
  */
 
 /** Links an account can be sent per hour, so the form cannot be used to flood someone's inbox. */

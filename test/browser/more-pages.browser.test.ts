@@ -128,7 +128,7 @@ describe('browser: pages off the main routes – adding a mobile at sign-in, ano
     expect(errors).to.deep.equal([]);
   });
 
-  it('"Your account" open in one browser while the password is changed in another: the first browser’s next action asks for a sign-in again', async () => {
+  it('"Your account" open in one browser while the password is changed in another: the first browser’s next action says it was signed out, then asks for a sign-in again', async () => {
     const p5 = persona('p5');
     const record = new JourneyRecorder('account-other-browser-password-changed');
     const a = await suite.openPage();

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Browser, findForm, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
-import { bogusCodeTokenRequest, leaks, persona, timedFetch } from './support.js';
+import { bogusCodeTokenRequest, leakContext, leaks, persona, timedFetch } from './support.js';
 
 /**
  * security-bar F3 (error hygiene), G2 (resource limits, prototype pollution) and C6 (headers):
@@ -191,7 +191,7 @@ describe('HTTP hygiene: headers, caching, errors and hostile input (F3, G2, C6)'
       const answer = await timedFetch(target, { headers: { accept: 'text/html' } });
       const location = answer.headers.get('location');
       outcomes[name] = location ? `${answer.status} ${new URL(location, test.url).searchParams.get('error') ?? 'redirect'}` : String(answer.status);
-      expect(leaks(answer.text), target).to.deep.equal([]);
+      expect(leaks(answer.text), `${target}: …${leakContext(answer.text)}…`).to.deep.equal([]);
     }
     expect(Object.entries(outcomes).filter(([, outcome]) => outcome.startsWith('5')), JSON.stringify(outcomes)).to.deep.equal([]);
     // Where the broken parameter matters: a 400 page when the client is unknown, an OAuth error to a known client.

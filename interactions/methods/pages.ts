@@ -5,9 +5,12 @@ import type { View } from './types.js';
 
 export { minutesText };
 
-/** Too many failed attempts from this network across accounts (per-IP throttle, A4). */
-export function tooManyRequestsView(retryAfterSeconds: number): View {
-  return { template: 'too-many-requests.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds }, status: 429 };
+/**
+ * 429: too many failed attempts from this network across accounts (per-IP throttle, A4), or too
+ * many texts to this network or number block (B4), which the page words differently.
+ */
+export function tooManyRequestsView(retryAfterSeconds: number, reason: 'attempts' | 'texts' = 'attempts'): View {
+  return { template: 'too-many-requests.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds, reason }, status: 429 };
 }
 
 /** A step locked after too many wrong answers (X8), or disabled at the hard cap (no time ends that). */

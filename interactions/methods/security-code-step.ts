@@ -31,7 +31,7 @@ export async function resendOutcome<E extends string>(sent: SendResult, notice: 
 export async function throttledArrivalView(ctx: StepContext, sms: { readonly destination: string; readonly purpose: string }): Promise<View | undefined> {
   const { config, dataSource } = ctx.services;
   const wait = await smsSendRefusal(dataSource, config, { ip: ctx.ip, destination: sms.destination, journeyId: ctx.uid, purpose: sms.purpose });
-  return wait === null ? undefined : tooManyRequestsView(wait);
+  return wait === null ? undefined : tooManyRequestsView(wait, 'texts');
 }
 
 /**

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { textPasswordChanged } from '../../src/accounts/password-reset.js';
 import { pageText } from '../helpers/browser.js';
 import type { TestIdp } from '../helpers/idp.js';
 import { signInRemembering } from './remember-device-helpers.js';
@@ -171,5 +172,16 @@ describe('forgotten your password', () => {
       expect(/<title>([\s\S]*?)<\/title>/.exec(html)![1]!.trim(), file).to.equal(`${headings[0]} – carelogin`);
       for (const form of html.matchAll(/<form\b[\s\S]*?<\/form>/g)) expect(form[0], file).to.contain('name="_csrf" value="csrf-token"');
     }
+  });
+
+  it('texts "password changed" only to a verified mobile: an unverified number may not be the patient\'s', async () => {
+    const verified = await createAccount(test);
+    const unverified = await createAccount(test);
+    await test.idp.db.dataSource.query('UPDATE account SET mobile_verified_at = NULL WHERE id = $1', [unverified.id]);
+    await test.idp.db.dataSource.transaction(async (manager) => {
+      for (const account of [verified, unverified]) await textPasswordChanged(test.idp.services.notifications, manager, account.id);
+    });
+    expect(await templatesSentTo(test, verified.mobileNumber!)).to.include('password-changed-sms');
+    expect(await templatesSentTo(test, unverified.mobileNumber!)).not.to.include('password-changed-sms');
   });
 });

@@ -56,6 +56,15 @@ describe('interaction views', () => {
     });
   }
 
+  it('too-many-requests.njk says which limit stopped the person: sign-in attempts, or texts (B4)', () => {
+    const attempts = render('too-many-requests.njk', { wait: '10 minutes' });
+    const texts = render('too-many-requests.njk', { wait: '1 hour', reason: 'texts' });
+    expect(h1(attempts)).to.equal('Sorry, there have been too many attempts to sign in');
+    expect(h1(texts)).to.equal('Sorry, we cannot send you a security code at the moment');
+    expect(title(texts)).to.equal(`${h1(texts)} – carelogin`);
+    expect(texts).to.contain('Wait 1 hour, then try again.');
+  });
+
   it('has a sample for every view (so a new view is checked too)', () => {
     for (const file of readdirSync(VIEWS_DIR).filter((f) => f.endsWith('.njk') && !['session-expired.njk', 'forbidden.njk'].includes(f))) {
       expect(SAMPLE_DATA, file).to.have.property(file);

@@ -120,3 +120,10 @@ export async function latestOutboxMessage(idpUrl: string, to: string, template?:
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** The security code in the newest message to `to` (optionally of one template): six digits, or the test fails. */
+export async function outboxCode(idpUrl: string, to: string, template?: string): Promise<string> {
+  const message = await latestOutboxMessage(idpUrl, to, template);
+  expect(message.code, `a code in: ${message.body}`).to.match(/^\d{6}$/);
+  return message.code!;
+}

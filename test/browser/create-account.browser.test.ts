@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, outboxCode, summaryValue } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
+import { newMobile } from '../interactions/create-account-helpers.js';
 
 const PASSWORD = 'orchard-pebble-lantern-31';
 
@@ -21,7 +22,7 @@ describe('browser: a new patient creates an account from a service (Chromium, ax
     const { page, errors } = await suite.openPage();
     const record = new JourneyRecorder('create-account');
     const email = `new-patient-${randomUUID().slice(0, 8)}@example.test`;
-    const mobile = `079${String(10_000_000 + Math.floor(Math.random() * 89_999_999)).slice(0, 8)}`;
+    const mobile = newMobile();
     const mobileE164 = `+44${mobile.slice(1)}`;
 
     await page.goto(`${suite.env.rpUrl}/`);

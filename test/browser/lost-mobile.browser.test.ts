@@ -9,6 +9,7 @@ import { PERSONAS } from '../../src/accounts/personas.js';
 import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, outboxCode, summaryValue } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
+import { newMobile } from '../interactions/create-account-helpers.js';
 
 const p9 = PERSONAS.find((p) => p.key === 'p9')!;
 
@@ -20,7 +21,7 @@ describe('browser: signing in without the old mobile, adding a new one (Chromium
   it('security code page → "I cannot access my mobile" → email code → new mobile → its code → the service gets P9.Cp.Cd', async () => {
     const { page, errors } = await suite.openPage();
     const record = new JourneyRecorder('lost-mobile');
-    const mobile = `079${String(10_000_000 + Math.floor(Math.random() * 89_999_999)).slice(0, 8)}`;
+    const mobile = newMobile();
 
     await page.goto(`${suite.env.rpUrl}/`);
     await continueFromDemoRp(page, suite.env.rpUrl);

@@ -12,14 +12,10 @@ import { PERSONAS } from '../../src/accounts/personas.js';
 import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, heading, latestOutboxMessage, outboxCode, summaryValue } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
+import { newMobile } from '../interactions/create-account-helpers.js';
 
 const FIXED_CODE = '190696';
 const persona = (key: 'p0' | 'p5' | 'p9') => PERSONAS.find((p) => p.key === key)!;
-
-/** A UK mobile number nobody else in this run has: 07 then 9 digits (libphonenumber accepts 079…). */
-function newMobile(): string {
-  return `079${String(10_000_000 + Math.floor(Math.random() * 89_999_999)).slice(0, 8)}`;
-}
 
 function e164(mobile: string): string {
   return `+44${mobile.slice(1)}`;

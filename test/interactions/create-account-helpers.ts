@@ -17,9 +17,9 @@ export function newEmail(): string {
   return `new-${registrations}-${randomUUID().slice(0, 8)}@example.test`;
 }
 
-/** A UK mobile number libphonenumber accepts, unique enough per test run. */
+/** A UK mobile number libphonenumber accepts (07900–07909: every number valid; 07911… is not), unique enough per test run. */
 export function newMobile(): string {
-  return `079${String(10_000_000 + Math.floor(Math.random() * 89_999_999)).slice(0, 8)}`;
+  return `0790${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`;
 }
 
 /** The newest email confirmation code queued to `email` (compared case-insensitively, as stored). */

@@ -19,7 +19,7 @@ export async function createAccount(test: TestIdp, options: { mobile?: boolean; 
   accounts += 1;
   const email = `patient-${accounts}-${randomUUID().slice(0, 8)}@example.test`;
   const hash = await test.idp.services.hasher.hash(options.password ?? TEST_PASSWORD);
-  const mobile = options.mobile === false ? null : `+4479${String(10_000_000 + Math.floor(Math.random() * 89_999_999)).slice(0, 8)}`;
+  const mobile = options.mobile === false ? null : `+44790${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`;
   await test.idp.db.dataSource.query(
     `INSERT INTO account (email, email_normalised, email_verified_at, password_hash, mobile_number, mobile_verified_at, proofing_level, status)
      VALUES ($1, $2, now(), $3, $4, $5, $6, 'active')`,

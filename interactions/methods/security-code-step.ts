@@ -1,4 +1,5 @@
-import type { VerifyResult } from '../../src/security/security-codes.js';
+import type { EntityManager } from 'typeorm';
+import type { CodePurpose, VerifyResult } from '../../src/security/security-codes.js';
 import { smsSendRefusal } from '../../src/security/sms-throttle.js';
 import { minutesText, tooManyRequestsView } from './pages.js';
 import type { Outcome, StepContext, View } from './types.js';
@@ -13,6 +14,40 @@ export const MESSAGES = {
 
 /** What sending a code came to, as every code step's sender reports it. */
 export type SendResult = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly retryAfterSeconds: number };
+
+/** The messages that carry nothing but a security code. */
+type CodeTemplate = 'sign-in-security-code' | 'sign-in-email-code' | 'mobile-confirmation-code';
+
+export interface CodeToSend {
+  readonly accountId: string;
+  readonly purpose: CodePurpose;
+  readonly channel: 'sms' | 'email';
+  readonly to: string;
+  readonly template: CodeTemplate;
+  /** The documented persona code (security-codes.ts refuses it for anyone else). */
+  readonly fixedCode?: string | undefined;
+}
+
+/**
+ * Issues a code bound to this journey and queues its message, in the caller's transaction: both
+ * happen or neither. Texts are throttled per IP and number block by the issue itself (B4).
+ */
+export async function sendSecurityCode(ctx: StepContext, manager: EntityManager, send: CodeToSend): Promise<SendResult> {
+  const { codes, notifications, audit } = ctx.services;
+  const issued = await codes.issue(manager, {
+    accountId: send.accountId,
+    purpose: send.purpose,
+    journeyId: ctx.uid,
+    channel: send.channel,
+    destination: send.to,
+    ip: ctx.ip,
+    ...(send.fixedCode ? { fixedCode: send.fixedCode } : {}),
+  });
+  if (!issued.ok) return issued;
+  await notifications.enqueue(manager, { template: send.template, to: send.to, data: { code: issued.code }, accountId: send.accountId, deliverBefore: issued.expiresAt });
+  await audit.record('security_code.sent', { accountId: send.accountId, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: send.purpose, channel: send.channel } }, manager);
+  return { ok: true };
+}
 
 /** The answer to "Send a new code": a notice, the locked page, or the resend limit's message. */
 export async function resendOutcome<E extends string>(sent: SendResult, notice: string, locked: () => Promise<View>): Promise<Outcome<E>> {

@@ -111,8 +111,8 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
     invalid: [
       { body: {}, field: 'mobile', message: 'Enter your new mobile phone number' },
       { body: { mobile: '  ' }, field: 'mobile', message: 'Enter your new mobile phone number' },
-      { body: { mobile: '020 7946 0000' }, field: 'mobile', message: 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982' },
-      { body: { mobile: '+33 6 12 34 56 78' }, field: 'mobile', message: 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982' },
+      { body: { mobile: '020 7946 0000' }, field: 'mobile', message: 'Enter a mobile phone number. This is a landline number, which cannot receive text messages' },
+      { body: { mobile: '+33 6 12 34 56 78' }, field: 'mobile', message: 'Enter a UK mobile phone number. We cannot send text messages to numbers outside the UK' },
       { body: { mobile: 'not a number' }, field: 'mobile', message: 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982' },
     ],
   },

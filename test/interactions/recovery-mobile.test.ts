@@ -69,7 +69,7 @@ describe('I cannot access my mobile', () => {
     page = await submit(journey, page, { code });
     for (const [typed, message] of [
       ['', 'Enter your new mobile phone number'],
-      ['020 7946 0000', 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982'],
+      ['020 7946 0000', 'Enter a mobile phone number. This is a landline number, which cannot receive text messages'],
       [account.mobileNumber!, 'Enter a different mobile phone number from the one you cannot access'],
     ] as const) {
       const answer = await submit(journey, page, { mobile: typed });

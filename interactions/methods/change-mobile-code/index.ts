@@ -6,7 +6,7 @@ import { securityCodeCounterKey } from '../../../src/security/security-codes.js'
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { codeSchema, mobileEnding } from '../sms-code/index.js';
-import { codeCheckOutcome, resendOutcome, throttledArrivalView } from '../security-code-step.js';
+import { codeCheckOutcome, resendOutcome, sendSecurityCode, throttledArrivalView, type SendResult } from '../security-code-step.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
 /**
@@ -28,16 +28,9 @@ function stateOf(ctx: StepContext): { account: Account; newMobile: string } {
   return { account, newMobile };
 }
 
-type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
-
-async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
+function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
   const { account, newMobile } = stateOf(ctx);
-  const { codes, notifications, audit } = ctx.services;
-  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'sms', destination: newMobile, ip: ctx.ip });
-  if (!issued.ok) return issued;
-  await notifications.enqueue(manager, { template: 'mobile-confirmation-code', to: newMobile, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
-  await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'sms' } }, manager);
-  return { ok: true };
+  return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'sms', to: newMobile, template: 'mobile-confirmation-code' });
 }
 
 async function lockStatus(ctx: StepContext): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {

@@ -4,7 +4,7 @@ import { securityCodeCounterKey } from '../../../src/security/security-codes.js'
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { codeSchema } from '../sms-code/index.js';
-import { codeCheckOutcome, resendOutcome } from '../security-code-step.js';
+import { codeCheckOutcome, resendOutcome, sendSecurityCode, type SendResult } from '../security-code-step.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
 /**
@@ -23,17 +23,9 @@ function accountOf(ctx: StepContext): Account {
   return ctx.account;
 }
 
-type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
-
-/** Issues the code and queues its email in the caller's transaction: both happen or neither. */
-async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
+function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
   const account = accountOf(ctx);
-  const { codes, notifications, audit } = ctx.services;
-  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'email', destination: account.email });
-  if (!issued.ok) return issued;
-  await notifications.enqueue(manager, { template: 'sign-in-email-code', to: account.email, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
-  await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'email' } }, manager);
-  return { ok: true };
+  return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'email', to: account.email, template: 'sign-in-email-code' });
 }
 
 async function lockStatus(ctx: StepContext): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {

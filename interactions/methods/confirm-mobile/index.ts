@@ -6,7 +6,7 @@ import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { codeSchema, MESSAGES, mobileEnding } from '../sms-code/index.js';
 import { defineMethod, type Outcome, type StepContext, type View } from '../types.js';
-import { resendOutcome, throttledArrivalView } from '../security-code-step.js';
+import { resendOutcome, sendSecurityCode, throttledArrivalView, type SendResult } from '../security-code-step.js';
 
 /**
  * "Check your mobile phone" for a number being ADDED to an account that has none (creating an
@@ -28,16 +28,9 @@ function stateOf(ctx: StepContext): { account: Account; mobile: string } {
   return { account, mobile };
 }
 
-type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
-
-async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
+function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
   const { account, mobile } = stateOf(ctx);
-  const { codes, notifications, audit } = ctx.services;
-  const issued = await codes.issue(manager, { accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, channel: 'sms', destination: mobile, ip: ctx.ip });
-  if (!issued.ok) return issued;
-  await notifications.enqueue(manager, { template: 'mobile-confirmation-code', to: mobile, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
-  await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'sms' } }, manager);
-  return { ok: true };
+  return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'sms', to: mobile, template: 'mobile-confirmation-code' });
 }
 
 async function locked(ctx: StepContext): Promise<View> {

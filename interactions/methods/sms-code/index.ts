@@ -6,7 +6,7 @@ import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
-import { codeCheckOutcome, MESSAGES, resendOutcome, throttledArrivalView } from '../security-code-step.js';
+import { codeCheckOutcome, MESSAGES, resendOutcome, sendSecurityCode, throttledArrivalView, type SendResult } from '../security-code-step.js';
 
 /**
  * The sign-in security code sent by text message (Cd, amr "sms"). A code is sent once when the
@@ -53,31 +53,9 @@ function fixedCodeFor(ctx: StepContext, account: Account): string | undefined {
   return config.mode !== 'production' && account.testPersona && config.personas.securityCode ? config.personas.securityCode : undefined;
 }
 
-type SendResult = { ok: true } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
-
-/** Issues a code and queues its text message in the caller's transaction: both happen or neither. */
-async function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
+function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
   const { account, mobile } = mobileOf(ctx);
-  const { codes, notifications, audit } = ctx.services;
-  const issued = await codes.issue(manager, {
-    accountId: account.id,
-    purpose: PURPOSE,
-    journeyId: ctx.uid,
-    channel: 'sms',
-    destination: mobile,
-    ip: ctx.ip,
-    fixedCode: fixedCodeFor(ctx, account),
-  });
-  if (!issued.ok) return issued;
-  await notifications.enqueue(manager, {
-    template: 'sign-in-security-code',
-    to: mobile,
-    data: { code: issued.code },
-    accountId: account.id,
-    deliverBefore: issued.expiresAt,
-  });
-  await audit.record('security_code.sent', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: PURPOSE, channel: 'sms' } }, manager);
-  return { ok: true };
+  return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'sms', to: mobile, template: 'sign-in-security-code', fixedCode: fixedCodeFor(ctx, account) });
 }
 
 /**

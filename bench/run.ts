@@ -26,7 +26,7 @@ import { PERSONAS } from '../src/accounts/personas.js';
 import { Browser, pageText } from '../test/helpers/browser.js';
 import { createTestRp, type AuthorizationRequest } from '../test/helpers/relying-party.js';
 import { signIn } from '../test/helpers/journeys.js';
-import { createAccountThroughPages, newestCodeFrom } from './journeys.js';
+import { createAccountThroughPages, newestCodeFrom } from '../test/helpers/create-account-pages.js';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

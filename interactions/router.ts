@@ -3,9 +3,11 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
 import { CsrfError, JourneyExpiredError } from '../src/errors.js';
+import { withReadAhead } from '../src/db/read-ahead.js';
 import { isCrossSiteRequest } from '../src/security/csrf.js';
 import type { AppServices } from '../src/services.js';
 import { CONSENT_STEP, decideConsent, showConsent } from './consent/consent.js';
+import { createInteractionReadAhead } from './read-ahead.js';
 import { createJourneyRunner, stepPath, type InteractionDetails, type Reply, type RequestInfo } from './runner.js';
 
 /** Form posts are a handful of short fields; anything bigger is not one of ours. */
@@ -25,6 +27,7 @@ const FORM_LIMIT = '8kb';
 export function createInteractionRouter(services: AppServices): Router {
   const { provider, renderer, csrf, config } = services;
   const runner = createJourneyRunner(services);
+  const readAhead = createInteractionReadAhead(services.dataSource);
   const expectedOrigin = new URL(config.issuer).origin;
   const router = new Router({ prefix: '/interaction/:uid' });
 
@@ -72,6 +75,7 @@ export function createInteractionRouter(services: AppServices): Router {
 
   /** The interaction behind this URL: the cookie's interaction must be the one the URL names. */
   async function details(ctx: Context): Promise<InteractionDetails> {
+    await readAhead(String(ctx.params.uid));
     const found = await provider.interactionDetails(ctx.req, ctx.res);
     if (found.uid !== ctx.params.uid) throw new JourneyExpiredError();
     return found;
@@ -119,6 +123,8 @@ export function createInteractionRouter(services: AppServices): Router {
   }
 
   router.use(guard);
+  // Each request has its own read-ahead scope (see read-ahead.ts), so no row outlives the request.
+  router.use((_ctx, next) => withReadAhead(next));
 
   router.get('/', (ctx) => show(ctx, undefined));
   router.get('/:step', (ctx) => show(ctx, ctx.params.step));

@@ -82,7 +82,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       accounts: createAccountService(dataSource),
       hasher,
       counters,
-      codes: createSecurityCodes({ dataSource, config, counters, hmacSecret: keystore.hmacSecret, audit }),
+      codes: createSecurityCodes({ dataSource, config, hmacSecret: keystore.hmacSecret, audit }),
       audit,
       csrf: createCsrf(keystore.hmacSecret),
       digest: createKeyedDigest(keystore.hmacSecret),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { DataSource, EntityManager } from 'typeorm';
+import { readAheadKey, takeReadAhead } from '../../src/db/read-ahead.js';
 import { queryRows } from '../../src/db/sql.js';
 import { CREDENTIAL_COMPONENTS } from '../../src/provider/vectors.js';
 import { JourneyConflictError } from './errors.js';
@@ -44,7 +45,8 @@ const JOURNEY_IDS = ['sign-in', 'step-up', 'create-account'] as const satisfies 
 /** The data source, or a transaction's manager when the write must commit with the step's effects. */
 type Queryable = Pick<EntityManager, 'query'>;
 
-interface JourneyRow {
+/** A journey_state row as read (also read ahead with a journey request's other rows). */
+export interface JourneyRow {
   uid: string;
   journey: string;
   step: string;
@@ -74,13 +76,11 @@ export interface JourneyStore {
 export function createJourneyStore(dataSource: DataSource): JourneyStore {
   return {
     async load(uid) {
+      const readAhead = takeReadAhead<JourneyRow>(readAheadKey.journey(uid));
+      if (readAhead) return readAhead.row ? journeyFromRow(readAhead.row) : null;
       const [row] = await queryRows<JourneyRow>(dataSource,
         'SELECT uid, journey, step, account_id, facts, version, expires_at FROM journey_state WHERE uid = $1 AND expires_at > now()', [uid]);
-      if (!row) return null;
-      const facts = journeyFactsSchema.safeParse(row.facts);
-      const journey = (JOURNEY_IDS as readonly string[]).includes(row.journey) ? (row.journey as JourneyId) : undefined;
-      if (!facts.success || !journey) return null;
-      return { uid: row.uid, journey, step: row.step, accountId: row.account_id, facts: facts.data, version: row.version, expiresAt: new Date(row.expires_at) };
+      return row ? journeyFromRow(row) : null;
     },
 
     async create(db, record) {
@@ -107,6 +107,14 @@ export function createJourneyStore(dataSource: DataSource): JourneyStore {
       return { ...current, ...change, journey, version: current.version + 1 };
     },
   };
+}
+
+/** The record in a row, or null when the row cannot be trusted (an unknown journey, facts that fail the schema). */
+function journeyFromRow(row: JourneyRow): JourneyRecord | null {
+  const facts = journeyFactsSchema.safeParse(row.facts);
+  const journey = (JOURNEY_IDS as readonly string[]).includes(row.journey) ? (row.journey as JourneyId) : undefined;
+  if (!facts.success || !journey) return null;
+  return { uid: row.uid, journey, step: row.step, accountId: row.account_id, facts: facts.data, version: row.version, expiresAt: new Date(row.expires_at) };
 }
 
 /**

@@ -26,6 +26,8 @@ export interface CodeToSend {
   readonly template: CodeTemplate;
   /** The documented persona code (security-codes.ts refuses it for anyone else). */
   readonly fixedCode?: string | undefined;
+  /** With `fixedCode`: the account's test_persona, from the account this request read. */
+  readonly testPersona?: string | null;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function sendSecurityCode(ctx: StepContext, manager: EntityManager,
     channel: send.channel,
     destination: send.to,
     ip: ctx.ip,
-    ...(send.fixedCode ? { fixedCode: send.fixedCode } : {}),
+    ...(send.fixedCode ? { fixedCode: send.fixedCode, testPersona: send.testPersona ?? null } : {}),
   });
   if (!issued.ok) return issued;
   await notifications.enqueue(manager, { template: send.template, to: send.to, data: { code: issued.code }, accountId: send.accountId, deliverBefore: issued.expiresAt });

@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { DataSource } from 'typeorm';
+import { readAheadKey, takeReadAhead } from '../db/read-ahead.js';
 import { queryRows } from '../db/sql.js';
 
 /**
@@ -44,6 +45,8 @@ class SqlAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    const readAhead = takeReadAhead<ModelRow>(readAheadKey.oidcModel(this.model, id));
+    if (readAhead) return readAhead.row ? payloadFrom(readAhead.row) : undefined;
     return this.findWhere('id', id);
   }
 
@@ -76,15 +79,25 @@ class SqlAdapter implements Adapter {
   }
 
   private async findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-    const [row] = await this.db.query(
+    const [row] = await queryRows<ModelRow>(
+      this.db,
       `SELECT payload, consumed_at FROM oidc_model WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`,
       [this.model, value],
     );
-    if (!row) return undefined;
-    const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as AdapterPayload;
-    if (row.consumed_at) payload.consumed = Math.floor(new Date(row.consumed_at).getTime() / 1000);
-    return payload;
+    return row ? payloadFrom(row) : undefined;
   }
+}
+
+/** A live oidc_model row as the adapter reads it (also read ahead with a journey request's other rows). */
+export interface ModelRow {
+  payload: unknown;
+  consumed_at: Date | string | null;
+}
+
+function payloadFrom(row: ModelRow): AdapterPayload {
+  const payload = (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as AdapterPayload;
+  if (row.consumed_at) payload.consumed = Math.floor(new Date(row.consumed_at).getTime() / 1000);
+  return payload;
 }
 
 /** Deletes the grant and everything issued under it (codes, access and refresh tokens). */

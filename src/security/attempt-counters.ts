@@ -139,7 +139,7 @@ function expandIPv6(address: string): string[] {
   return [...headGroups, ...Array<string>(Math.max(0, missing)).fill('0'), ...tailGroups].map((g) => (g.includes('.') ? g : g.replace(/^0+(?=.)/, '')));
 }
 
-interface CounterRow {
+export interface CounterRow {
   failures: number | string;
   consecutive_failures: number | string;
   locked: boolean;
@@ -161,14 +161,19 @@ const RETURNING = `
     (CASE WHEN locked_until IS NOT NULL AND isfinite(locked_until) AND locked_until > now()
           THEN CEIL(EXTRACT(EPOCH FROM (locked_until - now())))::int ELSE 0 END) AS retry_after`;
 
-/** Counts one failure. With `onlyIfUnlocked`, a row that is locked right now is left alone and nothing is returned. */
-function countFailureSql(onlyIfUnlocked: boolean): string {
-  return `
-  INSERT INTO attempt_counter (key, failures, window_started_at, locked_until, consecutive_failures, updated_at)
-  VALUES ($1, 1, now(),
+/**
+ * Counts one failure. With `onlyIfUnlocked`, a row that is locked right now is left alone and
+ * nothing is returned. With `when`, an SQL condition, nothing at all happens unless it holds (used
+ * inside a larger statement, e.g. "only if there is a live code to check").
+ */
+export function countFailureSql(onlyIfUnlocked: boolean, when?: string): string {
+  const first = `$1::text, 1, now(),
     CASE WHEN $5::int IS NOT NULL AND 1 >= $5::int THEN 'infinity'::timestamptz
          WHEN 1 >= $2::int THEN now() + $3::int * interval '1 second' END,
-    1, now())
+    1, now()`;
+  return `
+  INSERT INTO attempt_counter (key, failures, window_started_at, locked_until, consecutive_failures, updated_at)
+  ${when === undefined ? `VALUES (${first})` : `SELECT ${first} WHERE ${when}`}
   ON CONFLICT (key) DO UPDATE SET
     failures = ${NEW_FAILURES},
     consecutive_failures = ${NEW_CONSECUTIVE},
@@ -192,13 +197,13 @@ const STATUS_SQL = `
           THEN CEIL(EXTRACT(EPOCH FROM (locked_until - now())))::int ELSE 0 END) AS retry_after
   FROM attempt_counter WHERE key = $1`;
 
-function policyParameters(key: string, policy: LockoutPolicy): unknown[] {
+export function policyParameters(key: string, policy: LockoutPolicy): unknown[] {
   if (!Number.isInteger(policy.maxFailures) || policy.maxFailures < 1) throw new RangeError('LockoutPolicy.maxFailures must be a positive integer');
   if (!Number.isInteger(policy.lockSeconds) || policy.lockSeconds < 1) throw new RangeError('LockoutPolicy.lockSeconds must be a positive integer');
   return [key, policy.maxFailures, policy.lockSeconds, policy.windowSeconds ?? DEFAULT_WINDOW_SECONDS, policy.hardCap ?? null];
 }
 
-function toFailureResult(row: CounterRow, policy: LockoutPolicy): FailureResult {
+export function toFailureResult(row: CounterRow, policy: LockoutPolicy): FailureResult {
   const consecutive = Number(row.consecutive_failures);
   return {
     failures: Number(row.failures),
@@ -209,31 +214,82 @@ function toFailureResult(row: CounterRow, policy: LockoutPolicy): FailureResult 
   };
 }
 
-/** Reads a counter through any queryable (the data source, or a caller's transaction). */
+/**
+ * One use of `key` counted unless `when` (SQL) is false, within `cap` uses per window of
+ * `windowSeconds`; `key`, `cap` and `windowSeconds` are SQL expressions (parameters). Returns a
+ * row only when the use was counted, i.e. within the cap.
+ */
+function capCountSql(key: string, cap: string, windowSeconds: string, when: string): string {
+  const stale = `attempt_counter.window_started_at <= now() - ${windowSeconds}::int * interval '1 second'`;
+  return `INSERT INTO attempt_counter (key, failures, window_started_at, locked_until, consecutive_failures, updated_at)
+     SELECT ${key}::text, 1, now(), NULL::timestamptz, 0, now() WHERE ${when}
+     ON CONFLICT (key) DO UPDATE SET
+       failures = CASE WHEN ${stale} THEN 1 ELSE attempt_counter.failures + 1 END,
+       window_started_at = CASE WHEN ${stale} THEN now() ELSE attempt_counter.window_started_at END,
+       updated_at = now()
+     WHERE ${stale} OR attempt_counter.failures < ${cap}::int
+     RETURNING failures`;
+}
+
 /**
  * Counts one use of `key` in the caller's transaction and says whether it stayed within `cap` uses
  * per window. One atomic statement, so concurrent requests can never get past the cap (B3, B4);
  * if the caller's transaction rolls back, so does the count.
  */
 export async function countWithinCap(manager: Pick<EntityManager, 'query'>, key: string, cap: number, windowSeconds: number): Promise<boolean> {
-  const rows = await queryRows(
-    manager,
-    `INSERT INTO attempt_counter (key, failures, window_started_at, locked_until, consecutive_failures, updated_at)
-     VALUES ($1, 1, now(), NULL, 0, now())
-     ON CONFLICT (key) DO UPDATE SET
-       failures = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN 1 ELSE attempt_counter.failures + 1 END,
-       window_started_at = CASE WHEN attempt_counter.window_started_at <= now() - $3::int * interval '1 second' THEN now() ELSE attempt_counter.window_started_at END,
-       updated_at = now()
-     WHERE attempt_counter.window_started_at <= now() - $3::int * interval '1 second' OR attempt_counter.failures < $2::int
-     RETURNING failures`,
-    [key, cap, windowSeconds],
-  );
+  const rows = await queryRows(manager, capCountSql('$1', '$2', '$3', 'true'), [key, cap, windowSeconds]);
   return rows.length === 1;
+}
+
+/** A cap on uses of `key`: at most `cap` per window of `windowSeconds`. */
+export interface CapUse {
+  readonly key: string;
+  readonly cap: number;
+  readonly windowSeconds: number;
+}
+
+export interface CapsCount {
+  /** The lock on `unlessLocked` as it stood. When locked, nothing was counted. */
+  readonly lock: CounterStatus;
+  /** The index of the cap that refused this use (the caps after it were not counted), or null when every cap counted it. */
+  readonly refusedBy: number | null;
+}
+
+/**
+ * Counts one use against each cap in turn, unless `unlessLocked` is locked, in ONE statement (a
+ * chain of data-modifying CTEs, each counting only when the one before it did): the same answer as
+ * a status read and a countWithinCap per cap in order, in one round trip. A use refused by one cap
+ * is never counted by the caps after it, so one abuser over the first cap does not use up a
+ * second cap that others share. Keys must differ. In the caller's transaction, like countWithinCap.
+ */
+export async function countWithinCaps(manager: Queryable, unlessLocked: string, caps: readonly CapUse[]): Promise<CapsCount> {
+  const parameters: unknown[] = [unlessLocked];
+  const ctes = [`lock AS (${STATUS_SQL})`];
+  let counted = 'NOT EXISTS (SELECT 1 FROM lock WHERE locked)';
+  caps.forEach((cap, i) => {
+    parameters.push(cap.key, cap.cap, cap.windowSeconds);
+    const n = parameters.length;
+    ctes.push(`cap${i} AS (${capCountSql(`$${n - 2}`, `$${n - 1}`, `$${n}`, counted)})`);
+    counted = `EXISTS (SELECT 1 FROM cap${i})`;
+  });
+  const countedColumns = caps.map((_, i) => `, EXISTS (SELECT 1 FROM cap${i}) AS counted_${i}`).join('');
+  const [row] = await queryRows<Partial<CounterRow> & Record<string, unknown>>(manager,
+    `WITH ${ctes.join(',\n')}
+     SELECT lock.failures, lock.consecutive_failures, lock.locked, lock.disabled, lock.retry_after${countedColumns}
+     FROM (SELECT 1) AS one LEFT JOIN lock ON true`,
+    parameters,
+  );
+  const lock = statusFrom(row?.locked === null || row?.locked === undefined ? undefined : (row as CounterRow));
+  const refused = caps.findIndex((_, i) => row?.[`counted_${i}`] !== true);
+  return { lock, refusedBy: lock.locked || refused === -1 ? null : refused };
 }
 
 export async function readCounterStatus(db: Queryable, key: string, policy?: LockoutPolicy): Promise<CounterStatus> {
   const rows: CounterRow[] = await db.query(STATUS_SQL, [key]);
-  const row = rows[0];
+  return statusFrom(rows[0], policy);
+}
+
+function statusFrom(row: CounterRow | undefined, policy?: LockoutPolicy): CounterStatus {
   if (!row) return { locked: false, retryAfterSeconds: 0, disabled: false, failures: 0, consecutiveFailures: 0, delayMs: 0 };
   const consecutive = Number(row.consecutive_failures);
   return {

@@ -2,10 +2,10 @@ import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { CareloginError, ConfigError } from '../errors.js';
-import { countWithinCap, lockoutKeys, readCounterStatus, securityCodePolicy, type AttemptCounters } from './attempt-counters.js';
+import { countFailureSql, countWithinCaps, lockoutKeys, policyParameters, securityCodePolicy, toFailureResult, type CounterRow } from './attempt-counters.js';
 import { queryRows } from '../db/sql.js';
 import type { Audit } from './audit.js';
-import { countSmsSend } from './sms-throttle.js';
+import { smsSendCaps, smsThrottleRetryAfter } from './sms-throttle.js';
 
 /**
  * One-time 6-digit security codes sent by text or email (security-bar X4, X8, B1–B4; NIST
@@ -33,6 +33,8 @@ interface IssueRequestBase {
   destination: string;
   /** The documented persona code; refused in production and for accounts that are not personas. */
   fixedCode?: string;
+  /** With `fixedCode`: the account's test_persona, as the caller has just read the account. */
+  testPersona?: string | null;
 }
 
 /**
@@ -77,8 +79,8 @@ function updateReturning(db: Pick<EntityManager, 'query'>, sql: string, paramete
   return queryRows<unknown>(db, sql, parameters);
 }
 
-export function createSecurityCodes(deps: { dataSource: DataSource; config: Config; counters: AttemptCounters; hmacSecret: string; audit?: Audit }): SecurityCodes {
-  const { dataSource, config, counters, hmacSecret, audit } = deps;
+export function createSecurityCodes(deps: { dataSource: DataSource; config: Config; hmacSecret: string; audit?: Audit }): SecurityCodes {
+  const { dataSource, config, hmacSecret, audit } = deps;
   if (typeof hmacSecret !== 'string' || hmacSecret.length < 16) throw new ConfigError('security codes need an HMAC secret of at least 16 characters');
   const policy = securityCodePolicy(config);
 
@@ -95,12 +97,10 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
     }
   }
 
-  async function assertPersonaMayUseFixedCode(manager: EntityManager, request: IssueRequest): Promise<void> {
+  function assertPersonaMayUseFixedCode(request: IssueRequest): void {
     if (config.mode === 'production') throw new CareloginError('fixed_code_refused', 'Fixed security codes are never used in production', { expose: false });
     if (!SECURITY_CODE_PATTERN.test(request.fixedCode ?? '')) throw new CareloginError('fixed_code_refused', 'A fixed security code must be six digits', { expose: false });
-    if (!request.accountId) throw new CareloginError('fixed_code_refused', 'A fixed security code needs a persona account', { expose: false });
-    const rows: { test_persona: string | null }[] = await manager.query('SELECT test_persona FROM account WHERE id = $1', [request.accountId]);
-    if (!rows[0]?.test_persona) throw new CareloginError('fixed_code_refused', 'Only seeded personas may use the fixed security code', { expose: false });
+    if (!request.accountId || !request.testPersona) throw new CareloginError('fixed_code_refused', 'Only seeded personas may use the fixed security code', { expose: false });
   }
 
   return {
@@ -110,49 +110,45 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
       if (typeof request.destination !== 'string' || request.destination.length === 0 || request.destination.length > 320) {
         throw new CareloginError('security_code_destination', 'A security code needs a destination of 1 to 320 characters');
       }
-      if (request.fixedCode !== undefined) await assertPersonaMayUseFixedCode(manager, request);
+      if (request.fixedCode !== undefined) assertPersonaMayUseFixedCode(request);
 
-      // Through the caller's transaction: on PGlite the data source would wait for this very
-      // transaction's session and never get it.
-      const lock = await readCounterStatus(manager, securityCodeCounterKey(request.accountId, request.journeyId, request.purpose));
-      if (lock.locked) {
-        // A disabled step has no end time; tell the caller the usual lock length rather than 0.
-        return { ok: false, reason: 'locked', retryAfterSeconds: lock.disabled ? config.ttl.lockout : lock.retryAfterSeconds };
-      }
-
-      // One statement counts the send and enforces the cap, so concurrent resend clicks cannot get
-      // past it (B4). It runs in the caller's transaction: if that rolls back, so does the count.
+      // One statement (security-bar B4): unless the step is locked, count the send against the
+      // journey's resend cap and, for texts, the per-IP and per-number-block hourly caps that new
+      // journeys cannot reset (SMS pumping), each only if the one before let it through. It runs in
+      // the caller's transaction, so a send that rolls back is not counted. Persona codes count
+      // too: they go through the same adapter in every environment that has one.
       const window = config.ttl.interaction;
-      const withinCap = await countWithinCap(manager, sendsKey(request.journeyId, request.purpose), config.limits.securityCodeSends, window);
-      if (!withinCap) {
+      const smsCaps = request.channel === 'sms' ? smsSendCaps(config, { ip: request.ip ?? null, destination: request.destination }) : [];
+      const counted = await countWithinCaps(manager, securityCodeCounterKey(request.accountId, request.journeyId, request.purpose), [
+        { key: sendsKey(request.journeyId, request.purpose), cap: config.limits.securityCodeSends, windowSeconds: window },
+        ...smsCaps,
+      ]);
+      if (counted.lock.locked) {
+        // A disabled step has no end time; tell the caller the usual lock length rather than 0.
+        return { ok: false, reason: 'locked', retryAfterSeconds: counted.lock.disabled ? config.ttl.lockout : counted.lock.retryAfterSeconds };
+      }
+      if (counted.refusedBy === 0) {
         const [row]: { retry_after: number | string }[] = await manager.query(
           `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after FROM attempt_counter WHERE key = $1`,
           [sendsKey(request.journeyId, request.purpose), window],
         );
         return { ok: false, reason: 'too_many_sends', retryAfterSeconds: Number(row?.retry_after ?? window) };
       }
-
-      // New journeys reset the cap above, so texts are also capped per IP and per number block
-      // across journeys (SMS pumping, B4). Persona codes count too: they go through the same
-      // adapter in every environment that has one.
-      if (request.channel === 'sms') {
-        const throttle = await countSmsSend(manager, config, { ip: request.ip ?? null, destination: request.destination });
-        if (!throttle.ok) {
-          await audit?.record('security_code.throttled', { accountId: request.accountId, ip: request.ip ?? null, detail: { scope: throttle.scope, purpose: request.purpose, channel: 'sms' } }, manager);
-          return { ok: false, reason: 'too_many_sends', retryAfterSeconds: throttle.retryAfterSeconds };
-        }
+      if (counted.refusedBy !== null) {
+        const throttle = smsCaps[counted.refusedBy - 1]!;
+        await audit?.record('security_code.throttled', { accountId: request.accountId, ip: request.ip ?? null, detail: { scope: throttle.scope, purpose: request.purpose, channel: 'sms' } }, manager);
+        return { ok: false, reason: 'too_many_sends', retryAfterSeconds: await smsThrottleRetryAfter(manager, throttle.key) };
       }
 
-      // Requesting a new code makes the previous one useless (B1).
-      await manager.query(
-        `UPDATE security_code SET invalidated_at = now()
-         WHERE journey_id = $1 AND purpose = $2 AND consumed_at IS NULL AND invalidated_at IS NULL`,
-        [request.journeyId, request.purpose],
-      );
-
+      // Requesting a new code makes the previous one useless (B1): the same statement invalidates
+      // the journey's earlier codes (the new row is not in the UPDATE's snapshot) and stores the new one.
       const code = request.fixedCode ?? String(randomInt(0, 1_000_000)).padStart(6, '0');
       const [row]: { expires_at: Date | string }[] = await manager.query(
-        `INSERT INTO security_code (account_id, purpose, journey_id, channel, destination, code_hash, expires_at)
+        `WITH superseded AS (
+           UPDATE security_code SET invalidated_at = now()
+           WHERE journey_id = $3 AND purpose = $2 AND consumed_at IS NULL AND invalidated_at IS NULL
+         )
+         INSERT INTO security_code (account_id, purpose, journey_id, channel, destination, code_hash, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + $7::int * interval '1 second')
          RETURNING expires_at`,
         [request.accountId, request.purpose, request.journeyId, request.channel, request.destination, codeHash(code, request.journeyId, request.purpose), config.ttl.securityCode],
@@ -164,28 +160,37 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
       if (!CODE_PURPOSES.includes(request.purpose) || typeof request.journeyId !== 'string' || request.journeyId.length === 0) return 'invalid';
       const key = securityCodeCounterKey(request.accountId, request.journeyId, request.purpose);
 
+      // One statement, three steps, in one snapshot:
       // 1. Locked (or disabled) steps check nothing, so the right code during a lock still fails.
-      const lock = await counters.status(key);
-      if (lock.locked) return 'locked';
-
       // 2. The newest live code for exactly this journey, purpose and account (B1 binding).
-      const candidates: { id: string; code_hash: string; expired: boolean }[] = await dataSource.query(
-        `SELECT id, code_hash, (expires_at <= now()) AS expired FROM security_code
-         WHERE journey_id = $1 AND purpose = $2 AND account_id IS NOT DISTINCT FROM $3::uuid
-           AND consumed_at IS NULL AND invalidated_at IS NULL
-           AND ($4::text IS NULL OR destination = $4::text)
-         ORDER BY created_at DESC, id DESC LIMIT 1`,
-        [request.journeyId, request.purpose, request.accountId, request.destination ?? null],
+      // 3. Unless locked, and only when there is a live code to guess (otherwise nothing is
+      //    counted), count this attempt before looking at it: however many arrive at once, at most
+      //    policy.maxFailures answers are ever compared (B3). The count row-locks the counter, so an
+      //    attempt that raced into a lock another request just set gets no row back.
+      const [found] = await queryRows<Partial<CounterRow> & { lock_locked: boolean | null; id: string | null; code_hash: string | null; expired: boolean | null }>(dataSource,
+        `WITH lock AS (
+           SELECT (locked_until IS NOT NULL AND locked_until > now()) AS locked FROM attempt_counter WHERE key = $1
+         ), candidate AS (
+           SELECT id, code_hash, (expires_at <= now()) AS expired FROM security_code
+           WHERE journey_id = $6 AND purpose = $7 AND account_id IS NOT DISTINCT FROM $8::uuid
+             AND consumed_at IS NULL AND invalidated_at IS NULL
+             AND ($9::text IS NULL OR destination = $9::text)
+           ORDER BY created_at DESC, id DESC LIMIT 1
+         ), attempt AS (
+           ${countFailureSql(true, 'NOT EXISTS (SELECT 1 FROM lock WHERE locked) AND EXISTS (SELECT 1 FROM candidate WHERE NOT expired)')}
+         )
+         SELECT (SELECT locked FROM lock) AS lock_locked, candidate.id, candidate.code_hash, candidate.expired,
+           attempt.failures, attempt.consecutive_failures, attempt.locked, attempt.disabled, attempt.retry_after
+         FROM (SELECT 1) AS one LEFT JOIN candidate ON true LEFT JOIN attempt ON true`,
+        [...policyParameters(key, policy), request.journeyId, request.purpose, request.accountId, request.destination ?? null],
       );
-      const candidate = candidates[0];
-      // With no live code there is nothing to guess, so nothing is counted.
-      if (!candidate) return 'invalid';
-      if (candidate.expired) return 'expired';
-
-      // 3. Count this attempt before looking at it: however many arrive at once, at most
-      //    policy.maxFailures answers are ever compared (B3).
-      const attempt = await counters.reserveAttempt(key, policy);
-      if (!attempt.allowed) return 'locked';
+      if (found?.lock_locked) return 'locked';
+      // With no live code there is nothing to guess, so nothing was counted.
+      if (!found?.id || !found.code_hash) return 'invalid';
+      if (found.expired) return 'expired';
+      if (found.failures === null || found.failures === undefined) return 'locked';
+      const candidate = { id: found.id, code_hash: found.code_hash };
+      const attempt = toFailureResult(found as CounterRow, policy);
 
       const submitted = normaliseSecurityCode(request.code);
       const expected = Buffer.from(candidate.code_hash, 'hex');
@@ -193,19 +198,21 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
       const matches = SECURITY_CODE_PATTERN.test(submitted) && expected.length === actual.length && timingSafeEqual(expected, actual);
 
       if (matches) {
-        // 4. One conditional UPDATE: of any number of simultaneous right answers exactly one wins.
+        // 4. One conditional UPDATE: of any number of simultaneous right answers exactly one wins,
+        //    and only the winner clears the wrong-answer count (and any lock this attempt started).
         const consumed = await updateReturning(
           dataSource,
-          `UPDATE security_code SET consumed_at = now(), attempts = attempts + 1
-           WHERE id = $1 AND consumed_at IS NULL AND invalidated_at IS NULL AND expires_at > now()
-           RETURNING id`,
-          [candidate.id],
+          `WITH consumed AS (
+             UPDATE security_code SET consumed_at = now(), attempts = attempts + 1
+             WHERE id = $1 AND consumed_at IS NULL AND invalidated_at IS NULL AND expires_at > now()
+             RETURNING id
+           ), cleared AS (
+             DELETE FROM attempt_counter WHERE key = $2 AND EXISTS (SELECT 1 FROM consumed)
+           )
+           SELECT id FROM consumed`,
+          [candidate.id, key],
         );
-        if (consumed.length === 1) {
-          await counters.recordSuccess(key);
-          return 'valid';
-        }
-        return 'invalid';
+        return consumed.length === 1 ? 'valid' : 'invalid';
       }
 
       await dataSource.query('UPDATE security_code SET attempts = attempts + 1 WHERE id = $1', [candidate.id]);

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { queryRows } from '../db/sql.js';
-import { countWithinCap, ipThrottleKey } from './attempt-counters.js';
+import { ipThrottleKey, type CapUse } from './attempt-counters.js';
 
 /**
  * Text message abuse across journeys (security-bar B4: SMS pumping and toll fraud). The
@@ -15,8 +15,6 @@ import { countWithinCap, ipThrottleKey } from './attempt-counters.js';
 const HOUR_SECONDS = 3600;
 
 export type SmsThrottleScope = 'ip' | 'prefix';
-
-export type SmsSendCheck = { readonly ok: true } | { readonly ok: false; readonly scope: SmsThrottleScope; readonly retryAfterSeconds: number };
 
 /**
  * The number without its last 4 digits (+447700900123 → +44770090): a block of 10,000 numbers.
@@ -34,7 +32,8 @@ export function smsDestinationPrefix(destination: string): string {
 const ipKey = (ip: string): string => `sms-sends:${ipThrottleKey(ip)}`;
 const prefixKey = (destination: string): string => `sms-sends:prefix:${smsDestinationPrefix(destination)}`;
 
-async function retryAfter(manager: Pick<EntityManager, 'query'>, key: string): Promise<number> {
+/** Seconds until the hourly window of a throttle key that refused a text runs out. */
+export async function smsThrottleRetryAfter(manager: Pick<EntityManager, 'query'>, key: string): Promise<number> {
   const [row]: { retry_after: number | string }[] = await manager.query(
     `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after FROM attempt_counter WHERE key = $1`,
     [key, HOUR_SECONDS],
@@ -42,24 +41,22 @@ async function retryAfter(manager: Pick<EntityManager, 'query'>, key: string): P
   return Number(row?.retry_after ?? HOUR_SECONDS);
 }
 
+/** An hourly cap one security code text is counted against. */
+export interface SmsSendCap extends CapUse {
+  readonly scope: SmsThrottleScope;
+}
+
 /**
- * Counts one security code text against the client IP (IPv6 by /64) and the destination prefix,
- * in the caller's transaction (a send that rolls back is not counted). The IP is checked first, so
- * one abusive address over its cap does not also use up the prefix's allowance, which legitimate
- * people in that number block share. `ip` null (no client, e.g. a background job): prefix only.
+ * The caps one security code text counts against, in the order they are counted (countWithinCaps):
+ * the client IP (IPv6 by /64), then the destination's number block. The IP comes first, so one
+ * abusive address over its cap does not also use up the block's allowance, which legitimate people
+ * in that block share. `ip` null (no client, e.g. a background job): the block only.
  */
-export async function countSmsSend(manager: Pick<EntityManager, 'query'>, config: Config, request: { ip: string | null; destination: string }): Promise<SmsSendCheck> {
-  if (request.ip) {
-    const key = ipKey(request.ip);
-    if (!(await countWithinCap(manager, key, config.limits.smsPerIpPerHour, HOUR_SECONDS))) {
-      return { ok: false, scope: 'ip', retryAfterSeconds: await retryAfter(manager, key) };
-    }
-  }
-  const key = prefixKey(request.destination);
-  if (!(await countWithinCap(manager, key, config.limits.smsPerPrefixPerHour, HOUR_SECONDS))) {
-    return { ok: false, scope: 'prefix', retryAfterSeconds: await retryAfter(manager, key) };
-  }
-  return { ok: true };
+export function smsSendCaps(config: Config, request: { ip: string | null; destination: string }): SmsSendCap[] {
+  const caps: SmsSendCap[] = [];
+  if (request.ip) caps.push({ scope: 'ip', key: ipKey(request.ip), cap: config.limits.smsPerIpPerHour, windowSeconds: HOUR_SECONDS });
+  caps.push({ scope: 'prefix', key: prefixKey(request.destination), cap: config.limits.smsPerPrefixPerHour, windowSeconds: HOUR_SECONDS });
+  return caps;
 }
 
 export interface SmsBudgetCount {

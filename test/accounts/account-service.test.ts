@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { Account } from '../../entities/account.js';
 import { createAccountService, type AccountService } from '../../src/accounts/account-service.js';
+import { keepReadAhead, readAheadKey, withReadAhead } from '../../src/db/read-ahead.js';
 import type { Database } from '../../src/db/data-source.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
@@ -44,5 +46,31 @@ describe('account service', () => {
     expect(await accounts.findById('00000000-0000-4000-8000-000000000000')).to.equal(null);
     expect(await accounts.findById('not-a-uuid')).to.equal(null);
     expect(await accounts.findById("' OR 1=1 --")).to.equal(null);
+  });
+
+  it('gives exactly the entity TypeORM would, every column and type (hand-written SQL, hydrated by TypeORM\'s metadata)', async () => {
+    const [row]: { id: string }[] = await db.dataSource.query(
+      `INSERT INTO account (email, email_normalised, email_verified_at, password_hash, mobile_number, mobile_verified_at, phone_number_pds_matched,
+         proofing_level, nhs_number, given_name, family_name, birthdate, postcode, gp_ods_code, gp_user_id, gp_linkage_key, terms_version,
+         terms_accepted_at, test_persona)
+       VALUES ('Full@Example.com', 'full@example.com', now(), 'hash', '+447900000001', now(), true, 'P9', '9999999999', 'Ada', 'Lovelace',
+         '1990-02-03', 'LS1 4AP', 'A12345', 'u1', 'k1', '2026-01', now(), 'p9-copy') RETURNING id`,
+    );
+    const typeorm = await db.dataSource.getRepository(Account).findOneBy({ id: row.id });
+    const ours = await accounts.findById(row.id);
+    expect(ours).to.be.instanceOf(Account);
+    expect(ours).to.deep.equal(typeorm);
+    expect(ours?.birthdate, 'a date column stays a calendar date').to.equal('1990-02-03');
+    expect(ours?.createdAt).to.be.instanceOf(Date);
+    expect(await accounts.findByEmail('FULL@example.com')).to.deep.equal(typeorm);
+  });
+
+  it('takes an account read ahead for this request once, then reads the database again', async () => {
+    const stand = Object.assign(new Account(), { id, email: 'read-ahead@example.com' });
+    await withReadAhead(async () => {
+      keepReadAhead(readAheadKey.account(id), stand);
+      expect(await accounts.findById(id)).to.equal(stand);
+      expect((await accounts.findById(id))?.email, 'the second read is the database\'s').to.equal('User@Example.com');
+    });
   });
 });

@@ -25,7 +25,7 @@ describe('security codes (security)', () => {
     config = testConfig({ ...testDb.env, SECURITY_CODE_TTL_SECONDS: '60' });
     db = await testDb.open(config);
     counters = createAttemptCounters(db.dataSource, config);
-    codes = createSecurityCodes({ dataSource: db.dataSource, config, counters, hmacSecret });
+    codes = createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret });
   });
 
   after(async () => {
@@ -42,9 +42,17 @@ describe('security codes (security)', () => {
     return row.id;
   }
 
+  /** The account's test_persona, as a caller that has just read the account passes it with a fixed code. */
+  async function personaOf(accountId: string | null): Promise<string | null> {
+    if (!accountId) return null;
+    const [row]: { test_persona: string | null }[] = await db.dataSource.query('SELECT test_persona FROM account WHERE id = $1', [accountId]);
+    return row?.test_persona ?? null;
+  }
+
   async function issue(accountId: string | null, journeyId: string, purpose: CodePurpose = 'sign-in', extra: { fixedCode?: string; destination?: string; codes?: SecurityCodes } = {}): Promise<IssueResult> {
+    const testPersona = await personaOf(accountId);
     return db.dataSource.transaction((manager) =>
-      (extra.codes ?? codes).issue(manager, { accountId, purpose, journeyId, channel: 'sms', destination: extra.destination ?? mobile, ip: '192.0.2.1', fixedCode: extra.fixedCode }),
+      (extra.codes ?? codes).issue(manager, { accountId, purpose, journeyId, channel: 'sms', destination: extra.destination ?? mobile, ip: '192.0.2.1', fixedCode: extra.fixedCode, testPersona }),
     );
   }
 
@@ -112,6 +120,9 @@ describe('security codes (security)', () => {
     const first = await issueCode(accountId, journeyId);
     let second = await issueCode(accountId, journeyId);
     while (second === first) second = await issueCode(accountId, journeyId);
+    // Not only unchecked (verify looks at the newest code alone): every earlier code is dead in the table.
+    const [{ live }] = await db.dataSource.query('SELECT count(*)::int AS live FROM security_code WHERE journey_id = $1 AND invalidated_at IS NULL', [journeyId]);
+    expect(live).to.equal(1);
     expect(await codes.verify({ accountId, purpose: 'sign-in', journeyId, code: first })).to.equal('invalid');
     expect(await codes.verify({ accountId, purpose: 'sign-in', journeyId, code: second })).to.equal('valid');
   });
@@ -283,7 +294,7 @@ describe('security codes (security)', () => {
     const [{ code_hash }] = await db.dataSource.query('SELECT code_hash FROM security_code WHERE journey_id = $1', [journeyId]);
     expect(code_hash).to.match(/^[0-9a-f]{64}$/);
     // A different secret cannot check codes: the hash is keyed.
-    const otherCodes = createSecurityCodes({ dataSource: db.dataSource, config, counters, hmacSecret: 'a-completely-different-secret' });
+    const otherCodes = createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret: 'a-completely-different-secret' });
     expect(await otherCodes.verify({ accountId, purpose: 'sign-in', journeyId, code })).to.equal('invalid');
   });
 
@@ -312,7 +323,7 @@ describe('security codes (security)', () => {
 
     it('refuses a fixed code in production', async () => {
       const production: Config = { ...config, mode: 'production' };
-      const productionCodes = createSecurityCodes({ dataSource: db.dataSource, config: production, counters, hmacSecret });
+      const productionCodes = createSecurityCodes({ dataSource: db.dataSource, config: production, hmacSecret });
       const accountId = await newAccount('p0');
       const journeyId = randomUUID();
       let error: unknown;
@@ -327,6 +338,6 @@ describe('security codes (security)', () => {
   });
 
   it('refuses a weak HMAC secret at construction', () => {
-    expect(() => createSecurityCodes({ dataSource: db.dataSource, config, counters, hmacSecret: 'short' })).to.throw();
+    expect(() => createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret: 'short' })).to.throw();
   });
 });

@@ -55,7 +55,7 @@ function fixedCodeFor(ctx: StepContext, account: Account): string | undefined {
 
 function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {
   const { account, mobile } = mobileOf(ctx);
-  return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'sms', to: mobile, template: 'sign-in-security-code', fixedCode: fixedCodeFor(ctx, account) });
+  return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'sms', to: mobile, template: 'sign-in-security-code', fixedCode: fixedCodeFor(ctx, account), testPersona: account.testPersona });
 }
 
 /**

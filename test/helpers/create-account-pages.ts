@@ -1,5 +1,5 @@
-import { Browser, pageText } from '../test/helpers/browser.js';
-import type { TestRp } from '../test/helpers/relying-party.js';
+import { Browser, pageText } from './browser.js';
+import type { TestRp } from './relying-party.js';
 
 /** Anything that can run SQL: a pg pool, or a TypeORM data source. */
 interface Queryable { query(sql: string, parameters: unknown[]): Promise<unknown> }

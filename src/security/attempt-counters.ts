@@ -241,6 +241,15 @@ export async function countWithinCap(manager: Pick<EntityManager, 'query'>, key:
   return rows.length === 1;
 }
 
+/** Seconds until the window of a capped key runs out (so a refused use may try again); the whole window when there is no row. */
+export async function capRetryAfter(manager: Queryable, key: string, windowSeconds: number): Promise<number> {
+  const [row]: { retry_after: number | string }[] = await manager.query(
+    `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after FROM attempt_counter WHERE key = $1`,
+    [key, windowSeconds],
+  );
+  return Number(row?.retry_after ?? windowSeconds);
+}
+
 /** A cap on uses of `key`: at most `cap` per window of `windowSeconds`. */
 export interface CapUse {
   readonly key: string;
@@ -284,6 +293,7 @@ export async function countWithinCaps(manager: Queryable, unlessLocked: string, 
   return { lock, refusedBy: lock.locked || refused === -1 ? null : refused };
 }
 
+/** Reads a counter through any queryable (the data source, or a caller's transaction). */
 export async function readCounterStatus(db: Queryable, key: string, policy?: LockoutPolicy): Promise<CounterStatus> {
   const rows: CounterRow[] = await db.query(STATUS_SQL, [key]);
   return statusFrom(rows[0], policy);

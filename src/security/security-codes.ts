@@ -2,10 +2,10 @@ import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { CareloginError, ConfigError } from '../errors.js';
-import { countFailureSql, countWithinCaps, lockoutKeys, policyParameters, securityCodePolicy, toFailureResult, type CounterRow } from './attempt-counters.js';
+import { capRetryAfter, countFailureSql, countWithinCaps, lockoutKeys, policyParameters, securityCodePolicy, toFailureResult, type CounterRow } from './attempt-counters.js';
 import { queryRows } from '../db/sql.js';
 import type { Audit } from './audit.js';
-import { smsSendCaps, smsThrottleRetryAfter } from './sms-throttle.js';
+import { smsSendCaps } from './sms-throttle.js';
 
 /**
  * One-time 6-digit security codes sent by text or email (security-bar X4, X8, B1–B4; NIST
@@ -128,16 +128,12 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
         return { ok: false, reason: 'locked', retryAfterSeconds: counted.lock.disabled ? config.ttl.lockout : counted.lock.retryAfterSeconds };
       }
       if (counted.refusedBy === 0) {
-        const [row]: { retry_after: number | string }[] = await manager.query(
-          `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after FROM attempt_counter WHERE key = $1`,
-          [sendsKey(request.journeyId, request.purpose), window],
-        );
-        return { ok: false, reason: 'too_many_sends', retryAfterSeconds: Number(row?.retry_after ?? window) };
+        return { ok: false, reason: 'too_many_sends', retryAfterSeconds: await capRetryAfter(manager, sendsKey(request.journeyId, request.purpose), window) };
       }
       if (counted.refusedBy !== null) {
         const throttle = smsCaps[counted.refusedBy - 1]!;
         await audit?.record('security_code.throttled', { accountId: request.accountId, ip: request.ip ?? null, detail: { scope: throttle.scope, purpose: request.purpose, channel: 'sms' } }, manager);
-        return { ok: false, reason: 'too_many_sends', retryAfterSeconds: await smsThrottleRetryAfter(manager, throttle.key) };
+        return { ok: false, reason: 'too_many_sends', retryAfterSeconds: await capRetryAfter(manager, throttle.key, throttle.windowSeconds) };
       }
 
       // Requesting a new code makes the previous one useless (B1): the same statement invalidates

@@ -32,15 +32,6 @@ export function smsDestinationPrefix(destination: string): string {
 const ipKey = (ip: string): string => `sms-sends:${ipThrottleKey(ip)}`;
 const prefixKey = (destination: string): string => `sms-sends:prefix:${smsDestinationPrefix(destination)}`;
 
-/** Seconds until the hourly window of a throttle key that refused a text runs out. */
-export async function smsThrottleRetryAfter(manager: Pick<EntityManager, 'query'>, key: string): Promise<number> {
-  const [row]: { retry_after: number | string }[] = await manager.query(
-    `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after FROM attempt_counter WHERE key = $1`,
-    [key, HOUR_SECONDS],
-  );
-  return Number(row?.retry_after ?? HOUR_SECONDS);
-}
-
 /** An hourly cap one security code text is counted against. */
 export interface SmsSendCap extends CapUse {
   readonly scope: SmsThrottleScope;

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import type { Config } from '../../src/config/index.js';
 import type { Database } from '../../src/db/data-source.js';
 import {
-  createAttemptCounters, delayFor, ipThrottleKey, lockoutKeys, passwordPolicy, securityCodePolicy,
-  type AttemptCounters, type LockoutPolicy,
+  countWithinCaps, createAttemptCounters, delayFor, ipThrottleKey, lockoutKeys, passwordPolicy, securityCodePolicy,
+  type AttemptCounters, type CapUse, type LockoutPolicy,
 } from '../../src/security/attempt-counters.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../helpers/database.js';
 
@@ -165,6 +165,50 @@ describe('attempt counters (security)', () => {
     for (let i = 0; i < 5; i++) await counters.recordFailure(a, policy);
     expect((await counters.status(a)).locked).to.equal(true);
     expect((await counters.status(b)).locked).to.equal(false);
+  });
+
+  describe('ordered caps in one statement (countWithinCaps, B4)', () => {
+    const caps = (cap: number): CapUse[] => [
+      { key: `${freshKey()}:first`, cap, windowSeconds: 3600 },
+      { key: `${freshKey()}:second`, cap: 100, windowSeconds: 3600 },
+    ];
+    const used = async (key: string): Promise<number> => {
+      const [row]: { failures: number }[] = await db.dataSource.query('SELECT failures FROM attempt_counter WHERE key = $1', [key]);
+      return row ? Number(row.failures) : 0;
+    };
+
+    it('counts every cap while each lets the use through', async () => {
+      const lock = freshKey();
+      const [first, second] = caps(3);
+      for (let i = 0; i < 3; i++) expect(await countWithinCaps(db.dataSource, lock, [first!, second!])).to.deep.include({ refusedBy: null });
+      expect([await used(first!.key), await used(second!.key)]).to.deep.equal([3, 3]);
+    });
+
+    it('a use refused by one cap is not counted by the caps after it', async () => {
+      const [first, second] = caps(2);
+      const results = [];
+      for (let i = 0; i < 5; i++) results.push((await countWithinCaps(db.dataSource, freshKey(), [first!, second!])).refusedBy);
+      expect(results).to.deep.equal([null, null, 0, 0, 0]);
+      expect(await used(second!.key), 'the second cap counted only the two uses the first let through').to.equal(2);
+    });
+
+    it('counts nothing while the step is locked, and reports the lock', async () => {
+      const lock = freshKey();
+      for (let i = 0; i < policy.maxFailures; i++) await counters.recordFailure(lock, policy);
+      const [first, second] = caps(10);
+      const result = await countWithinCaps(db.dataSource, lock, [first!, second!]);
+      expect(result.refusedBy).to.equal(null);
+      expect(result.lock).to.deep.include({ locked: true });
+      expect(result.lock.retryAfterSeconds).to.be.greaterThan(0);
+      expect([await used(first!.key), await used(second!.key)]).to.deep.equal([0, 0]);
+    });
+
+    it('lets exactly `cap` of 100 concurrent uses through, each counted once by the next cap', async () => {
+      const [first, second] = caps(7);
+      const results = await Promise.all(Array.from({ length: 100 }, () => countWithinCaps(db.dataSource, freshKey(), [first!, second!])));
+      expect(results.filter((r) => r.refusedBy === null)).to.have.length(7);
+      expect([await used(first!.key), await used(second!.key)]).to.deep.equal([7, 7]);
+    });
   });
 
   describe('per-IP throttle (A4)', () => {

@@ -1,7 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { DataSource } from 'typeorm';
-import { readAheadKey, takeReadAhead } from '../db/read-ahead.js';
+import { keepReadAhead, readAheadKey, takeReadAhead } from '../db/read-ahead.js';
 import { queryRows } from '../db/sql.js';
 
 /**
@@ -105,13 +105,19 @@ export async function revokeGrant(db: DataSource, grantId: string): Promise<void
   await db.query(`DELETE FROM oidc_model WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)`, [grantId]);
 }
 
-/** The newest live consent (Grant) an account gave a client, so consent is asked once, not every session. */
+/**
+ * The newest live consent (Grant) an account gave a client, so consent is asked once, not every
+ * session. The row is also kept in the read-ahead scope, if the caller opened one, for the
+ * `Grant.find` that usually follows.
+ */
 export async function findGrantId(db: DataSource, accountId: string, clientId: string): Promise<string | undefined> {
-  const [row] = await db.query(
-    `SELECT id FROM oidc_model WHERE model = 'Grant' AND payload->>'accountId' = $1 AND payload->>'clientId' = $2
+  const [row] = await queryRows<ModelRow & { id: string }>(
+    db,
+    `SELECT id, payload, consumed_at FROM oidc_model WHERE model = 'Grant' AND payload->>'accountId' = $1 AND payload->>'clientId' = $2
        AND (expires_at IS NULL OR expires_at > now()) ORDER BY expires_at DESC NULLS LAST LIMIT 1`,
     [accountId, clientId],
   );
+  if (row) keepReadAhead(readAheadKey.oidcModel('Grant', row.id), { payload: row.payload, consumed_at: row.consumed_at });
   return row?.id;
 }
 

@@ -7,6 +7,7 @@ import type { Keystore } from '../../keys/keystore.js';
 import type { RegisteredClient } from '../clients/registry.js';
 import type { Renderer } from '../web/renderer.js';
 import { Account } from '../../entities/account.js';
+import { withReadAhead } from '../db/read-ahead.js';
 import { createAdapterFactory, findGrantId } from './adapter.js';
 import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-client.js';
 import { accountClaims, ID_TOKEN_CLAIMS, NHS_SCOPES, SCOPE_CLAIMS, trustmarkUrl } from './claims.js';
@@ -120,8 +121,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       const accountId = ctx.oidc.session?.accountId;
       const clientId = ctx.oidc.client?.clientId;
       if (!accountId || !clientId) return undefined;
-      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(clientId) ?? (await findGrantId(dataSource, accountId, clientId));
-      const grant = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      // The look-up reads the grant's row with its id, so Grant.find takes it instead of reading it again.
+      const grant = await withReadAhead(async () => {
+        const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(clientId) ?? (await findGrantId(dataSource, accountId, clientId));
+        return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+      });
       // Our own account area shares nothing with a third party: no consent page for it.
       if (!grant && clientId === ACCOUNT_CLIENT_ID) return implicitAccountGrant(ctx.oidc.provider, accountId);
       return grant;

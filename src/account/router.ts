@@ -65,9 +65,8 @@ interface SignedIn {
  * or disagree with it. See docs/account.md.
  */
 export function createAccountRouter(services: AppServices): Router {
-  const { provider, renderer, csrf, config, dataSource, hasher, codes, notifications, audit, counters } = services;
+  const { provider, renderer, csrf, config, dataSource, hasher, codes, notifications, audit, counters, accounts } = services;
   const devices = createRememberedDevices(dataSource, config);
-  const accounts = dataSource.getRepository(Account);
   const expectedOrigin = new URL(config.issuer).origin;
   const secure = config.issuer.startsWith('https://');
   // The round trip's state: signed, HttpOnly, SameSite=Lax (it must come back on the top-level
@@ -95,7 +94,7 @@ export function createAccountRouter(services: AppServices): Router {
     // oidc-provider's row expiry is the idle limit; the absolute limit is checked here as well.
     const now = Math.floor(Date.now() / 1000);
     if (now - session.loginTs >= config.ttl.sessionAbsolute) return undefined;
-    const account = await accounts.findOneBy({ id: session.accountId });
+    const account = await accounts.findById(session.accountId);
     if (!account || account.status !== 'active') return undefined;
     return { account, sessionId: session.jti, binding: `account:${session.uid}`, sessionUid: session.uid, loginTs: session.loginTs };
   }
@@ -387,7 +386,7 @@ export function createAccountRouter(services: AppServices): Router {
       page(ctx, 'email', { title: 'Change your email address', email, errors: [{ field: 'email', text: error }], csrfToken: csrfToken(ctx) }, 400);
       return;
     }
-    const taken = await accounts.existsBy({ emailNormalised: normaliseEmail(email) });
+    const taken = (await accounts.findByEmail(email)) !== null;
     const sent = await dataSource.transaction(async (manager) => {
       // An address another account uses goes through the same steps (a code is made, counted against
       // the same sending limit) but nothing is sent, so the page, the timing and the limit tell nothing;

@@ -22,6 +22,8 @@ export interface Config {
     readonly connectTimeoutMs: number;
     readonly statementTimeoutMs: number;
     readonly poolSize: number;
+    /** Hand-written SQL as named prepared statements (off behind a pooler that cannot keep them). */
+    readonly preparedStatements: boolean;
   };
   readonly dataDir: string;
   readonly keystore: { readonly file?: string; readonly json?: string; readonly generateIfMissing: boolean };
@@ -123,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       poolSize: e.DB_POOL_SIZE,
+      preparedStatements: e.DB_PREPARED_STATEMENTS,
     },
     dataDir,
     keystore: {

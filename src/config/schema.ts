@@ -29,6 +29,7 @@ export const environmentSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(4000),
   DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+  DB_PREPARED_STATEMENTS: booleanString.default(true),
 
   KEYSTORE_FILE: z.string().optional(),
   KEYSTORE_JSON: z.string().optional(),

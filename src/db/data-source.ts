@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { ENTITIES } from '../../entities/index.js';
 import { MIGRATIONS } from '../../entities/migrations/index.js';
 import { createPGliteDriver } from './pglite-pool.js';
+import { useDirectSql } from './sql.js';
 
 export interface Database {
   readonly dataSource: DataSource;
@@ -72,6 +73,8 @@ export async function openDatabase(config: Config, logger: Logger, options: Open
 
   const dataSource = new DataSource(dataSourceOptions);
   await dataSource.initialize();
+  // Hand-written SQL straight to the pool (sql.ts); names mean nothing to PGlite's single session.
+  useDirectSql(dataSource, { prepare: kind === 'postgres' && config.database.preparedStatements });
   if (options.runMigrations !== false) await migrate(dataSource, kind, logger);
   return {
     dataSource,

@@ -88,10 +88,11 @@ export function createPGliteDriver(db: PGlite): { Pool: new (options?: unknown) 
       return promise;
     }
 
-    async query(text: string, params?: unknown[]): Promise<QueryResultLike> {
+    async query(text: string | { text: string; values?: unknown[] }, params?: unknown[]): Promise<QueryResultLike> {
       const release = await acquire();
       try {
-        return await run(text, params);
+        // A statement's name means nothing to PGlite (one session, its own plan cache): run the text.
+        return typeof text === 'string' ? await run(text, params) : await run(text.text, text.values);
       } finally {
         release();
       }

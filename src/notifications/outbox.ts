@@ -129,7 +129,8 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     assertOnlyOwnLinks(`${rendered.subject ?? ''}\n${rendered.body}`, serviceOrigin, message.template);
     const id = randomUUID();
     // DB time (now()) for scheduling, so instances with skewed clocks agree on what is due.
-    await manager.query(
+    await queryRows(
+      manager,
       `INSERT INTO outbox_message (id, channel, recipient, template, subject, body, status, attempts, next_attempt_at, deliver_before, account_id)
        VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, now(), $7, $8)`,
       [id, rendered.channel, message.to, message.template, rendered.subject ?? null, rendered.body, message.deliverBefore ?? null, message.accountId ?? null],

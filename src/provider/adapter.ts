@@ -28,7 +28,8 @@ class SqlAdapter implements Adapter {
     if (this.model === 'ReplayDetection') {
       // Replay detection is find-then-save in oidc-provider; make the save itself refuse a duplicate
       // so two concurrent requests with the same client-assertion jti cannot both pass.
-      const inserted = await this.db.query(
+      const inserted = await queryRows(
+        this.db,
         `INSERT INTO oidc_model (model, id, payload, grant_id, uid, user_code, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (model, id) DO NOTHING RETURNING id`,
         values,
@@ -36,7 +37,8 @@ class SqlAdapter implements Adapter {
       if (inserted.length === 0) throw new errors.InvalidClient('client assertion replay detected');
       return;
     }
-    await this.db.query(
+    await queryRows(
+      this.db,
       `INSERT INTO oidc_model (model, id, payload, grant_id, uid, user_code, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
          user_code = EXCLUDED.user_code, expires_at = EXCLUDED.expires_at`,
@@ -65,17 +67,17 @@ class SqlAdapter implements Adapter {
       [this.model, id],
     );
     if (won.length > 0) return;
-    const [row] = await this.db.query(`SELECT grant_id FROM oidc_model WHERE model = $1 AND id = $2`, [this.model, id]);
+    const [row] = await queryRows<{ grant_id: string | null }>(this.db, `SELECT grant_id FROM oidc_model WHERE model = $1 AND id = $2`, [this.model, id]);
     if (row?.grant_id) await revokeGrant(this.db, row.grant_id);
     throw new errors.InvalidGrant(CONSUMABLE_ERRORS[this.model] ?? 'grant already used');
   }
 
   async destroy(id: string): Promise<void> {
-    await this.db.query(`DELETE FROM oidc_model WHERE model = $1 AND id = $2`, [this.model, id]);
+    await queryRows(this.db, `DELETE FROM oidc_model WHERE model = $1 AND id = $2`, [this.model, id]);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.db.query(`DELETE FROM oidc_model WHERE model = $1 AND grant_id = $2`, [this.model, grantId]);
+    await queryRows(this.db, `DELETE FROM oidc_model WHERE model = $1 AND grant_id = $2`, [this.model, grantId]);
   }
 
   private async findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
@@ -102,7 +104,7 @@ function payloadFrom(row: ModelRow): AdapterPayload {
 
 /** Deletes the grant and everything issued under it (codes, access and refresh tokens). */
 export async function revokeGrant(db: DataSource, grantId: string): Promise<void> {
-  await db.query(`DELETE FROM oidc_model WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)`, [grantId]);
+  await queryRows(db, `DELETE FROM oidc_model WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)`, [grantId]);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Keystore } from '../../keys/keystore.js';
 import type { RegisteredClient } from '../clients/registry.js';
 import type { Renderer } from '../web/renderer.js';
-import { Account } from '../../entities/account.js';
+import { createAccountService } from '../accounts/account-service.js';
 import { withReadAhead } from '../db/read-ahead.js';
 import { createAdapterFactory, findGrantId } from './adapter.js';
 import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-client.js';
@@ -44,10 +44,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   const settings = new Map(clients.map((c) => [c.metadata.client_id, c.settings]));
   const vtm = trustmarkUrl(config.issuer);
   const secure = config.issuer.startsWith('https://');
-  const accounts = dataSource.getRepository(Account);
+  const accounts = createAccountService(dataSource);
 
   const findAccount: FindAccount = async (_ctx, sub, token) => {
-    const account = await accounts.findOneBy({ id: sub });
+    const account = await accounts.findById(sub);
     if (!account || account.status !== 'active') return undefined;
     // At the token endpoint `token` is the code or refresh token, whose `acr` holds the achieved vector.
     const vot = token && 'acr' in token && typeof token.acr === 'string' ? token.acr : undefined;

@@ -243,7 +243,8 @@ export async function countWithinCap(manager: Pick<EntityManager, 'query'>, key:
 
 /** Seconds until the window of a capped key runs out (so a refused use may try again); the whole window when there is no row. */
 export async function capRetryAfter(manager: Queryable, key: string, windowSeconds: number): Promise<number> {
-  const [row]: { retry_after: number | string }[] = await manager.query(
+  const [row] = await queryRows<{ retry_after: number | string }>(
+    manager,
     `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after FROM attempt_counter WHERE key = $1`,
     [key, windowSeconds],
   );
@@ -295,7 +296,7 @@ export async function countWithinCaps(manager: Queryable, unlessLocked: string, 
 
 /** Reads a counter through any queryable (the data source, or a caller's transaction). */
 export async function readCounterStatus(db: Queryable, key: string, policy?: LockoutPolicy): Promise<CounterStatus> {
-  const rows: CounterRow[] = await db.query(STATUS_SQL, [key]);
+  const rows = await queryRows<CounterRow>(db, STATUS_SQL, [key]);
   return statusFrom(rows[0], policy);
 }
 
@@ -321,12 +322,12 @@ export function createAttemptCounters(dataSource: DataSource, config: Config): A
   };
 
   async function countFailure(key: string, policy: LockoutPolicy): Promise<FailureResult> {
-    const rows: CounterRow[] = await dataSource.query(countFailureSql(false), policyParameters(key, policy));
+    const rows = await queryRows<CounterRow>(dataSource, countFailureSql(false), policyParameters(key, policy));
     return toFailureResult(rows[0], policy);
   }
 
   const deleteRow = async (db: Queryable, key: string): Promise<void> => {
-    await db.query('DELETE FROM attempt_counter WHERE key = $1', [key]);
+    await queryRows(db, 'DELETE FROM attempt_counter WHERE key = $1', [key]);
   };
 
   return {
@@ -339,7 +340,7 @@ export function createAttemptCounters(dataSource: DataSource, config: Config): A
     reset: (key, manager) => deleteRow(manager ?? dataSource, key),
 
     async reserveAttempt(key, policy) {
-      const rows: CounterRow[] = await dataSource.query(countFailureSql(true), policyParameters(key, policy));
+      const rows = await queryRows<CounterRow>(dataSource, countFailureSql(true), policyParameters(key, policy));
       if (rows[0]) return { allowed: true, ...toFailureResult(rows[0], policy) };
       // Nothing was updated: the step was locked before this attempt. Report the lock as it stands
       // (locked stays true even if it ran out a moment ago: this attempt was refused either way).

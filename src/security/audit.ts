@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { CareloginError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { queryRows } from '../db/sql.js';
 
 /**
  * The security audit trail (ASVS 16.2–16.4; security-bar F4, H2, H3): one append-only
@@ -59,7 +60,8 @@ export function createAudit(dataSource: DataSource, logger: Logger): Audit {
     async record(type, event, manager) {
       if (!AUDIT_TYPE_PATTERN.test(type) || type.length > 60) throw new CareloginError('audit_type_invalid', `Audit event type must be noun.verb: ${JSON.stringify(type)}`);
       const detail = withoutSecrets(event.detail ?? {});
-      await (manager ?? dataSource).query(
+      await queryRows(
+        manager ?? dataSource,
         'INSERT INTO audit_event (type, account_id, client_id, ip, detail) VALUES ($1, $2, $3, $4, $5::jsonb)',
         [type, event.accountId ?? null, event.clientId?.slice(0, 255) ?? null, event.ip?.slice(0, 64) ?? null, JSON.stringify(detail)],
       );

@@ -139,7 +139,8 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
       // Requesting a new code makes the previous one useless (B1): the same statement invalidates
       // the journey's earlier codes (the new row is not in the UPDATE's snapshot) and stores the new one.
       const code = request.fixedCode ?? String(randomInt(0, 1_000_000)).padStart(6, '0');
-      const [row]: { expires_at: Date | string }[] = await manager.query(
+      const [row] = await queryRows<{ expires_at: Date | string }>(
+        manager,
         `WITH superseded AS (
            UPDATE security_code SET invalidated_at = now()
            WHERE journey_id = $3 AND purpose = $2 AND consumed_at IS NULL AND invalidated_at IS NULL
@@ -211,7 +212,7 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
         return consumed.length === 1 ? 'valid' : 'invalid';
       }
 
-      await dataSource.query('UPDATE security_code SET attempts = attempts + 1 WHERE id = $1', [candidate.id]);
+      await queryRows(dataSource, 'UPDATE security_code SET attempts = attempts + 1 WHERE id = $1', [candidate.id]);
       if (attempt.locked || attempt.disabled) {
         // 5. The limit is reached: the code dies with the lock (X8), so waiting out the lock needs a new code.
         // The lock covers the account's step in every journey, so its codes elsewhere go too.

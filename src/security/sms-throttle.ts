@@ -89,7 +89,8 @@ export async function smsSendRefusal(
   config: Config,
   request: { ip: string | null; destination: string; journeyId: string; purpose: string },
 ): Promise<number | null> {
-  const live: unknown[] = await db.query(
+  const live = await queryRows(
+    db,
     `SELECT 1 FROM security_code WHERE journey_id = $1 AND purpose = $2 AND destination = $3
        AND consumed_at IS NULL AND invalidated_at IS NULL AND expires_at > now() LIMIT 1`,
     [request.journeyId, request.purpose, request.destination],
@@ -99,7 +100,8 @@ export async function smsSendRefusal(
   if (request.ip) caps.unshift([ipKey(request.ip), config.limits.smsPerIpPerHour]);
   let wait: number | null = null;
   for (const [key, cap] of caps) {
-    const [row]: { retry_after: number | string }[] = await db.query(
+    const [row] = await queryRows<{ retry_after: number | string }>(
+      db,
       `SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM (window_started_at + $2::int * interval '1 second' - now()))))::int AS retry_after
          FROM attempt_counter WHERE key = $1 AND failures >= $3 AND window_started_at > now() - $2::int * interval '1 second'`,
       [key, HOUR_SECONDS, cap],

@@ -1,9 +1,12 @@
+import { subscribe } from 'node:diagnostics_channel';
 import http from 'node:http';
 import { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner.js';
+import { SQL_CHANNEL } from '../../src/db/sql.js';
 
 /**
- * Records every HTTP request this process serves and every SQL statement it sends (TypeORM's and
- * the hand-written ones alike go through the query runner), while `record` runs. Round trips, not
+ * Records every HTTP request this process serves and every SQL statement it sends while `record`
+ * runs: TypeORM's through its query runner, the hand-written ones (queryRows) through their
+ * diagnostics channel. Round trips, not
  * CPU, dominate the journeys (docs/performance.md): `npm run bench:trace` prints them and the
  * round-trip budget test keeps them from creeping up.
  */
@@ -19,9 +22,13 @@ let installed = false;
 function install(): void {
   if (installed) return;
   installed = true;
+  const note = (sql: string): void => {
+    recording?.push(`  SQL  ${sql.replace(/\s+/g, ' ').trim().slice(0, 140)}`);
+  };
+  subscribe(SQL_CHANNEL, (message) => note((message as { sql: string }).sql));
   const query = PostgresQueryRunner.prototype.query;
   PostgresQueryRunner.prototype.query = function traced(this: PostgresQueryRunner, sql: string, parameters?: unknown[], useStructuredResult?: boolean) {
-    recording?.push(`  SQL  ${sql.replace(/\s+/g, ' ').trim().slice(0, 140)}`);
+    note(sql);
     return query.call(this, sql, parameters, useStructuredResult as false);
   } as typeof query;
   const emit = http.Server.prototype.emit;

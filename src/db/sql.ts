@@ -43,18 +43,13 @@ function statementName(sql: string): string {
 
 /** The connection to send to: the transaction's own when `db` is a transaction's manager, else the pool. */
 async function connectionFor(db: unknown): Promise<{ connection: PgQueryable; prepare: boolean } | undefined> {
-  if (db instanceof DataSource) {
-    const options = direct.get(db);
-    return options ? { connection: (db.driver as unknown as { master: PgQueryable }).master, prepare: options.prepare } : undefined;
-  }
-  if (db instanceof EntityManager) {
-    const options = direct.get(db.connection);
-    if (!options) return undefined;
-    const runner = db.queryRunner;
-    if (runner && !runner.isReleased) return { connection: (await runner.connect()) as PgQueryable, prepare: options.prepare };
-    return { connection: (db.connection.driver as unknown as { master: PgQueryable }).master, prepare: options.prepare };
-  }
-  return undefined;
+  const dataSource = db instanceof DataSource ? db : db instanceof EntityManager ? db.connection : undefined;
+  const options = dataSource && direct.get(dataSource);
+  if (!dataSource || !options) return undefined;
+  const runner = db instanceof EntityManager ? db.queryRunner : undefined;
+  if (runner && !runner.isReleased) return { connection: (await runner.connect()) as PgQueryable, prepare: options.prepare };
+  // TypeORM's Postgres driver keeps its pg pool (or the PGlite pool's stand-in) as `master`.
+  return { connection: (dataSource.driver as unknown as { master: PgQueryable }).master, prepare: options.prepare };
 }
 
 /**

@@ -12,7 +12,8 @@ import { createAccessTokenJwt } from './provider/access-token-jwt.js';
 import { createProvider, ROUTES } from './provider/provider.js';
 import { purgeExpiredModels } from './provider/adapter.js';
 import { createRenderer } from './web/renderer.js';
-import { assets, errorHandler, nhsLoginErrorNames, notFound, requestContext, securityHeaders } from './web/middleware.js';
+import { assets, errorHandler, notFound, requestContext, securityHeaders } from './web/middleware.js';
+import { nhsLoginDialect } from './provider/dialect.js';
 import { createPublicRouter } from './web/public-routes.js';
 import { createNotifications } from './notifications/outbox.js';
 import { createDevOutboxRouter } from './notifications/dev-outbox-router.js';
@@ -93,9 +94,10 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
 
     let accepting = true;
     const accessTokens = createAccessTokenJwt({ issuer: config.issuer, keystore, routes: ROUTES });
+    accessTokens.acceptOnlyJwts(provider);
     // oidc-provider registers its own routes first; ours run for requests it does not answer.
     // Cross-cutting middleware goes to the front so it wraps the protocol endpoints too.
-    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), notFound(renderer), nhsLoginErrorNames(), accessTokens.middleware, assets());
+    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), notFound(renderer), nhsLoginDialect(ROUTES), accessTokens.middleware, assets());
     const publicRouter = createPublicRouter({
       config,
       dataSource,

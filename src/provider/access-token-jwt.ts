@@ -1,5 +1,6 @@
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { publicJwks, type Keystore } from '../../keys/keystore.js';
 import { ConfigError } from '../errors.js';
@@ -13,14 +14,17 @@ import { ConfigError } from '../errors.js';
  *
  * - at /token, the response's opaque `access_token` is replaced by an RS512 JWT whose `jti` is the
  *   opaque value and whose claims are the stored token's (`vot`, `vtm`, `auth_time`, `nhs_number`…);
- * - at /userinfo, a bearer JWT that carries our signature is unwrapped back to its `jti` before
- *   oidc-provider sees it, so scope checks, claims and revocation stay oidc-provider's.
+ * - oidc-provider's access-token look-up (as at /userinfo, whichever way the token is sent) takes
+ *   only such a JWT, checks our signature and finds the stored token by its `jti`, so scope checks,
+ *   claims and revocation stay oidc-provider's. The bare `jti`, which a resource server may log, is
+ *   not a usable token.
  *
  * A revoked or expired stored token therefore stops working at /userinfo even while its JWT is
  * still within `exp`; a downstream API that checks only the signature sees the 5-minute `exp`.
  */
 export const ACCESS_TOKEN_ALG = 'RS512';
-const ACCESS_TOKEN_TYP = 'at+jwt';
+/** NHS login's JWT header (EIS Table 15), not RFC 9068's at+jwt: NHS login's resource servers expect it. */
+const ACCESS_TOKEN_TYP = 'JWT';
 /** NHS login's Spine Core extension: why the token was issued (EIS Table 17). */
 const REASON_FOR_REQUEST = 'patientaccess';
 /** The prefix NHS login puts before the NHS number in `requesting_patient`. */
@@ -38,13 +42,15 @@ interface StoredAccessToken {
 }
 
 export interface AccessTokenJwt {
-  /** Upstream of oidc-provider: wraps /token responses and unwraps /userinfo bearer tokens. */
+  /** Upstream of oidc-provider: wraps the access token in /token responses. */
   readonly middleware: Middleware;
+  /** Makes the provider's access-token look-up take our JWTs, and only them. */
+  acceptOnlyJwts(provider: Provider): void;
   /** The JWT an RP receives for a stored access token. */
   sign(token: StoredAccessToken): Promise<string>;
 }
 
-export function createAccessTokenJwt(deps: { issuer: string; keystore: Pick<Keystore, 'signingKeys'>; routes: { token: string; userinfo: string } }): AccessTokenJwt {
+export function createAccessTokenJwt(deps: { issuer: string; keystore: Pick<Keystore, 'signingKeys'>; routes: { token: string } }): AccessTokenJwt {
   const { issuer, keystore, routes } = deps;
   // The key oidc-provider signs RS512 ID tokens with: the first RSA key (keystore order puts the current one first).
   const signingJwk = keystore.signingKeys.find((key) => key.kty === 'RSA' && (key.alg === undefined || key.alg === ACCESS_TOKEN_ALG));
@@ -90,14 +96,17 @@ export function createAccessTokenJwt(deps: { issuer: string; keystore: Pick<Keys
     }
   }
 
+  function acceptOnlyJwts(provider: Provider): void {
+    const model = provider.AccessToken;
+    const find = model.find.bind(model) as (jti: string, options?: { ignoreExpiration?: boolean }) => Promise<unknown>;
+    // Anything else (not ours, altered, expired, or the bare jti) is not found: invalid_token.
+    model.find = (async (value: string, options?: { ignoreExpiration?: boolean }) => {
+      const opaque = typeof value === 'string' ? await unwrap(value) : undefined;
+      return opaque ? find(opaque, options) : undefined;
+    }) as typeof model.find;
+  }
+
   const middleware: Middleware = async (ctx, next) => {
-    if (ctx.path === routes.userinfo) {
-      const bearer = /^Bearer (\S+)$/i.exec(ctx.get('authorization'));
-      const opaque = bearer ? await unwrap(bearer[1]!) : undefined;
-      // A JWT that is not ours, or altered, or expired, is left as it came and refused as invalid_token.
-      if (opaque) ctx.req.headers.authorization = `Bearer ${opaque}`;
-      return next();
-    }
     await next();
     if (ctx.path !== routes.token || ctx.method !== 'POST' || ctx.status !== 200) return;
     const body = ctx.body as { access_token?: unknown; expires_in?: unknown } | undefined;
@@ -109,5 +118,5 @@ export function createAccessTokenJwt(deps: { issuer: string; keystore: Pick<Keys
     ctx.body = { ...body, access_token: await sign({ ...stored, jti: stored.jti, iat: stored.iat ?? now, exp }) };
   };
 
-  return { middleware, sign };
+  return { middleware, acceptOnlyJwts, sign };
 }

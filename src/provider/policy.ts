@@ -23,7 +23,9 @@ export function createInteractionPolicy(): ReturnType<typeof base> {
       const outcome = evaluate(ctx);
       return outcome && !outcome.met ? { reason: outcome.reason, needed: formatVector(outcome.needed) } : {};
     },
-    new Check('vtr_unmet', 'the requested vectors of trust are not met by this sign-in', 'interaction_required', (ctx: KoaContextWithOIDC) => {
+    // login_required (which the dialect renames sso_login_required): NHS login answers prompt=none with it
+    // whenever single sign-on cannot give what was asked for (EIS Table 1, prompt).
+    new Check('vtr_unmet', 'the requested vectors of trust are not met by this sign-in', 'login_required', (ctx: KoaContextWithOIDC) => {
       const outcome = evaluate(ctx);
       if (!outcome) return Check.NO_NEED_TO_PROMPT;
       if (outcome.met) {

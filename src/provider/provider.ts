@@ -12,7 +12,7 @@ import { createAdapterFactory, findGrantId } from './adapter.js';
 import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-client.js';
 import { accountClaims, ID_TOKEN_CLAIMS, NHS_SCOPES, SCOPE_CLAIMS, trustmarkUrl } from './claims.js';
 import { createInteractionPolicy, type CareloginAccountExtras } from './policy.js';
-import { parseVector, parseVtr, vectorWithin, VectorSyntaxError } from './vectors.js';
+import { DEFAULT_VTR, formatVector, parseVector, parseVtr, vectorWithin, VectorSyntaxError, type Vector } from './vectors.js';
 
 export interface ProviderDeps {
   readonly config: Config;
@@ -61,7 +61,8 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(dataSource),
-    clients: clients.map((c) => ({ ...c.metadata, scope: c.metadata.scope ?? c.settings.allowedScopes.join(' ') }) as ClientMetadata),
+    // NHS login answers only in the query string (EIS Table 1: "the only response_mode supported").
+    clients: clients.map((c) => ({ ...c.metadata, scope: c.metadata.scope ?? c.settings.allowedScopes.join(' '), response_modes: ['query'] }) as ClientMetadata),
     clientDefaults: {
       token_endpoint_auth_method: 'private_key_jwt',
       token_endpoint_auth_signing_alg: 'RS512',
@@ -101,9 +102,18 @@ export function createProvider(deps: ProviderDeps): Provider {
       // The vtr validator runs on every authorization request, present or not: it also enforces
       // NHS login's other request rules (state, nonce, profile/basic_demographics).
       vtr: validateAuthorizationRequest,
-      allow_registration: (_ctx, value) => {
-        if (value !== undefined && value !== 'true' && value !== 'false') throw new errors.InvalidRequest('allow_registration must be "true" or "false"');
-      },
+      // Only "false" hides account creation; absent or any other value shows it (EIS Table 1).
+      allow_registration: null,
+    },
+    // NHS login: the assertion's "aud" MUST contain the token endpoint URL (EIS Table 6). oidc-provider
+    // would also take the issuer or the endpoint's own URL, which NHS login's token endpoint refuses.
+    assertJwtClientAuthClaimsAndHeader: async (ctx, claims) => {
+      // The URL discovery advertises (from this request's host), and the one the issuer implies.
+      const tokenEndpoints = new Set([ctx.oidc.urlFor('token'), `${config.issuer}${ROUTES.token}`]);
+      const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      if (!audiences.some((aud) => tokenEndpoints.has(aud as string))) {
+        throw new errors.InvalidClientAuth(`the client assertion's aud must be the token endpoint, ${ctx.oidc.urlFor('token')}`);
+      }
     },
     pkce: {
       required: (_ctx, client) => {
@@ -209,9 +219,17 @@ export function createProvider(deps: ProviderDeps): Provider {
       throw error;
     }
     const allowed = (settings.get(client.clientId)?.allowedVectors ?? []).map(parseVector);
+    const isAllowed = (vector: Vector) => allowed.some((a) => vectorWithin(vector, a));
+    if (value === undefined || value === '') {
+      // No vtr means NHS login's default (EIS Table 1): of it, the vectors this client may ask for.
+      const usable = requested.filter(isAllowed);
+      if (usable.length === 0) throw new errors.InvalidRequest(`invalid vtr: none of the default vectors (${DEFAULT_VTR.join(', ')}) is allowed for this client, so the request must send a vtr`);
+      ctx.oidc.params!.vtr = JSON.stringify(usable.map(formatVector));
+      requested = usable;
+    }
     for (const vector of requested) {
-      if (!allowed.some((a) => vectorWithin(vector, a))) {
-        throw new errors.InvalidRequest(`invalid vtr: the vector "${[vector.proofing, ...vector.credentials].filter(Boolean).join('.')}" is not allowed for this client`);
+      if (!isAllowed(vector)) {
+        throw new errors.InvalidRequest(`invalid vtr: the vector "${formatVector(vector)}" is not allowed for this client`);
       }
     }
     // NHS login (iGov) makes state and nonce mandatory on every authorization request.

@@ -172,25 +172,6 @@ export function assets(): Middleware {
   };
 }
 
-/**
- * NHS login answers `prompt=none` without a usable session with `sso_login_required` (EIS v1.13);
- * oidc-provider says `login_required`. Relying parties built for NHS login test for the former.
- */
-export function nhsLoginErrorNames(): Middleware {
-  return async (ctx: Context, next: Next) => {
-    await next();
-    if (!ctx.path.startsWith('/authorize') || ctx.status < 300 || ctx.status >= 400) return;
-    const location = ctx.response.get('Location');
-    if (!location || !location.includes('error=login_required')) return;
-    const url = new URL(location);
-    if (url.searchParams.get('error') !== 'login_required') return;
-    url.searchParams.set('error', 'sso_login_required');
-    const status = ctx.status;
-    ctx.redirect(url.toString());
-    ctx.status = status;
-  };
-}
-
 /** Last in the chain: a request nothing answered gets the NHS-styled "Page not found" (or JSON). */
 export function notFound(renderer: Renderer): Middleware {
   return async (ctx: Context, next: Next) => {

@@ -80,7 +80,8 @@ export async function createTestRp(issuerRef: { url?: string }, options: TestRpO
         new URL(issuerRef.url),
         clientId,
         { id_token_signed_response_alg: 'RS512', token_endpoint_auth_signing_alg: 'RS512' },
-        oidc.PrivateKeyJwt({ key: keyPair.privateKey, kid }),
+        // NHS login wants the token endpoint as the assertion's audience (openid-client uses the issuer).
+        oidc.PrivateKeyJwt({ key: keyPair.privateKey, kid }, { [oidc.modifyAssertion]: (_header, payload) => { payload.aud = `${issuerRef.url}/token`; } }),
         { execute: [oidc.allowInsecureRequests] },
       );
       return configuration;

@@ -58,12 +58,12 @@ describe('access token JWTs at /userinfo (D4, D7)', () => {
     const claims = decodeJwt(accessToken);
     const { kid } = decodeProtectedHeader(accessToken);
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS512', kid, typ: 'at+jwt' }).sign(privateKey);
-    const none = `${base64url({ alg: 'none', typ: 'at+jwt' })}.${base64url(claims)}.`;
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS512', kid, typ: 'JWT' }).sign(privateKey);
+    const none = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(claims)}.`;
     const ourPublicKey = publicJwks(test.idp.keystore).keys.find((key) => key.kid === kid)!;
     // The classic key confusion: the published public key's PEM used as an HMAC secret.
     const hmacKey = new TextEncoder().encode(String(createPublicKey({ key: { ...ourPublicKey }, format: 'jwk' }).export({ type: 'spki', format: 'pem' })));
-    const confused = await new SignJWT(claims).setProtectedHeader({ alg: 'HS512', kid, typ: 'at+jwt' }).sign(hmacKey);
+    const confused = await new SignJWT(claims).setProtectedHeader({ alg: 'HS512', kid, typ: 'JWT' }).sign(hmacKey);
     for (const [name, token] of [['another key', forged], ['alg none', none], ['HS512 with the public key', confused]] as const) {
       const answer = await userinfo(token);
       expect(answer.status, name).to.equal(401);
@@ -88,6 +88,27 @@ describe('access token JWTs at /userinfo (D4, D7)', () => {
     const now = Math.floor(Date.now() / 1000);
     const token = await other.sign({ jti: claims.jti!, accountId: claims.sub, clientId: test.rp.clientId, scope: 'openid', iat: now, exp: now + 60 });
     expect((await userinfo(token)).status).to.equal(401);
+  });
+
+  it('refuses the bare jti, which resource servers may log, however it is sent', async () => {
+    const jti = decodeJwt(accessToken).jti!;
+    const header = await userinfo(jti);
+    expect(header.status).to.equal(401);
+    expect(header.body.error).to.equal('invalid_token');
+    const form = await fetch(`${test.url}/userinfo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: jti }) });
+    expect(form.status).to.equal(401);
+  });
+
+  it('answers the JWT sent in a form body as well as in the Authorization header (RFC 6750 §2.2)', async () => {
+    const form = await fetch(`${test.url}/userinfo`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: accessToken }) });
+    expect(form.status).to.equal(200);
+    expect(((await form.json()) as { sub?: string }).sub).to.equal(sub);
+  });
+
+  it('refuses an ID token offered as an access token', async () => {
+    const { request, callbackUrl } = await signIn(test, credentials, { params: { scope: 'openid profile' } });
+    const tokens = await test.rp.exchange(callbackUrl, request);
+    expect((await userinfo(tokens.id_token!)).status).to.equal(401);
   });
 
   it('stops answering a JWT within its exp once the stored token is revoked (consent withdrawn)', async () => {

@@ -18,16 +18,16 @@ describe('access tokens: RS512 JWTs in NHS login\'s shape', () => {
   });
   after(async () => test.close());
 
-  it('is an at+jwt signed RS512 with a published key, carrying the ID token\'s sub, vot, vtm and auth_time and the P9 NHS number', async () => {
+  it('is a JWT (typ "JWT", as NHS login) signed RS512 with a published key, carrying the ID token\'s sub, vot, vtm and auth_time and the P9 NHS number', async () => {
     const { request, callbackUrl } = await signIn(test, persona('p9'), { params: { scope: 'openid profile' } });
     const tokens = await test.rp.exchange(callbackUrl, request);
     const header = decodeProtectedHeader(tokens.access_token);
-    expect(header).to.include({ alg: 'RS512', typ: 'at+jwt' });
+    expect(header).to.include({ alg: 'RS512', typ: 'JWT' });
     const { keys } = await (await fetch(`${test.url}/.well-known/jwks.json`)).json();
     expect(keys.map((k: { kid: string }) => k.kid)).to.include(header.kid);
 
     const jwks = createRemoteJWKSet(new URL(`${test.url}/.well-known/jwks.json`));
-    const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: test.url, audience: test.rp.clientId, algorithms: ['RS512'], typ: 'at+jwt' });
+    const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: test.url, audience: test.rp.clientId, algorithms: ['RS512'], typ: 'JWT' });
     const idToken = tokens.claims()!;
     const nhsNumber = persona('p9').data.nhsNumber;
     expect(payload).to.include({

@@ -6,7 +6,7 @@ describe('authorization request validation', () => {
   let test: TestIdp;
   before(async () => {
     test = await startTestIdp({
-      extraClients: [{ clientId: 'p5-only-rp', allowedVectors: ['P5.Cp.Cd'] }, { clientId: 'legacy-rp', pkce: 'not-required' }],
+      extraClients: [{ clientId: 'p5-only-rp', allowedVectors: ['P5.Cp.Cd'] }, { clientId: 'legacy-rp', pkce: 'not-required' }, { clientId: 'p9-cd-only-rp', allowedVectors: ['P9.Cp.Cd'] }],
     });
   });
   after(async () => test.close());
@@ -117,6 +117,34 @@ describe('authorization request validation', () => {
     const request = await test.rps.get('p5-only-rp')!.authorize({ scope: 'openid' });
     const response = await fetch(request.url, { redirect: 'manual' });
     expect(new URL(response.headers.get('location')!).searchParams.get('error')).to.equal('invalid_request');
+  });
+
+  it('takes, of the default vtr, the vectors the client may ask for (a client registered only for P9.Cp.Cd need not send vtr)', async () => {
+    const request = await test.rps.get('p9-cd-only-rp')!.authorize({ scope: 'openid' });
+    const response = await fetch(request.url, { redirect: 'manual' });
+    expect(response.headers.get('location')).to.match(/^\/interaction\//);
+    const uid = /^\/interaction\/([^/?]+)/.exec(response.headers.get('location')!)![1]!;
+    const [row] = await test.idp.db.dataSource.query(`SELECT payload->'params'->>'vtr' AS vtr FROM oidc_model WHERE model = 'Interaction' AND id = $1`, [uid]);
+    expect(JSON.parse(row.vtr)).to.deep.equal(['P9.Cp.Cd']);
+  });
+
+  it('answers only in the query string: response_mode fragment and form_post are refused (EIS Table 1)', async () => {
+    for (const mode of ['fragment', 'form_post']) {
+      const response = await authorize({ response_mode: mode });
+      expect(response.headers.get('location') ?? '', mode).not.to.match(/^\/interaction\//);
+      const location = response.headers.get('location');
+      const answer = location ? new URL(location, test.url) : undefined;
+      const error = answer ? answer.searchParams.get('error') ?? new URLSearchParams(answer.hash.slice(1)).get('error') : /invalid_request/.exec(await response.text())?.[0];
+      expect(error, mode).to.equal('invalid_request');
+    }
+    expect((await authorize({ response_mode: 'query' })).headers.get('location')).to.match(/^\/interaction\//);
+  });
+
+  it('shows "Create an account" for any allow_registration other than "false" (EIS Table 1)', async () => {
+    for (const value of ['true', 'False', '0', 'no']) {
+      const response = await authorize({ allow_registration: value });
+      expect(response.headers.get('location'), value).to.match(/^\/interaction\//);
+    }
   });
 
   it('rejects profile and basic_demographics together', async () => {

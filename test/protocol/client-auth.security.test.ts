@@ -18,7 +18,7 @@ describe('client authentication at the token endpoint', () => {
     return new SignJWT(claims).setProtectedHeader({ alg: 'RS512', kid: test.rp.kid, ...overrides.header }).sign(overrides.key ?? test.rp.privateKey);
   }
 
-  async function token(clientAssertion: string, extra: Record<string, string> = {}): Promise<{ status: number; body: { error?: string } }> {
+  async function token(clientAssertion: string, extra: Record<string, string> = {}): Promise<{ status: number; body: { error?: string }; headers: Headers }> {
     const response = await fetch(`${test.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -32,7 +32,7 @@ describe('client authentication at the token endpoint', () => {
         ...extra,
       }),
     });
-    return { status: response.status, body: await response.json() };
+    return { status: response.status, body: await response.json(), headers: response.headers };
   }
 
   it('accepts a valid RS512 assertion (the request then fails only on the bogus code)', async () => {
@@ -43,6 +43,9 @@ describe('client authentication at the token endpoint', () => {
 
   const negatives: [string, () => Promise<string>][] = [
     ['a wrong aud', () => assertion({ claims: { aud: 'https://somewhere-else.example/token' } })],
+    // oidc-provider alone would take these; NHS login's token endpoint does not (EIS Table 6).
+    ['the issuer as aud', () => assertion({ claims: { aud: test.url } })],
+    ['an aud list without the token endpoint', () => assertion({ claims: { aud: [test.url, `${test.url}/authorize`] } })],
     ['an expired assertion', () => assertion({ claims: { iat: now() - 600, exp: now() - 300 } })],
     ['no jti', () => assertion({ claims: { jti: undefined } })],
     ['sub different from iss', () => assertion({ claims: { sub: 'someone-else' } })],
@@ -65,9 +68,10 @@ describe('client authentication at the token endpoint', () => {
   ];
 
   for (const [name, make] of negatives) {
-    it(`refuses ${name} with invalid_client`, async () => {
+    it(`refuses ${name} with invalid_client (HTTP 400, as NHS login)`, async () => {
       const result = await token(await make());
-      expect(result.status).to.equal(401);
+      expect(result.status).to.equal(400);
+      expect(result.headers.get('www-authenticate')).to.equal(null);
       expect(result.body.error).to.equal('invalid_client');
     });
   }
@@ -76,7 +80,7 @@ describe('client authentication at the token endpoint', () => {
     const once = await assertion();
     expect((await token(once)).body.error).to.equal('invalid_grant');
     const replay = await token(once);
-    expect(replay.status).to.equal(401);
+    expect(replay.status).to.equal(400);
     expect(replay.body.error).to.equal('invalid_client');
   });
 
@@ -93,7 +97,28 @@ describe('client authentication at the token endpoint', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', redirect_uri: test.rp.redirectUri, client_id: test.rp.clientId, client_secret: 'guess' }),
     });
-    expect(response.status).to.equal(401);
+    expect(response.status).to.equal(400);
     expect((await response.json()).error).to.equal('invalid_client');
+  });
+
+  it('accepts an aud list that includes the token endpoint', async () => {
+    const result = await token(await assertion({ claims: { aud: [test.url, `${test.url}/token`] } }));
+    expect(result.body.error).to.equal('invalid_grant');
+  });
+
+  it('answers a request with no client authentication at all with invalid_client (EIS Table 9)', async () => {
+    const response = await fetch(`${test.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', redirect_uri: test.rp.redirectUri }),
+    });
+    expect(response.status).to.equal(400);
+    expect((await response.json()).error).to.equal('invalid_client');
+  });
+
+  it('sends Cache-Control: no-store and Pragma: no-cache with every answer, errors included (EIS Table 7)', async () => {
+    const result = await token(await assertion());
+    expect(result.headers.get('cache-control')).to.equal('no-store');
+    expect(result.headers.get('pragma')).to.equal('no-cache');
   });
 });

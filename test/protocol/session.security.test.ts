@@ -38,6 +38,15 @@ describe('session fixation', () => {
     expect(new URL(page.callbackUrl!).searchParams.get('code'), 'no code for the planted session').to.equal(null);
   });
 
+  it('answers prompt=none with sso_login_required when the session cannot give the vector asked for (EIS Table 1, prompt)', async () => {
+    const signedIn = await signIn(test, credentials, { params: { vtr: '["P5.Cp.Cd"]' } });
+    const request = await test.rp.authorize({ scope: 'openid', vtr: '["P9.Cp.Cd"]', prompt: 'none' });
+    const page = await signedIn.browser.get(request.url);
+    const params = new URL(page.callbackUrl!).searchParams;
+    expect(params.get('error')).to.equal('sso_login_required');
+    expect(params.get('state')).to.equal(request.state);
+  });
+
   it('does not accept a session cookie without its signature', async () => {
     const signedIn = await signIn(test, credentials, { params: { vtr: '["P5.Cp.Cd"]' } });
     const value = sessionCookie(signedIn.browser);

@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { PERSONAS } from '../../src/accounts/personas.js';
@@ -38,7 +39,9 @@ describe('authorization codes and refresh tokens', () => {
     const config = await test.rp.configuration();
     const second = await oidc.refreshTokenGrant(config, first.refresh_token!);
     expect(second.refresh_token).to.be.a('string').and.not.equal(first.refresh_token);
-    expect(second.claims()!.vot).to.equal('P9.Cp.Cd');
+    // As at NHS login, no ID token from a refresh (EIS Table 8); the new access token carries the vot.
+    expect(second.id_token).to.equal(undefined);
+    expect(decodeJwt(second.access_token).vot).to.equal('P9.Cp.Cd');
 
     let reuseError: { error?: string } | undefined;
     try {

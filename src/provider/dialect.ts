@@ -1,0 +1,75 @@
+import type { Context, Middleware, Next } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+/**
+ * Where oidc-provider's answers differ from NHS login's in ways a relying party built for NHS login
+ * notices, this puts NHS login's back (EIS v2.1). oidc-provider still does all the protocol work;
+ * this only renames, adds or removes what its responses carry. Mounted ahead of oidc-provider.
+ */
+export function nhsLoginDialect(routes: { authorization: string; token: string }): Middleware {
+  return async (ctx: Context, next: Next) => {
+    await next();
+    if (ctx.path === routes.token) tokenResponse(ctx as KoaContextWithOIDC);
+    else if (ctx.path === '/.well-known/openid-configuration') discoveryDocument(ctx);
+    else if (ctx.path.startsWith(routes.authorization)) authorizationRedirect(ctx);
+  };
+}
+
+/** Claims NHS login's discovery lists that oidc-provider leaves out (they are in every ID token). */
+const ALWAYS_ISSUED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'nonce'];
+/** oidc-provider lists `sid`, which it issues only with logout features (NHS login has none). */
+const NEVER_ISSUED_CLAIMS = new Set(['sid']);
+
+function discoveryDocument(ctx: Context): void {
+  const body = ctx.body as { response_modes_supported?: string[]; claims_supported?: string[] } | undefined;
+  if (ctx.status !== 200 || !body || typeof body !== 'object') return;
+  // EIS Table 1: "The only response_mode supported by NHS login will be the default mode ('query')".
+  body.response_modes_supported = ['query'];
+  if (body.claims_supported) {
+    const claims = body.claims_supported.filter((claim) => !NEVER_ISSUED_CLAIMS.has(claim));
+    body.claims_supported = [...new Set([...claims, ...ALWAYS_ISSUED_CLAIMS])];
+  }
+}
+
+/**
+ * - `Pragma: no-cache` beside `Cache-Control: no-store` on every answer (EIS Table 7).
+ * - A request with no client authentication at all is `invalid_client` (EIS Table 9); oidc-provider
+ *   says `invalid_request`.
+ * - Errors are HTTP 400 (EIS, Token Error Response). oidc-provider answers a failed client authentication with 401,
+ *   which RFC 6749 §5.2 requires only of clients that authenticated by the Authorization header;
+ *   NHS login's clients authenticate by `private_key_jwt` in the body.
+ * - An ID token only from the `authorization_code` grant (EIS Table 8): a refresh returns none,
+ *   which OpenID Connect Core §12.2 allows.
+ */
+function tokenResponse(ctx: KoaContextWithOIDC): void {
+  ctx.set('Pragma', 'no-cache');
+  const body = ctx.body as { error?: string; error_description?: string; id_token?: string } | undefined;
+  if (!body || typeof body !== 'object') return;
+  if (ctx.status === 200) {
+    if (ctx.oidc?.params?.grant_type === 'refresh_token') delete body.id_token;
+    return;
+  }
+  if (body.error === 'invalid_request' && body.error_description === 'no client authentication mechanism provided') {
+    body.error = 'invalid_client';
+  }
+  if (ctx.status === 401 && body.error === 'invalid_client') {
+    ctx.status = 400;
+    ctx.remove('WWW-Authenticate');
+  }
+}
+
+/**
+ * NHS login answers `prompt=none` without a usable session with `sso_login_required` (EIS v1.13);
+ * oidc-provider says `login_required`. Relying parties built for NHS login test for the former.
+ */
+function authorizationRedirect(ctx: Context): void {
+  if (ctx.status < 300 || ctx.status >= 400) return;
+  const location = ctx.response.get('Location');
+  if (!location || !location.includes('error=login_required')) return;
+  const url = new URL(location);
+  if (url.searchParams.get('error') !== 'login_required') return;
+  url.searchParams.set('error', 'sso_login_required');
+  const status = ctx.status;
+  ctx.redirect(url.toString());
+  ctx.status = status;
+}

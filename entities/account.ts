@@ -29,6 +29,13 @@ export class Account {
   @Column({ name: 'mobile_verified_at', type: 'timestamptz', nullable: true })
   mobileVerifiedAt!: Date | null;
 
+  /** E.164. NHS login's `landline` scope releases it; no page adds one yet (personas carry one). */
+  @Column({ name: 'landline_number', type: 'varchar', length: 20, nullable: true })
+  landlineNumber!: string | null;
+
+  @Column({ name: 'landline_verified_at', type: 'timestamptz', nullable: true })
+  landlineVerifiedAt!: Date | null;
+
   @Column({ name: 'phone_number_pds_matched', type: 'boolean', default: false })
   phoneNumberPdsMatched!: boolean;
 

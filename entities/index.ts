@@ -1,6 +1,7 @@
 import { Account } from './account.js';
 import { AttemptCounter } from './attempt-counter.js';
 import { AuditEvent } from './audit-event.js';
+import { ClientUserMetadata } from './client-user-metadata.js';
 import { JourneyState } from './journey-state.js';
 import { OidcModel } from './oidc-model.js';
 import { OutboxMessage } from './outbox-message.js';
@@ -8,7 +9,7 @@ import { PasswordResetToken } from './password-reset-token.js';
 import { RememberedDevice } from './remembered-device.js';
 import { SecurityCode } from './security-code.js';
 
-export { Account, AttemptCounter, AuditEvent, JourneyState, OidcModel, OutboxMessage, PasswordResetToken, RememberedDevice, SecurityCode };
+export { Account, AttemptCounter, AuditEvent, ClientUserMetadata, JourneyState, OidcModel, OutboxMessage, PasswordResetToken, RememberedDevice, SecurityCode };
 export { normaliseEmail, type ProofingLevel } from './account.js';
 
-export const ENTITIES = [Account, AttemptCounter, AuditEvent, JourneyState, OidcModel, OutboxMessage, PasswordResetToken, RememberedDevice, SecurityCode];
+export const ENTITIES = [Account, AttemptCounter, AuditEvent, ClientUserMetadata, JourneyState, OidcModel, OutboxMessage, PasswordResetToken, RememberedDevice, SecurityCode];

@@ -10,6 +10,8 @@ import { loadKeystore, type Keystore } from '../keys/keystore.js';
 import { loadClients } from './clients/registry.js';
 import { createAccessTokenJwt } from './provider/access-token-jwt.js';
 import { createProvider, ROUTES } from './provider/provider.js';
+import { createUserinfoUpdateRouter } from './provider/userinfo-update.js';
+import { createClientUserMetadataStore } from './accounts/client-user-metadata.js';
 import { purgeExpiredModels } from './provider/adapter.js';
 import { createRenderer } from './web/renderer.js';
 import { assets, errorHandler, notFound, requestContext, securityHeaders } from './web/middleware.js';
@@ -109,6 +111,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     provider.use(createInteractionRouter(services).routes());
     provider.use(createAccountRouter(services).routes());
     provider.use(createPasswordResetRouter(services).routes());
+    provider.use(createUserinfoUpdateRouter({ provider, clients: services.clients, accounts: services.accounts, metadata: createClientUserMetadataStore(dataSource), logger, path: ROUTES.userinfo }).routes());
     if (config.notifications.devOutbox) provider.use(createDevOutboxRouter({ config, dataSource, renderer }).routes());
 
     const background = options.background ?? true;

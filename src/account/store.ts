@@ -89,6 +89,7 @@ export async function deleteProtocolState(db: Db, accountId: string): Promise<vo
 export async function deleteAccountRows(manager: EntityManager, accountId: string): Promise<void> {
   await deleteProtocolState(manager, accountId);
   await manager.query(`DELETE FROM remembered_device WHERE account_id = $1`, [accountId]);
+  await manager.query(`DELETE FROM client_user_metadata WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM security_code WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM password_reset_token WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM journey_state WHERE account_id = $1`, [accountId]);

@@ -21,6 +21,8 @@ export interface Persona {
   password: string;
   proofingLevel: 'P0' | 'P5' | 'P9';
   mobileNumber: string;
+  /** E.164; released with the `landline` scope. */
+  landlineNumber?: string;
   nhsNumber?: string;
   givenName?: string;
   familyName?: string;
@@ -64,6 +66,8 @@ export const PERSONAS: readonly Persona[] = Object.freeze([
     password: PERSONA_PASSWORD,
     proofingLevel: 'P9',
     mobileNumber: '+447912345900',
+    // Ofcom's range for drama (01632 960xxx): never a real line.
+    landlineNumber: '+441632960123',
     nhsNumber: '9990009007',
     givenName: 'Eleanor',
     familyName: 'Whitfield',
@@ -107,8 +111,8 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
       const [row]: { id: string }[] = await manager.query(
         `INSERT INTO account (email, email_normalised, email_verified_at, password_hash, mobile_number, mobile_verified_at,
            phone_number_pds_matched, proofing_level, nhs_number, given_name, family_name, birthdate, postcode,
-           gp_ods_code, gp_user_id, gp_linkage_key, test_persona, status)
-         VALUES ($1, $2, now(), $3, $4, now(), $5, $6, $7, $8, $9, $10::date, $11, $12, $13, $14, $15, 'active')
+           gp_ods_code, gp_user_id, gp_linkage_key, test_persona, landline_number, landline_verified_at, status)
+         VALUES ($1, $2, now(), $3, $4, now(), $5, $6, $7, $8, $9, $10::date, $11, $12, $13, $14, $15, $16, CASE WHEN $16::varchar IS NULL THEN NULL ELSE now() END, 'active')
          ON CONFLICT (email_normalised) DO UPDATE SET
            email = EXCLUDED.email,
            email_verified_at = COALESCE(account.email_verified_at, EXCLUDED.email_verified_at),
@@ -127,6 +131,8 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
            gp_user_id = EXCLUDED.gp_user_id,
            gp_linkage_key = EXCLUDED.gp_linkage_key,
            test_persona = EXCLUDED.test_persona,
+           landline_number = EXCLUDED.landline_number,
+           landline_verified_at = EXCLUDED.landline_verified_at,
            status = 'active',
            updated_at = now()
          RETURNING id`,
@@ -146,6 +152,7 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
           persona.gpUserId ?? null,
           persona.gpLinkageKey ?? null,
           persona.key,
+          persona.landlineNumber ?? null,
         ],
       );
       // A restart also lifts lockouts a developer ran into while testing with the persona.

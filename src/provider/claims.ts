@@ -39,6 +39,8 @@ export interface ClaimContext {
   /** The achieved vector (from the sign-in) when known; absent at userinfo. */
   readonly vot?: string;
   readonly vtm: string;
+  /** The requesting client's `client_user_metadata` for this account, if it holds one. */
+  readonly clientUserMetadata?: string;
 }
 
 /** Builds the claims an account may release for the granted scopes. */
@@ -67,6 +69,12 @@ export function accountClaims(account: Account, context: ClaimContext): Record<s
     claims.phone_number_verified = account.mobileVerifiedAt !== null;
     claims.phone_number_pds_matched = account.phoneNumberPdsMatched;
   }
+  if (released('landline') && account.landlineNumber) {
+    claims.landline_number = account.landlineNumber;
+    claims.landline_number_verified = account.landlineVerifiedAt !== null;
+  }
+  // EIS Table 11: "If no value is held for the RP then this claim is not returned."
+  if (released('client_metadata') && context.clientUserMetadata) claims.client_user_metadata = context.clientUserMetadata;
   if (released('gp_registration_details') && account.gpOdsCode) {
     claims.gp_registration_details = { gp_ods_code: account.gpOdsCode };
   }

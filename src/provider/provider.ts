@@ -7,6 +7,7 @@ import type { Keystore } from '../../keys/keystore.js';
 import type { RegisteredClient } from '../clients/registry.js';
 import type { Renderer } from '../web/renderer.js';
 import { createAccountService } from '../accounts/account-service.js';
+import { createClientUserMetadataStore } from '../accounts/client-user-metadata.js';
 import { withReadAhead } from '../db/read-ahead.js';
 import { createAdapterFactory, findGrantId } from './adapter.js';
 import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-client.js';
@@ -45,8 +46,9 @@ export function createProvider(deps: ProviderDeps): Provider {
   const vtm = trustmarkUrl(config.issuer);
   const secure = config.issuer.startsWith('https://');
   const accounts = createAccountService(dataSource);
+  const metadata = createClientUserMetadataStore(dataSource);
 
-  const findAccount: FindAccount = async (_ctx, sub, token) => {
+  const findAccount: FindAccount = async (ctx, sub, token) => {
     const account = await accounts.findById(sub);
     if (!account || account.status !== 'active') return undefined;
     // At the token endpoint `token` is the code or refresh token, whose `acr` holds the achieved vector.
@@ -55,7 +57,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     return {
       accountId: account.id,
       ...extras,
-      claims: (use, scope) => accountClaims(account, { use: use as 'id_token' | 'userinfo', scopes: new Set(scope.split(' ')), vot, vtm }) as AccountClaims,
+      claims: async (use, scope) => {
+        const scopes = new Set(scope.split(' '));
+        const clientId = ctx.oidc?.client?.clientId;
+        const clientUserMetadata = scopes.has('client_metadata') && clientId ? await metadata.find(account.id, clientId) : undefined;
+        return accountClaims(account, { use: use as 'id_token' | 'userinfo', scopes, vot, vtm, clientUserMetadata }) as AccountClaims;
+      },
     };
   };
 

@@ -25,6 +25,7 @@ describe('Your account: deleting the account', function () {
     const account = await createAccount(test);
     const bystander = await createAccount(test);
     await createRememberedDevices(test.idp.db.dataSource, test.idp.config).remember(account.id, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36');
+    await test.idp.db.dataSource.query(`INSERT INTO client_user_metadata (account_id, client_id, value) VALUES ($1, $2, 'kept by a service')`, [account.id, test.rp.clientId]);
     const rpSignIn = await signIn(test, { email: account.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
     const tokens = await test.rp.exchange(rpSignIn.callbackUrl, rpSignIn.request);
     const other = await signIn(test, { email: bystander.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
@@ -39,6 +40,7 @@ describe('Your account: deleting the account', function () {
 
     expect(await count(`SELECT count(*) AS n FROM account WHERE id = $1`, [account.id])).to.equal(0);
     expect(await count(`SELECT count(*) AS n FROM remembered_device WHERE account_id = $1`, [account.id])).to.equal(0);
+    expect(await count(`SELECT count(*) AS n FROM client_user_metadata WHERE account_id = $1`, [account.id])).to.equal(0);
     expect(await count(`SELECT count(*) AS n FROM security_code WHERE account_id = $1`, [account.id])).to.equal(0);
     expect(await count(`SELECT count(*) AS n FROM oidc_model WHERE payload->>'accountId' = $1`, [account.id])).to.equal(0);
     expect(await count(`SELECT count(*) AS n FROM outbox_message WHERE account_id = $1`, [account.id])).to.equal(0);

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import nunjucks from 'nunjucks';
 import { PROJECT_ROOT } from '../project-root.js';
+import { nhsDate, nhsDateTime } from './dates.js';
 
 /** A field-level problem shown in the error summary and beside the field (NHS design system pattern). */
 export interface FieldError {
@@ -33,6 +34,8 @@ export function createRenderer(options: { serviceName?: string } = {}): Renderer
     { autoescape: true, throwOnUndefined: false, trimBlocks: true, lstripBlocks: true },
   );
   env.addGlobal('serviceName', options.serviceName ?? 'carelogin');
+  env.addFilter('nhsDate', nhsDate);
+  env.addFilter('nhsDateTime', nhsDateTime);
   /** Turns our FieldError[] into the error summary's errorList. */
   env.addFilter('errorList', (errors: FieldError[] | undefined) => (errors ?? []).map((e) => ({ text: e.text, href: `#${e.field}` })));
   /** The message for one field, in the shape nhsuk macros take for errorMessage. */

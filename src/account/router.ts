@@ -39,7 +39,7 @@ const DONE_MESSAGES: Record<string, string> = {
   'session-ended': 'That device has been signed out of carelogin.',
   password: 'Your password has been changed. You have been signed out on other devices, remembered devices have been removed, and services you use will ask you to sign in again.',
   email: 'Your email address has been changed.',
-  mobile: 'Your mobile phone number has been changed.',
+  mobile: 'Your mobile phone number has been changed. Remembered devices have been removed.',
 };
 
 /** Who is signed in, from oidc-provider's own session for this browser. */
@@ -484,10 +484,15 @@ export function createAccountRouter(services: AppServices): Router {
     const verdict = await codes.verify({ accountId: account.id, purpose: 'change-mobile', journeyId: binding, code, destination: mobile });
     if (verdict !== 'valid') return again(verdict === 'expired' ? 'This security code has expired. Start again to get a new one' : 'The security code is not correct');
     await dataSource.transaction(async (manager) => {
+      // Read the number being replaced in this transaction: the account object may be stale.
+      const [current]: { mobile_number: string | null }[] = await manager.query('SELECT mobile_number FROM account WHERE id = $1 FOR UPDATE', [account.id]);
+      const oldMobile = current?.mobile_number ?? null;
       await manager.query(`UPDATE account SET mobile_number = $2, mobile_verified_at = now(), phone_number_pds_matched = false, updated_at = now() WHERE id = $1`, [account.id, mobile]);
       await notifications.enqueue(manager, { template: 'mobile-changed', to: account.email, data: { mobileEnding: mobile.slice(-4) }, accountId: account.id });
-      if (account.mobileNumber) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: account.mobileNumber, data: {}, accountId: account.id });
-      await audit.record('mobile.changed', { accountId: account.id, ip: ctx.ip }, manager);
+      if (oldMobile && oldMobile !== mobile) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: oldMobile, data: {}, accountId: account.id });
+      // A new second factor: devices remembered against the old one are forgotten (X2, B9), as on the "cannot access my mobile" route.
+      const removed = await devices.removeAllDevices(account.id, manager);
+      await audit.record('mobile.changed', { accountId: account.id, ip: ctx.ip, detail: { route: 'account', devicesRemoved: removed } }, manager);
     });
     redirect(ctx, '/account?done=mobile');
   });

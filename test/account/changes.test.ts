@@ -180,6 +180,21 @@ describe('Your account: changing the password, email address and mobile number',
       expect(await outbox(test, account.mobileNumber!, 'mobile-changed-sms')).to.have.length(1);
     });
 
+    it('forgets remembered devices when the number changes, an MFA change (X2, B9), and says so', async () => {
+      const account = await createAccount(test);
+      await createRememberedDevices(test.idp.db.dataSource, test.idp.config).remember(account.id, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36');
+      const newMobile = '+447912345670';
+      const { browser } = await signInToAccount(test, account);
+      const check = await browser.submit(await browser.get(`${test.url}/account/mobile`), { mobile: newMobile });
+      const done = await browser.submit(check, { code: await latestSmsCode(test, newMobile) });
+      const [devices] = await test.idp.db.dataSource.query(`SELECT count(*) AS n FROM remembered_device WHERE account_id = $1`, [account.id]);
+      expect(Number(devices.n)).to.equal(0);
+      expect(pageText(done)).to.include('Remembered devices have been removed');
+      const [event] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'mobile.changed'`, [account.id]);
+      expect(event.detail).to.include({ devicesRemoved: 1 });
+      expect(await outbox(test, account.mobileNumber!, 'mobile-changed-sms')).to.have.length(1);
+    });
+
     it('refuses numbers that are not UK mobiles', async () => {
       const account = await createAccount(test);
       const { browser } = await signInToAccount(test, account);

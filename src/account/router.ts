@@ -6,7 +6,7 @@ import type Provider from 'oidc-provider';
 import type { DataSource } from 'typeorm';
 import { Account, normaliseEmail } from '../../entities/account.js';
 import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js';
-import { textPasswordChanged } from '../accounts/password-reset.js';
+import { invalidateResetLinks, textPasswordChanged } from '../accounts/password-reset.js';
 import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
 import { parseUkMobile } from '../accounts/uk-mobile.js';
 import { findGrantId } from '../provider/adapter.js';
@@ -361,6 +361,8 @@ export function createAccountRouter(services: AppServices): Router {
       const sessions = await deleteSessions(manager, account.id, sessionId);
       const tokens = await revokeTokens(manager, account.id);
       const removed = await devices.removeAllDevices(account.id, manager);
+      // A reset link asked for before the change must not undo it.
+      await invalidateResetLinks(manager, account.id);
       await notifications.enqueue(manager, { template: 'password-changed', to: account.email, data: {}, accountId: account.id });
       await textPasswordChanged(notifications, manager, account.id);
       await audit.record('password.changed', { accountId: account.id, ip: ctx.ip, detail: { otherSessionsEnded: sessions, tokens, devices: removed } }, manager);
@@ -422,6 +424,8 @@ export function createAccountRouter(services: AppServices): Router {
         const rows = await manager.query(`SELECT 1 FROM account WHERE email_normalised = $1 AND id <> $2`, [normaliseEmail(email), account.id]);
         if (rows.length > 0) return false;
         await manager.query(`UPDATE account SET email = $2, email_normalised = $3, email_verified_at = now(), updated_at = now() WHERE id = $1`, [account.id, email, normaliseEmail(email)]);
+        // Links went to the old address, which may be the one that is no longer the patient's.
+        await invalidateResetLinks(manager, account.id);
         await notifications.enqueue(manager, { template: 'email-changed', to: account.email, data: {}, accountId: account.id });
         await audit.record('email.changed', { accountId: account.id, ip: ctx.ip }, manager);
         return true;

@@ -94,6 +94,15 @@ export async function textPasswordChanged(notifications: Notifications, manager:
   if (row?.mobile_number) await notifications.enqueue(manager, { template: 'password-changed-sms', to: row.mobile_number, data: {}, accountId });
 }
 
+/**
+ * Makes every unused reset link of the account useless, in the caller's transaction: a newer link,
+ * a reset, and a change of password or email address in "Your account" (a link sent to an old
+ * address, or asked for before the change, must not undo it).
+ */
+export async function invalidateResetLinks(manager: Pick<EntityManager, 'query'>, accountId: string): Promise<void> {
+  await queryRows(manager, `UPDATE password_reset_token SET invalidated_at = now() WHERE account_id = $1 AND used_at IS NULL AND invalidated_at IS NULL`, [accountId]);
+}
+
 export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
   const { config, dataSource, accounts, hasher, counters, notifications, audit } = deps;
   const origin = new URL(config.issuer).origin;
@@ -127,7 +136,7 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
           return;
         }
         // A newer link makes every older one useless.
-        await manager.query(`UPDATE password_reset_token SET invalidated_at = now() WHERE account_id = $1 AND used_at IS NULL AND invalidated_at IS NULL`, [account.id]);
+        await invalidateResetLinks(manager, account.id);
         const [row]: { expires_at: Date | string }[] = await manager.query(
           `INSERT INTO password_reset_token (account_id, token_hash, interaction_uid, expires_at)
            VALUES ($1, $2, $3, now() + $4::int * interval '1 second') RETURNING expires_at`,
@@ -164,7 +173,7 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
         const row = used[0];
         if (!row) return { ok: false, reason: 'invalid' };
         await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [row.account_id, passwordHash]);
-        await manager.query(`UPDATE password_reset_token SET invalidated_at = now() WHERE account_id = $1 AND used_at IS NULL AND invalidated_at IS NULL`, [row.account_id]);
+        await invalidateResetLinks(manager, row.account_id);
         const devices = await createRememberedDevices(dataSource, config).removeAllDevices(row.account_id, manager);
         await revokeAccountSessions(manager, row.account_id);
         // A new password is a rebinding: a lock an attacker caused no longer stands (A4).

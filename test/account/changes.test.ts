@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import { createPasswordReset } from '../../src/accounts/password-reset.js';
 import { createRememberedDevices } from '../../src/accounts/remembered-devices.js';
 import { pageText } from '../helpers/browser.js';
 import type { TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
+import { latestResetLink } from '../interactions/recovery-helpers.js';
 import { createAccount, errorSummary, heading, latestSmsCode, wrongCode } from '../interactions/support.js';
 import { outbox, signInToAccount, startAccountTestIdp, TEST_PASSWORD } from './support.js';
 
@@ -31,6 +33,15 @@ describe('Your account: changing the password, email address and mobile number',
     return match[1]!;
   }
 
+  /** Asks for a "forgotten your password" link; returns whether it is live, to ask again later. */
+  async function resetLink(email: string): Promise<() => Promise<boolean>> {
+    const resets = createPasswordReset(test.idp.services);
+    await resets.request(email, {});
+    const token = (await latestResetLink(test, email)).split('/').pop()!;
+    expect(await resets.find(token), 'the link works before the change').to.not.equal(null);
+    return async () => (await resets.find(token)) !== null;
+  }
+
   describe('password', () => {
     it('changes the password with the current one, emails the patient, signs out other sessions, revokes services\' tokens and forgets devices', async () => {
       const account = await createAccount(test);
@@ -56,6 +67,15 @@ describe('Your account: changing the password, email address and mobile number',
       expect(Number(devices.n)).to.equal(0);
       // The new password signs in; the old one does not.
       await signIn(test, { email: account.email, password: NEW_PASSWORD });
+    });
+
+    it('a reset link asked for before the change no longer works after it', async () => {
+      const account = await createAccount(test);
+      const linkLive = await resetLink(account.email);
+      const { browser } = await signInToAccount(test, account);
+      const done = await browser.submit(await browser.get(`${test.url}/account/password`), { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD });
+      expect(pageText(done)).to.include('Your password has been changed');
+      expect(await linkLive()).to.equal(false);
     });
 
     it('refuses a wrong current password, and a new password that breaks the policy, changing nothing', async () => {
@@ -96,6 +116,17 @@ describe('Your account: changing the password, email address and mobile number',
       const [row] = await test.idp.db.dataSource.query(`SELECT email, email_normalised FROM account WHERE id = $1`, [account.id]);
       expect(row).to.deep.equal({ email: newEmail, email_normalised: newEmail.toLowerCase() });
       expect(await outbox(test, account.email, 'email-changed')).to.have.length(1);
+    });
+
+    it('a reset link sent to the old address before the change no longer works after it', async () => {
+      const account = await createAccount(test);
+      const linkLive = await resetLink(account.email);
+      const newEmail = `relinked-${account.email}`;
+      const { browser } = await signInToAccount(test, account);
+      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: newEmail });
+      const done = await browser.submit(check, { code: await emailCode(newEmail) });
+      expect(pageText(done)).to.include('Your email address has been changed');
+      expect(await linkLive()).to.equal(false);
     });
 
     it('an address another account uses: the same "check your email" page, no code sent, and no code works', async () => {

@@ -9,6 +9,7 @@ import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js
 import { invalidateResetLinks, textPasswordChanged } from '../accounts/password-reset.js';
 import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
 import { parseUkMobile } from '../accounts/uk-mobile.js';
+import { queryRows } from '../db/sql.js';
 import { findGrantId } from '../provider/adapter.js';
 import { assessVectors, credentialsFromAmr, parseVector } from '../provider/vectors.js';
 import { CsrfError, NotFoundError } from '../errors.js';
@@ -388,7 +389,10 @@ export function createAccountRouter(services: AppServices): Router {
       page(ctx, 'email', { title: 'Change your email address', email, errors: [{ field: 'email', text: error }], csrfToken: csrfToken(ctx) }, 400);
       return;
     }
-    const taken = (await accounts.findByEmail(email)) !== null;
+    // An unconfirmed account (an abandoned registration) does not hold the address: confirming
+    // replaces it, as a new registration would (src/accounts/registration.ts), so it is no dead end.
+    const holder = await accounts.findByEmail(email);
+    const taken = holder !== null && holder.emailVerifiedAt !== null;
     const sent = await dataSource.transaction(async (manager) => {
       // An address another account uses goes through the same steps (a code is made, counted against
       // the same sending limit) but nothing is sent, so the page, the timing and the limit tell nothing;
@@ -421,8 +425,17 @@ export function createAccountRouter(services: AppServices): Router {
     if (verdict !== 'valid') return again(verdict === 'expired' ? 'This security code has expired. Start again to get a new one' : 'The security code is not correct');
     const changed = await dataSource
       .transaction(async (manager) => {
-        const rows = await manager.query(`SELECT 1 FROM account WHERE email_normalised = $1 AND id <> $2`, [normaliseEmail(email), account.id]);
-        if (rows.length > 0) return false;
+        const [holder] = await queryRows<{ id: string; confirmed: boolean }>(
+          manager,
+          `SELECT id, (email_verified_at IS NOT NULL) AS confirmed FROM account WHERE email_normalised = $1 AND id <> $2 FOR UPDATE`,
+          [normaliseEmail(email), account.id],
+        );
+        if (holder?.confirmed) return false;
+        if (holder) {
+          // An unfinished registration of the address: replaced, never continued, so its journey is void.
+          await manager.query(`DELETE FROM account WHERE id = $1 AND email_verified_at IS NULL`, [holder.id]);
+          await audit.record('account.registration_replaced', { accountId: holder.id, ip: ctx.ip, detail: { route: 'email-change' } }, manager);
+        }
         await manager.query(`UPDATE account SET email = $2, email_normalised = $3, email_verified_at = now(), updated_at = now() WHERE id = $1`, [account.id, email, normaliseEmail(email)]);
         // Links went to the old address, which may be the one that is no longer the patient's.
         await invalidateResetLinks(manager, account.id);

@@ -150,6 +150,23 @@ describe('Your account: changing the password, email address and mobile number',
       expect(row.email).to.equal(account.email);
     });
 
+    it('an address held only by an unconfirmed (abandoned) registration: the code is sent, and confirming replaces that registration', async () => {
+      const account = await createAccount(test);
+      const abandoned = `abandoned-${account.email}`;
+      const [stale] = await test.idp.db.dataSource.query(
+        `INSERT INTO account (email, email_normalised, password_hash, status) VALUES ($1, $2, 'x', 'active') RETURNING id`,
+        [abandoned, abandoned.toLowerCase()],
+      );
+      const { browser } = await signInToAccount(test, account);
+      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: abandoned.toUpperCase() });
+      expect(heading(check)).to.equal('Check your email');
+      const done = await browser.submit(check, { code: await emailCode(abandoned.toUpperCase()) });
+      expect(pageText(done)).to.include('Your email address has been changed');
+      const [row] = await test.idp.db.dataSource.query(`SELECT email_normalised FROM account WHERE id = $1`, [account.id]);
+      expect(row.email_normalised).to.equal(abandoned.toLowerCase());
+      expect(await test.idp.db.dataSource.query(`SELECT 1 FROM account WHERE id = $1`, [stale.id])).to.have.length(0);
+    });
+
     it('an address taken by another account between the code and its confirmation is not changed to, even with the right code', async () => {
       const account = await createAccount(test);
       const racer = await createAccount(test);

@@ -526,7 +526,7 @@ export function createAccountRouter(services: AppServices): Router {
     await dataSource.transaction(async (manager) => {
       // The notice is written first and kept (without the account id) so it is still delivered.
       await notifications.enqueue(manager, { template: 'account-deleted', to: account.email, data: {}, accountId: null });
-      await deleteAccountRows(manager, account.id);
+      await deleteAccountRows(manager, account.id, services.digest);
       await audit.record('account.deleted', { accountId: account.id, ip: ctx.ip }, manager);
     });
     clearSessionCookie(ctx);

@@ -1,5 +1,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { queryRows } from '../db/sql.js';
+import { registrationEmailKey } from '../accounts/registration.js';
+import { lockoutKeys } from '../security/attempt-counters.js';
+import type { KeyedDigest } from '../security/keyed-digest.js';
 import { ACCOUNT_CLIENT_ID } from './internal-client.js';
 
 type Db = Pick<EntityManager, 'query'> | DataSource;
@@ -85,14 +88,32 @@ export async function deleteProtocolState(db: Db, accountId: string): Promise<vo
   );
 }
 
-/** Deletes the account's own rows (not the outbox, whose messages must still be sent; not the audit trail). */
-export async function deleteAccountRows(manager: EntityManager, accountId: string): Promise<void> {
+/**
+ * Deletes the account's own rows (not the outbox, whose messages must still be sent; not the audit
+ * trail), and what holds its address without its id: email confirmation codes are stored with no
+ * account (src/accounts/registration.ts), journeys keep the email typed, and the registration email
+ * count is keyed by a digest of the address. Another account's own rows for a shared mobile stay.
+ */
+export async function deleteAccountRows(manager: EntityManager, accountId: string, digest: KeyedDigest): Promise<void> {
+  // Read in the transaction: the caller's account object may be older than a change of address.
+  const [held] = await queryRows<{ email_normalised: string; mobile_number: string | null }>(manager, `SELECT email_normalised, mobile_number FROM account WHERE id = $1 FOR UPDATE`, [accountId]);
   await deleteProtocolState(manager, accountId);
   await manager.query(`DELETE FROM remembered_device WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM client_user_metadata WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM security_code WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM password_reset_token WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM journey_state WHERE account_id = $1`, [accountId]);
+  if (held) {
+    // Email destinations are stored as typed (a change) or normalised (a registration).
+    await manager.query(`DELETE FROM security_code WHERE lower(destination) = $1 OR (account_id IS NULL AND destination = $2)`, [held.email_normalised, held.mobile_number]);
+    await manager.query(`DELETE FROM journey_state WHERE lower(facts->>'email') = $1`, [held.email_normalised]);
+  }
+  // Lockout counters by account id (password, every code step) and the registration email count by address.
+  await manager.query(`DELETE FROM attempt_counter WHERE key = $2 OR key LIKE 'security-code:%:' || $1::text OR key = $3`, [
+    accountId,
+    lockoutKeys.password(accountId),
+    held ? registrationEmailKey(digest, held.email_normalised) : null,
+  ]);
   await manager.query(`UPDATE outbox_message SET account_id = NULL WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM account WHERE id = $1`, [accountId]);
 }

@@ -51,7 +51,7 @@ export interface RegistrationEmailLimit {
  * The counter key for an address: a keyed digest, because attempt_counter is no place for personal
  * data and a plain hash would let a database reader confirm guessed addresses.
  */
-function registrationEmailKey(digest: KeyedDigest, email: string): string {
+export function registrationEmailKey(digest: KeyedDigest, email: string): string {
   return `registration-emails:${digest('registration-emails', normaliseEmail(email))}`;
 }
 

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import { normaliseEmail } from '../../entities/account.js';
+import { issueEmailConfirmationCode, mayEmailForRegistration } from '../../src/accounts/registration.js';
 import { createRememberedDevices } from '../../src/accounts/remembered-devices.js';
 import type { TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
 import { createAccount, heading } from '../interactions/support.js';
-import { outbox, startAccountTestIdp, TEST_PASSWORD } from './support.js';
+import { outbox, signInToAccount, startAccountTestIdp, TEST_PASSWORD } from './support.js';
 
 describe('Your account: deleting the account', function () {
   this.timeout(60_000);
@@ -56,5 +58,27 @@ describe('Your account: deleting the account', function () {
 
     // Signed out: the account page asks to sign in again.
     expect((await browser.get(`${test.url}/account`)).url).to.match(/\/interaction\//);
+  });
+
+  it('leaves no row holding the address: codes and counters kept without the account id, and the lockout counters, go too', async () => {
+    const account = await createAccount(test);
+    const { services } = test.idp;
+    // What an abandoned registration of the same address leaves behind: a code with no account, and the email count.
+    await test.idp.db.dataSource.transaction(async (manager) => {
+      await issueEmailConfirmationCode(services.codes, manager, 'abandoned-registration-journey', account.email);
+      await mayEmailForRegistration(services, manager, account.email);
+    });
+    await services.counters.recordFailure(`password:${account.id}`, { maxFailures: 5, lockSeconds: 900 });
+    const { browser } = await signInToAccount(test, account);
+    await services.counters.recordFailure(`security-code:sign-in:${account.id}`, { maxFailures: 5, lockSeconds: 900 });
+    const addressRows = async (): Promise<number> =>
+      (await count(`SELECT count(*) AS n FROM security_code WHERE lower(destination) = $1 OR destination = $2`, [normaliseEmail(account.email), account.mobileNumber])) +
+      (await count(`SELECT count(*) AS n FROM journey_state WHERE lower(facts->>'email') = $1`, [normaliseEmail(account.email)])) +
+      (await count(`SELECT count(*) AS n FROM attempt_counter WHERE key LIKE 'registration-emails:%' AND key = $1`, [`registration-emails:${services.digest('registration-emails', normaliseEmail(account.email))}`])) +
+      (await count(`SELECT count(*) AS n FROM attempt_counter WHERE key LIKE '%' || $1::text`, [account.id]));
+    expect(await addressRows(), 'rows before the deletion').to.be.greaterThan(2);
+    const done = await browser.submit(await browser.get(`${test.url}/account/delete`), { password: TEST_PASSWORD });
+    expect(heading(done)).to.equal('Your account has been deleted');
+    expect(await addressRows()).to.equal(0);
   });
 });

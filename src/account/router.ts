@@ -32,6 +32,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** oidc-provider grant ids and session uids (nanoid) */
 const GRANT_ID = /^[A-Za-z0-9_-]{10,64}$/;
 
+const PASSWORD_LOCKED = 'You have entered the wrong password too many times. Try again later';
+
 /** Banners after a change; the query string carries only these keys, never text. */
 const DONE_MESSAGES: Record<string, string> = {
   'service-removed': 'You have withdrawn your consent. The service will ask for it again the next time you use carelogin with it.',
@@ -164,6 +166,41 @@ export function createAccountRouter(services: AppServices): Router {
     if (age <= REAUTH_WINDOW_SECONDS) return true;
     redirect(ctx, `/account/signin?reauth=1&return=${encodeURIComponent(returnTo)}`);
     return false;
+  }
+
+  /**
+   * The patient's password, for a change that asks for it (password, email address, deletion).
+   * Wrong answers count against the same lock as signing in (X8), so a borrowed session cannot be
+   * used to guess the password at leisure; a locked step checks nothing.
+   */
+  async function verifyPassword(ctx: Context, password: string): Promise<'missing' | 'right' | 'wrong' | 'locked'> {
+    if (!password) return 'missing';
+    const { account } = me(ctx);
+    const key = lockoutKeys.password(account.id);
+    const attempt = await counters.reserveAttempt(key, passwordPolicy(config));
+    if (!attempt.allowed) return 'locked';
+    if (await hasher.verify(account.passwordHash, password)) {
+      await counters.recordSuccess(key);
+      return 'right';
+    }
+    if (attempt.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, attempt.delayMs));
+    return 'wrong';
+  }
+
+  /**
+   * The password asked for by the email and deletion pages: undefined when right, else the field's
+   * error (audited, as on the password page) and the status to answer with.
+   */
+  async function passwordProblem(ctx: Context, password: string, purpose: 'email' | 'delete'): Promise<{ error: FieldError; status: number } | undefined> {
+    const verdict = await verifyPassword(ctx, password);
+    if (verdict === 'right') return undefined;
+    const accountId = me(ctx).account.id;
+    if (verdict === 'locked') {
+      await audit.record('password.check_locked', { accountId, ip: ctx.ip, detail: { purpose } });
+      return { error: { field: 'password', text: PASSWORD_LOCKED }, status: 429 };
+    }
+    if (verdict === 'wrong') await audit.record('password.check_failed', { accountId, ip: ctx.ip, detail: { purpose } });
+    return { error: { field: 'password', text: verdict === 'missing' ? 'Enter your password' : 'Your password is not correct' }, status: 400 };
   }
 
   router.use(async (ctx, next) => {
@@ -329,23 +366,14 @@ export function createAccountRouter(services: AppServices): Router {
     const current = typeof body.currentPassword === 'string' ? body.currentPassword : '';
     const next = typeof body.newPassword === 'string' ? body.newPassword : '';
     const errors: FieldError[] = [];
-    if (!current) errors.push({ field: 'currentPassword', text: 'Enter your current password' });
-    else {
-      // Wrong current passwords count against the same lock as signing in (X8), so a borrowed
-      // session cannot be used to guess the password at leisure.
-      const key = lockoutKeys.password(account.id);
-      const attempt = await counters.reserveAttempt(key, passwordPolicy(config));
-      if (!attempt.allowed) {
-        await audit.record('password.change_locked', { accountId: account.id, ip: ctx.ip });
-        page(ctx, 'password', { title: 'Change your password', errors: [{ field: 'currentPassword', text: 'You have entered the wrong password too many times. Try again later' }], csrfToken: csrfToken(ctx) }, 429);
-        return;
-      }
-      if (await hasher.verify(account.passwordHash, current)) await counters.recordSuccess(key);
-      else {
-        if (attempt.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, attempt.delayMs));
-        errors.push({ field: 'currentPassword', text: 'Your current password is not correct' });
-      }
+    const verdict = await verifyPassword(ctx, current);
+    if (verdict === 'locked') {
+      await audit.record('password.change_locked', { accountId: account.id, ip: ctx.ip });
+      page(ctx, 'password', { title: 'Change your password', errors: [{ field: 'currentPassword', text: PASSWORD_LOCKED }], csrfToken: csrfToken(ctx) }, 429);
+      return;
     }
+    if (verdict === 'missing') errors.push({ field: 'currentPassword', text: 'Enter your current password' });
+    if (verdict === 'wrong') errors.push({ field: 'currentPassword', text: 'Your current password is not correct' });
     const problem = checkPassword(next, { email: account.email });
     if (problem) errors.push({ field: 'newPassword', text: PASSWORD_MESSAGES[problem] });
     else if (current && next === current) errors.push({ field: 'newPassword', text: 'Your new password must be different from your current password' });
@@ -380,13 +408,18 @@ export function createAccountRouter(services: AppServices): Router {
   router.post('/email', requireSignIn, forms, checkForm, async (ctx) => {
     if (!recentlySignedIn(ctx, '/account/email')) return;
     const { account, binding } = me(ctx);
-    const email = typeof formBody(ctx).email === 'string' ? String(formBody(ctx).email).trim() : '';
+    const body = formBody(ctx);
+    const email = typeof body.email === 'string' ? body.email.trim() : '';
+    const password = typeof body.password === 'string' ? body.password : '';
     let error: string | undefined;
     if (!email) error = 'Enter your new email address';
     else if (email.length > MAX_EMAIL_LENGTH || !EMAIL_PATTERN.test(email)) error = 'Enter an email address in the correct format, like name@example.com';
     else if (normaliseEmail(email) === account.emailNormalised) error = 'This is already your email address. Enter a different one';
-    if (error) {
-      page(ctx, 'email', { title: 'Change your email address', email, errors: [{ field: 'email', text: error }], csrfToken: csrfToken(ctx) }, 400);
+    // As NHS login: the new address and the password (the sign-in may have been someone else's).
+    const refused = await passwordProblem(ctx, password, 'email');
+    if (error || refused) {
+      const errors: FieldError[] = [...(error ? [{ field: 'email', text: error }] : []), ...(refused ? [refused.error] : [])];
+      page(ctx, 'email', { title: 'Change your email address', email, errors, csrfToken: csrfToken(ctx) }, refused?.status === 429 ? 429 : 400);
       return;
     }
     // An unconfirmed account (an abandoned registration) does not hold the address: confirming
@@ -523,6 +556,12 @@ export function createAccountRouter(services: AppServices): Router {
   router.post('/delete', requireSignIn, forms, checkForm, async (ctx) => {
     if (!recentlySignedIn(ctx, '/account/delete')) return;
     const { account } = me(ctx);
+    const password = typeof formBody(ctx).password === 'string' ? String(formBody(ctx).password) : '';
+    const refused = await passwordProblem(ctx, password, 'delete');
+    if (refused) {
+      page(ctx, 'delete', { title: 'Delete your carelogin account', errors: [refused.error], csrfToken: csrfToken(ctx) }, refused.status);
+      return;
+    }
     await dataSource.transaction(async (manager) => {
       // The notice is written first and kept (without the account id) so it is still delivered.
       await notifications.enqueue(manager, { template: 'account-deleted', to: account.email, data: {}, accountId: null });

@@ -105,7 +105,7 @@ describe('Your account: changing the password, email address and mobile number',
       const newEmail = `new-${account.email}`;
       const { browser } = await signInToAccount(test, account);
       const form = await browser.get(`${test.url}/account/email`);
-      const check = await browser.submit(form, { email: newEmail });
+      const check = await browser.submit(form, { email: newEmail, password: TEST_PASSWORD });
       expect(heading(check)).to.equal('Check your email');
       const bad = await browser.submit(check, { code: wrongCode(await emailCode(newEmail)) });
       expect(bad.status).to.equal(400);
@@ -123,7 +123,7 @@ describe('Your account: changing the password, email address and mobile number',
       const linkLive = await resetLink(account.email);
       const newEmail = `relinked-${account.email}`;
       const { browser } = await signInToAccount(test, account);
-      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: newEmail });
+      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: newEmail, password: TEST_PASSWORD });
       const done = await browser.submit(check, { code: await emailCode(newEmail) });
       expect(pageText(done)).to.include('Your email address has been changed');
       expect(await linkLive()).to.equal(false);
@@ -134,8 +134,8 @@ describe('Your account: changing the password, email address and mobile number',
       const owner = await createAccount(test);
       const fresh = `fresh-${account.email}`;
       const { browser } = await signInToAccount(test, account);
-      const takenPage = await browser.submit(await browser.get(`${test.url}/account/email`), { email: owner.email.toUpperCase() });
-      const freshPage = await browser.submit(await browser.get(`${test.url}/account/email`), { email: fresh });
+      const takenPage = await browser.submit(await browser.get(`${test.url}/account/email`), { email: owner.email.toUpperCase(), password: TEST_PASSWORD });
+      const freshPage = await browser.submit(await browser.get(`${test.url}/account/email`), { email: fresh, password: TEST_PASSWORD });
       expect(takenPage.status).to.equal(freshPage.status);
       expect(heading(takenPage)).to.equal(heading(freshPage));
       expect(pageText(takenPage).replace(owner.email.toUpperCase(), 'X')).to.equal(pageText(freshPage).replace(fresh, 'X'));
@@ -158,7 +158,7 @@ describe('Your account: changing the password, email address and mobile number',
         [abandoned, abandoned.toLowerCase()],
       );
       const { browser } = await signInToAccount(test, account);
-      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: abandoned.toUpperCase() });
+      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: abandoned.toUpperCase(), password: TEST_PASSWORD });
       expect(heading(check)).to.equal('Check your email');
       const done = await browser.submit(check, { code: await emailCode(abandoned.toUpperCase()) });
       expect(pageText(done)).to.include('Your email address has been changed');
@@ -172,7 +172,7 @@ describe('Your account: changing the password, email address and mobile number',
       const racer = await createAccount(test);
       const wanted = `wanted-${account.email}`;
       const { browser } = await signInToAccount(test, account);
-      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: wanted });
+      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: wanted, password: TEST_PASSWORD });
       await test.idp.db.dataSource.query(`UPDATE account SET email = $2, email_normalised = $2 WHERE id = $1`, [racer.id, wanted]);
       const page = await browser.submit(check, { code: await emailCode(wanted) });
       expect(page.status).to.equal(400);
@@ -188,7 +188,7 @@ describe('Your account: changing the password, email address and mobile number',
       for (let i = 0; i < 2; i++) {
         const account = await createAccount(test);
         const { browser } = await signInToAccount(test, account);
-        const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: wanted });
+        const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: wanted, password: TEST_PASSWORD });
         pending.push({ browser, check, code: await emailCode(wanted) });
       }
       const results = await Promise.all(pending.map((p) => p.browser.submit(p.check, { code: p.code })));
@@ -198,14 +198,36 @@ describe('Your account: changing the password, email address and mobile number',
       expect(Number(rows[0]!.n)).to.equal(1);
     });
 
+    it('asks for the password: none, or a wrong one, sends no code, with an error linked to the field, and counts against the password lock (X8)', async () => {
+      const account = await createAccount(test);
+      const newEmail = `unproven-${account.email}`;
+      const { browser } = await signInToAccount(test, account);
+      const form = await browser.get(`${test.url}/account/email`);
+      expect(form.html).to.match(/<label[^>]*for="password"[^>]*>\s*Password\s*<\/label>/);
+      expect(form.html).to.include('autocomplete="current-password"');
+      const empty = await browser.submit(form, { email: newEmail });
+      expect(empty.status).to.equal(400);
+      expect(heading(empty)).to.equal('Change your email address');
+      expect(errorSummary(empty)).to.deep.equal(['Enter your password']);
+      expect(empty.html).to.include('href="#password"');
+      const wrong = await browser.submit(empty, { email: newEmail, password: `${TEST_PASSWORD}-wrong` });
+      expect(wrong.status).to.equal(400);
+      expect(errorSummary(wrong)).to.deep.equal(['Your password is not correct']);
+      expect(await outbox(test, newEmail, 'email-confirmation-code')).to.have.length(0);
+      const [counter] = await test.idp.db.dataSource.query(`SELECT failures FROM attempt_counter WHERE key = $1`, [`password:${account.id}`]);
+      expect(Number(counter.failures)).to.equal(1);
+      const right = await browser.submit(wrong, { email: newEmail, password: TEST_PASSWORD });
+      expect(heading(right)).to.equal('Check your email');
+    });
+
     it('refuses a malformed address and the current one', async () => {
       const account = await createAccount(test);
       const { browser } = await signInToAccount(test, account);
       const form = await browser.get(`${test.url}/account/email`);
-      const malformed = await browser.submit(form, { email: 'not-an-email' });
+      const malformed = await browser.submit(form, { email: 'not-an-email', password: TEST_PASSWORD });
       expect(malformed.status).to.equal(400);
       expect(errorSummary(malformed)[0]).to.match(/correct format/);
-      const same = await browser.submit(malformed, { email: account.email.toUpperCase() });
+      const same = await browser.submit(malformed, { email: account.email.toUpperCase(), password: TEST_PASSWORD });
       expect(errorSummary(same)[0]).to.match(/already your email address/);
     });
   });

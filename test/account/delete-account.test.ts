@@ -4,7 +4,8 @@ import { issueEmailConfirmationCode, mayEmailForRegistration } from '../../src/a
 import { createRememberedDevices } from '../../src/accounts/remembered-devices.js';
 import type { TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
-import { createAccount, heading } from '../interactions/support.js';
+import { passwordPolicy } from '../../src/security/attempt-counters.js';
+import { createAccount, errorSummary, heading } from '../interactions/support.js';
 import { outbox, signInToAccount, startAccountTestIdp, TEST_PASSWORD } from './support.js';
 
 describe('Your account: deleting the account', function () {
@@ -37,7 +38,7 @@ describe('Your account: deleting the account', function () {
     const confirm = await browser.get(`${test.url}/account/delete`);
     expect(heading(confirm)).to.equal('Delete your carelogin account');
     expect(await count(`SELECT count(*) AS n FROM account WHERE id = $1`, [account.id]), 'the confirmation page itself deletes nothing').to.equal(1);
-    const done = await browser.submit(confirm, {});
+    const done = await browser.submit(confirm, { password: TEST_PASSWORD });
     expect(heading(done)).to.equal('Your account has been deleted');
 
     expect(await count(`SELECT count(*) AS n FROM account WHERE id = $1`, [account.id])).to.equal(0);
@@ -80,5 +81,33 @@ describe('Your account: deleting the account', function () {
     const done = await browser.submit(await browser.get(`${test.url}/account/delete`), { password: TEST_PASSWORD });
     expect(heading(done)).to.equal('Your account has been deleted');
     expect(await addressRows()).to.equal(0);
+  });
+
+  it('asks for the password: none, or a wrong one, deletes nothing, with an error linked to the field, and counts against the password lock (X8)', async () => {
+    const account = await createAccount(test);
+    const { browser } = await signInToAccount(test, account);
+    const confirm = await browser.get(`${test.url}/account/delete`);
+    expect(confirm.html).to.match(/<label[^>]*for="password"[^>]*>\s*Password\s*<\/label>/);
+    expect(confirm.html).to.include('autocomplete="current-password"');
+    const empty = await browser.submit(confirm, {});
+    expect(empty.status).to.equal(400);
+    expect(heading(empty)).to.equal('Delete your carelogin account');
+    expect(errorSummary(empty)).to.deep.equal(['Enter your password']);
+    expect(empty.html).to.include('href="#password"');
+    const wrong = await browser.submit(empty, { password: `${TEST_PASSWORD}-wrong` });
+    expect(wrong.status).to.equal(400);
+    expect(errorSummary(wrong)).to.deep.equal(['Your password is not correct']);
+    expect(await count(`SELECT count(*) AS n FROM account WHERE id = $1`, [account.id])).to.equal(1);
+    expect(await count(`SELECT failures AS n FROM attempt_counter WHERE key = $1`, [`password:${account.id}`])).to.equal(1);
+
+    // The same lock as signing in and the password page: once it is reached, even the right password deletes nothing.
+    const policy = passwordPolicy(test.idp.config);
+    for (let i = 1; i < policy.maxFailures; i++) await test.idp.services.counters.recordFailure(`password:${account.id}`, policy);
+    const locked = await browser.submit(wrong, { password: TEST_PASSWORD });
+    expect(locked.status).to.equal(429);
+    expect(errorSummary(locked)).to.deep.equal(['You have entered the wrong password too many times. Try again later']);
+    expect(await count(`SELECT count(*) AS n FROM account WHERE id = $1`, [account.id])).to.equal(1);
+    const passwordPage = await browser.submit(await browser.get(`${test.url}/account/password`), { currentPassword: TEST_PASSWORD, newPassword: 'violet-harbour-compass-42' });
+    expect(passwordPage.status).to.equal(429);
   });
 });

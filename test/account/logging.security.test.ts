@@ -25,7 +25,7 @@ describe('Your account: no personal data or secrets in the logs (F4)', function 
     const newMobile = '+447912345679';
     const { browser } = await signInToAccount(test, account);
     await browser.submit(await browser.get(`${test.url}/account/password`), { currentPassword: TEST_PASSWORD, newPassword });
-    const checkEmail = await browser.submit(await browser.get(`${test.url}/account/email`), { email: newEmail });
+    const checkEmail = await browser.submit(await browser.get(`${test.url}/account/email`), { email: newEmail, password: newPassword });
     const [mail] = await outbox(test, newEmail, 'email-confirmation-code');
     const emailCode = /\b(\d{6})\b/.exec(mail!.body)![1]!;
     await browser.submit(checkEmail, { code: emailCode });

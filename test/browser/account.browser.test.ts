@@ -83,6 +83,8 @@ describe('browser: "Your account" (Chromium, axe WCAG 2.2 AA)', function () {
     await record.check(page, 'account-email');
     const newEmail = `eleanor-${Date.now()}@example.test`;
     await page.getByRole('textbox', { name: 'New email address' }).fill(newEmail);
+    // The password was changed just above.
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill('lighthouse-walnut-river-9');
     await clickButton(page, 'Continue');
     await expectPage(page, 'Check your email');
     await record.check(page, 'account-check-email');

@@ -208,6 +208,7 @@ describe('browser: pages off the main routes – adding a mobile at sign-in, ano
     await follow(page, 'Delete your carelogin account');
     await expectPage(page, 'Delete your carelogin account');
     await record.check(page, 'account-delete-confirm');
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill(p0.password);
     await clickButton(page, 'Delete my account');
     expect(page.url()).to.equal(`${suite.env.idp.url}/account/deleted`);
     await expectPage(page, 'Your account has been deleted');

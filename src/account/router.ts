@@ -172,8 +172,13 @@ export function createAccountRouter(services: AppServices): Router {
    * The patient's password, for a change that asks for it (password, email address, deletion).
    * Wrong answers count against the same lock as signing in (X8), so a borrowed session cannot be
    * used to guess the password at leisure; a locked step checks nothing.
+   *
+   * `newPassword` (the password page): a wrong current password may be the repeat of a change that
+   * has just happened (a double click, a resubmitted form), when the new password is now the
+   * password. That proves the password as well as the right one would, so it is no failure; it is
+   * only tried soon after a change, within the attempt already counted.
    */
-  async function verifyPassword(ctx: Context, password: string): Promise<'missing' | 'right' | 'wrong' | 'locked'> {
+  async function verifyPassword(ctx: Context, password: string, newPassword?: string): Promise<'missing' | 'right' | 'wrong' | 'locked' | 'already-changed'> {
     if (!password) return 'missing';
     const { account } = me(ctx);
     const key = lockoutKeys.password(account.id);
@@ -183,8 +188,22 @@ export function createAccountRouter(services: AppServices): Router {
       await counters.recordSuccess(key);
       return 'right';
     }
+    if (newPassword && (await passwordChangedRecently(account.id)) && (await hasher.verify(account.passwordHash, newPassword))) {
+      await counters.recordSuccess(key);
+      return 'already-changed';
+    }
     if (attempt.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, attempt.delayMs));
     return 'wrong';
+  }
+
+  /** Changed in "Your account" within the re-authentication window (its audit row commits with the change). */
+  async function passwordChangedRecently(accountId: string): Promise<boolean> {
+    const rows = await queryRows(
+      dataSource,
+      `SELECT 1 FROM audit_event WHERE account_id = $1 AND type = 'password.changed' AND at > now() - $2::int * interval '1 second' LIMIT 1`,
+      [accountId, REAUTH_WINDOW_SECONDS],
+    );
+    return rows.length > 0;
   }
 
   /**
@@ -366,7 +385,8 @@ export function createAccountRouter(services: AppServices): Router {
     const current = typeof body.currentPassword === 'string' ? body.currentPassword : '';
     const next = typeof body.newPassword === 'string' ? body.newPassword : '';
     const errors: FieldError[] = [];
-    const verdict = await verifyPassword(ctx, current);
+    const verdict = await verifyPassword(ctx, current, next);
+    if (verdict === 'already-changed') return redirect(ctx, '/account?done=password');
     if (verdict === 'locked') {
       await audit.record('password.change_locked', { accountId: account.id, ip: ctx.ip });
       page(ctx, 'password', { title: 'Change your password', errors: [{ field: 'currentPassword', text: PASSWORD_LOCKED }], csrfToken: csrfToken(ctx) }, 429);
@@ -452,6 +472,8 @@ export function createAccountRouter(services: AppServices): Router {
     const again = (text: string, status = 400): void =>
       page(ctx, 'check-email', { title: 'Check your email', email, errors: [{ field: 'code', text }], csrfToken: csrfToken(ctx) }, status);
     if (!email || !EMAIL_PATTERN.test(email)) return redirect(ctx, '/account/email');
+    // A repeat of a confirmation that has already happened (a double click): the same answer, no code checked.
+    if (normaliseEmail(email) === account.emailNormalised) return redirect(ctx, '/account?done=email');
     if (!SECURITY_CODE_PATTERN.test(code)) return again('Enter the security code, like 123456');
     // The code must have been sent to exactly this address: a changed hidden field cannot work.
     const verdict = await codes.verify({ accountId: account.id, purpose: 'change-email', journeyId: binding, code, destination: email });
@@ -528,6 +550,8 @@ export function createAccountRouter(services: AppServices): Router {
     const mobile = parsed.ok ? parsed.e164 : undefined;
     const code = normaliseSecurityCode(body.code);
     if (!mobile) return redirect(ctx, '/account/mobile');
+    // A repeat of a confirmation that has already happened (a double click): the same answer, no code checked.
+    if (mobile === account.mobileNumber) return redirect(ctx, '/account?done=mobile');
     const again = (text: string): void =>
       page(ctx, 'check-mobile', { title: 'Check your mobile phone', mobile, mobileEnding: mobile.slice(-4), expiresIn: minutesText(config.ttl.securityCode), errors: [{ field: 'code', text }], csrfToken: csrfToken(ctx) }, 400);
     if (!SECURITY_CODE_PATTERN.test(code)) return again('Enter the security code, like 123456');

@@ -232,6 +232,64 @@ describe('Your account: changing the password, email address and mobile number',
     });
   });
 
+  describe('the same form submitted twice (a double click, a resubmission)', () => {
+    it('change password: the second answer is the same success page, and no failure is counted', async () => {
+      const account = await createAccount(test);
+      const { browser } = await signInToAccount(test, account);
+      const form = await browser.get(`${test.url}/account/password`);
+      for (const attempt of ['first', 'second']) {
+        const page = await browser.submit(form, { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD });
+        expect(page.status, attempt).to.equal(200);
+        expect(pageText(page), attempt).to.include('Your password has been changed');
+      }
+      expect(await test.idp.services.hasher.verify(await passwordHash(account.id), NEW_PASSWORD)).to.equal(true);
+      const counters = await test.idp.db.dataSource.query(`SELECT failures FROM attempt_counter WHERE key = $1 AND failures > 0`, [`password:${account.id}`]);
+      expect(counters).to.have.length(0);
+      const failed = await test.idp.db.dataSource.query(`SELECT 1 FROM audit_event WHERE account_id = $1 AND type = 'password.change_failed'`, [account.id]);
+      expect(failed).to.have.length(0);
+      expect(await outbox(test, account.email, 'password-changed')).to.have.length(1);
+    });
+
+    it('change password: long after a change, the new password in the form does not stand in for a wrong current one', async () => {
+      const account = await createAccount(test);
+      const { browser } = await signInToAccount(test, account);
+      const form = await browser.get(`${test.url}/account/password`);
+      await browser.submit(form, { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD });
+      await test.idp.db.dataSource.query(`UPDATE audit_event SET at = at - interval '1 hour' WHERE account_id = $1 AND type = 'password.changed'`, [account.id]);
+      const again = await browser.submit(form, { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD });
+      expect(again.status).to.equal(400);
+      expect(errorSummary(again)).to.deep.equal(['Your current password is not correct']);
+    });
+
+    it('confirm new email address: the second answer is the same success page, not "the security code is not correct"', async () => {
+      const account = await createAccount(test);
+      const newEmail = `twice-${account.email}`;
+      const { browser } = await signInToAccount(test, account);
+      const check = await browser.submit(await browser.get(`${test.url}/account/email`), { email: newEmail, password: TEST_PASSWORD });
+      const code = await emailCode(newEmail);
+      for (const attempt of ['first', 'second']) {
+        const page = await browser.submit(check, { code });
+        expect(page.status, attempt).to.equal(200);
+        expect(pageText(page), attempt).to.include('Your email address has been changed');
+      }
+      expect(await outbox(test, account.email, 'email-changed')).to.have.length(1);
+    });
+
+    it('confirm new mobile number: the second answer is the same success page', async () => {
+      const account = await createAccount(test);
+      const newMobile = '+447912345671';
+      const { browser } = await signInToAccount(test, account);
+      const check = await browser.submit(await browser.get(`${test.url}/account/mobile`), { mobile: newMobile });
+      const code = await latestSmsCode(test, newMobile);
+      for (const attempt of ['first', 'second']) {
+        const page = await browser.submit(check, { code });
+        expect(page.status, attempt).to.equal(200);
+        expect(pageText(page), attempt).to.include('Your mobile phone number has been changed');
+      }
+      expect(await outbox(test, account.email, 'mobile-changed')).to.have.length(1);
+    });
+  });
+
   describe('mobile number', () => {
     it('changes the mobile once the code texted to the new number is entered; emails the patient and texts the old number', async () => {
       const account = await createAccount(test);

@@ -77,6 +77,13 @@ export class Account {
   @Column({ name: 'test_persona', type: 'varchar', length: 40, nullable: true })
   testPersona!: string | null;
 
+  /**
+   * The security stamp: set by "sign out everywhere", a password change and a password reset. Only a
+   * sign-in in a later second than this counts (src/accounts/sessions-valid-after.ts).
+   */
+  @Column({ name: 'sessions_valid_after', type: 'timestamptz', nullable: true })
+  sessionsValidAfter!: Date | null;
+
   @Column({ type: 'varchar', length: 12, default: 'active' })
   status!: 'active' | 'disabled';
 

@@ -8,6 +8,7 @@ import { Account, normaliseEmail } from '../../entities/account.js';
 import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js';
 import { invalidateResetLinks, textPasswordChanged } from '../accounts/password-reset.js';
 import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
+import { revokedUpTo, revokeSignIns, signInCounts } from '../accounts/sessions-valid-after.js';
 import { parseUkMobile } from '../accounts/uk-mobile.js';
 import { queryRows } from '../db/sql.js';
 import { findGrantId } from '../provider/adapter.js';
@@ -20,7 +21,7 @@ import type { AppServices } from '../services.js';
 import { minutesText } from '../web/durations.js';
 import type { FieldError } from '../web/renderer.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
-import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, revokeTokens } from './store.js';
+import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, redateSession, revokeTokens } from './store.js';
 
 /** Changes to sign-in details need a sign-in no older than this (security-bar "Sessions"; ASVS 7.5.1). */
 export const REAUTH_WINDOW_SECONDS = 15 * 60;
@@ -99,18 +100,23 @@ export function createAccountRouter(services: AppServices): Router {
     if (now - session.loginTs >= config.ttl.sessionAbsolute) return undefined;
     const account = await accounts.findById(session.accountId);
     if (!account || account.status !== 'active') return undefined;
+    // Signed out everywhere (or the password changed) since: the session may have been saved back by a request in flight.
+    if (!signInCounts(revokedUpTo(account.sessionsValidAfter), session.loginTs)) return undefined;
     return { account, sessionId: session.jti, binding: `account:${session.uid}`, sessionUid: session.uid, loginTs: session.loginTs };
   }
 
   /**
    * This browser had a session that no longer exists: it ran out, or it was ended elsewhere (a
-   * password change or "sign out on all devices"). Signing out here clears the cookie, so that is
+   * password change or "sign out on all devices"), or it is from before such a revocation and was
+   * saved again by a request in flight. Signing out here clears the cookie, so that is
    * not counted; nor is a session that exists but is not enough for the account area.
    */
   async function sessionEnded(ctx: Context): Promise<boolean> {
     if (!ctx.cookies.get(provider.cookieName('session'), { signed: true })) return false;
     const session = await provider.Session.get(ctx);
-    return !session.accountId;
+    if (!session.accountId) return true;
+    const account = await accounts.findById(session.accountId);
+    return Boolean(account) && !signInCounts(revokedUpTo(account!.sessionsValidAfter), session.loginTs);
   }
 
   /** Using the account area counts as activity: extend the session's idle lifetime as oidc-provider would. */
@@ -363,6 +369,7 @@ export function createAccountRouter(services: AppServices): Router {
     if (!recentlySignedIn(ctx, '/account')) return;
     const { account } = me(ctx);
     await dataSource.transaction(async (manager) => {
+      await revokeSignIns(manager, account.id);
       const sessions = await deleteSessions(manager, account.id);
       const removed = await devices.removeAllDevices(account.id, manager);
       const tokens = await revokeTokens(manager, account.id);
@@ -405,8 +412,13 @@ export function createAccountRouter(services: AppServices): Router {
     const hash = await hasher.hash(next);
     await dataSource.transaction(async (manager) => {
       await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [account.id, hash]);
-      // Anyone else signed in with the old password is signed out (this browser stays signed in),
-      // services' tokens are revoked and remembered devices forgotten (C4).
+      // Anyone else signed in with the old password is signed out, services' tokens are revoked and
+      // remembered devices forgotten (C4). This browser stays signed in, on purpose: the patient has
+      // just proved the current password within the re-authentication window, and signing them out
+      // would only send them round the sign-in again. Its sign-in is re-dated past the stamp, so it
+      // alone counts (its 12 hour limit moves on by at most that window).
+      const validFrom = await revokeSignIns(manager, account.id);
+      await redateSession(manager, sessionId, validFrom);
       const sessions = await deleteSessions(manager, account.id, sessionId);
       const tokens = await revokeTokens(manager, account.id);
       const removed = await devices.removeAllDevices(account.id, manager);

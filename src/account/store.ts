@@ -39,13 +39,14 @@ export interface SignedInBrowser {
   readonly signedInAt: Date;
 }
 
-/** Live sessions of the account, newest sign-in first. */
+/** Live sessions of the account, newest sign-in first; not those from before its last revocation, which no longer work. */
 export async function listSessions(db: Db, accountId: string): Promise<SignedInBrowser[]> {
   const rows = await queryRows<{ uid: string; login_ts: string }>(
     db,
-    `SELECT uid, payload->>'loginTs' AS login_ts FROM oidc_model
-      WHERE model = 'Session' AND payload->>'accountId' = $1 AND uid IS NOT NULL AND (expires_at IS NULL OR expires_at > now())
-      ORDER BY (payload->>'loginTs')::bigint DESC NULLS LAST`,
+    `SELECT s.uid, s.payload->>'loginTs' AS login_ts FROM oidc_model s JOIN account a ON a.id::text = s.payload->>'accountId'
+      WHERE s.model = 'Session' AND s.payload->>'accountId' = $1 AND s.uid IS NOT NULL AND (s.expires_at IS NULL OR s.expires_at > now())
+        AND (a.sessions_valid_after IS NULL OR (s.payload->>'loginTs')::bigint > floor(extract(epoch FROM a.sessions_valid_after)))
+      ORDER BY (s.payload->>'loginTs')::bigint DESC NULLS LAST`,
     [accountId],
   );
   return rows.map((r) => ({ uid: r.uid, signedInAt: new Date(Number(r.login_ts) * 1000) }));
@@ -65,6 +66,14 @@ export async function deleteSessions(db: Db, accountId: string, keepSessionId?: 
     [accountId, keepSessionId ?? null],
   );
   return rows.length;
+}
+
+/**
+ * Dates a session's sign-in to `loginTs`: the browser that changed the password stays signed in
+ * after the account's sign-ins were revoked (src/accounts/sessions-valid-after.ts).
+ */
+export async function redateSession(db: Db, sessionId: string, loginTs: number): Promise<void> {
+  await queryRows(db, `UPDATE oidc_model SET payload = jsonb_set(payload, '{loginTs}', to_jsonb($2::bigint)) WHERE model = 'Session' AND id = $1 RETURNING id`, [sessionId, loginTs]);
 }
 
 /**

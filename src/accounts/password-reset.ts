@@ -10,6 +10,7 @@ import type { AccountService } from './account-service.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { checkPassword, type PasswordProblem } from './password-policy.js';
 import { createRememberedDevices } from './remembered-devices.js';
+import { revokeSignIns } from './sessions-valid-after.js';
 
 /**
  * "Forgotten your password?" (security-bar A6, F2, F5, X3; ASVS 6.4.3, 6.3.7, 7.4.3).
@@ -71,8 +72,12 @@ export interface PasswordResetDeps {
   readonly logger: Logger;
 }
 
-/** Ends every way the account is signed in anywhere: oidc-provider sessions and grants (and what was issued under them). */
+/**
+ * Ends every way the account is signed in anywhere: oidc-provider sessions and grants (and what was
+ * issued under them), and, through the security stamp, any of them a request in flight saves again.
+ */
 export async function revokeAccountSessions(manager: Pick<EntityManager, 'query'>, accountId: string): Promise<void> {
+  await revokeSignIns(manager, accountId);
   await manager.query(`DELETE FROM oidc_model WHERE model = 'Session' AND payload->>'accountId' = $1`, [accountId]);
   // As revokeGrant (src/provider/adapter.ts) does for one grant, for all of the account's, in the caller's transaction.
   await manager.query(

@@ -1,4 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { firstValidSecond, signInCounts } from '../accounts/sessions-valid-after.js';
 import { assessVectors, credentialsFromAmr, formatVector, parseVtr, type ProofingLevel } from './vectors.js';
 
 const { Prompt, Check, base } = interactionPolicy;
@@ -6,6 +7,8 @@ const { Prompt, Check, base } = interactionPolicy;
 /** What the account loaded by findAccount carries beyond oidc-provider's own fields. */
 export interface CareloginAccountExtras {
   readonly proofingLevel: ProofingLevel;
+  /** The last second whose sign-ins were revoked (src/accounts/sessions-valid-after.ts), or null. */
+  readonly revokedSecond: number | null;
 }
 
 /**
@@ -17,6 +20,23 @@ export interface CareloginAccountExtras {
  */
 export function createInteractionPolicy(): ReturnType<typeof base> {
   const policy = base();
+  // A session from before the account's last revocation ("sign out everywhere", a password change or
+  // reset) signs in again, even when a request in flight saved it back after its row was deleted.
+  policy.get('login')!.checks.add(
+    new Check('sign_in_revoked', 'the sign-in is older than the account\'s last revocation', 'login_required', (ctx: KoaContextWithOIDC) => {
+      const session = ctx.oidc.session;
+      const revokedSecond = (ctx.oidc.account as Partial<CareloginAccountExtras> | undefined)?.revokedSecond ?? null;
+      if (!session?.accountId || signInCounts(revokedSecond, session.loginTs)) return Check.NO_NEED_TO_PROMPT;
+      // The sign-in completed in this request, after findAccount read the stamp, so after the revocation;
+      // only its whole-second time says otherwise (a revocation earlier in the same second). Date it to the
+      // first second that counts, so it, and the codes it leads to, are not refused.
+      if (ctx.oidc.result?.login) {
+        session.loginTs = firstValidSecond(revokedSecond!);
+        return Check.NO_NEED_TO_PROMPT;
+      }
+      return Check.REQUEST_PROMPT;
+    }),
+  );
   const vtrPrompt = new Prompt(
     { name: 'vtr', requestable: false },
     (ctx: KoaContextWithOIDC) => {

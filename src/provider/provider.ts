@@ -8,6 +8,7 @@ import type { RegisteredClient } from '../clients/registry.js';
 import type { Renderer } from '../web/renderer.js';
 import { createAccountService } from '../accounts/account-service.js';
 import { createClientUserMetadataStore } from '../accounts/client-user-metadata.js';
+import { revokedUpTo, signInCounts } from '../accounts/sessions-valid-after.js';
 import { withReadAhead } from '../db/read-ahead.js';
 import { createAdapterFactory, findGrantId } from './adapter.js';
 import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-client.js';
@@ -51,9 +52,14 @@ export function createProvider(deps: ProviderDeps): Provider {
   const findAccount: FindAccount = async (ctx, sub, token) => {
     const account = await accounts.findById(sub);
     if (!account || account.status !== 'active') return undefined;
+    const revokedSecond = revokedUpTo(account.sessionsValidAfter);
+    // A code, refresh token or access token resting on a sign-in from before the patient signed out
+    // everywhere or changed their password is refused (invalid_grant, invalid_token), even if it was
+    // saved after the revocation deleted the others (a request in flight).
+    if (token && !signInCounts(revokedSecond, signInTimeOf(token))) return undefined;
     // At the token endpoint `token` is the code or refresh token, whose `acr` holds the achieved vector.
     const vot = token && 'acr' in token && typeof token.acr === 'string' ? token.acr : undefined;
-    const extras: CareloginAccountExtras = { proofingLevel: account.proofingLevel };
+    const extras: CareloginAccountExtras = { proofingLevel: account.proofingLevel, revokedSecond };
     return {
       accountId: account.id,
       ...extras,
@@ -266,6 +272,16 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.on('grant.error', refused('grant.error'));
   provider.on('userinfo.error', refused('userinfo.error'));
   return provider;
+}
+
+/**
+ * When the sign-in a code, refresh token or access token rests on happened (seconds): codes and
+ * refresh tokens carry it as `authTime`, our access tokens in their extra claims (extraTokenClaims).
+ */
+function signInTimeOf(token: object): number | undefined {
+  const { authTime, extra } = token as { authTime?: unknown; extra?: { auth_time?: unknown } };
+  if (typeof authTime === 'number') return authTime;
+  return typeof extra?.auth_time === 'number' ? extra.auth_time : undefined;
 }
 
 function errorPageMessage(error: string, description?: string): string {

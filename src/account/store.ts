@@ -77,11 +77,12 @@ export async function redateSession(db: Db, sessionId: string, loginTs: number):
 }
 
 /**
- * Revokes every access and refresh token issued to services for the account (consent stays), so a
- * stolen token stops working when the patient signs out everywhere or changes their password (C4).
+ * Revokes every authorization code, access and refresh token issued to services for the account
+ * (consent stays), so a stolen token, or a code obtained just before, stops working when the patient
+ * signs out everywhere or changes their password (C4).
  */
 export async function revokeTokens(db: Db, accountId: string): Promise<number> {
-  const rows = await queryRows(db, `DELETE FROM oidc_model WHERE model IN ('AccessToken', 'RefreshToken') AND payload->>'accountId' = $1 RETURNING id`, [accountId]);
+  const rows = await queryRows(db, `DELETE FROM oidc_model WHERE model IN ('AuthorizationCode', 'AccessToken', 'RefreshToken') AND payload->>'accountId' = $1 RETURNING id`, [accountId]);
   return rows.length;
 }
 

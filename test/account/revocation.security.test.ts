@@ -8,7 +8,7 @@ import type { Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn, type SignInResult } from '../helpers/journeys.js';
 import { createAccount, heading } from '../interactions/support.js';
-import { signInToAccount, TEST_PASSWORD } from './support.js';
+import { newBrowser, signInToAccount, TEST_PASSWORD } from './support.js';
 
 const NEW_PASSWORD = 'violet-harbour-compass-42';
 const VTR = { vtr: '["P0.Cp.Cd"]' };
@@ -182,5 +182,16 @@ describe('Your account: revocation survives requests in flight', function () {
     expect(await refreshError(tokens.refresh_token!)).to.equal(undefined);
     expect((await promptNone(browser)).get('code')).to.be.a('string');
     expect(decodeJwt(tokens.access_token).auth_time).to.equal(tokens.claims()!.auth_time);
+  });
+
+  it('"sign out everywhere" also deletes the account\'s unredeemed authorization codes', async () => {
+    const account = await createAccount(test);
+    const signedIn = await signIn(test, { email: account.email, password: TEST_PASSWORD }, { params: VTR, browser: newBrowser(test) });
+    expect(await rowsOf('AuthorizationCode', account.id, test.rp.clientId)).to.have.length(1);
+    const { browser } = await signInToAccount(test, account);
+    const overview = await browser.get(`${test.url}/account`);
+    await browser.submit(overview, {}, { actionContains: '/account/sign-out-everywhere' });
+    expect(await rowsOf('AuthorizationCode', account.id)).to.have.length(0);
+    expect(await exchangeError(signedIn)).to.equal('invalid_grant');
   });
 });

@@ -176,7 +176,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       AuthorizationCode: config.ttl.authorizationCode,
       IdToken: config.ttl.idToken,
       AccessToken: config.ttl.accessToken,
-      RefreshToken: config.ttl.refreshToken,
+      // An absolute lifetime from the code exchange (security-bar D11 and X6): a rotated
+      // token gets what was left of the one it replaces, so rotating never extends it.
+      RefreshToken: (ctx) => {
+        const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
+        return rotated ? Math.max(1, rotated.remainingTTL) : config.ttl.refreshToken;
+      },
       // Every request that uses the session saves it again, so this is an idle timeout capped by
       // the absolute one: 1 hour idle, 12 hours from sign-in (security-bar "Sessions").
       Session: (_ctx, session) => {

@@ -163,6 +163,10 @@ describe('Your account: revocation survives requests in flight', function () {
     await putBack([...sessions, ...refreshTokens]);
     expect((await promptNone(stolen)).get('error')).to.equal('sso_login_required');
     expect(await refreshError(tokens.refresh_token!)).to.equal('invalid_grant');
+    // Without prompt=none the browser is asked to sign in, and with the new password it can.
+    const again = await signIn(test, { email: account.email, password: NEW_PASSWORD }, { params: VTR, browser: stolen });
+    expect(again.pages.length, 'the sign-in pages were shown').to.be.greaterThan(0);
+    await test.rp.exchange(again.callbackUrl, again.request);
   });
 
   it('a sign-in completed after a revocation counts, even within the revocation\'s second', async () => {

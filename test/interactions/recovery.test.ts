@@ -114,6 +114,14 @@ describe('forgotten your password', () => {
     const account = await createAccount(test);
     const browser = recoveryBrowser(test);
     await requestReset(test, browser, account.email);
+    // A fresh link is stored for exactly RESET_LINK_TTL_SECONDS (default 1 hour) from its creation, and that is about now.
+    const [row]: { lifetime: string | number; remaining: string | number }[] = await test.idp.db.dataSource.query(
+      `SELECT extract(epoch FROM expires_at - created_at) AS lifetime, extract(epoch FROM expires_at - now()) AS remaining
+         FROM password_reset_token WHERE account_id = $1`,
+      [account.id],
+    );
+    expect(Number(row!.lifetime), 'expires_at - created_at').to.be.within(3600 - 2, 3600 + 2);
+    expect(Number(row!.remaining), 'expires_at - now()').to.be.within(3600 - 5, 3600);
     await test.idp.db.dataSource.query(`UPDATE password_reset_token SET expires_at = now() - interval '1 second' WHERE account_id = $1`, [account.id]);
     const page = await browser.get(await latestResetLink(test, account.email));
     expect(heading(page)).to.equal('This link has expired');

@@ -333,8 +333,10 @@ describe('sign-in enumeration timing (F1), at the production Argon2 cost', () =>
     return { journey, page };
   }
 
-  it('takes the same time for unknown and known addresses (medians within 15 ms, and within half of one verification)', async function () {
+  it('takes the same time for unknown and known addresses (within 15 ms, and within half of one verification)', async function () {
     this.timeout(180_000);
+    // A busy machine can push one run over the margin; a skipped verification fails every run.
+    this.retries(2);
     expect(test.idp.config.argon2).to.deep.equal({ memoryCost: 19456, timeCost: 2 });
     const account = await createAccount(test);
     expect(account.passwordHash).to.match(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
@@ -367,7 +369,10 @@ describe('sign-in enumeration timing (F1), at the production Argon2 cost', () =>
       expect(page.status).to.equal(400);
       if (i >= 4) samples[which].push(elapsed);
     }
-    const difference = Math.abs(median(samples.known) - median(samples.unknown));
-    expect(difference, `medians ${median(samples.known).toFixed(1)} ms vs ${median(samples.unknown).toFixed(1)} ms; one verification ${verification.toFixed(1)} ms`).to.be.below(margin);
+    // Each known sample against the unknown one taken right after it: load on a shared machine drifts
+    // slowly, so the median of these paired differences is steadier than a difference of medians.
+    const paired = samples.known.map((known, i) => known - samples.unknown[i]!);
+    const difference = Math.abs(median(paired));
+    expect(difference, `median paired difference; medians ${median(samples.known).toFixed(1)} ms vs ${median(samples.unknown).toFixed(1)} ms; one verification ${verification.toFixed(1)} ms`).to.be.below(margin);
   });
 });

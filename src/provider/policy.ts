@@ -18,7 +18,7 @@ export interface CareloginAccountExtras {
  * authorization code (and so the ID token's `vot`) copies. This runs on every authorization request,
  * so single sign-on into a second service reports the vector that service asked for.
  */
-export function createInteractionPolicy(): ReturnType<typeof base> {
+export function createInteractionPolicy(options: { sessionAbsoluteSeconds: number }): ReturnType<typeof base> {
   const policy = base();
   // A session from before the account's last revocation ("sign out everywhere", a password change or
   // reset) signs in again, even when a request in flight saved it back after its row was deleted.
@@ -35,6 +35,15 @@ export function createInteractionPolicy(): ReturnType<typeof base> {
         return Check.NO_NEED_TO_PROMPT;
       }
       return Check.REQUEST_PROMPT;
+    }),
+  );
+  // The stored session's expiry is the idle limit (ttl.Session caps it at the absolute one); a sign-in
+  // older than the absolute limit is not used even if its row is still there (security-bar "Sessions").
+  policy.get('login')!.checks.add(
+    new Check('session_too_old', 'the sign-in is older than the session\'s absolute lifetime', 'login_required', (ctx: KoaContextWithOIDC) => {
+      const loginTs = ctx.oidc.session?.loginTs;
+      if (!ctx.oidc.session?.accountId || !loginTs || ctx.oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+      return Math.floor(Date.now() / 1000) - loginTs >= options.sessionAbsoluteSeconds ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   const vtrPrompt = new Prompt(

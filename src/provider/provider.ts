@@ -169,7 +169,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       return claims;
     },
     interactions: {
-      policy: createInteractionPolicy(),
+      policy: createInteractionPolicy({ sessionAbsoluteSeconds: config.ttl.sessionAbsolute }),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     ttl: {

@@ -114,7 +114,7 @@ describe('single sign-on session lifetime', () => {
   // row's expiry (ttl.Session), so a live row whose loginTs is over 12 hours old still gives a code.
   // The account area checks loginTs explicitly (src/account/router.ts signedIn()); /authorize does not.
   // Un-skip once the login prompt (src/provider/policy.ts) checks config.ttl.sessionAbsolute.
-  it.skip('answers prompt=none with sso_login_required once the sign-in is more than 12 hours old', async () => {
+  it('answers prompt=none with sso_login_required once the sign-in is more than 12 hours old', async () => {
     const { browser } = await signIn(test, credentials, { params: VTR });
     const id = sessionId(test, browser);
     // Within the idle hour, but signed in 12 hours and 1 minute ago.
@@ -122,6 +122,17 @@ describe('single sign-on session lifetime', () => {
     const params = await silentAuthorize(test, browser);
     expect(params.get('code'), 'no code from a session past its absolute lifetime').to.equal(null);
     expect(params.get('error')).to.equal('sso_login_required');
+  });
+
+  it('asks a browser whose sign-in is more than 12 hours old to sign in again, and then gives a code', async () => {
+    const { browser } = await signIn(test, credentials, { params: VTR });
+    const id = sessionId(test, browser);
+    await setLoginTs(id, now() - 12 * HOUR - 60);
+    const again = await signIn(test, credentials, { browser, params: VTR });
+    expect(again.pages.length, 'sign-in pages were shown again').to.be.greaterThan(0);
+    expect(codeOf(again.callbackUrl)).to.be.a('string');
+    const row = await storedRow(test, 'Session', sessionId(test, browser));
+    expect(now() - row.payload.loginTs!, 'a fresh sign-in time').to.be.below(60);
   });
 
   it('does not use a session whose stored row has expired', async () => {

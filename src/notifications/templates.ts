@@ -99,8 +99,9 @@ function paragraphs(...parts: string[]): string {
   return parts.join('\n\n');
 }
 
-function helpLine(context: RenderContext): string {
-  return `Get help with carelogin: ${context.serviceUrl}/help`;
+/** The help page, or one of its sections (an id in src/views/help.njk). */
+function helpLine(context: RenderContext, section?: 'someone-else'): string {
+  return `Get help with carelogin: ${context.serviceUrl}/help${section ? `#${section}` : ''}`;
 }
 
 /** Security codes are digits only: anything else would be a bug, not a message to send. */
@@ -150,12 +151,12 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
     render: ({ code }, context = DEFAULT_RENDER_CONTEXT) => ({
       subject: 'Your carelogin security code',
       body: paragraphs(
-        'Someone is signing in to your carelogin account and asked for a security code by email.',
+        'Someone is signing in to your carelogin account and said they cannot use the mobile phone on it. This code lets them change the mobile phone number on your account.',
         'Your security code is:',
         codeOnly(code),
         `It expires in ${minutes(context.securityCodeMinutes)}. Do not share it with anyone. carelogin will never ask you for this code by phone or text message.`,
-        'If this was not you, do not use the code. Someone may know your password, so change it as soon as you can.',
-        helpLine(context),
+        'If this was not you, do not use the code. Someone may know your password, so reset it as soon as you can.',
+        helpLine(context, 'someone-else'),
       ),
     }),
   },
@@ -248,8 +249,8 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
       body: paragraphs(
         `The mobile number for your carelogin account has been changed. The new number ends in ${lastDigits(mobileEnding)}.`,
         'We will send security codes to the new number.',
-        'If you did not change your mobile number, someone else may be using your account. Reset your password now from the carelogin sign in page.',
-        helpLine(context),
+        'If you did not change your mobile number, someone else may be using your account. Reset your password now from the carelogin sign in page. When it asks for a security code, select "I cannot access my mobile" to put your own number back.',
+        helpLine(context, 'someone-else'),
       ),
     }),
   },
@@ -273,7 +274,7 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
         'The email address for your carelogin account has been changed. We will send emails to the new address from now on.',
         'If you did this, you do not need to do anything.',
         'If you did not change your email address, someone else may be using your account. Get help straight away.',
-        helpLine(context),
+        helpLine(context, 'someone-else'),
       ),
     }),
   },
@@ -350,7 +351,7 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
         'Deleting your account does not delete your health records. Your GP surgery and other health services still have them.',
         'You can create a new account at any time.',
         'If you did not ask for this, get help straight away.',
-        helpLine(context),
+        helpLine(context, 'someone-else'),
       ),
     }),
   },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { CareloginError, DeliveryError } from '../errors.js';
+import { isEmailAddress } from '../accounts/email-address.js';
 import { queryRows } from '../db/sql.js';
 import type { Logger } from '../logger.js';
 import type { Audit } from '../security/audit.js';
@@ -102,7 +103,6 @@ interface StatusRow {
 /** SQL for the terminal sweeps: $1 whether to scrub, $2 the secret templates, $3 the placeholder. */
 const SCRUB_BODY = `body = CASE WHEN $1::boolean AND template = ANY($2::text[]) THEN $3::text ELSE body END`;
 
-const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
 const PHONE_PATTERN = /^\+?[0-9][0-9 ]{6,19}$/;
 const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s<>"]+/gi;
 
@@ -404,7 +404,8 @@ function invalidMessage(detail: string): CareloginError {
 }
 
 function assertRecipient(channel: Channel, to: string): void {
-  const valid = channel === 'email' ? to.length <= 320 && EMAIL_PATTERN.test(to) : PHONE_PATTERN.test(to);
+  // The forms check addresses with the same rule, so an address a form accepted never fails here.
+  const valid = channel === 'email' ? isEmailAddress(to) : PHONE_PATTERN.test(to);
   if (!valid) throw invalidMessage(`The recipient is not a valid ${channel === 'email' ? 'email address' : 'mobile number'}`);
 }
 

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import { z } from 'zod';
+import { emailAddressField } from '../accounts/email-address.js';
 import { createPasswordReset, isResetTokenShaped, resetTokenHash } from '../accounts/password-reset.js';
 import { durationText } from '../notifications/templates.js';
 import { PASSWORD_MESSAGES } from '../accounts/password-policy.js';
@@ -31,15 +32,9 @@ export function resetCookieName(issuer: string): string {
   return issuer.startsWith('https://') ? '__Host-carelogin-reset' : 'carelogin-reset';
 }
 
-const EMAIL_MESSAGES = { missing: 'Enter your email address', format: 'Enter an email address in the correct format, like name@example.com', long: 'Email address must be 320 characters or fewer' };
-
 const emailSchema = z.object({
-  email: z
-    .string({ error: EMAIL_MESSAGES.missing })
-    .trim()
-    .min(1, EMAIL_MESSAGES.missing)
-    .max(320, EMAIL_MESSAGES.long)
-    .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, EMAIL_MESSAGES.format),
+  // The one email address rule (src/accounts/email-address.ts): no NUL or other character the database or the outbox refuses.
+  email: emailAddressField(),
   interaction: z.string().regex(UID).optional().catch(undefined),
 });
 

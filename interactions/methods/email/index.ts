@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { emailAddressField } from '../../../src/accounts/email-address.js';
 import { defineMethod } from '../types.js';
 
 /**
@@ -7,18 +8,8 @@ import { defineMethod } from '../types.js';
  * and known addresses get the same answers in the same time.
  */
 
-/** Something, an @, something, a dot, something; no spaces or control characters. Deliverability is the account's business. */
-const EMAIL_FORMAT = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}.]+$/u;
-export const EMAIL_MAX_LENGTH = 320;
-
-const schema = z.object({
-  email: z
-    .string({ error: 'Enter your email address' })
-    .trim()
-    .min(1, 'Enter your email address')
-    .max(EMAIL_MAX_LENGTH, `Email address must be ${EMAIL_MAX_LENGTH} characters or fewer`)
-    .regex(EMAIL_FORMAT, 'Enter an email address in the correct format, like name@example.com'),
-});
+/** The one email address rule (src/accounts/email-address.ts), so every address typed here can be stored and sent to. */
+const schema = z.object({ email: emailAddressField() });
 
 export const emailMethod = defineMethod({
   id: 'email',

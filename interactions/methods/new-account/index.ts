@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EMAIL_ADDRESS_MESSAGES, emailAddressField } from '../../../src/accounts/email-address.js';
 import { PASSWORD_MESSAGES, checkPassword } from '../../../src/accounts/password-policy.js';
 import { registerAccount } from '../../../src/accounts/registration.js';
 import { tooManyRequestsView } from '../pages.js';
@@ -15,26 +16,18 @@ import { defineMethod, type Outcome } from '../types.js';
  * changes (F2, H1). The step proves Cp (amr pwd): the password was chosen in this journey.
  */
 
-/** Same rule as the sign-in email step: something, an @, something, a dot, something. */
-const EMAIL_FORMAT = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}.]+$/u;
-const EMAIL_MAX_LENGTH = 320;
-
 export const NEW_ACCOUNT_MESSAGES = {
-  emailMissing: 'Enter your email address',
-  emailFormat: 'Enter an email address in the correct format, like name@example.com',
-  emailLength: `Email address must be ${EMAIL_MAX_LENGTH} characters or fewer`,
+  emailMissing: EMAIL_ADDRESS_MESSAGES.missing,
+  emailFormat: EMAIL_ADDRESS_MESSAGES.format,
+  emailLength: EMAIL_ADDRESS_MESSAGES.long,
   terms: 'Confirm that you agree to the terms of use',
   tooManyCodes: 'You have asked for too many security codes. Wait before you try again',
 } as const;
 
 const schema = z
   .object({
-    email: z
-      .string({ error: NEW_ACCOUNT_MESSAGES.emailMissing })
-      .trim()
-      .min(1, NEW_ACCOUNT_MESSAGES.emailMissing)
-      .max(EMAIL_MAX_LENGTH, NEW_ACCOUNT_MESSAGES.emailLength)
-      .regex(EMAIL_FORMAT, NEW_ACCOUNT_MESSAGES.emailFormat),
+    // The same rule as the sign-in email step and the outbox (src/accounts/email-address.ts).
+    email: emailAddressField(),
     // Never trimmed: spaces are part of a password. Checked here without the address, so its
     // message appears with the other fields' ones; the address is checked below once it is valid.
     password: z.string({ error: PASSWORD_MESSAGES.missing }).superRefine((password, ctx) => {

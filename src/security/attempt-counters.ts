@@ -29,6 +29,8 @@ export interface LockoutPolicy {
 
 export interface FailureResult {
   failures: number;
+  /** Failures since the last success (never restarted by time): the hard-cap count. */
+  consecutiveFailures: number;
   locked: boolean;
   retryAfterSeconds: number;
   /** hard cap reached: authenticator disabled until rebinding/reset */
@@ -63,8 +65,12 @@ export interface AttemptCounters {
   /** Locked (or disabled) right now? Checked BEFORE verifying, so the correct answer during a lock still fails. */
   status(key: string, options?: { policy?: LockoutPolicy; manager?: EntityManager }): Promise<CounterStatus>;
   recordFailure(key: string, policy: LockoutPolicy): Promise<FailureResult>;
-  /** Resets failures and consecutive count (and any lock). */
-  recordSuccess(key: string): Promise<void>;
+  /**
+   * Resets failures and consecutive count (and any lock), in `manager`'s transaction when given.
+   * Returns the consecutive failures the counter held: every failure since the last success
+   * (after a reserveAttempt, that attempt included), so the owner can be told about them (A4).
+   */
+  recordSuccess(key: string, manager?: EntityManager): Promise<number>;
   /** Same as recordSuccess, named for rebinding flows: password reset, new phone number, admin unlock. */
   reset(key: string, manager?: EntityManager): Promise<void>;
   /**
@@ -207,6 +213,7 @@ export function toFailureResult(row: CounterRow, policy: LockoutPolicy): Failure
   const consecutive = Number(row.consecutive_failures);
   return {
     failures: Number(row.failures),
+    consecutiveFailures: consecutive,
     locked: Boolean(row.locked),
     retryAfterSeconds: Number(row.retry_after),
     disabled: Boolean(row.disabled),
@@ -335,7 +342,10 @@ export function createAttemptCounters(dataSource: DataSource, config: Config): A
 
     recordFailure: countFailure,
 
-    recordSuccess: (key) => deleteRow(dataSource, key),
+    async recordSuccess(key, manager) {
+      const [row] = await queryRows<{ consecutive_failures: number | string }>(manager ?? dataSource, 'DELETE FROM attempt_counter WHERE key = $1 RETURNING consecutive_failures', [key]);
+      return Number(row?.consecutive_failures ?? 0);
+    },
 
     reset: (key, manager) => deleteRow(manager ?? dataSource, key),
 
@@ -345,7 +355,7 @@ export function createAttemptCounters(dataSource: DataSource, config: Config): A
       // Nothing was updated: the step was locked before this attempt. Report the lock as it stands
       // (locked stays true even if it ran out a moment ago: this attempt was refused either way).
       const status = await readCounterStatus(dataSource, key, policy);
-      return { allowed: false, failures: status.failures, locked: true, retryAfterSeconds: status.retryAfterSeconds, disabled: status.disabled, delayMs: status.delayMs };
+      return { allowed: false, failures: status.failures, consecutiveFailures: status.consecutiveFailures, locked: true, retryAfterSeconds: status.retryAfterSeconds, disabled: status.disabled, delayMs: status.delayMs };
     },
 
     async recordIpFailure(ip) {

@@ -100,6 +100,52 @@ describe('sign-in journey (security)', () => {
     });
   });
 
+  describe('the owner is told about failed attempts (A4, ASVS 6.3.5)', () => {
+    async function toldMessages(email: string): Promise<{ body: string }[]> {
+      return query<{ body: string }>(`SELECT body FROM outbox_message WHERE recipient = $1 AND template = 'signed-in-after-failures'`, [email]);
+    }
+
+    it('3 wrong passwords and then the right one: one signed-in-after-failures email to the owner; a clean sign-in: none', async function () {
+      this.timeout(60_000);
+      const account = await createAccount(test);
+      const { journey, page: start } = await atPasswordStep(account.email);
+      let page = start;
+      for (let i = 0; i < 3; i++) page = await submit(journey, page, { password: `wrong-${i}` });
+      expect(heading(await submit(journey, page, { password: TEST_PASSWORD }))).to.equal('Check your mobile phone');
+      const told = await toldMessages(account.email);
+      expect(told).to.have.length(1);
+      expect(told[0]!.body).to.contain('after 3 attempts with the wrong password');
+
+      // The count was cleared with the message: the next (clean) sign-in tells nobody anything.
+      const again = await atPasswordStep(account.email);
+      expect(heading(await submit(again.journey, again.page, { password: TEST_PASSWORD }))).to.equal('Check your mobile phone');
+      expect(await toldMessages(account.email)).to.have.length(1);
+
+      const clean = await createAccount(test);
+      const fresh = await atPasswordStep(clean.email);
+      expect(heading(await submit(fresh.journey, fresh.page, { password: TEST_PASSWORD }))).to.equal('Check your mobile phone');
+      expect(await toldMessages(clean.email)).to.have.length(0);
+    });
+
+    it('tells the owner who signs in after a lock someone else caused has run out', async function () {
+      this.timeout(90_000);
+      const account = await createAccount(test);
+      const attacker = await atPasswordStep(account.email);
+      let page = attacker.page;
+      for (let i = 0; i < test.idp.config.limits.passwordAttempts; i++) page = await submit(attacker.journey, page, { password: `guess-${i}` });
+      expect((await query<{ locked: boolean }>('SELECT locked_until > now() AS locked FROM attempt_counter WHERE key = $1', [`password:${account.id}`]))[0]).to.deep.equal({ locked: true });
+      expect(await toldMessages(account.email)).to.have.length(0);
+
+      // The lock runs out (as if LOCKOUT_SECONDS had passed); then the owner signs in from their own browser.
+      await query(`UPDATE attempt_counter SET locked_until = now() - interval '1 second' WHERE key = $1`, [`password:${account.id}`]);
+      const owner = await atPasswordStep(account.email);
+      expect(heading(await submit(owner.journey, owner.page, { password: TEST_PASSWORD }))).to.equal('Check your mobile phone');
+      const told = await toldMessages(account.email);
+      expect(told).to.have.length(1);
+      expect(told[0]!.body).to.contain(`after ${test.idp.config.limits.passwordAttempts} attempts with the wrong password`);
+    });
+  });
+
   describe('enumeration (F1)', () => {
     it('answers an unknown address exactly as a known one with a wrong password: status, page and cookies', async () => {
       const account = await createAccount(test);

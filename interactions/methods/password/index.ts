@@ -4,7 +4,7 @@ import { normaliseEmail } from '../../../entities/account.js';
 import { lockoutKeys, passwordPolicy } from '../../../src/security/attempt-counters.js';
 import type { KeyedDigest } from '../../../src/security/keyed-digest.js';
 import { tooManyRequestsView } from '../pages.js';
-import { defineMethod, type Outcome } from '../types.js';
+import { defineMethod, type MethodServices, type Outcome } from '../types.js';
 
 /**
  * The password step (Cp). Enumeration-resistant (F1) and brute-force-resistant (X8, A3, A4, B3):
@@ -32,6 +32,31 @@ type PasswordEvent = 'verified' | 'emailChangeRequested';
  */
 function unknownAccountKey(digest: KeyedDigest, email: string): string {
   return lockoutKeys.password(`unknown:${digest('password-unknown-account', normaliseEmail(email))}`);
+}
+
+/**
+ * After the right password: clears the account's password counter and, when it showed failures
+ * since the last success (someone else's guesses, or a lock someone else caused that has since run
+ * out), tells the owner with the `signed-in-after-failures` email (A4, ASVS 6.3.5), in the same
+ * transaction as the clearing, so the message and the cleared count commit together and of two
+ * racing sign-ins exactly one tells. `reserved` is the count reserveAttempt returned, this attempt
+ * included: a clean sign-in (reserved 1, the usual case) stays one statement with no transaction.
+ * Returns the failed attempts the owner was told about.
+ */
+async function clearFailures(services: MethodServices, key: string, account: { id: string; email: string }, reserved: number): Promise<number> {
+  const { counters, dataSource, notifications } = services;
+  // The counter's count includes this (right) attempt, which reserveAttempt counted up front.
+  if (reserved <= 1) {
+    await counters.recordSuccess(key);
+    return 0;
+  }
+  return dataSource.transaction(async (manager) => {
+    const failedAttempts = Math.max(0, (await counters.recordSuccess(key, manager)) - 1);
+    if (failedAttempts > 0) {
+      await notifications.enqueue(manager, { template: 'signed-in-after-failures', to: account.email, data: { failedAttempts }, accountId: account.id });
+    }
+    return failedAttempts;
+  });
 }
 
 export const passwordMethod = defineMethod({
@@ -65,8 +90,8 @@ export const passwordMethod = defineMethod({
     const correct = await hasher.verify(checkable ? account.passwordHash : null, body.password);
 
     if (correct && account) {
-      await counters.recordSuccess(key);
-      await audit.record('password.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip });
+      const failedAttempts = await clearFailures(ctx.services, key, account, attempt.consecutiveFailures);
+      await audit.record('password.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, ...(failedAttempts > 0 ? { detail: { failedAttempts, ownerTold: true } } : {}) });
       return { kind: 'event', event: 'verified', accountId: account.id, account };
     }
 

@@ -16,7 +16,9 @@ import { revokeSignIns } from './sessions-valid-after.js';
  * "Forgotten your password?" (security-bar A6, F2, F5, X3; ASVS 6.4.3, 6.3.7, 7.4.3).
  *
  * - Asking for a link never says whether the address has an account (F2): the caller shows the
- *   same page either way, and unknown addresses get no message.
+ *   same page either way, and unknown addresses get no message. Nor does the time: both run one
+ *   transaction of the same shape before the answer (the link statement matches nothing without
+ *   an account), and only a known address adds its message.
  * - The link carries a 256-bit random token on the issuer's origin; only its SHA-256 is stored.
  *   It lasts config.ttl.resetLink (RESET_LINK_TTL_SECONDS, 1 hour), works once, and a newer
  *   link invalidates older ones.
@@ -32,6 +34,25 @@ export const RESET_LINKS_PER_HOUR = 5;
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const UID = /^[A-Za-z0-9_-]{1,255}$/;
+
+/**
+ * A new link, in one statement: counts the account's links in the last hour and, under
+ * RESET_LINKS_PER_HOUR, invalidates every older live link and inserts the new one (returned).
+ * $1 account id (NULL: no account, and nothing matches or is inserted), $2 token hash,
+ * $3 interaction uid, $4 lifetime in seconds, $5 the hourly cap. The UPDATE cannot see the row
+ * the INSERT adds (one snapshot), so only older links are invalidated.
+ */
+const ISSUE_LINK_SQL = `
+  WITH allowed AS (
+    SELECT $1::uuid AS account_id WHERE $1::uuid IS NOT NULL
+      AND (SELECT count(*) FROM password_reset_token WHERE account_id = $1::uuid AND created_at > now() - interval '1 hour') < $5::int
+  ), invalidated AS (
+    UPDATE password_reset_token SET invalidated_at = now()
+     WHERE account_id = (SELECT account_id FROM allowed) AND used_at IS NULL AND invalidated_at IS NULL
+  )
+  INSERT INTO password_reset_token (account_id, token_hash, interaction_uid, expires_at)
+  SELECT account_id, $2, $3, now() + $4::int * interval '1 second' FROM allowed
+  RETURNING expires_at`;
 
 export function resetTokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -127,35 +148,31 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
     find,
 
     async request(email, options) {
-      const account = await accounts.findByEmail(email);
-      if (!account || account.status !== 'active') {
-        await audit.record('password_reset.requested', { ip: options.ip, detail: { result: 'no_account' } });
-        return;
-      }
+      const found = await accounts.findByEmail(email);
+      const account = found && found.status === 'active' ? found : null;
       const interactionUid = options.interactionUid && UID.test(options.interactionUid) ? options.interactionUid : null;
+      // Made whether or not there is an account, like everything below: the two answers must take
+      // the same time (F2). Before, an unknown address answered without a transaction, in about
+      // half the time of a known one. The work is done before answering, never after, so an
+      // acknowledged request for a real account is never lost.
       const token = randomBytes(32).toString('base64url');
       await dataSource.transaction(async (manager) => {
-        const [recent] = await manager.query(`SELECT count(*)::int AS n FROM password_reset_token WHERE account_id = $1 AND created_at > now() - interval '1 hour'`, [account.id]);
-        if (Number(recent?.n ?? 0) >= RESET_LINKS_PER_HOUR) {
-          await audit.record('password_reset.requested', { accountId: account.id, ip: options.ip, detail: { result: 'too_many' } }, manager);
-          return;
+        // One statement, the same for both: the hourly cap, invalidating older links, the new
+        // link. With no account ($1 NULL) it matches and inserts nothing.
+        const [row] = await queryRows<{ expires_at: Date | string }>(manager, ISSUE_LINK_SQL, [account?.id ?? null, resetTokenHash(token), interactionUid, config.ttl.resetLink, RESET_LINKS_PER_HOUR]);
+        if (account && row) {
+          await notifications.enqueue(manager, {
+            template: 'password-reset-link',
+            to: account.email,
+            // The issuer's own origin, and nothing but the opaque token in the URL (F5).
+            data: { link: `${origin}/reset-password/${token}` },
+            accountId: account.id,
+            deliverBefore: new Date(row.expires_at),
+          });
         }
-        // A newer link makes every older one useless.
-        await invalidateResetLinks(manager, account.id);
-        const [row]: { expires_at: Date | string }[] = await manager.query(
-          `INSERT INTO password_reset_token (account_id, token_hash, interaction_uid, expires_at)
-           VALUES ($1, $2, $3, now() + $4::int * interval '1 second') RETURNING expires_at`,
-          [account.id, resetTokenHash(token), interactionUid, config.ttl.resetLink],
-        );
-        await notifications.enqueue(manager, {
-          template: 'password-reset-link',
-          to: account.email,
-          // The issuer's own origin, and nothing but the opaque token in the URL (F5).
-          data: { link: `${origin}/reset-password/${token}` },
-          accountId: account.id,
-          deliverBefore: new Date(row!.expires_at),
-        });
-        await audit.record('password_reset.requested', { accountId: account.id, ip: options.ip, detail: { result: 'sent' } }, manager);
+        // Without an account, the audit event of the request stands in for the link and its message.
+        const result = !account ? 'no_account' : row ? 'sent' : 'too_many';
+        await audit.record('password_reset.requested', { accountId: account?.id, ip: options.ip, detail: { result } }, manager);
       });
     },
 

@@ -213,6 +213,69 @@ describe('create-account journey', () => {
     });
   });
 
+  describe('a fault between confirming the address and moving the journey on', () => {
+    /**
+     * Makes the journey's move off confirm-email fail once, as an outage or a crash after the code
+     * was used would: a trigger on journey_state that raises the first time (a sequence, because
+     * nextval is not rolled back with the failed statement), for this journey only.
+     */
+    async function failNextMoveOnce(uid: string): Promise<() => Promise<void>> {
+      const name = `fail_move_${uid.replace(/[^A-Za-z0-9]/g, '_').toLowerCase()}`;
+      const db = test.idp.db.dataSource;
+      await db.query(`CREATE SEQUENCE ${name}`);
+      await db.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF OLD.uid = '${uid}' AND OLD.step = 'confirm-email' AND NEW.step <> OLD.step AND nextval('${name}') = 1 THEN
+            RAISE EXCEPTION 'simulated outage while moving the journey on';
+          END IF;
+          RETURN NEW;
+        END $$`);
+      await db.query(`CREATE TRIGGER ${name} BEFORE UPDATE ON journey_state FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+      return async () => {
+        await db.query(`DROP TRIGGER ${name} ON journey_state`);
+        await db.query(`DROP FUNCTION ${name}()`);
+        await db.query(`DROP SEQUENCE ${name}`);
+      };
+    }
+
+    async function confirmedButStuck(): Promise<{ journey: Journey; page: Page; email: string; code: string }> {
+      const { journey, page, email } = await atConfirmEmail();
+      const code = await emailCode(test, email);
+      const restore = await failNextMoveOnce(journey.uid);
+      try {
+        const failed = await submit(journey, page, { code });
+        expect(failed.status).to.be.at.least(500);
+      } finally {
+        await restore();
+      }
+      // The address is confirmed and the code spent, but the journey is still at confirm-email.
+      expect((await accountRow(email))!.email_verified_at).to.be.instanceOf(Date);
+      const [state] = await test.idp.db.dataSource.query('SELECT step FROM journey_state WHERE uid = $1', [journey.uid]);
+      expect(state.step).to.equal('confirm-email');
+      return { journey, page, email, code };
+    }
+
+    it('submitting the same code again moves on to the mobile number', async () => {
+      const { journey, page, code } = await confirmedButStuck();
+      const next = await submit(journey, page, { code });
+      expect(heading(next)).to.equal('Enter your mobile phone number');
+    });
+
+    it('coming back to the page moves on to the mobile number', async () => {
+      const { journey } = await confirmedButStuck();
+      const next = await journey.browser.get(`${test.url}/interaction/${journey.uid}`);
+      expect(heading(next)).to.equal('Enter your mobile phone number');
+    });
+
+    it('"Send a new code" moves on instead of claiming to have sent one', async () => {
+      const { journey, page, email } = await confirmedButStuck();
+      const before = await outboxCount(test, email, 'email-confirmation-code');
+      const next = await journey.browser.submit(page, {}, { actionContains: '/resend' });
+      expect(heading(next)).to.equal('Enter your mobile phone number');
+      expect(await outboxCount(test, email, 'email-confirmation-code')).to.equal(before);
+    });
+  });
+
   describe('the mobile phone number', () => {
     const refused: { name: string; mobile: string; message: string }[] = [
       { name: 'a landline', mobile: '020 7946 0000', message: UK_MOBILE_MESSAGES.landline },

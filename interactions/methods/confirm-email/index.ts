@@ -55,6 +55,23 @@ function pendingAccount(ctx: StepContext): { id: string; email: string } | null 
   return { id: account.id, email: account.email };
 }
 
+/**
+ * The journey's own account already has this address confirmed: the right code was used and
+ * confirmEmail committed, but moving the journey on did not (an outage or a crash in between), or
+ * another journey of the same person confirmed it. The code is spent and no new one is sent to a
+ * confirmed address, so the step would otherwise be stuck; it is done, and moves on. Never true
+ * for a registration that found an existing account (its journey has no account, F2).
+ */
+function alreadyConfirmed(ctx: StepContext): boolean {
+  const account = ctx.account;
+  return account !== null && account.emailVerifiedAt !== null && account.status === 'active' && account.emailNormalised === normaliseEmail(addressOf(ctx));
+}
+
+function movedOn(ctx: StepContext): Outcome<ConfirmEmailEvent> {
+  ctx.log.info({ event: 'confirm_email.already_confirmed' }, 'email address already confirmed; the journey moves on');
+  return { kind: 'event', event: 'confirmed' };
+}
+
 async function liveCodeExists(manager: EntityManager, journeyId: string): Promise<boolean> {
   const rows = await queryRows(
     manager,
@@ -102,6 +119,11 @@ export const confirmEmailMethod = defineMethod({
     if (!sent.ok) ctx.log.info({ reason: sent.reason }, 'email confirmation code not sent on arrival');
   },
 
+  async arrive(ctx) {
+    // Also on every view of the page, so a journey left behind by a failed move continues.
+    return alreadyConfirmed(ctx) ? movedOn(ctx) : undefined;
+  },
+
   async present(ctx, presentation) {
     const status = await lockStatus(ctx);
     if (status.locked || status.disabled) return locked(ctx);
@@ -115,6 +137,8 @@ export const confirmEmailMethod = defineMethod({
     const { audit, codes, counters, dataSource } = ctx.services;
     const ip = await counters.ipBlocked(ctx.ip);
     if (ip.blocked) return { kind: 'page', view: tooManyRequestsView(ip.retryAfterSeconds) };
+    // The same code submitted again after its first submission confirmed the address but the move failed.
+    if (alreadyConfirmed(ctx)) return movedOn(ctx);
     const account = pendingAccount(ctx);
     const result = await codes.verify({ accountId: null, purpose: CONFIRM_EMAIL_PURPOSE, journeyId: ctx.uid, code: body.code, destination: normaliseEmail(addressOf(ctx)) });
     // Only a right code for a real, unconfirmed account of this journey confirms anything.
@@ -136,6 +160,8 @@ export const confirmEmailMethod = defineMethod({
     /** "Send a new code": the wrong-answer count carries over (B2); sends are limited per journey (B4). */
     resend: {
       async run(ctx): Promise<Outcome<ConfirmEmailEvent>> {
+        // Nothing is sent to a confirmed address; rather than say a code was sent, move on.
+        if (alreadyConfirmed(ctx)) return movedOn(ctx);
         const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
         return resendOutcome(sent, `We have sent a new security code to ${addressOf(ctx)}.`, () => locked(ctx));
       },

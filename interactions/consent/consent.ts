@@ -38,6 +38,25 @@ export async function showConsent(services: AppServices, details: InteractionDet
   return { kind: 'render', step: CONSENT_STEP, view: { template: 'consent.njk', data: { clientName: await clientName(services, details), items } } };
 }
 
+/**
+ * The grant consent is added to, the same whichever of several submissions of this page (a double
+ * click, a resubmitted form) gets here: the interaction's grant (loadExistingGrant in
+ * src/provider/provider.ts found the account's grant for this service when the request started),
+ * else a new one whose id is derived from the interaction (a keyed digest, so nobody can predict
+ * it). Racing submissions then save the same grant row (the adapter's upsert) instead of one grant
+ * each, so the service is listed once in "Your account" and withdrawing consent ends it. No extra
+ * look-up: the first consent stays within its round-trip budget (decisions D9).
+ */
+async function grantFor(services: AppServices, details: InteractionDetails, accountId: string, clientId: string): Promise<InstanceType<AppServices['provider']['Grant']>> {
+  const { Grant } = services.provider;
+  const existing = details.grantId ? await Grant.find(details.grantId) : undefined;
+  if (existing && existing.accountId === accountId && existing.clientId === clientId) return existing;
+  const grant = new Grant({ accountId, clientId });
+  // Grant.save() keeps an id that is already set (it only generates one when there is none).
+  grant.jti = services.digest('consent-grant', details.uid);
+  return grant;
+}
+
 export async function decideConsent(services: AppServices, details: InteractionDetails, request: RequestInfo, body: Record<string, unknown>): Promise<Reply> {
   const parsed = decisionSchema.safeParse(body);
   // Neither button (a forged or broken form): ask again rather than guess.
@@ -50,8 +69,7 @@ export async function decideConsent(services: AppServices, details: InteractionD
   }
   if (!accountId) return { kind: 'redirect', location: `/interaction/${encodeURIComponent(details.uid)}` };
 
-  const { Grant } = services.provider;
-  const grant = (details.grantId ? await Grant.find(details.grantId) : undefined) ?? new Grant({ accountId, clientId });
+  const grant = await grantFor(services, details, accountId, clientId);
   const prompt = missing(details);
   if (prompt.missingOIDCScope) grant.addOIDCScope(prompt.missingOIDCScope.join(' '));
   if (prompt.missingOIDCClaims) grant.addOIDCClaims([...prompt.missingOIDCClaims]);

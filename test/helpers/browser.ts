@@ -41,7 +41,7 @@ export class Browser {
   }
 
   /** Submits a form found on the page (the first, or the one whose action contains `actionContains`). */
-  async submit(page: Page, fields: Record<string, string> = {}, options: { actionContains?: string; button?: string; omit?: string[]; headers?: Record<string, string> } = {}): Promise<Page> {
+  async submit(page: Page, fields: Record<string, string> = {}, options: { actionContains?: string; button?: string; omit?: string[]; headers?: Record<string, string>; noFollow?: boolean } = {}): Promise<Page> {
     const form = findForm(page, options.actionContains);
     const body = new URLSearchParams({ ...form.fields, ...fields });
     if (options.button) {
@@ -55,6 +55,7 @@ export class Browser {
       method: form.method.toUpperCase() === 'GET' ? 'GET' : 'POST',
       body: body.toString(),
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(page.url).origin, ...options.headers },
+      noFollow: options.noFollow,
     });
   }
 
@@ -72,7 +73,8 @@ export class Browser {
     this.jar.set(`${host}|${path}|${name}`, { name, value, host, path });
   }
 
-  private async navigate(url: string, init: { method: string; body?: string; headers: Record<string, string> }): Promise<Page> {
+  /** With `noFollow`, the first answer is returned even when it is a redirect (its Location header tells where to). */
+  private async navigate(url: string, init: { method: string; body?: string; headers: Record<string, string>; noFollow?: boolean }): Promise<Page> {
     let current = url;
     let method = init.method;
     let body = init.body;
@@ -93,7 +95,7 @@ export class Browser {
         this.store(current, header);
       }
       const location = response.headers.get('location');
-      if (response.status >= 300 && response.status < 400 && location) {
+      if (response.status >= 300 && response.status < 400 && location && !init.noFollow) {
         await response.arrayBuffer();
         current = new URL(location, current).toString();
         if (response.status !== 307 && response.status !== 308) {

@@ -242,6 +242,21 @@ describe('sign-in journey', () => {
       expect(new URL(page.callbackUrl!).searchParams.get('code')).to.equal(null);
     });
 
+    it('a double-clicked "Continue" gives the service one grant, not two', async () => {
+      const account = await createAccount(test);
+      const { journey, page } = await signInThroughCode(test, account);
+      expect(heading(page)).to.match(/^Share your information with/);
+      // Both clicks are answered before the browser follows either redirect (a real double click).
+      const answers = await Promise.all([0, 1].map(() => journey.browser.submit(page, {}, { button: 'Continue', noFollow: true })));
+      for (const answer of answers) expect(answer.status).to.be.within(300, 399);
+      const done = await journey.browser.get(new URL(answers[0]!.headers.get('location')!, page.url).toString());
+      expect(done.callbackUrl, pageText(done).slice(0, 200)).to.be.a('string');
+      const tokens = await test.rp.exchange(done.callbackUrl!, journey.request);
+      expect(tokens.claims()!.sub).to.equal(account.id);
+      const grants: unknown[] = await test.idp.db.dataSource.query(`SELECT id FROM oidc_model WHERE model = 'Grant' AND payload->>'accountId' = $1`, [account.id]);
+      expect(grants).to.have.length(1);
+    });
+
     it('does not ask again for consent already given', async () => {
       const account = await createAccount(test);
       const first = await signInThroughCode(test, account);

@@ -5,6 +5,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { DataSource } from 'typeorm';
 import { Account, normaliseEmail } from '../../entities/account.js';
+import { EMAIL_ADDRESS_MESSAGES, emailAddressProblem, isEmailAddress } from '../accounts/email-address.js';
 import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js';
 import { invalidateResetLinks, textPasswordChanged } from '../accounts/password-reset.js';
 import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
@@ -27,8 +28,6 @@ import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGran
 export const REAUTH_WINDOW_SECONDS = 15 * 60;
 
 const FORM_LIMIT = '8kb';
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const MAX_EMAIL_LENGTH = 320;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** oidc-provider grant ids and session uids (nanoid) */
 const GRANT_ID = /^[A-Za-z0-9_-]{10,64}$/;
@@ -444,8 +443,9 @@ export function createAccountRouter(services: AppServices): Router {
     const email = typeof body.email === 'string' ? body.email.trim() : '';
     const password = typeof body.password === 'string' ? body.password : '';
     let error: string | undefined;
-    if (!email) error = 'Enter your new email address';
-    else if (email.length > MAX_EMAIL_LENGTH || !EMAIL_PATTERN.test(email)) error = 'Enter an email address in the correct format, like name@example.com';
+    const problem = emailAddressProblem(email);
+    if (problem === 'missing') error = 'Enter your new email address';
+    else if (problem) error = EMAIL_ADDRESS_MESSAGES[problem];
     else if (normaliseEmail(email) === account.emailNormalised) error = 'This is already your email address. Enter a different one';
     // As NHS login: the new address and the password (the sign-in may have been someone else's).
     const refused = await passwordProblem(ctx, password, 'email');
@@ -483,7 +483,7 @@ export function createAccountRouter(services: AppServices): Router {
     const code = normaliseSecurityCode(body.code);
     const again = (text: string, status = 400): void =>
       page(ctx, 'check-email', { title: 'Check your email', email, errors: [{ field: 'code', text }], csrfToken: csrfToken(ctx) }, status);
-    if (!email || !EMAIL_PATTERN.test(email)) return redirect(ctx, '/account/email');
+    if (!isEmailAddress(email)) return redirect(ctx, '/account/email');
     // A repeat of a confirmation that has already happened (a double click): the same answer, no code checked.
     if (normaliseEmail(email) === account.emailNormalised) return redirect(ctx, '/account?done=email');
     if (!SECURITY_CODE_PATTERN.test(code)) return again('Enter the security code, like 123456');

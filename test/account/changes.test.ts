@@ -227,6 +227,12 @@ describe('Your account: changing the password, email address and mobile number',
       const malformed = await browser.submit(form, { email: 'not-an-email', password: TEST_PASSWORD });
       expect(malformed.status).to.equal(400);
       expect(errorSummary(malformed)[0]).to.match(/correct format/);
+      // The one address rule (src/accounts/email-address.ts): what the outbox or PostgreSQL would refuse is a 400, never a 500.
+      for (const email of ['new,addr@example.com', 'a"b@example.com', 'a<b>@example.com', 'nul\u0000@example.com']) {
+        const refused = await browser.submit(malformed, { email, password: TEST_PASSWORD });
+        expect(refused.status, JSON.stringify(email)).to.equal(400);
+        expect(errorSummary(refused)[0], JSON.stringify(email)).to.match(/correct format/);
+      }
       const same = await browser.submit(malformed, { email: account.email.toUpperCase(), password: TEST_PASSWORD });
       expect(errorSummary(same)[0]).to.match(/already your email address/);
     });

@@ -139,8 +139,14 @@ export function createPasswordResetRouter(services: AppServices): Router {
     ctx.redirect('/forgotten-password/check-your-email');
   });
 
+  /** "Ask for a new link" keeps this browser's sign-in (the reset cookie names it), so the new link brings it back too. */
+  function newLinkHref(ctx: Context): string {
+    const started = ctx.cookies.get(cookieName, { signed: false });
+    return started && UID.test(started) ? `/forgotten-password?interaction=${encodeURIComponent(started)}` : '/forgotten-password';
+  }
+
   router.get('/forgotten-password/check-your-email', (ctx) => {
-    page(ctx, 200, 'password-reset/check-your-email.njk', { expiresIn: linkLifetime });
+    page(ctx, 200, 'password-reset/check-your-email.njk', { expiresIn: linkLifetime, newLinkHref: newLinkHref(ctx) });
   });
 
   async function showNewPassword(ctx: Context, status: number, errors?: FieldError[]): Promise<void> {
@@ -154,7 +160,7 @@ export function createPasswordResetRouter(services: AppServices): Router {
   router.get('/reset-password/:token', async (ctx) => {
     const token = String(ctx.params.token);
     if (!isResetTokenShaped(token) || !(await resets.find(token))) {
-      page(ctx, 400, 'password-reset/link-expired.njk');
+      page(ctx, 400, 'password-reset/link-expired.njk', { newLinkHref: newLinkHref(ctx) });
       return;
     }
     await showNewPassword(ctx, 200);
@@ -164,7 +170,7 @@ export function createPasswordResetRouter(services: AppServices): Router {
     const token = String(ctx.params.token);
     const parsed = newPasswordSchema.safeParse(body(ctx));
     if (!(await resets.find(token))) {
-      page(ctx, 400, 'password-reset/link-expired.njk');
+      page(ctx, 400, 'password-reset/link-expired.njk', { newLinkHref: newLinkHref(ctx) });
       return;
     }
     if (!parsed.success) return showNewPassword(ctx, 400, firstErrors(parsed.error));
@@ -172,7 +178,7 @@ export function createPasswordResetRouter(services: AppServices): Router {
     const outcome = await resets.complete(token, parsed.data.password, { ip: ctx.ip });
     if (!outcome.ok) {
       if (outcome.reason === 'policy') return showNewPassword(ctx, 400, [{ field: 'password', text: PASSWORD_MESSAGES[outcome.problem] }]);
-      page(ctx, 400, 'password-reset/link-expired.njk');
+      page(ctx, 400, 'password-reset/link-expired.njk', { newLinkHref: newLinkHref(ctx) });
       return;
     }
     const started = ctx.cookies.get(cookieName, { signed: false });

@@ -25,6 +25,8 @@ describe('forgotten your password', () => {
 
     let page = await requestReset(test, journey.browser, account.email, passwordPage);
     expect(heading(page)).to.equal('Check your email');
+    // "Ask for a new link" keeps this sign-in, so a second link brings the browser back to it too.
+    expect(page.html).to.contain(`href="/forgotten-password?interaction=${journey.uid}"`);
     const link = await latestResetLink(test, account.email);
     expect(link).to.match(new RegExp(`^${test.url}/reset-password/[A-Za-z0-9_-]{43}$`));
 

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { isDatabaseConnectionError } from '../../src/errors.js';
+import { createAccessTokenJwt } from '../../src/provider/access-token-jwt.js';
+import { ROUTES } from '../../src/provider/provider.js';
 import { Browser, pageText } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
@@ -27,6 +29,15 @@ describe('database outage (PostgreSQL behind a TCP proxy)', function () {
   let proxy: TcpProxy;
   let db: TestDatabase;
   let test: TestIdp;
+
+  /**
+   * A well-formed access-token JWT with our signature: /userinfo must look its stored token up in the
+   * database (a token that is not our JWT is refused without one, so it would not test the outage).
+   */
+  async function accessTokenNeedingTheDatabase(fill: string): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return createAccessTokenJwt({ issuer: test.url, keystore: test.idp.keystore, routes: ROUTES }).sign({ jti: fill.repeat(43), iat: now, exp: now + 300 });
+  }
   const rejections: unknown[] = [];
   const onRejection = (reason: unknown): void => {
     rejections.push(reason);
@@ -104,7 +115,7 @@ describe('database outage (PostgreSQL behind a TCP proxy)', function () {
     // The protocol endpoints answer JSON a relying party can act on.
     const [token, userinfo, authorize] = await Promise.all([
       timedFetch(`${test.url}/token`, tokenRequest),
-      timedFetch(`${test.url}/userinfo`, { headers: { authorization: `Bearer ${'a'.repeat(43)}`, accept: 'application/json' } }),
+      timedFetch(`${test.url}/userinfo`, { headers: { authorization: `Bearer ${await accessTokenNeedingTheDatabase('a')}`, accept: 'application/json' } }),
       timedFetch((await test.rp.authorize({ scope: 'openid' })).url, { headers: { accept: 'text/html' } }),
     ]);
     for (const [name, response] of [['/token', token], ['/userinfo', userinfo]] as const) {
@@ -196,7 +207,7 @@ describe('database outage (PostgreSQL behind a TCP proxy)', function () {
       outcome(() => fetch(`${test.url}/health/ready`)),
       outcome(() => browser.get(interactionUrl)),
       outcome(() => fetch(`${test.url}/token`, tokenRequest)),
-      outcome(() => fetch(`${test.url}/userinfo`, { headers: { authorization: `Bearer ${'b'.repeat(43)}`, accept: 'application/json' } })),
+      outcome(async () => fetch(`${test.url}/userinfo`, { headers: { authorization: `Bearer ${await accessTokenNeedingTheDatabase('b')}`, accept: 'application/json' } })),
     ]);
     expect({ ready: outcomes[0], interactionPage: outcomes[1], token: outcomes[2], userinfo: outcomes[3] }).to.deep.equal({
       ready: '503 fast',

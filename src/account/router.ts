@@ -302,7 +302,7 @@ export function createAccountRouter(services: AppServices): Router {
       mobile: account.mobileNumber ? maskMobile(account.mobileNumber) : undefined,
       hasPassword: Boolean(account.passwordHash),
       devices: await devices.listDevices(account.id),
-      sessions: (await listSessions(dataSource, account.id)).map((b) => ({ ...b, current: b.uid === me(ctx).sessionUid })),
+      sessions: (await listSessions(dataSource, account.id, revokedUpTo(account.sessionsValidAfter))).map((b) => ({ ...b, current: b.uid === me(ctx).sessionUid })),
       services: connected,
       done,
       csrfToken: csrfToken(ctx),

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { queryRows } from '../db/sql.js';
 import { registrationEmailKey } from '../accounts/registration.js';
+import { signInCounts } from '../accounts/sessions-valid-after.js';
 import { lockoutKeys } from '../security/attempt-counters.js';
 import type { KeyedDigest } from '../security/keyed-digest.js';
 import { ACCOUNT_CLIENT_ID } from './internal-client.js';
@@ -39,17 +40,21 @@ export interface SignedInBrowser {
   readonly signedInAt: Date;
 }
 
-/** Live sessions of the account, newest sign-in first; not those from before its last revocation, which no longer work. */
-export async function listSessions(db: Db, accountId: string): Promise<SignedInBrowser[]> {
+/**
+ * Live sessions of the account, newest sign-in first; not those from before its last revocation
+ * (`revokedSecond`, src/accounts/sessions-valid-after.ts), which no longer work.
+ */
+export async function listSessions(db: Db, accountId: string, revokedSecond: number | null): Promise<SignedInBrowser[]> {
   const rows = await queryRows<{ uid: string; login_ts: string }>(
     db,
-    `SELECT s.uid, s.payload->>'loginTs' AS login_ts FROM oidc_model s JOIN account a ON a.id::text = s.payload->>'accountId'
-      WHERE s.model = 'Session' AND s.payload->>'accountId' = $1 AND s.uid IS NOT NULL AND (s.expires_at IS NULL OR s.expires_at > now())
-        AND (a.sessions_valid_after IS NULL OR (s.payload->>'loginTs')::bigint > floor(extract(epoch FROM a.sessions_valid_after)))
-      ORDER BY (s.payload->>'loginTs')::bigint DESC NULLS LAST`,
+    `SELECT uid, payload->>'loginTs' AS login_ts FROM oidc_model
+      WHERE model = 'Session' AND payload->>'accountId' = $1 AND uid IS NOT NULL AND (expires_at IS NULL OR expires_at > now())
+      ORDER BY (payload->>'loginTs')::bigint DESC NULLS LAST`,
     [accountId],
   );
-  return rows.map((r) => ({ uid: r.uid, signedInAt: new Date(Number(r.login_ts) * 1000) }));
+  return rows
+    .filter((r) => signInCounts(revokedSecond, r.login_ts === null ? undefined : Number(r.login_ts)))
+    .map((r) => ({ uid: r.uid, signedInAt: new Date(Number(r.login_ts) * 1000) }));
 }
 
 /** Ends one session of this account; false when there is none with that uid for this account (IDOR). */
@@ -119,9 +124,9 @@ export async function deleteAccountRows(manager: EntityManager, accountId: strin
     await manager.query(`DELETE FROM journey_state WHERE lower(facts->>'email') = $1`, [held.email_normalised]);
   }
   // Lockout counters by account id (password, every code step) and the registration email count by address.
-  await manager.query(`DELETE FROM attempt_counter WHERE key = $2 OR key LIKE 'security-code:%:' || $1::text OR key = $3`, [
-    accountId,
+  await manager.query(`DELETE FROM attempt_counter WHERE key = $1 OR key LIKE $2 OR key = $3`, [
     lockoutKeys.password(accountId),
+    lockoutKeys.securityCode(accountId, '%'),
     held ? registrationEmailKey(digest, held.email_normalised) : null,
   ]);
   await manager.query(`UPDATE outbox_message SET account_id = NULL WHERE account_id = $1`, [accountId]);

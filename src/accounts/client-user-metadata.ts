@@ -40,10 +40,11 @@ export function createClientUserMetadataStore(db: DataSource): ClientUserMetadat
  * Undefined when the client has no RSA key to encrypt with.
  */
 export function generateClientUserMetadata(keys: readonly JsonWebKey[]): string | undefined {
-  const rsa = keys.find((key) => key.kty === 'RSA' && (key.use === undefined || key.use === 'enc' || key.use === 'sig'));
+  // An encryption key if the RP registered one; else its (signing) key, the one public key NHS login onboards.
+  const rsa = keys.find((key) => key.kty === 'RSA' && key.use === 'enc') ?? keys.find((key) => key.kty === 'RSA');
   if (!rsa) return undefined;
   const publicKey = createPublicKey({ key: { kty: rsa.kty, n: rsa.n, e: rsa.e }, format: 'jwk' });
   // 18 random decimal digits: well inside Number's safe integers, no leading-zero surprises.
-  const number = `${randomInt(1, 10) }${Array.from({ length: 17 }, () => randomInt(0, 10)).join('')}`;
+  const number = `${randomInt(1, 10)}${Array.from({ length: 17 }, () => randomInt(0, 10)).join('')}`;
   return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, Buffer.from(number)).toString('base64url');
 }

@@ -10,6 +10,7 @@ import { loadKeystore, type Keystore } from '../keys/keystore.js';
 import { loadClients } from './clients/registry.js';
 import { createAccessTokenJwt } from './provider/access-token-jwt.js';
 import { createProvider, ROUTES } from './provider/provider.js';
+import { createBackchannelLogout } from './provider/logout.js';
 import { createUserinfoUpdateRouter } from './provider/userinfo-update.js';
 import { createClientUserMetadataStore } from './accounts/client-user-metadata.js';
 import { purgeExpiredModels } from './provider/adapter.js';
@@ -90,6 +91,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       csrf: createCsrf(keystore.hmacSecret),
       digest: createKeyedDigest(keystore.hmacSecret),
       clients: new Map(clients.map((c) => [c.metadata.client_id, c])),
+      backchannelLogout: createBackchannelLogout(provider, logger),
     };
 
     if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger });

@@ -12,6 +12,7 @@ import type { Audit } from './security/audit.js';
 import type { Csrf } from './security/csrf.js';
 import type { KeyedDigest } from './security/keyed-digest.js';
 import type { RegisteredClient } from './clients/registry.js';
+import type { BackchannelLogout } from './provider/logout.js';
 
 /** Everything request handlers need, built once by the composition root (src/app.ts). */
 export interface AppServices {
@@ -31,4 +32,6 @@ export interface AppServices {
   readonly digest: KeyedDigest;
   /** Registered relying parties by client_id (names for the consent page, allowed scopes and vectors). */
   readonly clients: ReadonlyMap<string, RegisteredClient>;
+  /** Tells services with a back-channel logout URI that a carelogin session has ended. */
+  readonly backchannelLogout: BackchannelLogout;
 }

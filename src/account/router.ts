@@ -22,6 +22,7 @@ import type { AppServices } from '../services.js';
 import { minutesText } from '../web/durations.js';
 import type { FieldError } from '../web/renderer.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
+import { logoutTargets } from '../provider/logout.js';
 import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, redateSession, revokeTokens } from './store.js';
 
 /** Changes to sign-in details need a sign-in no older than this (security-bar "Sessions"; ASVS 7.5.1). */
@@ -68,7 +69,7 @@ interface SignedIn {
  * or disagree with it. See docs/account.md.
  */
 export function createAccountRouter(services: AppServices): Router {
-  const { provider, renderer, csrf, config, dataSource, hasher, codes, notifications, audit, counters, accounts } = services;
+  const { provider, renderer, csrf, config, dataSource, hasher, codes, notifications, audit, counters, accounts, backchannelLogout } = services;
   const devices = createRememberedDevices(dataSource, config);
   const expectedOrigin = new URL(config.issuer).origin;
   const secure = config.issuer.startsWith('https://');
@@ -346,14 +347,19 @@ export function createAccountRouter(services: AppServices): Router {
     const { account, sessionUid } = me(ctx);
     const uid = String(ctx.params.uid);
     // This browser signs out with "Sign out"; here only the others are ended.
-    if (!GRANT_ID.test(uid) || uid === sessionUid || !(await endSession(dataSource, account.id, uid))) throw new NotFoundError();
+    if (!GRANT_ID.test(uid) || uid === sessionUid) throw new NotFoundError();
+    const targets = await logoutTargets(dataSource, account.id, { uid });
+    if (!(await endSession(dataSource, account.id, uid))) throw new NotFoundError();
+    await backchannelLogout.notify(account.id, targets);
     await audit.record('session.ended', { accountId: account.id, ip: ctx.ip });
     redirect(ctx, '/account?done=session-ended');
   });
 
   router.post('/sign-out', requireSignIn, forms, checkForm, async (ctx) => {
     const { account, sessionId } = me(ctx);
+    const targets = await logoutTargets(dataSource, account.id, { sessionId });
     await dataSource.query(`DELETE FROM oidc_model WHERE model = 'Session' AND id = $1`, [sessionId]);
+    await backchannelLogout.notify(account.id, targets);
     clearSessionCookie(ctx);
     // As NHS login's "Log out": this browser is no longer remembered either (it may be a shared one).
     const deviceCookie = ctx.cookies.get(deviceCookieName(config.issuer), { signed: false });
@@ -367,13 +373,16 @@ export function createAccountRouter(services: AppServices): Router {
   router.post('/sign-out-everywhere', requireSignIn, forms, checkForm, async (ctx) => {
     if (!recentlySignedIn(ctx, '/account')) return;
     const { account } = me(ctx);
-    await dataSource.transaction(async (manager) => {
+    const targets = await dataSource.transaction(async (manager) => {
+      const signedIn = await logoutTargets(manager, account.id, {}, { everyService: true });
       await revokeSignIns(manager, account.id);
       const sessions = await deleteSessions(manager, account.id);
       const removed = await devices.removeAllDevices(account.id, manager);
       const tokens = await revokeTokens(manager, account.id);
       await audit.record('account.signed_out_everywhere', { accountId: account.id, ip: ctx.ip, detail: { sessions, devices: removed, tokens } }, manager);
+      return signedIn;
     });
+    await backchannelLogout.notify(account.id, targets);
     clearSessionCookie(ctx);
     redirect(ctx, '/account/signed-out');
   });
@@ -409,8 +418,10 @@ export function createAccountRouter(services: AppServices): Router {
       return;
     }
     const hash = await hasher.hash(next);
-    await dataSource.transaction(async (manager) => {
+    const targets = await dataSource.transaction(async (manager) => {
       await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [account.id, hash]);
+      // Services signed in from other browsers, and any holding tokens, which are revoked below.
+      const signedOut = await logoutTargets(manager, account.id, { allExcept: sessionId }, { everyService: true });
       // Anyone else signed in with the old password is signed out, services' tokens are revoked and
       // remembered devices forgotten (C4). This browser stays signed in, on purpose: the patient has
       // just proved the current password within the re-authentication window, and signing them out
@@ -426,7 +437,9 @@ export function createAccountRouter(services: AppServices): Router {
       await notifications.enqueue(manager, { template: 'password-changed', to: account.email, data: {}, accountId: account.id });
       await textPasswordChanged(notifications, manager, account.id);
       await audit.record('password.changed', { accountId: account.id, ip: ctx.ip, detail: { otherSessionsEnded: sessions, tokens, devices: removed } }, manager);
+      return signedOut;
     });
+    await backchannelLogout.notify(account.id, targets);
     redirect(ctx, '/account?done=password');
   });
 
@@ -598,12 +611,15 @@ export function createAccountRouter(services: AppServices): Router {
       page(ctx, 'delete', { title: 'Delete your carelogin account', errors: [refused.error], csrfToken: csrfToken(ctx) }, refused.status);
       return;
     }
-    await dataSource.transaction(async (manager) => {
+    const targets = await dataSource.transaction(async (manager) => {
       // The notice is written first and kept (without the account id) so it is still delivered.
       await notifications.enqueue(manager, { template: 'account-deleted', to: account.email, data: {}, accountId: null });
+      const signedIn = await logoutTargets(manager, account.id, {}, { everyService: true });
       await deleteAccountRows(manager, account.id, services.digest);
       await audit.record('account.deleted', { accountId: account.id, ip: ctx.ip }, manager);
+      return signedIn;
     });
+    await backchannelLogout.notify(account.id, targets);
     clearSessionCookie(ctx);
     redirect(ctx, '/account/deleted');
   });

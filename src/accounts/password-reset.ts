@@ -11,6 +11,7 @@ import type { PasswordHasher } from './password-hasher.js';
 import { checkPassword, type PasswordProblem } from './password-policy.js';
 import { createRememberedDevices } from './remembered-devices.js';
 import { revokeSignIns } from './sessions-valid-after.js';
+import { logoutTargets, type BackchannelLogout, type LogoutTarget } from '../provider/logout.js';
 
 /**
  * "Forgotten your password?" (security-bar A6, F2, F5, X3; ASVS 6.4.3, 6.3.7, 7.4.3).
@@ -91,13 +92,16 @@ export interface PasswordResetDeps {
   readonly notifications: Notifications;
   readonly audit: Audit;
   readonly logger: Logger;
+  /** Absent in unit tests that build the service alone. */
+  readonly backchannelLogout?: BackchannelLogout;
 }
 
 /**
  * Ends every way the account is signed in anywhere: oidc-provider sessions and grants (and what was
  * issued under them), and, through the security stamp, any of them a request in flight saves again.
  */
-export async function revokeAccountSessions(manager: Pick<EntityManager, 'query'>, accountId: string): Promise<void> {
+export async function revokeAccountSessions(manager: Pick<EntityManager, 'query'>, accountId: string): Promise<LogoutTarget[]> {
+  const targets = await logoutTargets(manager, accountId, {}, { everyService: true });
   await revokeSignIns(manager, accountId);
   await manager.query(`DELETE FROM oidc_model WHERE model = 'Session' AND payload->>'accountId' = $1`, [accountId]);
   // As revokeGrant (src/provider/adapter.ts) does for one grant, for all of the account's, in the caller's transaction.
@@ -106,6 +110,7 @@ export async function revokeAccountSessions(manager: Pick<EntityManager, 'query'
         OR (model = 'Grant' AND payload->>'accountId' = $1)`,
     [accountId],
   );
+  return targets;
 }
 
 /**
@@ -183,7 +188,8 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
       if (problem) return { ok: false, reason: 'policy', problem };
       // Hashing is slow on purpose; do it before taking a database session.
       const passwordHash = await hasher.hash(newPassword);
-      return dataSource.transaction(async (manager): Promise<ResetOutcome> => {
+      let signedOut: LogoutTarget[] = [];
+      const outcome = await dataSource.transaction(async (manager): Promise<ResetOutcome> => {
         // One conditional UPDATE: of two racing submissions of the same link exactly one wins.
         const used = await queryRows<{ account_id: string; interaction_uid: string | null }>(
           manager,
@@ -197,7 +203,7 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
         await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [row.account_id, passwordHash]);
         await invalidateResetLinks(manager, row.account_id);
         const devices = await createRememberedDevices(dataSource, config).removeAllDevices(row.account_id, manager);
-        await revokeAccountSessions(manager, row.account_id);
+        signedOut = await revokeAccountSessions(manager, row.account_id);
         // A new password is a rebinding: a lock an attacker caused no longer stands (A4).
         await counters.reset(lockoutKeys.password(row.account_id), manager);
         await notifications.enqueue(manager, { template: 'password-changed', to: link.email, data: {}, accountId: row.account_id });
@@ -205,6 +211,9 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
         await audit.record('password.reset', { accountId: row.account_id, ip: options.ip, detail: { result: 'changed', devicesRemoved: devices } }, manager);
         return { ok: true, accountId: row.account_id, interactionUid: row.interaction_uid };
       });
+      // After the commit: services hear of the sign-out only once it has happened.
+      if (outcome.ok) await deps.backchannelLogout?.notify(outcome.accountId, signedOut);
+      return outcome;
     },
   };
 }

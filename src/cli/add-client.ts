@@ -2,7 +2,8 @@
  * `npm run clients:add -- --id my-rp --name "My RP" --redirect-uri https://rp.example/callback
  *   (--public-key-pem rp.pem | --jwks rp-jwks.json | --jwks-uri https://rp.example/jwks)
  *   [--vectors P9.Cp.Cd,P5.Cp.Cd] [--scopes openid,profile,email] [--no-pkce] [--refresh-tokens]
- *   [--alg RS512] [--id-token-alg RS512] [--file clients.json]`
+ *   [--alg RS512] [--id-token-alg RS512] [--post-logout-redirect-uri <url> ...]
+ *   [--backchannel-logout-uri <url> [--backchannel-logout-session-required]] [--file clients.json]`
  * Adds a relying party to the clients file, or replaces the one with the same id.
  */
 import { createPublicKey } from 'node:crypto';
@@ -33,6 +34,12 @@ export interface AddClientOptions {
   readonly refreshTokens?: boolean;
   readonly alg?: string;
   readonly idTokenAlg?: string;
+  /** Where RP-initiated logout may return the browser (exact match). */
+  readonly postLogoutRedirectUris?: readonly string[];
+  /** Where back-channel logout tokens are POSTed. */
+  readonly backchannelLogoutUri?: string;
+  /** Logout tokens (and ID tokens) carry `sid`. */
+  readonly backchannelLogoutSessionRequired?: boolean;
   /** Clients file; default config.clientsFile. */
   readonly file?: string;
 }
@@ -95,6 +102,9 @@ export async function addClient(options: AddClientOptions): Promise<AddClientRes
     ...(options.jwksUri !== undefined ? { jwks_uri: options.jwksUri } : {}),
     ...(options.alg !== undefined ? { token_endpoint_auth_signing_alg: options.alg as ClientSigningAlg } : {}),
     ...(options.idTokenAlg !== undefined ? { id_token_signed_response_alg: options.idTokenAlg as ClientSigningAlg } : {}),
+    ...(options.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: [...options.postLogoutRedirectUris] } : {}),
+    ...(options.backchannelLogoutUri !== undefined ? { backchannel_logout_uri: options.backchannelLogoutUri } : {}),
+    ...(options.backchannelLogoutSessionRequired ? { backchannel_logout_session_required: true } : {}),
     carelogin,
   };
   const client = validateClientEntry(entry);
@@ -108,7 +118,9 @@ export async function addClient(options: AddClientOptions): Promise<AddClientRes
 const USAGE = `Usage: npm run clients:add -- --id <client_id> --name <name> --redirect-uri <url> [--redirect-uri <url> ...]
          (--public-key-pem <file> | --jwks <file> | --jwks-uri <https url>)
          [--vectors P9.Cp.Cd,P5.Cp.Cd] [--scopes openid,profile,email] [--no-pkce] [--refresh-tokens]
-         [--alg RS512|PS256|ES256] [--id-token-alg RS512|PS256|ES256] [--file <clients.json>]`;
+         [--alg RS512|PS256|ES256] [--id-token-alg RS512|PS256|ES256]
+         [--post-logout-redirect-uri <url> ...] [--backchannel-logout-uri <url> [--backchannel-logout-session-required]]
+         [--file <clients.json>]`;
 
 function list(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -135,6 +147,9 @@ export function parseAddClientArgs(argv: readonly string[]): AddClientOptions {
         'refresh-tokens': { type: 'boolean', default: false },
         alg: { type: 'string' },
         'id-token-alg': { type: 'string' },
+        'post-logout-redirect-uri': { type: 'string', multiple: true },
+        'backchannel-logout-uri': { type: 'string' },
+        'backchannel-logout-session-required': { type: 'boolean', default: false },
         file: { type: 'string' },
       },
     }));
@@ -155,6 +170,9 @@ export function parseAddClientArgs(argv: readonly string[]): AddClientOptions {
     refreshTokens: values['refresh-tokens'],
     alg: values.alg,
     idTokenAlg: values['id-token-alg'],
+    postLogoutRedirectUris: values['post-logout-redirect-uri'],
+    backchannelLogoutUri: values['backchannel-logout-uri'],
+    backchannelLogoutSessionRequired: values['backchannel-logout-session-required'],
     file: values.file,
   };
 }
@@ -174,6 +192,7 @@ async function main(argv: readonly string[]): Promise<number> {
       `  client assertion alg: ${metadata.token_endpoint_auth_signing_alg}, ID token alg: ${metadata.id_token_signed_response_alg}`,
       `  vectors: ${settings.allowedVectors.join(', ')}; scopes: ${settings.allowedScopes.join(' ')}`,
       `  PKCE: ${settings.requirePkce ? 'required' : 'NOT required (NHS login compatibility)'}; refresh tokens: ${settings.refreshTokens ? 'yes' : 'no'}`,
+      `  logout: return to ${metadata.post_logout_redirect_uris?.join(', ') || '(none: RP-initiated logout ends on carelogin)'}; back-channel ${metadata.backchannel_logout_uri ?? '(none)'}`,
       'Restart carelogin (one instance at a time) to pick up the change.',
       '',
     ].join('\n'));

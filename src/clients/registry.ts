@@ -48,6 +48,12 @@ export interface ClientFileEntry {
   jwks_uri?: string;
   token_endpoint_auth_signing_alg?: ClientSigningAlg;
   id_token_signed_response_alg?: ClientSigningAlg;
+  /** Where RP-initiated logout may send the browser afterwards (exact match; security-bar X13). */
+  post_logout_redirect_uris?: string[];
+  /** Where logout tokens are POSTed when the patient's carelogin session ends (OIDC Back-Channel Logout 1.0). */
+  backchannel_logout_uri?: string;
+  /** Put `sid` in ID tokens and logout tokens (default false: logout tokens name the `sub` only). */
+  backchannel_logout_session_required?: boolean;
   carelogin?: {
     allowed_vectors?: string[];
     allowed_scopes?: string[];
@@ -60,7 +66,10 @@ export interface ClientsFile {
   clients: ClientFileEntry[];
 }
 
-const ENTRY_FIELDS = new Set(['client_id', 'client_name', 'redirect_uris', 'jwks', 'jwks_uri', 'token_endpoint_auth_signing_alg', 'id_token_signed_response_alg', 'carelogin']);
+const ENTRY_FIELDS = new Set([
+  'client_id', 'client_name', 'redirect_uris', 'jwks', 'jwks_uri', 'token_endpoint_auth_signing_alg', 'id_token_signed_response_alg',
+  'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'carelogin',
+]);
 const CARELOGIN_FIELDS = new Set(['allowed_vectors', 'allowed_scopes', 'pkce', 'refresh_tokens']);
 const CLIENT_ID = /^[A-Za-z0-9._-]{3,100}$/;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -97,7 +106,14 @@ export function validateClientEntry(entry: unknown): RegisteredClient {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name as string)) fail('client_name', 'must not contain control characters');
 
-  const redirectUris = validateRedirectUris(entry.redirect_uris, fail);
+  const redirectUris = validateUriList(entry.redirect_uris, 'redirect_uris', fail);
+  // Logout is opt-in per client (X13): without these, RP-initiated logout never redirects back to
+  // the client and no logout token is ever sent to it.
+  const postLogoutRedirectUris = entry.post_logout_redirect_uris === undefined ? undefined : validateUriList(entry.post_logout_redirect_uris, 'post_logout_redirect_uris', fail);
+  const backchannelLogoutUri = entry.backchannel_logout_uri === undefined ? undefined : validateUrl(entry.backchannel_logout_uri, 'backchannel_logout_uri', fail);
+  const sessionRequired = entry.backchannel_logout_session_required;
+  if (sessionRequired !== undefined && typeof sessionRequired !== 'boolean') fail('backchannel_logout_session_required', 'must be true or false');
+  if (sessionRequired !== undefined && backchannelLogoutUri === undefined) fail('backchannel_logout_session_required', 'needs backchannel_logout_uri');
 
   const hasJwks = entry.jwks !== undefined;
   const hasJwksUri = entry.jwks_uri !== undefined;
@@ -126,17 +142,20 @@ export function validateClientEntry(entry: unknown): RegisteredClient {
     id_token_signed_response_alg: idTokenAlg,
     response_types: ['code'],
     grant_types: settings.refreshTokens ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+    ...(postLogoutRedirectUris ? { post_logout_redirect_uris: postLogoutRedirectUris } : {}),
+    ...(backchannelLogoutUri ? { backchannel_logout_uri: backchannelLogoutUri, backchannel_logout_session_required: sessionRequired === true } : {}),
   };
   return { metadata, settings };
 }
 
 type Fail = (field: string, detail: string) => never;
 
-function validateRedirectUris(value: unknown, fail: Fail): string[] {
-  if (!isStringArray(value)) return fail('redirect_uris', 'must be an array of strings');
-  if (value.length < 1 || value.length > MAX_REDIRECT_URIS) fail('redirect_uris', `must list 1 to ${MAX_REDIRECT_URIS} URIs (found ${value.length}); use state to route beyond that`);
-  if (new Set(value).size !== value.length) fail('redirect_uris', 'lists the same URI more than once');
-  value.forEach((uri, index) => validateUrl(uri, `redirect_uris[${index}]`, fail));
+/** redirect_uris and post_logout_redirect_uris: 1 to 10 distinct URLs, each as validateUrl. */
+function validateUriList(value: unknown, field: string, fail: Fail): string[] {
+  if (!isStringArray(value)) return fail(field, 'must be an array of strings');
+  if (value.length < 1 || value.length > MAX_REDIRECT_URIS) fail(field, `must list 1 to ${MAX_REDIRECT_URIS} URIs (found ${value.length}); use state to route beyond that`);
+  if (new Set(value).size !== value.length) fail(field, 'lists the same URI more than once');
+  value.forEach((uri, index) => validateUrl(uri, `${field}[${index}]`, fail));
   return [...value];
 }
 

@@ -13,6 +13,12 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly trustProxy: boolean;
+  /**
+   * Let the IdP's own outgoing requests (a client's jwks_uri, back-channel logout tokens) reach
+   * loopback and private addresses, which oidc-provider refuses by default (SSRF). Development only
+   * by default: the demo RP listens on localhost.
+   */
+  readonly privateNetworkFetch: boolean;
   readonly demoRp: { readonly enabled: boolean; readonly url: string; readonly port: number };
   readonly database: {
     readonly url?: string;
@@ -117,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     trustProxy: e.TRUST_PROXY,
+    privateNetworkFetch: e.PRIVATE_NETWORK_FETCH ?? !production,
     demoRp: { enabled: e.DEMO_RP_ENABLED ?? mode === 'development', url: e.DEMO_RP_URL, port: e.DEMO_RP_PORT },
     database: {
       url: e.DATABASE_URL || undefined,

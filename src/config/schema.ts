@@ -18,6 +18,7 @@ export const environmentSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('localhost'),
   TRUST_PROXY: booleanString.default(false),
+  PRIVATE_NETWORK_FETCH: booleanString.optional(),
 
   DEMO_RP_ENABLED: booleanString.optional(),
   DEMO_RP_URL: url.default('http://localhost:3001'),

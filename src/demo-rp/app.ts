@@ -9,7 +9,7 @@ import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import * as oidc from 'openid-client';
-import { decodeJwt } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { Config } from '../config/index.js';
 import { BadRequestError, CareloginError, CsrfError, JourneyExpiredError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -41,13 +41,16 @@ export const DEMO_RP_SERVICE_NAME = 'carelogin demo service';
  * Cookie names carry a demo-rp prefix because cookies are not isolated by port: on localhost the
  * IdP (3000) and the demo RP (3001) share one cookie jar.
  */
-export const DEMO_RP_COOKIES = { csrf: 'demo-rp-csrf', pending: 'demo-rp-auth', session: 'demo-rp-session' } as const;
+export const DEMO_RP_COOKIES = { csrf: 'demo-rp-csrf', pending: 'demo-rp-auth', session: 'demo-rp-session', logout: 'demo-rp-logout' } as const;
 
 const PENDING_TTL_MS = 10 * 60 * 1000;
 /** NHS login's rules for services: re-authenticate after 30 minutes idle or 12 hours in all. */
 const SESSION_IDLE_MS = 30 * 60 * 1000;
 const SESSION_ABSOLUTE_MS = 12 * 60 * 60 * 1000;
 const MAX_ENTRIES = 10_000;
+/** How long a logout token's jti is remembered (replays refused) and how old a token may be. */
+const LOGOUT_TOKEN_WINDOW_MS = 5 * 60 * 1000;
+const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 /** A sign-in started by POST /login and finished by GET /callback. */
 interface PendingSignIn {
@@ -60,6 +63,10 @@ interface PendingSignIn {
 /** What the demo service remembers about a signed-in person (in memory; tokens never leave the server). */
 interface RpSession {
   readonly sub: string;
+  /** carelogin's id for this sign-in, named by back-channel logout tokens. */
+  readonly sid?: string;
+  /** Sent back as id_token_hint when the person signs out of carelogin too. */
+  readonly idToken: string;
   readonly choice: LoginChoice;
   readonly signedInAt: number;
   idTokenClaims: Record<string, unknown>;
@@ -83,6 +90,7 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
   const renderer = createRenderer({ serviceName: DEMO_RP_SERVICE_NAME });
   const pendingSignIns = new ExpiringStore<PendingSignIn>({ ttlMs: PENDING_TTL_MS, maxEntries: MAX_ENTRIES });
   const sessions = new ExpiringStore<RpSession>({ ttlMs: SESSION_IDLE_MS, maxEntries: MAX_ENTRIES });
+  const seenLogoutTokens = new ExpiringStore<true>({ ttlMs: LOGOUT_TOKEN_WINDOW_MS, maxEntries: MAX_ENTRIES });
 
   const app = new Koa();
   // Per-process keys are enough: the stores the cookies point into are in memory too.
@@ -192,6 +200,8 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
 
     const session: RpSession = {
       sub: claims.sub,
+      ...(typeof claims.sid === 'string' ? { sid: claims.sid } : {}),
+      idToken: tokens.id_token!,
       choice: pending.choice,
       signedInAt: Date.now(),
       idTokenClaims: { ...claims },
@@ -261,17 +271,62 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
     ctx.redirect('/signed-in');
   });
 
-  router.post('/logout', (ctx) => {
+  // "Sign out": this service forgets the person. With from=carelogin it also sends the browser to
+  // carelogin's logout (RP-initiated logout, a carelogin extension; NHS login has none).
+  router.post('/logout', async (ctx) => {
     const body = formBody(ctx);
     checkCsrf(ctx, body);
-    sessions.delete(ctx.cookies.get(DEMO_RP_COOKIES.session, { signed: true }));
+    const found = currentSession(ctx);
+    sessions.delete(found?.id);
     ctx.cookies.set(DEMO_RP_COOKIES.session, null, cookieOptions(ctx));
     ctx.status = 303;
-    ctx.redirect('/signed-out');
+    if (body.from !== 'carelogin' || !found) {
+      ctx.redirect('/signed-out');
+      return;
+    }
+    const state = randomId();
+    ctx.cookies.set(DEMO_RP_COOKIES.logout, state, cookieOptions(ctx, PENDING_TTL_MS));
+    const url = oidc.buildEndSessionUrl(await idp.configuration(), {
+      id_token_hint: found.session.idToken,
+      post_logout_redirect_uri: credentials.postLogoutRedirectUri,
+      state,
+    });
+    logger.info('demo RP sent the browser to carelogin to sign out');
+    ctx.redirect(url.href);
   });
 
   router.get('/signed-out', (ctx) => {
-    render(ctx, 'demo-rp/signed-out.njk', { title: 'You have signed out of the demo service' });
+    const expected = ctx.cookies.get(DEMO_RP_COOKIES.logout, { signed: true });
+    ctx.cookies.set(DEMO_RP_COOKIES.logout, null, cookieOptions(ctx));
+    const state = new URLSearchParams(ctx.querystring).get('state');
+    // The state we sent, back from carelogin: this browser went through carelogin's logout.
+    const fromCarelogin = Boolean(expected && state && safeEqual(expected, state));
+    render(ctx, 'demo-rp/signed-out.njk', { title: 'You have signed out of the demo service', fromCarelogin });
+  });
+
+  // OIDC Back-Channel Logout 1.0 §2.6-2.8: carelogin POSTs a signed logout token when the person's
+  // carelogin session ends; every sign-in here that rests on it ends too.
+  router.post('/backchannel-logout', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const token = formBody(ctx).logout_token;
+    try {
+      if (typeof token !== 'string') throw new Error('no logout_token');
+      const claims = await verifyLogoutToken(token);
+      let ended = 0;
+      for (const [id, session] of sessions.entries()) {
+        if (session.sub === claims.sub && (claims.sid === undefined || session.sid === claims.sid)) {
+          sessions.delete(id);
+          ended += 1;
+        }
+      }
+      logger.info({ ended, bySid: claims.sid !== undefined }, 'demo RP back-channel logout');
+      ctx.status = 200;
+      ctx.body = '';
+    } catch (error) {
+      logger.warn({ reason: (error as Error).message }, 'demo RP refused a logout token');
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'the logout token is not valid' };
+    }
   });
 
   app.use(router.routes());
@@ -296,6 +351,26 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
     });
   }
 
+  let idpKeys: ReturnType<typeof createRemoteJWKSet> | undefined;
+  async function verifyLogoutToken(token: string): Promise<{ sub: string; sid?: string }> {
+    const metadata = (await idp.configuration()).serverMetadata();
+    idpKeys ??= createRemoteJWKSet(new URL(metadata.jwks_uri!));
+    const { payload } = await jwtVerify(token, idpKeys, {
+      issuer: metadata.issuer,
+      audience: credentials.clientId,
+      algorithms: ['RS512'],
+      typ: 'logout+jwt',
+      maxTokenAge: LOGOUT_TOKEN_WINDOW_MS / 1000,
+    });
+    const events = payload.events as Record<string, unknown> | undefined;
+    if (!events || typeof events[BACKCHANNEL_LOGOUT_EVENT] !== 'object') throw new Error('no back-channel logout event');
+    if ('nonce' in payload) throw new Error('a logout token must not carry a nonce');
+    if (typeof payload.sub !== 'string') throw new Error('no sub');
+    if (typeof payload.jti !== 'string' || seenLogoutTokens.get(payload.jti)) throw new Error('missing or replayed jti');
+    seenLogoutTokens.set(payload.jti, true);
+    return { sub: payload.sub, ...(typeof payload.sid === 'string' ? { sid: payload.sid } : {}) };
+  }
+
   function currentSession(ctx: Context): { id: string; session: RpSession } | undefined {
     const id = ctx.cookies.get(DEMO_RP_COOKIES.session, { signed: true });
     const session = sessions.get(id);
@@ -314,6 +389,7 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
     async close() {
       pendingSignIns.close();
       sessions.close();
+      seenLogoutTokens.close();
     },
   };
 }
@@ -344,10 +420,13 @@ function csrfToken(ctx: Context): string {
 function checkCsrf(ctx: Context, body: FormBody): void {
   const expected = ctx.cookies.get(DEMO_RP_COOKIES.csrf, { signed: true });
   const given = body._csrf;
-  if (!expected || typeof given !== 'string') throw new CsrfError();
+  if (!expected || typeof given !== 'string' || !safeEqual(expected, given)) throw new CsrfError();
+}
+
+function safeEqual(expected: string, given: string): boolean {
   const a = Buffer.from(expected);
   const b = Buffer.from(given);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new CsrfError();
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** The vot must be one of the vectors asked for (NHS login EIS §5.1.4); compared in canonical form. */

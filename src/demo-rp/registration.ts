@@ -26,7 +26,12 @@ export interface DemoRpCredentials {
   readonly clientId: string;
   readonly privateJwk: DemoRpPrivateJwk;
   readonly redirectUri: string;
+  /** Where carelogin's RP-initiated logout returns the browser. */
+  readonly postLogoutRedirectUri: string;
 }
+
+/** The demo RP's own paths, registered with carelogin. */
+export const DEMO_RP_PATHS = { callback: '/callback', signedOut: '/signed-out', backchannelLogout: '/backchannel-logout' } as const;
 
 export function demoRpKeyFile(config: Config): string {
   return path.join(config.dataDir, 'demo-rp-key.json');
@@ -39,8 +44,8 @@ export function demoRpKeyFile(config: Config): string {
  */
 export async function ensureDemoRpRegistered(config: Config, logger: Logger): Promise<DemoRpCredentials> {
   const privateJwk = await loadOrCreateKey(demoRpKeyFile(config), logger);
-  const redirectUri = `${config.demoRp.url}/callback`;
-  const entry = clientEntry(privateJwk, redirectUri);
+  const redirectUri = `${config.demoRp.url}${DEMO_RP_PATHS.callback}`;
+  const entry = clientEntry(privateJwk, config.demoRp.url);
 
   const text = await readIfExists(config.clientsFile);
   const existing = text === undefined ? undefined : parseClientsFile(text, config.clientsFile).file.clients.find((c) => c.client_id === DEMO_RP_CLIENT_ID);
@@ -48,18 +53,24 @@ export async function ensureDemoRpRegistered(config: Config, logger: Logger): Pr
     await upsertClient(config.clientsFile, entry);
     logger.info({ clientId: DEMO_RP_CLIENT_ID, redirectUri, clientsFile: config.clientsFile }, existing ? 'demo RP registration updated' : 'demo RP registered');
   }
-  return { clientId: DEMO_RP_CLIENT_ID, privateJwk, redirectUri };
+  return { clientId: DEMO_RP_CLIENT_ID, privateJwk, redirectUri, postLogoutRedirectUri: `${config.demoRp.url}${DEMO_RP_PATHS.signedOut}` };
 }
 
-/** The clients-file entry for the demo RP: everything NHS login offers, so every journey can be tried. */
-export function clientEntry(privateJwk: DemoRpPrivateJwk, redirectUri: string): ClientFileEntry {
+/**
+ * The clients-file entry for the demo RP: everything NHS login offers, so every journey can be
+ * tried, and carelogin's logout extensions (X13), so they can be seen working.
+ */
+export function clientEntry(privateJwk: DemoRpPrivateJwk, demoRpUrl: string): ClientFileEntry {
   return {
     client_id: DEMO_RP_CLIENT_ID,
     client_name: DEMO_RP_CLIENT_NAME,
-    redirect_uris: [redirectUri],
+    redirect_uris: [`${demoRpUrl}${DEMO_RP_PATHS.callback}`],
     jwks: { keys: [publicJwk(privateJwk)] },
     token_endpoint_auth_signing_alg: DEMO_RP_SIGNING_ALG,
     id_token_signed_response_alg: DEMO_RP_SIGNING_ALG,
+    post_logout_redirect_uris: [`${demoRpUrl}${DEMO_RP_PATHS.signedOut}`],
+    backchannel_logout_uri: `${demoRpUrl}${DEMO_RP_PATHS.backchannelLogout}`,
+    backchannel_logout_session_required: true,
     carelogin: {
       allowed_vectors: [...NHS_LOGIN_PROFILES],
       allowed_scopes: [...NHS_LOGIN_SCOPES],

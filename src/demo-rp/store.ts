@@ -4,7 +4,7 @@
  * service would use its own session store. The cap stops a flood of /login requests growing memory.
  */
 export class ExpiringStore<T> {
-  private readonly entries = new Map<string, { value: T; expiresAt: number }>();
+  private readonly items = new Map<string, { value: T; expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -16,26 +16,26 @@ export class ExpiringStore<T> {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.items.size;
   }
 
   set(id: string, value: T): void {
-    this.entries.delete(id);
-    if (this.entries.size >= this.options.maxEntries) {
+    this.items.delete(id);
+    if (this.items.size >= this.options.maxEntries) {
       this.sweep();
       // Still full: drop the oldest (Map iteration order is insertion order).
-      const oldest = this.entries.keys().next();
-      if (this.entries.size >= this.options.maxEntries && !oldest.done) this.entries.delete(oldest.value);
+      const oldest = this.items.keys().next();
+      if (this.items.size >= this.options.maxEntries && !oldest.done) this.items.delete(oldest.value);
     }
-    this.entries.set(id, { value, expiresAt: this.now() + this.options.ttlMs });
+    this.items.set(id, { value, expiresAt: this.now() + this.options.ttlMs });
   }
 
   get(id: string | undefined): T | undefined {
     if (id === undefined) return undefined;
-    const entry = this.entries.get(id);
+    const entry = this.items.get(id);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.now()) {
-      this.entries.delete(id);
+      this.items.delete(id);
       return undefined;
     }
     return entry.value;
@@ -44,22 +44,28 @@ export class ExpiringStore<T> {
   /** Returns and removes the value: for one-time use (a pending sign-in is consumed by its callback). */
   take(id: string | undefined): T | undefined {
     const value = this.get(id);
-    if (id !== undefined) this.entries.delete(id);
+    if (id !== undefined) this.items.delete(id);
     return value;
   }
 
   delete(id: string | undefined): void {
-    if (id !== undefined) this.entries.delete(id);
+    if (id !== undefined) this.items.delete(id);
+  }
+
+  /** The live entries (for a search by value, such as every session of one person). */
+  *entries(): Generator<[string, T]> {
+    const now = this.now();
+    for (const [id, entry] of [...this.items]) if (entry.expiresAt > now) yield [id, entry.value];
   }
 
   close(): void {
     clearInterval(this.sweeper);
-    this.entries.clear();
+    this.items.clear();
   }
 
   private sweep(): void {
     const now = this.now();
-    for (const [id, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(id);
+    for (const [id, entry] of this.items) if (entry.expiresAt <= now) this.items.delete(id);
   }
 
   private now(): number {

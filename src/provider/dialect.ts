@@ -17,18 +17,14 @@ export function nhsLoginDialect(routes: { authorization: string; token: string }
 
 /** Claims NHS login's discovery lists that oidc-provider leaves out (they are in every ID token). */
 const ALWAYS_ISSUED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'nonce'];
-/** oidc-provider lists `sid`, which it issues only with logout features (NHS login has none). */
-const NEVER_ISSUED_CLAIMS = new Set(['sid']);
 
 function discoveryDocument(ctx: Context): void {
   const body = ctx.body as { response_modes_supported?: string[]; claims_supported?: string[] } | undefined;
   if (ctx.status !== 200 || !body || typeof body !== 'object') return;
   // EIS Table 1: "The only response_mode supported by NHS login will be the default mode ('query')".
   body.response_modes_supported = ['query'];
-  if (body.claims_supported) {
-    const claims = body.claims_supported.filter((claim) => !NEVER_ISSUED_CLAIMS.has(claim));
-    body.claims_supported = [...new Set([...claims, ...ALWAYS_ISSUED_CLAIMS])];
-  }
+  // `sid` stays listed: clients registered for back-channel logout with sessions get it (X13).
+  if (body.claims_supported) body.claims_supported = [...new Set([...body.claims_supported, ...ALWAYS_ISSUED_CLAIMS])];
 }
 
 /**

@@ -14,6 +14,7 @@ import { createAdapterFactory, findGrantId } from './adapter.js';
 import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-client.js';
 import { accountClaims, ID_TOKEN_CLAIMS, NHS_SCOPES, SCOPE_CLAIMS, trustmarkUrl } from './claims.js';
 import { createInteractionPolicy, type CareloginAccountExtras } from './policy.js';
+import { logoutPages } from './logout.js';
 import { DEFAULT_VTR, formatVector, parseVector, parseVtr, vectorWithin, VectorSyntaxError, type Vector } from './vectors.js';
 
 export interface ProviderDeps {
@@ -31,6 +32,8 @@ export const ROUTES = {
   token: '/token',
   userinfo: '/userinfo',
   jwks: '/.well-known/jwks.json',
+  // NHS login has no logout; GOV.UK One Login's path (security-bar X13).
+  end_session: '/logout',
 } as const;
 
 export const SIGNING_ALGORITHMS = ['RS512', 'PS256', 'ES256'] as const;
@@ -199,7 +202,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: false },
+      // Per client (X13): a post_logout_redirect_uri works only where registered; a logout token goes only to a registered backchannel_logout_uri.
+      rpInitiatedLogout: { enabled: true, ...logoutPages(renderer) },
+      backchannelLogout: { enabled: true },
       dPoP: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
       resourceIndicators: { enabled: false },
@@ -211,6 +216,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     discovery: {
       claim_types_supported: ['normal'],
       service_documentation: `${config.issuer}/help`,
+    },
+    // oidc-provider refuses loopback and private addresses for its outgoing requests (jwks_uri,
+    // logout tokens); PRIVATE_NETWORK_FETCH lifts that, for the demo RP on localhost.
+    fetch: (url, options) => {
+      if (config.privateNetworkFetch) delete (options as { dispatcher?: unknown }).dispatcher;
+      return fetch(url, options);
     },
     renderError: async (ctx, out, error) => {
       const status = (error as { status?: number }).status ?? 500;
@@ -276,6 +287,11 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.on('authorization.error', refused('authorization.error'));
   provider.on('grant.error', refused('grant.error'));
   provider.on('userinfo.error', refused('userinfo.error'));
+  provider.on('end_session.error', refused('end_session.error'));
+  provider.on('backchannel.success', (_ctx: unknown, client: { clientId: string }) => logger.info({ clientId: client.clientId }, 'back-channel logout delivered'));
+  provider.on('backchannel.error', (_ctx: unknown, error: Error, client: { clientId: string }) => {
+    logger.warn({ clientId: client.clientId, reason: error.message }, 'back-channel logout not delivered');
+  });
   return provider;
 }
 

@@ -40,19 +40,24 @@ export function requestContext(logger: Logger): Middleware {
 
 /** Headers from security-bar C6: CSP with nonces, no framing, no sniffing, no referrer, HSTS on https. */
 export function securityHeaders(options: { https: boolean }): Middleware {
+  const policy = (nonce: string, hashes: readonly string[]): string => [
+    "default-src 'self'",
+    ["script-src 'self'", `'nonce-${nonce}'`, ...hashes].join(' '),
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
   return async (ctx: Context, next: Next) => {
-    await next();
     const nonce = ctx.state.cspNonce;
-    ctx.set('Content-Security-Policy', [
-      "default-src 'self'",
-      `script-src 'self' 'nonce-${nonce}'`,
-      "style-src 'self'",
-      "img-src 'self' data:",
-      "font-src 'self' data:",
-      "object-src 'none'",
-      "base-uri 'none'",
-      "frame-ancestors 'none'",
-    ].join('; '));
+    // Set before the request is handled as well: oidc-provider adds the hash of the inline script of
+    // its self-submitting forms (logout without a session) to a policy it finds, and we keep it.
+    ctx.set('Content-Security-Policy', policy(nonce, []));
+    await next();
+    const hashes = ctx.response.get('Content-Security-Policy').match(/'sha256-[A-Za-z0-9+/=]+'/g) ?? [];
+    ctx.set('Content-Security-Policy', policy(nonce, hashes));
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
     // same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on our own form posts,

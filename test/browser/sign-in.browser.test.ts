@@ -105,6 +105,40 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     expect(errors, 'script errors or CSP violations in the pages').to.deep.equal([]);
   });
 
+  it('signing out of the demo service and carelogin: the "Sign out of carelogin?" page, back to the service, and carelogin\'s own "You have signed out" page (logout, X13)', async () => {
+    const { page, errors } = await freshPage();
+    const record = new JourneyRecorder('logout');
+    const p5 = persona('p5');
+
+    await page.goto(`${env.rpUrl}/`);
+    await page.getByRole('radio', { name: /^P5\.Cp\.Cd/ }).check();
+    await continueFromDemoRp(page, env.rpUrl);
+    await fillEmail(page, p5.email);
+    await fillPassword(page, p5.password);
+    await fillSecurityCode(page, FIXED_CODE);
+    if ((await heading(page)).startsWith('Share your information')) await clickButton(page, 'Continue');
+    await expectPage(page, 'You are signed in to the demo service');
+
+    await clickButton(page, 'Sign out of the demo service and carelogin');
+    expect(page.url()).to.match(new RegExp(`^${env.idp.url}/logout`));
+    await expectPage(page, 'Do you want to sign out of carelogin?');
+    await record.check(page, 'logout-confirm');
+    await clickButton(page, 'Sign out of carelogin');
+    expect(page.url()).to.match(new RegExp(`^${env.rpUrl}/signed-out\\?state=`));
+    await expectPage(page, 'You have signed out of the demo service');
+    await record.check(page, 'demo-rp-signed-out-from-carelogin');
+
+    // With no carelogin session, /logout has nothing to ask: its self-submitting form must run under
+    // carelogin's Content-Security-Policy and land on carelogin's own page.
+    await page.goto(`${env.idp.url}/logout`);
+    await page.waitForURL(new RegExp(`^${env.idp.url}/logout/success`));
+    await expectPage(page, 'You have signed out');
+    await record.check(page, 'logout-signed-out');
+
+    expect(record.scanned).to.deep.equal(['logout-confirm', 'demo-rp-signed-out-from-carelogin', 'logout-signed-out']);
+    expect(errors, 'script errors or CSP violations in the pages').to.deep.equal([]);
+  });
+
   it('declining to share: "Do not continue" on the consent page → the demo service explains it cannot be used; axe-clean', async () => {
     const { page, errors } = await freshPage();
     const record = new JourneyRecorder('sign-in-decline');

@@ -126,6 +126,24 @@ describe('clients: add-client', () => {
     expect(() => parseAddClientArgs(['--id', 'a-rp', '--bogus'])).to.throw(UsageError);
   });
 
+  it('registers logout URIs from --post-logout-redirect-uri and --backchannel-logout-uri (X13)', async () => {
+    const options = parseAddClientArgs([
+      '--id', 'out-rp', '--name', 'Out', '--redirect-uri', 'https://out.example/cb', '--jwks-uri', 'https://out.example/jwks',
+      '--post-logout-redirect-uri', 'https://out.example/bye', '--post-logout-redirect-uri', 'https://out.example/bye2',
+      '--backchannel-logout-uri', 'https://out.example/bc', '--backchannel-logout-session-required', '--file', clientsFile,
+    ]);
+    await addClient(options);
+    const [client] = await load();
+    expect(client!.metadata).to.deep.include({
+      post_logout_redirect_uris: ['https://out.example/bye', 'https://out.example/bye2'],
+      backchannel_logout_uri: 'https://out.example/bc',
+      backchannel_logout_session_required: true,
+    });
+    const error = await addClient({ ...options, backchannelLogoutUri: 'http://out.example/bc' }).then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(ClientRegistrationError);
+    expect((error as Error).message).to.include('backchannel_logout_uri');
+  });
+
   it('as a command, exits non-zero and prints the validation message on bad input', async function () {
     this.timeout(30_000);
     const pem = path.join(dir, 'rp.pem');

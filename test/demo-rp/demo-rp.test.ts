@@ -276,6 +276,42 @@ describe('demo relying party: end to end with the real IdP', () => {
     }
   });
 
+  it('ends its session when carelogin says so (back-channel logout), and can sign the person out of carelogin too', async () => {
+    const browser = new Browser();
+    const signIn = async (): Promise<Page> => {
+      const home = await browser.get(`${env.rpUrl}/`);
+      const atIdp = await browser.submit(home, { vtr: 'P9.Cp.Cd', scope: 'profile' }, { actionContains: '/login' });
+      return clickThroughIdp(browser, atIdp, { email: p9().email, password: p9().password, code: '190696' });
+    };
+    const signedIn = await signIn();
+    expect(signedIn.url).to.equal(`${env.rpUrl}/signed-in`);
+
+    // "Sign out" in Your account at carelogin: the demo service hears of it and forgets the person.
+    const account = await browser.get(`${env.idp.url}/account`);
+    await browser.submit(account, {}, { actionContains: '/account/sign-out' });
+    expect((await browser.get(`${env.rpUrl}/signed-in`)).url, 'the demo session ended by back-channel logout').to.equal(`${env.rpUrl}/`);
+
+    // Signed in again (the password is asked for: the carelogin session ended), then out of both.
+    const again = await signIn();
+    const confirm = await browser.submit(again, {}, { actionContains: '/logout', button: 'Sign out of the demo service and carelogin' });
+    expect(confirm.url.startsWith(`${env.idp.url}/logout`)).to.equal(true);
+    expect(pageText(confirm)).to.include('You have signed out of carelogin demo service');
+    const back = await browser.submit(confirm, {}, { button: 'Sign out of carelogin' });
+    expect(back.url.startsWith(`${env.rpUrl}/signed-out?state=`)).to.equal(true);
+    expect(pageText(back)).to.include('You came back from carelogin');
+    const atIdp = await browser.get(`${env.idp.url}/account`);
+    expect(pageText(atIdp), 'carelogin asks for the email address again').to.include('Email address');
+  });
+
+  it('refuses a logout token that is not carelogin\'s, with 400', async () => {
+    const forged = ['eyJhbGciOiJub25lIn0', Buffer.from(JSON.stringify({ iss: env.idp.url, aud: 'carelogin-demo-rp', sub: 'x', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } })).toString('base64url'), ''].join('.');
+    for (const body of [{ logout_token: forged }, {}] as Record<string, string>[]) {
+      const response = await fetch(`${env.rpUrl}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body).toString() });
+      expect(response.status).to.equal(400);
+      expect(await response.json()).to.include({ error: 'invalid_request' });
+    }
+  });
+
   it('shows the no-consent screen when the person declines to share their information at the IdP', async () => {
     const browser = new Browser();
     const home = await browser.get(`${env.rpUrl}/`);

@@ -35,6 +35,10 @@ export interface TestRpOptions {
   readonly allowedScopes?: string[];
   readonly pkce?: 'required' | 'not-required';
   readonly refreshTokens?: boolean;
+  /** Logout registration (X13): where RP-initiated logout may return, where logout tokens go. */
+  readonly postLogoutRedirectUris?: string[];
+  readonly backchannelLogoutUri?: string;
+  readonly backchannelLogoutSessionRequired?: boolean;
 }
 
 export const ALL_SCOPES = ['openid', 'profile', 'basic_demographics', 'profile_extended', 'email', 'phone', 'landline', 'gp_registration_details', 'gp_integration_credentials', 'client_metadata'];
@@ -58,6 +62,9 @@ export async function createTestRp(issuerRef: { url?: string }, options: TestRpO
     jwks: { keys: [publicJwk] },
     token_endpoint_auth_signing_alg: 'RS512',
     id_token_signed_response_alg: 'RS512',
+    ...(options.postLogoutRedirectUris ? { post_logout_redirect_uris: options.postLogoutRedirectUris } : {}),
+    ...(options.backchannelLogoutUri ? { backchannel_logout_uri: options.backchannelLogoutUri } : {}),
+    ...(options.backchannelLogoutSessionRequired !== undefined ? { backchannel_logout_session_required: options.backchannelLogoutSessionRequired } : {}),
     carelogin: {
       allowed_vectors: options.allowedVectors ?? ALL_VECTORS,
       allowed_scopes: [...(options.allowedScopes ?? ALL_SCOPES), ...(options.refreshTokens ? ['offline_access'] : [])],

@@ -26,11 +26,14 @@ describe('discovery, JWKS and trustmark (NHS login paths)', () => {
     expect(doc.code_challenge_methods_supported).to.deep.equal(['S256']);
     expect(doc.scopes_supported).to.include.members(['openid', 'profile', 'basic_demographics', 'profile_extended', 'email', 'phone', 'landline', 'gp_registration_details', 'gp_integration_credentials', 'client_metadata']);
     expect(doc.claims_supported).to.include.members(['sub', 'vot', 'vtm', 'jti', 'auth_time', 'nhs_number', 'family_name', 'birthdate', 'identity_proofing_level', 'email', 'phone_number', 'gp_integration_credentials']);
-    // As NHS login's own discovery: the claims every ID token carries, and nothing never issued.
+    // As NHS login's own discovery: the claims every ID token carries.
     expect(doc.claims_supported).to.include.members(['iss', 'aud', 'exp', 'iat', 'nonce']);
-    expect(doc.claims_supported).not.to.include('sid');
     expect(doc.response_modes_supported).to.deep.equal(['query']);
-    expect(doc).not.to.have.property('end_session_endpoint');
+    // Beyond NHS login (X13): logout as GOV.UK One Login offers it, at its path.
+    expect(doc.end_session_endpoint).to.equal(`${test.url}/logout`);
+    expect(doc.backchannel_logout_supported).to.equal(true);
+    expect(doc.backchannel_logout_session_supported).to.equal(true);
+    expect(doc.claims_supported).to.include('sid');
     expect(doc).not.to.have.property('pushed_authorization_request_endpoint');
     expect(doc.grant_types_supported).to.include('authorization_code').and.not.include('implicit');
   });

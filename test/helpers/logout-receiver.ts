@@ -1,0 +1,62 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+
+/**
+ * A relying party's back-channel logout endpoint (OIDC Back-Channel Logout 1.0 §2.5): a real HTTP
+ * server that takes the POSTed logout_token, as a service would, and keeps what it was sent.
+ */
+export interface LogoutReceiver {
+  /** e.g. http://127.0.0.1:41234/backchannel-logout */
+  readonly uri: string;
+  /** The raw logout tokens received, oldest first. */
+  readonly tokens: string[];
+  /** Resolves once `count` tokens have arrived (or rejects after `ms`). */
+  waitFor(count: number, ms?: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function startLogoutReceiver(options: { status?: number } = {}): Promise<LogoutReceiver> {
+  const tokens: string[] = [];
+  const server = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    request.on('end', () => {
+      const token = new URLSearchParams(body).get('logout_token');
+      if (request.method === 'POST' && request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') && token) tokens.push(token);
+      response.writeHead(options.status ?? 200, { 'cache-control': 'no-store' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/backchannel-logout`;
+  return {
+    uri,
+    tokens,
+    async waitFor(count, ms = 5000) {
+      const until = Date.now() + ms;
+      while (tokens.length < count) {
+        if (Date.now() > until) throw new Error(`expected ${count} logout token(s), got ${tokens.length}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return tokens;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Validates a logout token as §2.6 tells the RP to: signature by the IdP's JWKS, iss, aud, typ, events, no nonce. */
+export async function verifyLogoutToken(token: string, issuer: string, clientId: string): Promise<JWTPayload & { sid?: string; events?: Record<string, unknown> }> {
+  const jwks = createLocalJWKSet(await (await fetch(`${issuer}/.well-known/jwks.json`)).json());
+  const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer, audience: clientId, algorithms: ['RS512'], typ: 'logout+jwt' });
+  if (!protectedHeader.kid) throw new Error('logout token without kid');
+  if ('nonce' in payload) throw new Error('a logout token must not carry a nonce');
+  const events = payload.events as Record<string, unknown> | undefined;
+  if (!events || typeof events['http://schemas.openid.net/event/backchannel-logout'] !== 'object') throw new Error('logout token without the back-channel logout event');
+  if (typeof payload.jti !== 'string' || typeof payload.iat !== 'number') throw new Error('logout token without jti or iat');
+  return payload as JWTPayload & { sid?: string; events?: Record<string, unknown> };
+}

@@ -11,6 +11,8 @@ import { loadClients } from './clients/registry.js';
 import { createAccessTokenJwt } from './provider/access-token-jwt.js';
 import { createProvider, ROUTES } from './provider/provider.js';
 import { createBackchannelLogout } from './provider/logout.js';
+import { createIdTokenReferences } from './provider/id-token-reference.js';
+import { assertedLoginIdentity } from './provider/asserted-login-identity.js';
 import { createUserinfoUpdateRouter } from './provider/userinfo-update.js';
 import { createClientUserMetadataStore } from './accounts/client-user-metadata.js';
 import { purgeExpiredModels } from './provider/adapter.js';
@@ -70,7 +72,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     const clients = withAccountClient(await loadClients(config), config.issuer);
     const renderer = createRenderer();
     const dataSource = db.dataSource;
-    const provider = createProvider({ config, logger, dataSource, keystore, clients, renderer });
+    const idTokenReferences = createIdTokenReferences(keystore.hmacSecret);
+    const provider = createProvider({ config, logger, dataSource, keystore, clients, renderer, idTokenReferences });
     await assertClientsUsable(provider, clients.map((c) => c.metadata.client_id));
 
     const hasher = createPasswordHasher(config);
@@ -101,7 +104,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     accessTokens.acceptOnlyJwts(provider);
     // oidc-provider registers its own routes first; ours run for requests it does not answer.
     // Cross-cutting middleware goes to the front so it wraps the protocol endpoints too.
-    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), notFound(renderer), nhsLoginDialect(ROUTES), accessTokens.middleware, assets());
+    const sso = assertedLoginIdentity({ config, logger, provider, clients: services.clients, accounts: services.accounts, references: idTokenReferences, authorizationPath: ROUTES.authorization });
+    provider.middleware.unshift(requestContext(logger), securityHeaders({ https: config.issuer.startsWith('https://') }), errorHandler(renderer), notFound(renderer), nhsLoginDialect(ROUTES), sso, accessTokens.middleware, assets());
     const publicRouter = createPublicRouter({
       config,
       dataSource,

@@ -18,6 +18,11 @@ export interface ClientSettings {
   readonly requirePkce: boolean;
   /** Issue refresh tokens (opt-in, default false; X6). */
   readonly refreshTokens: boolean;
+  /**
+   * Services this client shares single sign-on with: each may send an `asserted_login_identity`
+   * this client made (NHS login's "SSO pairs", configured per client). Default none.
+   */
+  readonly ssoPartners: readonly string[];
 }
 
 export interface RegisteredClient {
@@ -59,6 +64,7 @@ export interface ClientFileEntry {
     allowed_scopes?: string[];
     pkce?: 'required' | 'not-required';
     refresh_tokens?: boolean;
+    sso_partners?: string[];
   };
 }
 
@@ -70,7 +76,7 @@ const ENTRY_FIELDS = new Set([
   'client_id', 'client_name', 'redirect_uris', 'jwks', 'jwks_uri', 'token_endpoint_auth_signing_alg', 'id_token_signed_response_alg',
   'post_logout_redirect_uris', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'carelogin',
 ]);
-const CARELOGIN_FIELDS = new Set(['allowed_vectors', 'allowed_scopes', 'pkce', 'refresh_tokens']);
+const CARELOGIN_FIELDS = new Set(['allowed_vectors', 'allowed_scopes', 'pkce', 'refresh_tokens', 'sso_partners']);
 const CLIENT_ID = /^[A-Za-z0-9._-]{3,100}$/;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** Members that only a private or symmetric key has. */
@@ -270,7 +276,13 @@ function validateSettings(value: unknown, fail: Fail): ClientSettings {
     allowedScopes = scopes;
   }
 
-  return { allowedVectors, allowedScopes, requirePkce: pkce === 'required', refreshTokens: refresh === true };
+  let ssoPartners: string[] = [];
+  if (value.sso_partners !== undefined) {
+    if (!isStringArray(value.sso_partners) || value.sso_partners.some((id) => !CLIENT_ID.test(id))) fail('carelogin.sso_partners', 'must be an array of client_ids');
+    ssoPartners = [...new Set(value.sso_partners as string[])];
+  }
+
+  return { allowedVectors, allowedScopes, requirePkce: pkce === 'required', refreshTokens: refresh === true, ssoPartners };
 }
 
 /** Parses the clients file's text: shape problems are ConfigErrors naming the file, entry problems ClientRegistrationErrors. */
@@ -292,6 +304,11 @@ export function parseClientsFile(text: string, source: string): { file: ClientsF
     seen.add(id);
     return client;
   });
+  // A partner that is not registered is most likely a typo, which would silently turn SSO off.
+  for (const client of clients) {
+    const unknown = client.settings.ssoPartners.filter((partner) => !seen.has(partner));
+    if (unknown.length > 0) throw new ClientRegistrationError(client.metadata.client_id, 'carelogin.sso_partners', `names client(s) not in ${source}: ${unknown.join(', ')}`);
+  }
   return { file: raw as unknown as ClientsFile, clients };
 }
 

@@ -9,7 +9,7 @@ import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, importJWK, jwtVerify, SignJWT } from 'jose';
 import type { Config } from '../config/index.js';
 import { BadRequestError, CareloginError, CsrfError, JourneyExpiredError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -51,6 +51,8 @@ const MAX_ENTRIES = 10_000;
 /** How long a logout token's jti is remembered (replays refused) and how old a token may be. */
 const LOGOUT_TOKEN_WINDOW_MS = 5 * 60 * 1000;
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+/** NHS login: an asserted_login_identity lives at most 60 seconds. */
+const SSO_ASSERTION_SECONDS = 60;
 
 /** A sign-in started by POST /login and finished by GET /callback. */
 interface PendingSignIn {
@@ -126,7 +128,14 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
       renderHome(ctx, parsed.form, parsed.errors);
       return;
     }
-    const { choice } = parsed;
+    await startSignIn(ctx, parsed.choice);
+  });
+
+  /**
+   * Sends the browser to carelogin's /authorize as a real service would: PKCE, state and nonce kept
+   * server-side for the callback; `extra` adds parameters such as asserted_login_identity.
+   */
+  async function startSignIn(ctx: Context, choice: LoginChoice, extra: Record<string, string> = {}): Promise<void> {
     const configuration = await idp.configuration();
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
@@ -139,6 +148,7 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
       nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
+      ...extra,
     };
     if (choice.vtr) parameters.vtr = JSON.stringify(choice.vtr);
     if (choice.prompt) parameters.prompt = choice.prompt;
@@ -148,9 +158,56 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
     const pendingId = randomId();
     pendingSignIns.set(pendingId, { state, nonce, codeVerifier, choice });
     ctx.cookies.set(DEMO_RP_COOKIES.pending, pendingId, cookieOptions(ctx, PENDING_TTL_MS));
-    logger.info({ vtr: choice.vtr ?? 'default', scopes: choice.scopes, prompt: choice.prompt || undefined }, 'demo RP sign-in started');
+    logger.info({ vtr: choice.vtr ?? 'default', scopes: choice.scopes, prompt: choice.prompt || undefined, sso: 'asserted_login_identity' in extra }, 'demo RP sign-in started');
     ctx.status = 303;
     ctx.redirect(authorizationUrl.href);
+  }
+
+  // Single sign-on to a partner service (NHS login's asserted_login_identity). The demo is registered
+  // as its own partner, so it plays both parts: "RP1" makes the assertion from its sign-in, and "RP2"
+  // (the same service in another browser) sends it to carelogin with prompt=none.
+  router.post('/sso-link', async (ctx) => {
+    checkCsrf(ctx, formBody(ctx));
+    const found = currentSession(ctx);
+    if (!found) throw new JourneyExpiredError('You are not signed in to the demo service any more. Go back to the start and continue with carelogin.');
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({ code: String(found.session.idTokenClaims.jti), jti: randomId() })
+      .setProtectedHeader({ alg: credentials.privateJwk.alg, kid: credentials.privateJwk.kid })
+      .setIssuer(credentials.clientId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + SSO_ASSERTION_SECONDS)
+      .sign(await importJWK(credentials.privateJwk, credentials.privateJwk.alg));
+    const link = new URL('/sso', credentials.redirectUri);
+    link.searchParams.set('vtr', found.session.choice.vtrChoice);
+    for (const scope of found.session.choice.scopes.filter((s) => s !== 'openid')) link.searchParams.append('scope', scope);
+    link.searchParams.set('assertedLoginIdentity', assertion);
+    logger.info('demo RP made an asserted_login_identity');
+    render(ctx, 'demo-rp/sso-link.njk', { title: 'Single sign-on link for a partner service', link: link.href, seconds: SSO_ASSERTION_SECONDS });
+  });
+
+  // "RP2": as the NHS App hands partners the token as assertedLoginIdentity. A button first, not an
+  // automatic redirect: a link that signs the browser in as whoever made it must not work by itself
+  // from another site (login CSRF).
+  router.get('/sso', (ctx) => {
+    const query = new URLSearchParams(ctx.querystring);
+    const assertion = query.get('assertedLoginIdentity');
+    if (!assertion) throw new BadRequestError('This link has no assertedLoginIdentity.');
+    render(ctx, 'demo-rp/sso-continue.njk', {
+      title: 'Continue to the demo service with single sign-on',
+      csrfToken: csrfToken(ctx),
+      assertion,
+      vtr: query.get('vtr') ?? DEFAULT_FORM.vtrChoice,
+      scopes: query.getAll('scope'),
+    });
+  });
+
+  router.post('/sso', async (ctx) => {
+    const body = formBody(ctx);
+    checkCsrf(ctx, body);
+    const parsed = parseLoginForm({ vtr: body.vtr, scope: body.scope, prompt: 'none' });
+    if (!parsed.ok || typeof body.assertion !== 'string') throw new BadRequestError('This single sign-on request is not complete. Make a new link.');
+    // NHS login's parameter name (the NHS App hands it over as assertedLoginIdentity).
+    await startSignIn(ctx, parsed.choice, { asserted_login_identity: body.assertion });
   });
 
   router.get('/callback', async (ctx) => {

@@ -76,6 +76,8 @@ export function clientEntry(privateJwk: DemoRpPrivateJwk, demoRpUrl: string): Cl
       allowed_scopes: [...NHS_LOGIN_SCOPES],
       pkce: 'required',
       refresh_tokens: true,
+      // Its own partner, so its pages can show asserted_login_identity end to end.
+      sso_partners: [DEMO_RP_CLIENT_ID],
     },
   };
 }

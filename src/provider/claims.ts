@@ -41,6 +41,8 @@ export interface ClaimContext {
   readonly vtm: string;
   /** The requesting client's `client_user_metadata` for this account, if it holds one. */
   readonly clientUserMetadata?: string;
+  /** The ID token's jti (a sealed reference to the sign-in); a random one when absent. */
+  readonly jti?: string;
 }
 
 /** Builds the claims an account may release for the granted scopes. */
@@ -49,7 +51,7 @@ export function accountClaims(account: Account, context: ClaimContext): Record<s
   const released = (scope: NhsScope): boolean => context.scopes.has(scope) && proofingAtLeast(level, MINIMUM_LEVEL[scope] ?? 'P0');
   const claims: Record<string, unknown> = { sub: account.id };
   if (context.use === 'id_token') {
-    claims.jti = randomUUID();
+    claims.jti = context.jti ?? randomUUID();
     if (context.vot) claims.vot = context.vot;
     claims.vtm = context.vtm;
   }

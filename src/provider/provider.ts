@@ -15,6 +15,7 @@ import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-cli
 import { accountClaims, ID_TOKEN_CLAIMS, NHS_SCOPES, SCOPE_CLAIMS, trustmarkUrl } from './claims.js';
 import { createInteractionPolicy, type CareloginAccountExtras } from './policy.js';
 import { logoutPages } from './logout.js';
+import type { IdTokenReferences } from './id-token-reference.js';
 import { DEFAULT_VTR, formatVector, parseVector, parseVtr, vectorWithin, VectorSyntaxError, type Vector } from './vectors.js';
 
 export interface ProviderDeps {
@@ -24,6 +25,8 @@ export interface ProviderDeps {
   readonly keystore: Keystore;
   readonly clients: readonly RegisteredClient[];
   readonly renderer: Renderer;
+  /** Seals each ID token's jti (asserted_login_identity names an ID token by it). */
+  readonly idTokenReferences: IdTokenReferences;
 }
 
 /** NHS login's paths: relying parties hard-code them. */
@@ -45,7 +48,7 @@ const DAY = 86400;
  * this module only configures it: paths, algorithms, lifetimes, claims, vtr validation and storage.
  */
 export function createProvider(deps: ProviderDeps): Provider {
-  const { config, logger, dataSource, keystore, clients, renderer } = deps;
+  const { config, logger, dataSource, keystore, clients, renderer, idTokenReferences } = deps;
   const settings = new Map(clients.map((c) => [c.metadata.client_id, c.settings]));
   const vtm = trustmarkUrl(config.issuer);
   const secure = config.issuer.startsWith('https://');
@@ -70,7 +73,12 @@ export function createProvider(deps: ProviderDeps): Provider {
         const scopes = new Set(scope.split(' '));
         const clientId = ctx.oidc?.client?.clientId;
         const clientUserMetadata = scopes.has('client_metadata') && clientId ? await metadata.find(account.id, clientId) : undefined;
-        return accountClaims(account, { use: use as 'id_token' | 'userinfo', scopes, vot, vtm, clientUserMetadata }) as AccountClaims;
+        // The ID token's jti names its sign-in, for asserted_login_identity (src/provider/id-token-reference.ts).
+        const signIn = token as { authTime?: unknown; amr?: unknown } | undefined;
+        const jti = use === 'id_token' && clientId && typeof signIn?.authTime === 'number'
+          ? idTokenReferences.issue(clientId, { accountId: account.id, authTime: signIn.authTime, amr: Array.isArray(signIn.amr) ? signIn.amr as string[] : [] })
+          : undefined;
+        return accountClaims(account, { use: use as 'id_token' | 'userinfo', scopes, vot, vtm, clientUserMetadata, jti }) as AccountClaims;
       },
     };
   };
@@ -120,6 +128,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       vtr: validateAuthorizationRequest,
       // Only "false" hides account creation; absent or any other value shows it (EIS Table 1).
       allow_registration: null,
+      // Read ahead of oidc-provider (src/provider/asserted-login-identity.ts); declared so it is kept.
+      asserted_login_identity: null,
     },
     // NHS login: the assertion's "aud" MUST contain the token endpoint URL (EIS Table 6). oidc-provider
     // would also take the issuer or the endpoint's own URL, which NHS login's token endpoint refuses.

@@ -139,6 +139,39 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     expect(errors, 'script errors or CSP violations in the pages').to.deep.equal([]);
   });
 
+  it('a single sign-on link (asserted_login_identity): made in one browser, it signs another in without a password; axe-clean', async () => {
+    const { page, errors } = await freshPage();
+    const record = new JourneyRecorder('single-sign-on');
+    const p9 = persona('p9');
+    await page.goto(`${env.rpUrl}/`);
+    await continueFromDemoRp(page, env.rpUrl);
+    await fillEmail(page, p9.email);
+    await fillPassword(page, p9.password);
+    await fillSecurityCode(page, FIXED_CODE);
+    if ((await heading(page)).startsWith('Share your information')) await clickButton(page, 'Continue');
+    await expectPage(page, 'You are signed in to the demo service');
+    await clickButton(page, 'Make a single sign-on link');
+    await expectPage(page, 'Single sign-on link for a partner service');
+    await record.check(page, 'demo-rp-sso-link');
+    const link = await page.locator('#sso-link').getAttribute('href');
+
+    // Another browser context: no cookies of either origin.
+    const other = await (await newContext(browser)).newPage();
+    const otherErrors = collectPageErrors(other);
+    try {
+      await other.goto(link!);
+      await expectPage(other, 'Continue to the demo service with single sign-on');
+      await record.check(other, 'demo-rp-sso-continue');
+      await clickButton(other, 'Continue with single sign-on');
+      await expectPage(other, 'You are signed in to the demo service');
+      expect(await summaryValue(other, 'Achieved (vot)')).to.equal('P9.Cp.Cd');
+    } finally {
+      await other.context().close();
+    }
+    expect(record.scanned).to.deep.equal(['demo-rp-sso-link', 'demo-rp-sso-continue']);
+    expect([...errors, ...otherErrors]).to.deep.equal([]);
+  });
+
   it('declining to share: "Do not continue" on the consent page → the demo service explains it cannot be used; axe-clean', async () => {
     const { page, errors } = await freshPage();
     const record = new JourneyRecorder('sign-in-decline');

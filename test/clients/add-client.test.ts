@@ -66,7 +66,7 @@ describe('clients: add-client', () => {
     const [client] = clients;
     expect(client!.metadata.jwks?.keys[0]?.kid).to.equal((await pemToJwk(SPKI_PEM)).kid);
     expect(client!.metadata.redirect_uris).to.deep.equal(options.redirectUris);
-    expect(client!.settings).to.deep.equal({ allowedVectors: ['P9.Cp.Cd', 'P5.Cp.Cd'], allowedScopes: ['openid', 'profile', 'email'], requirePkce: false, refreshTokens: false });
+    expect(client!.settings).to.deep.equal({ allowedVectors: ['P9.Cp.Cd', 'P5.Cp.Cd'], allowedScopes: ['openid', 'profile', 'email'], requirePkce: false, refreshTokens: false, ssoPartners: [] });
 
     const again = await addClient(options);
     expect(again.replaced).to.equal(true);

@@ -59,7 +59,7 @@ describe('clients: validateClientEntry', () => {
       response_types: ['code'],
       grant_types: ['authorization_code'],
     });
-    expect(settings).to.deep.equal({ allowedVectors: [...DEFAULT_VTR], allowedScopes: ['openid'], requirePkce: true, refreshTokens: false });
+    expect(settings).to.deep.equal({ allowedVectors: [...DEFAULT_VTR], allowedScopes: ['openid'], requirePkce: true, refreshTokens: false, ssoPartners: [] });
   });
 
   it('stores vectors canonically, honours the carelogin settings and adds refresh_token when enabled', () => {
@@ -186,6 +186,17 @@ describe('clients: loadClients and upsertClient', () => {
     expect(error).to.be.instanceOf(ClientRegistrationError);
     expect((error as ClientRegistrationError).field).to.equal('client_id');
     expect((error as Error).message).to.include('good-rp').and.include('more than once');
+  });
+
+  it('rejects carelogin.sso_partners that names a client not in the file (a typo would turn single sign-on off unseen)', async () => {
+    const file = path.join(dir, 'clients.json');
+    await writeFile(file, JSON.stringify({ clients: [validEntry({ carelogin: { sso_partners: ['rp.two'] } }), validEntry({ client_id: 'rp.too' })] }));
+    const error = await loadClients(configFor(file)).then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(ClientRegistrationError);
+    expect((error as ClientRegistrationError).field).to.equal('carelogin.sso_partners');
+    expect((error as Error).message).to.include('good-rp').and.include('rp.two');
+    await writeFile(file, JSON.stringify({ clients: [validEntry({ carelogin: { sso_partners: ['rp.too'] } }), validEntry({ client_id: 'rp.too' })] }));
+    expect((await loadClients(configFor(file)))[0]!.settings.ssoPartners).to.deep.equal(['rp.too']);
   });
 
   it('rejects a file that is not JSON or has the wrong shape with a ConfigError naming the file', async () => {

@@ -303,6 +303,29 @@ describe('demo relying party: end to end with the real IdP', () => {
     expect(pageText(atIdp), 'carelogin asks for the email address again').to.include('Email address');
   });
 
+  it('makes a single sign-on link (asserted_login_identity) that signs another browser in without a password, once', async () => {
+    const browser = new Browser();
+    const home = await browser.get(`${env.rpUrl}/`);
+    const atIdp = await browser.submit(home, { vtr: 'P9.Cp.Cd', scope: 'profile' }, { actionContains: '/login' });
+    const signedIn = await clickThroughIdp(browser, atIdp, { email: p9().email, password: p9().password, code: '190696' });
+    const linkPage = await browser.submit(signedIn, {}, { actionContains: '/sso-link' });
+    const link = /href="([^"]+)" id="sso-link"/.exec(linkPage.html)?.[1]?.replaceAll('&amp;', '&');
+    expect(link, pageText(linkPage).slice(0, 300)).to.match(new RegExp(`^${env.rpUrl}/sso\\?`));
+
+    // Another browser, with no carelogin session: a button (never an automatic sign-in), then straight back signed in.
+    const other = new Browser();
+    const landing = await other.get(link!);
+    expect(pageText(landing)).to.include('Continue with single sign-on');
+    const done = await other.submit(landing, {}, { actionContains: '/sso' });
+    expect(done.url, pageText(done).slice(0, 400)).to.equal(`${env.rpUrl}/signed-in`);
+    expect(pageText(done)).to.match(/Achieved \(vot\)\s+P9\.Cp\.Cd/);
+
+    // The same link in a third browser: the assertion is spent, so carelogin answers sso_login_required.
+    const third = new Browser();
+    const again = await third.submit(await third.get(link!), {}, { actionContains: '/sso' });
+    expect(pageText(again)).to.include('sso_login_required');
+  });
+
   it('refuses a logout token that is not carelogin\'s, with 400', async () => {
     const forged = ['eyJhbGciOiJub25lIn0', Buffer.from(JSON.stringify({ iss: env.idp.url, aud: 'carelogin-demo-rp', sub: 'x', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } })).toString('base64url'), ''].join('.');
     for (const body of [{ logout_token: forged }, {}] as Record<string, string>[]) {

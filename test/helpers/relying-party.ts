@@ -39,6 +39,8 @@ export interface TestRpOptions {
   readonly postLogoutRedirectUris?: string[];
   readonly backchannelLogoutUri?: string;
   readonly backchannelLogoutSessionRequired?: boolean;
+  /** Clients that may send this client's asserted_login_identity. */
+  readonly ssoPartners?: string[];
 }
 
 export const ALL_SCOPES = ['openid', 'profile', 'basic_demographics', 'profile_extended', 'email', 'phone', 'landline', 'gp_registration_details', 'gp_integration_credentials', 'client_metadata'];
@@ -70,6 +72,7 @@ export async function createTestRp(issuerRef: { url?: string }, options: TestRpO
       allowed_scopes: [...(options.allowedScopes ?? ALL_SCOPES), ...(options.refreshTokens ? ['offline_access'] : [])],
       pkce: options.pkce ?? 'required',
       refresh_tokens: options.refreshTokens ?? false,
+      ...(options.ssoPartners ? { sso_partners: options.ssoPartners } : {}),
     },
   };
 

@@ -99,6 +99,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
         amr: (session.amr ?? []).filter(isAmr),
         ...accountFacts(account),
         stepUp: { reason, missing: needed.filter((c) => !proven.has(c)) },
+        mobileChangeHeld: (await services.mobileChanges.heldFor(dataSource, account.id)) !== undefined,
       },
     };
   }

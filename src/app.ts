@@ -12,6 +12,7 @@ import { createAccessTokenJwt } from './provider/access-token-jwt.js';
 import { createProvider, ROUTES } from './provider/provider.js';
 import { createBackchannelLogout } from './provider/logout.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
+import { createMobileChanges } from './accounts/mobile-change.js';
 import { assertedLoginIdentity } from './provider/asserted-login-identity.js';
 import { createUserinfoUpdateRouter } from './provider/userinfo-update.js';
 import { createClientUserMetadataStore } from './accounts/client-user-metadata.js';
@@ -34,6 +35,7 @@ import { createInteractionRouter } from '../interactions/router.js';
 import { createAccountRouter } from './account/router.js';
 import { withAccountClient } from './account/internal-client.js';
 import { createPasswordResetRouter } from './web/password-reset-routes.js';
+import { createMobileChangeRouter } from './web/mobile-change-routes.js';
 import { purgeExpiredJourneys } from '../interactions/engine/store.js';
 import type { AppServices } from './services.js';
 
@@ -61,6 +63,8 @@ export interface CreateIdpOptions {
 }
 
 const PURGE_INTERVAL_MS = 5 * 60 * 1000;
+/** How often held mobile changes that are due take effect ("up to 24 hours": a minute late is fine). */
+const MOBILE_CHANGE_INTERVAL_MS = 60 * 1000;
 
 /** The composition root: builds every part from config and wires them into one Koa app (the provider). */
 export async function createIdp(config: Config, options: CreateIdpOptions = {}): Promise<Idp> {
@@ -79,13 +83,15 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     const hasher = createPasswordHasher(config);
     const counters = createAttemptCounters(dataSource, config);
     const audit = createAudit(dataSource, logger);
+    const notifications = createNotifications({ config, logger, dataSource, audit });
+    const backchannelLogout = createBackchannelLogout(provider, logger);
     const services: AppServices = {
       config,
       logger,
       dataSource,
       provider,
       renderer,
-      notifications: createNotifications({ config, logger, dataSource, audit }),
+      notifications,
       accounts: createAccountService(dataSource),
       hasher,
       counters,
@@ -94,7 +100,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       csrf: createCsrf(keystore.hmacSecret),
       digest: createKeyedDigest(keystore.hmacSecret),
       clients: new Map(clients.map((c) => [c.metadata.client_id, c])),
-      backchannelLogout: createBackchannelLogout(provider, logger),
+      backchannelLogout,
+      mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
     };
 
     if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger });
@@ -117,17 +124,23 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     provider.use(createInteractionRouter(services).routes());
     provider.use(createAccountRouter(services).routes());
     provider.use(createPasswordResetRouter(services).routes());
+    provider.use(createMobileChangeRouter(services).routes());
     provider.use(createUserinfoUpdateRouter({ provider, clients: services.clients, accounts: services.accounts, metadata: createClientUserMetadataStore(dataSource), logger, path: ROUTES.userinfo }).routes());
     if (config.notifications.devOutbox) provider.use(createDevOutboxRouter({ config, dataSource, renderer }).routes());
 
     const background = options.background ?? true;
     let purgeTimer: NodeJS.Timeout | undefined;
+    let mobileChangeTimer: NodeJS.Timeout | undefined;
     if (background) {
       services.notifications.startWorker();
       purgeTimer = setInterval(() => {
         Promise.all([purgeExpiredModels(dataSource), purgeExpiredJourneys(dataSource)]).catch((error: unknown) => logger.warn({ err: error }, 'purge of expired records failed'));
       }, PURGE_INTERVAL_MS);
       purgeTimer.unref();
+      mobileChangeTimer = setInterval(() => {
+        services.mobileChanges.applyDue().catch((error: unknown) => logger.warn({ err: error }, 'applying held mobile changes failed'));
+      }, MOBILE_CHANGE_INTERVAL_MS);
+      mobileChangeTimer.unref();
     }
 
     const callback = provider.callback();
@@ -160,6 +173,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
         closing ??= (async () => {
           accepting = false;
           if (purgeTimer) clearInterval(purgeTimer);
+          if (mobileChangeTimer) clearInterval(mobileChangeTimer);
           if (server && config.shutdownDrainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainDelayMs));
           if (server) await stopServer(server, config.shutdownGraceMs, logger);
           if (background) await services.notifications.stopWorker();

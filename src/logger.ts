@@ -46,7 +46,7 @@ export function createLogger(options: { level: string; name?: string }, destinat
 }
 
 /** Paths whose last segment is a bearer secret (an emailed link's token). */
-const SECRET_PATH = /^(\/reset-password\/)[^/]+/;
+const SECRET_PATH = /^(\/reset-password\/|\/cancel-mobile\/)[^/]+/;
 
 /** Removes query strings and secret path segments (which carry codes and tokens) before a URL is logged. */
 export function pathOnly(url: string): string {

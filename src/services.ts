@@ -13,6 +13,7 @@ import type { Csrf } from './security/csrf.js';
 import type { KeyedDigest } from './security/keyed-digest.js';
 import type { RegisteredClient } from './clients/registry.js';
 import type { BackchannelLogout } from './provider/logout.js';
+import type { MobileChanges } from './accounts/mobile-change.js';
 
 /** Everything request handlers need, built once by the composition root (src/app.ts). */
 export interface AppServices {
@@ -34,4 +35,6 @@ export interface AppServices {
   readonly clients: ReadonlyMap<string, RegisteredClient>;
   /** Tells services with a back-channel logout URI that a carelogin session has ended. */
   readonly backchannelLogout: BackchannelLogout;
+  /** Mobile numbers changed through "I cannot access my mobile", held before they take effect (X1). */
+  readonly mobileChanges: MobileChanges;
 }

@@ -15,6 +15,13 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
   identityVerificationRequired: (facts) => facts.stepUp?.reason === 'proofing',
 
   /**
+   * Step-up: the session lacks Cd and the account's new mobile number is still on hold (X1). Only
+   * a sign-in through "I cannot access my mobile" ends without Cd, so this is that person: a code
+   * to the old number would not reach them, and the new one cannot give Cd until the hold ends.
+   */
+  mobileChangeHeld: (facts) => facts.stepUp?.reason === 'credentials' && facts.stepUp.missing.includes('Cd') && facts.mobileChangeHeld === true,
+
+  /**
    * Step-up: a security code to the verified mobile (Cd) is exactly what the session lacks.
    * Anything else missing (Cp, Ck, Cm) needs a method this journey does not offer.
    */

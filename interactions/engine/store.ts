@@ -37,6 +37,7 @@ export const journeyFactsSchema = z.object({
   hasVerifiedMobile: z.boolean().optional(),
   hasVerifiedEmail: z.boolean().optional(),
   newMobile: z.string().regex(/^\+44\d{10}$/).optional(),
+  mobileChangeHeld: z.boolean().optional(),
   stepUp: z.object({ reason: z.enum(['credentials', 'proofing']), missing: z.array(z.enum(CREDENTIAL_COMPONENTS as readonly ['Cp', 'Cd', 'Ck', 'Cm'])) }).optional(),
 }).strict();
 

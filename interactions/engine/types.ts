@@ -32,6 +32,8 @@ export interface JourneyFacts {
   readonly hasVerifiedEmail?: boolean;
   /** "I cannot access my mobile": the new number (E.164) being confirmed by a code; dropped when the journey ends. */
   readonly newMobile?: string;
+  /** Step-up only: the account has a new mobile number on hold (X1), which cannot give Cd yet. */
+  readonly mobileChangeHeld?: boolean;
   /** Step-up only: why the session does not meet the requested vector of trust. */
   readonly stepUp?: {
     readonly reason: 'credentials' | 'proofing';
@@ -41,7 +43,7 @@ export interface JourneyFacts {
 }
 
 /** Names of the pure predicates in guards.ts; a transition's `when` refers to one of them. */
-export type GuardId = 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'identityVerificationRequired' | 'securityCodeCompletesStepUp';
+export type GuardId = 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'identityVerificationRequired' | 'mobileChangeHeld' | 'securityCodeCompletesStepUp';
 
 export interface Transition<S extends string = string> {
   readonly to: S;
@@ -68,7 +70,7 @@ export interface LoginEndStep {
 }
 
 /** Pages explaining why the journey cannot continue; the copy lives in views/cannot-continue.njk. */
-export type CannotContinuePage = 'identity-verification-required' | 'authentication-method-not-available' | 'mobile-number-required';
+export type CannotContinuePage = 'identity-verification-required' | 'authentication-method-not-available' | 'mobile-number-required' | 'mobile-change-held';
 
 /**
  * The journey cannot give the service what it asked for. The person reads an honest page, presses

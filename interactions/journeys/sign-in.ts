@@ -25,7 +25,7 @@ export const signInJourney = defineJourney({
     },
     // A remembered device also ends here with `verified` (amr remembered_device, Cd) without a page.
     'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' } } },
-    ...changeMobileSteps,
+    ...changeMobileSteps('signed-in'),
     // No verified mobile (NHS login help 002 §2.2): add one and prove it with a code, then sign in.
     // An account whose registration was never confirmed confirms its email address first.
     'mobile-number-required': {

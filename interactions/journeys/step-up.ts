@@ -15,13 +15,20 @@ export const stepUpJourney = defineJourney({
       on: {
         next: [
           { to: 'identity-verification-required', when: 'identityVerificationRequired' },
+          { to: 'mobile-change-held', when: 'mobileChangeHeld' },
           { to: 'enter-security-code', when: 'securityCodeCompletesStepUp' },
           { to: 'method-not-available' },
         ],
       },
     },
     'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' } } },
-    ...changeMobileSteps,
+    ...changeMobileSteps('mobile-change-held'),
+    'mobile-change-held': {
+      end: 'abort',
+      page: 'mobile-change-held',
+      error: 'access_denied',
+      description: 'authentication method not available',
+    },
     'identity-verification-required': {
       end: 'abort',
       page: 'identity-verification-required',

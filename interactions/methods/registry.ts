@@ -4,6 +4,7 @@ import { changeMobileNumberMethod } from './change-mobile-number/index.js';
 import { confirmEmailMethod } from './confirm-email/index.js';
 import { confirmMobileMethod } from './confirm-mobile/index.js';
 import { emailMethod } from './email/index.js';
+import { mobileChangeHeldMethod } from './mobile-change-held/index.js';
 import { mobileNumberMethod } from './mobile-number/index.js';
 import { newAccountMethod } from './new-account/index.js';
 import { passwordMethod } from './password/index.js';
@@ -15,7 +16,7 @@ import type { AuthMethod } from './types.js';
  * is a folder under interactions/methods and one line here. Journeys refer to methods by id;
  * journey-lint.test.ts fails if a journey names a method that is not listed.
  */
-export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod] as const satisfies readonly AuthMethod[];
+export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod] as const satisfies readonly AuthMethod[];
 
 export type MethodId = (typeof METHODS)[number]['id'];
 

@@ -23,6 +23,7 @@ import { minutesText } from '../web/durations.js';
 import type { FieldError } from '../web/renderer.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
 import { logoutTargets } from '../provider/logout.js';
+import { supersedeHeldChange } from '../accounts/mobile-change.js';
 import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, redateSession, revokeTokens } from './store.js';
 
 /** Changes to sign-in details need a sign-in no older than this (security-bar "Sessions"; ASVS 7.5.1). */
@@ -591,6 +592,8 @@ export function createAccountRouter(services: AppServices): Router {
       if (oldMobile && oldMobile !== mobile) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: oldMobile, data: {}, accountId: account.id });
       // A new second factor: devices remembered against the old one are forgotten (X2, B9), as on the "cannot access my mobile" route.
       const removed = await devices.removeAllDevices(account.id, manager);
+      // Proven here with a code to the current number: a change held from "I cannot access my mobile" is set aside.
+      await supersedeHeldChange(manager, account.id);
       await audit.record('mobile.changed', { accountId: account.id, ip: ctx.ip, detail: { route: 'account', devicesRemoved: removed } }, manager);
     });
     redirect(ctx, '/account?done=mobile');

@@ -117,6 +117,7 @@ export async function deleteAccountRows(manager: EntityManager, accountId: strin
   await manager.query(`DELETE FROM client_user_metadata WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM security_code WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM password_reset_token WHERE account_id = $1`, [accountId]);
+  await manager.query(`DELETE FROM mobile_change WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM journey_state WHERE account_id = $1`, [accountId]);
   if (held) {
     // Email destinations are stored as typed (a change) or normalised (a registration).

@@ -48,6 +48,8 @@ export interface Config {
     readonly resetLink: number;
     /** How long a remembered device lasts without being used. */
     readonly rememberedDevice: number;
+    /** How long a new mobile from "I cannot access my mobile" is held before it takes effect (X1). */
+    readonly mobileChangeHold: number;
   };
   readonly limits: {
     readonly securityCodeAttempts: number;
@@ -153,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lockout: e.LOCKOUT_SECONDS,
       resetLink: e.RESET_LINK_TTL_SECONDS,
       rememberedDevice: e.REMEMBERED_DEVICE_TTL_SECONDS,
+      mobileChangeHold: e.MOBILE_CHANGE_HOLD_SECONDS,
     },
     limits: {
       securityCodeAttempts: e.SECURITY_CODE_MAX_ATTEMPTS,

@@ -52,6 +52,14 @@ export interface TemplateDataMap {
   'mobile-changed': { readonly mobileEnding: string };
   /** To the previous mobile number, so a takeover is noticed by the phone's owner too. */
   'mobile-changed-sms': NoData;
+  /**
+   * X1: a new number from "I cannot access my mobile" is held before it takes effect; the email
+   * address and the old number get the link to cancel it. `effective` is when it takes effect, as text.
+   */
+  'mobile-change-pending': { readonly mobileEnding: string; readonly effective: string; readonly link: string };
+  'mobile-change-pending-sms': { readonly link: string };
+  /** The change was cancelled with that link. */
+  'mobile-change-cancelled': NoData;
   /** To the previous email address. */
   'email-changed': NoData;
   'signed-in-after-failures': { readonly failedAttempts: number };
@@ -250,6 +258,48 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
         `The mobile number for your carelogin account has been changed. The new number ends in ${lastDigits(mobileEnding)}.`,
         'We will send security codes to the new number.',
         'If you did not change your mobile number, someone else may be using your account. Reset your password now from the carelogin sign in page. When it asks for a security code, select "I cannot access my mobile" to put your own number back.',
+        helpLine(context, 'someone-else'),
+      ),
+    }),
+  },
+  'mobile-change-pending': {
+    id: 'mobile-change-pending',
+    channel: 'email',
+    // The link cancels the change and signs everyone out: whoever holds it can do that.
+    secret: true,
+    purpose: 'A new mobile number from "I cannot access my mobile" is on hold (MOBILE_CHANGE_HOLD_SECONDS, 24 hours by default); the link cancels it.',
+    render: ({ mobileEnding, effective, link }, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Your carelogin mobile number is being changed',
+      body: paragraphs(
+        `Someone signed in to your carelogin account and asked to change its mobile number to a number ending in ${lastDigits(mobileEnding)}.`,
+        `The change takes effect on ${effective}. Until then we will keep sending security codes to your current number.`,
+        'If this was not you, cancel the change now with this link. It also signs everyone out of your account:',
+        link,
+        'Then reset your password from the carelogin sign in page.',
+        helpLine(context, 'someone-else'),
+      ),
+    }),
+  },
+  'mobile-change-pending-sms': {
+    id: 'mobile-change-pending-sms',
+    channel: 'sms',
+    secret: true,
+    purpose: 'The same notice as mobile-change-pending, to the number being replaced.',
+    render: ({ link }) => ({
+      body: `carelogin: your mobile number is changing. Not you? Cancel: ${link}`,
+    }),
+  },
+  'mobile-change-cancelled': {
+    id: 'mobile-change-cancelled',
+    channel: 'email',
+    secret: false,
+    purpose: 'A held change of mobile number was cancelled with its link.',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'The change to your carelogin mobile number was cancelled',
+      body: paragraphs(
+        'The change to the mobile number on your carelogin account has been cancelled. Your mobile number has not changed.',
+        'We have signed everyone out of your account and forgotten any devices you asked us to remember.',
+        'If you did not ask for the change, reset your password now from the carelogin sign in page.',
         helpLine(context, 'someone-else'),
       ),
     }),

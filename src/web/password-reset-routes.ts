@@ -1,14 +1,12 @@
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
-import type { Context, Middleware, Next } from 'koa';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { emailAddressField } from '../accounts/email-address.js';
 import { createPasswordReset, isResetTokenShaped, resetTokenHash } from '../accounts/password-reset.js';
 import { durationText } from '../notifications/templates.js';
 import { PASSWORD_MESSAGES } from '../accounts/password-policy.js';
-import { CsrfError } from '../errors.js';
-import { isCrossSiteRequest } from '../security/csrf.js';
 import type { AppServices } from '../services.js';
+import { createLinkPages } from './link-pages.js';
 import type { FieldError } from './renderer.js';
 
 /**
@@ -24,7 +22,6 @@ import type { FieldError } from './renderer.js';
  * so the same browser can be sent back to the password step; any other browser cannot.
  */
 
-const FORM_LIMIT = '8kb';
 const UID = /^[A-Za-z0-9_-]{1,255}$/;
 
 /** The browser's own sign-in, for after the reset. `__Host-` needs Secure, which http://localhost cannot keep. */
@@ -56,51 +53,16 @@ function firstErrors(error: z.ZodError): FieldError[] {
 }
 
 export function createPasswordResetRouter(services: AppServices): Router {
-  const { config, renderer, csrf, provider } = services;
-  const expectedOrigin = new URL(config.issuer).origin;
+  const { config, csrf, provider } = services;
   const https = config.issuer.startsWith('https://');
   const cookieName = resetCookieName(config.issuer);
   const resets = createPasswordReset(services);
   const linkLifetime = durationText(Math.max(1, Math.round(config.ttl.resetLink / 60)));
   const router = new Router();
-  const forms = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
-
-  function page(ctx: Context, status: number, template: string, data: Record<string, unknown> = {}): void {
-    ctx.status = status;
-    ctx.type = 'html';
-    ctx.body = renderer.render(template, { linkLifetime, ...data, cspNonce: ctx.state.cspNonce });
-  }
-
-  function body(ctx: Context): Record<string, unknown> {
-    const parsed: unknown = (ctx.request as { body?: unknown }).body;
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  }
+  const { page, body, forms, guard, checkForm } = createLinkPages(services, { what: 'password reset', defaults: { linkLifetime } });
 
   function setResetCookie(ctx: Context, value: string, maxAge: number): void {
     ctx.append('Set-Cookie', `${cookieName}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`);
-  }
-
-  /**
-   * no-store, and the forged-form page (C5). The token in the URL never leaves our origin in a
-   * Referer (Referrer-Policy same-origin) and never reaches a log line (`pathOnly` in src/logger.ts).
-   */
-  const guard: Middleware = async (ctx: Context, next: Next) => {
-    ctx.set('Cache-Control', 'no-store');
-    try {
-      await next();
-    } catch (error) {
-      if (!(error instanceof CsrfError)) throw error;
-      (ctx.state.log ?? services.logger).warn('password reset form rejected: cross-site or bad CSRF token');
-      page(ctx, 403, 'forbidden.njk');
-    }
-  };
-
-  function checkForm(binding: (ctx: Context) => string): Middleware {
-    return async (ctx: Context, next: Next) => {
-      const token = body(ctx)._csrf;
-      if (isCrossSiteRequest(ctx.headers, expectedOrigin) || !csrf.verify(binding(ctx), token)) throw new CsrfError();
-      await next();
-    };
   }
 
   const requestBinding = (): string => 'forgotten-password';

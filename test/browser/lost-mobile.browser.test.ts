@@ -1,13 +1,14 @@
 /**
  * "I cannot access my mobile" in a real browser: from the security code page, a code to the email
- * address, a new UK mobile number and the code texted to it, then on to the service with the
- * second factor actually proven (P9.Cp.Cd). Codes are read from the development outbox JSON.
- * Every page is screenshotted and scanned with axe-core (WCAG 2.2 A/AA).
+ * address, a new UK mobile number and the code texted to it; the new number is held (X1), so the
+ * service, which asked for a security code, gets an honest refusal; then the owner cancels the
+ * change with the link texted to the old number. Codes and links are read from the development
+ * outbox JSON. Every page is screenshotted and scanned with axe-core (WCAG 2.2 A/AA).
  */
 import { expect } from 'chai';
 import { PERSONAS } from '../../src/accounts/personas.js';
 import { JourneyRecorder } from './helpers/browser.js';
-import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, outboxCode, summaryValue } from './helpers/pages.js';
+import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, latestOutboxMessage, outboxCode } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
 import { newMobile } from '../interactions/create-account-helpers.js';
 
@@ -18,7 +19,7 @@ describe('browser: signing in without the old mobile, adding a new one (Chromium
 
   const suite = useBrowserSuite();
 
-  it('security code page → "I cannot access my mobile" → email code → new mobile → its code → the service gets P9.Cp.Cd', async () => {
+  it('security code page → "I cannot access my mobile" → email code → new mobile → its code → held for 24 hours → the service is refused; the cancel link undoes it', async () => {
     const { page, errors } = await suite.openPage();
     const record = new JourneyRecorder('lost-mobile');
     const mobile = newMobile();
@@ -52,14 +53,27 @@ describe('browser: signing in without the old mobile, adding a new one (Chromium
     await page.getByRole('textbox', { name: 'Security code' }).fill(textedCode);
     await clickButton(page, 'Continue');
 
-    // The service asked for P9 with a code; consent was not given before in this database.
-    await expectPage(page, /^Share your information with /);
+    await expectPage(page, 'We are changing your mobile phone number');
+    await record.check(page, 'mobile-change-held');
     await clickButton(page, 'Continue');
-    expect(page.url()).to.equal(`${suite.env.rpUrl}/signed-in`);
-    await record.check(page, 'demo-rp-signed-in');
-    expect(await summaryValue(page, 'Achieved (vot)')).to.equal('P9.Cp.Cd');
+    // The service asked for P9 with a security code, which the held number cannot give yet.
+    await expectPage(page, 'You cannot use this service until your new mobile phone number is ready');
+    await record.check(page, 'cannot-continue-mobile-change-held');
+    await clickButton(page, 'Continue');
+    await expectPage(page, 'You could not be signed in');
 
-    expect(record.scanned).to.deep.equal(['confirm-email-code', 'enter-new-mobile', 'enter-new-mobile-error', 'confirm-new-mobile', 'demo-rp-signed-in']);
+    // The owner, holding the old phone, follows the link texted to it.
+    const texted = await latestOutboxMessage(suite.env.idp.url, p9.mobileNumber, 'mobile-change-pending-sms');
+    const link = /(https?:\/\/\S+\/cancel-mobile\/[\w-]{43})/.exec(texted.body)?.[1];
+    expect(link, texted.body).to.be.a('string');
+    await page.goto(link!);
+    await expectPage(page, 'Cancel the change to your mobile phone number');
+    await record.check(page, 'cancel-mobile-change');
+    await clickButton(page, 'Cancel the change');
+    await expectPage(page, 'You have cancelled the change to your mobile phone number');
+    await record.check(page, 'mobile-change-cancelled');
+
+    expect(record.scanned).to.deep.equal(['confirm-email-code', 'enter-new-mobile', 'enter-new-mobile-error', 'confirm-new-mobile', 'mobile-change-held', 'cannot-continue-mobile-change-held', 'cancel-mobile-change', 'mobile-change-cancelled']);
     expect(errors).to.deep.equal([]);
   });
 });

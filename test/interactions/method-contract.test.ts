@@ -125,6 +125,12 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
     wrong: { code: '000000' },
     invalid: CODE_INVALID,
   },
+  // The "being changed" page after "I cannot access my mobile": Continue only, nothing to get wrong.
+  'mobile-change-held': {
+    arrange: async (test) => ({ facts: {}, account: await createAccount(test) }),
+    valid: async () => ({}),
+    invalid: [],
+  },
   // Creating an account and adding a mobile (create-account, sign-in without a mobile).
   'new-account': {
     arrange: async () => ({ facts: {}, account: null }),

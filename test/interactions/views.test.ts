@@ -26,6 +26,7 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'confirm-new-mobile.njk': { mobileEnding: '3456', expiresIn: '10 minutes' },
   'consent.njk': { clientName: 'Test patient portal', items: ['your NHS number'] },
   'cannot-continue.njk': { page: 'identity-verification-required' },
+  'mobile-change-held.njk': { mobileEnding: '3456', effective: 'Friday 4 December 2026 at 6:30am' },
   'locked.njk': { wait: '15 minutes', disabled: false },
   'too-many-requests.njk': { wait: '10 minutes' },
 };
@@ -75,6 +76,7 @@ describe('interaction views', () => {
     'identity-verification-required': 'You need to prove your identity to use this service',
     'authentication-method-not-available': 'You cannot sign in to this service in this way',
     'mobile-number-required': 'You need a mobile phone number to sign in',
+    'mobile-change-held': 'You cannot use this service until your new mobile phone number is ready',
   };
   for (const [page, heading] of Object.entries(pages)) {
     it(`explains "${page}" and offers Continue back to the service`, () => {

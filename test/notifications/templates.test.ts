@@ -27,6 +27,10 @@ const SAMPLES: { [T in TemplateId]: TemplateData<T>[] } = {
   'password-changed-sms': [{}],
   'mobile-changed': [{ mobileEnding: '+44 7700 900123' }],
   'mobile-changed-sms': [{}],
+  // The longest link the product makes: a 43-character token on the issuer's origin.
+  'mobile-change-pending': [{ mobileEnding: '+44 7700 900456', effective: 'Friday 4 December 2026 at 6:30am', link: `https://login.carelogin.example/cancel-mobile/${'A'.repeat(43)}` }],
+  'mobile-change-pending-sms': [{ link: `https://login.carelogin.example/cancel-mobile/${'A'.repeat(43)}` }],
+  'mobile-change-cancelled': [{}],
   'email-changed': [{}],
   'signed-in-after-failures': [{ failedAttempts: 4 }, { failedAttempts: 1 }, { failedAttempts: 0 }],
   'recovery-sign-in': [{}],
@@ -154,9 +158,9 @@ describe('notification templates', () => {
 
   it('marks exactly the messages that carry a code or link as secret', () => {
     const secret = TEMPLATE_IDS.filter((id) => TEMPLATES[id].secret);
-    expect(secret).to.have.members(['sign-in-security-code', 'sign-in-email-code', 'email-confirmation-code', 'mobile-confirmation-code', 'password-reset-link']);
+    expect(secret).to.have.members(['sign-in-security-code', 'sign-in-email-code', 'email-confirmation-code', 'mobile-confirmation-code', 'password-reset-link', 'mobile-change-pending', 'mobile-change-pending-sms']);
     for (const message of allRendered()) {
-      const carriesSecret = /\d{6}|:\/\/\S+\/reset/.test(message.body);
+      const carriesSecret = /\d{6}|:\/\/\S+\/(reset|cancel-mobile)/.test(message.body);
       expect(carriesSecret, message.id).to.equal(TEMPLATES[message.id].secret);
     }
   });

@@ -1,7 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Account } from '../../../entities/account.js';
 import { createRememberedDevices } from '../../../src/accounts/remembered-devices.js';
-import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { securityCodeCounterKey } from '../../../src/security/security-codes.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
@@ -11,10 +10,10 @@ import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
 /**
  * "I cannot access my mobile", last step: a code texted to the NEW number (A7: changing the phone
- * is binding a new authenticator, proven by a code sent to it). A right code proves Cd (amr sms),
- * and in one transaction: the account's mobile becomes the new number; the email address and the
- * OLD number are told (mobile-changed, mobile-changed-sms); remembered devices are forgotten (an
- * authenticator change, B9); the sign-in code lockout is lifted (rebinding).
+ * is binding a new authenticator, proven by a code sent to it). A right code proves that the person
+ * holds the phone they chose, and nothing about the account (X1), so it proves no credential. In one
+ * transaction the new number is put on hold (src/accounts/mobile-change.ts: the email address and the
+ * old number get a cancel link), remembered devices are forgotten (an authenticator change, B9).
  */
 
 export const PURPOSE = 'verify-mobile';
@@ -37,25 +36,20 @@ async function lockStatus(ctx: StepContext): Promise<{ locked: boolean; disabled
   return ctx.services.counters.status(securityCodeCounterKey(stateOf(ctx).account.id, ctx.uid, PURPOSE));
 }
 
-/** The change itself, after the right code. */
-async function changeMobile(ctx: StepContext, account: Account, newMobile: string): Promise<void> {
-  const { dataSource, notifications, audit, counters } = ctx.services;
+/** The change, on hold, after the right code. */
+async function holdChange(ctx: StepContext, account: Account, newMobile: string): Promise<void> {
+  const { dataSource, audit, mobileChanges } = ctx.services;
   await dataSource.transaction(async (manager) => {
     // Read the number being replaced in this transaction: the account object may be stale.
-    const [current]: { mobile_number: string | null }[] = await manager.query('SELECT mobile_number FROM account WHERE id = $1 FOR UPDATE', [account.id]);
-    const oldMobile = current?.mobile_number ?? null;
-    await manager.query('UPDATE account SET mobile_number = $2, mobile_verified_at = now(), updated_at = now() WHERE id = $1', [account.id, newMobile]);
-    await notifications.enqueue(manager, { template: 'mobile-changed', to: account.email, data: { mobileEnding: mobileEnding(newMobile) }, accountId: account.id });
-    if (oldMobile && oldMobile !== newMobile) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: oldMobile, data: {}, accountId: account.id });
+    const [current]: { mobile_number: string | null; email: string }[] = await manager.query('SELECT mobile_number, email FROM account WHERE id = $1 FOR UPDATE', [account.id]);
+    const held = await mobileChanges.hold(manager, { accountId: account.id, email: current?.email ?? account.email, oldMobile: current?.mobile_number ?? null, newMobile });
     const devices = await createRememberedDevices(dataSource, ctx.services.config).removeAllDevices(account.id, manager);
-    await counters.reset(lockoutKeys.securityCode(account.id, 'sign-in'), manager);
-    await audit.record('mobile.changed', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { route: 'cannot-access-mobile', devicesRemoved: devices } }, manager);
+    await audit.record('mobile.change_held', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { route: 'cannot-access-mobile', devicesRemoved: devices, effectiveAt: held.effectiveAt.toISOString() } }, manager);
   });
 }
 
 export const changeMobileCodeMethod = defineMethod({
   id: 'change-mobile-code',
-  proves: { credential: 'Cd', amr: 'sms', event: 'verified' },
   events: ['verified', 'numberChangeRequested'] satisfies ChangeCodeEvent[],
   schema: codeSchema,
   redisplay: [],
@@ -81,7 +75,7 @@ export const changeMobileCodeMethod = defineMethod({
     // Bound to the number it was sent to: a code for an earlier number typed here proves nothing.
     const result = await ctx.services.codes.verify({ accountId: account.id, purpose: PURPOSE, journeyId: ctx.uid, code: body.code, destination: newMobile });
     return codeCheckOutcome<ChangeCodeEvent>(ctx, result, { accountId: account.id, purpose: PURPOSE }, async () => {
-      await changeMobile(ctx, account, newMobile);
+      await holdChange(ctx, account, newMobile);
       return { kind: 'event', event: 'verified' };
     }, async () => lockedView({ ...(await lockStatus(ctx)), what: 'security-code' }));
   },

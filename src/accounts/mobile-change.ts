@@ -1,0 +1,185 @@
+/**
+ * The hold on a mobile number changed through "I cannot access my mobile" (security-bar X1; NHS
+ * login: "may take up to 24 hours", with a cancel link). That route proves only the password and the
+ * email inbox: the text code proves the person holds the NEW phone, which they chose. So the new
+ * number is held for MOBILE_CHANGE_HOLD_SECONDS before it replaces the old one, gives no `Cd`
+ * meanwhile, and the email address and the old number get a link that cancels it and signs everyone
+ * out. The worker applies due changes (src/app.ts); a change in Your account (re-authenticated with
+ * a code to the current number) replaces a held one.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Config } from '../config/index.js';
+import { queryRows } from '../db/sql.js';
+import type { Notifications } from '../notifications/outbox.js';
+import type { Audit } from '../security/audit.js';
+import { lockoutKeys, type AttemptCounters } from '../security/attempt-counters.js';
+import { nhsDateTime } from '../web/dates.js';
+import type { BackchannelLogout, LogoutTarget } from '../provider/logout.js';
+import { revokeAccountSessions } from './password-reset.js';
+import { createRememberedDevices } from './remembered-devices.js';
+
+type Db = Pick<EntityManager, 'query'>;
+
+/** 256 random bits, base64url: the same shape as a password reset link's token. */
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+export const CANCEL_PATH = '/cancel-mobile';
+
+export function cancelTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function isCancelTokenShaped(token: unknown): token is string {
+  return typeof token === 'string' && TOKEN.test(token);
+}
+
+export interface HeldChange {
+  readonly newMobile: string;
+  readonly effectiveAt: Date;
+}
+
+/** What a cancel link finds: a change still on hold, or why it can no longer be cancelled. */
+export type CancelLink =
+  | { readonly state: 'pending'; readonly accountId: string; readonly newMobile: string; readonly effectiveAt: Date }
+  | { readonly state: 'cancelled' | 'too-late' | 'unknown' };
+
+export interface MobileChangeDeps {
+  readonly config: Config;
+  readonly dataSource: DataSource;
+  readonly notifications: Notifications;
+  readonly audit: Audit;
+  readonly counters: AttemptCounters;
+  readonly backchannelLogout?: BackchannelLogout;
+}
+
+export interface MobileChanges {
+  /**
+   * In the caller's transaction: holds `newMobile` for the account (replacing a change already held),
+   * and sends the cancel link to the email address and the number being replaced.
+   */
+  hold(manager: EntityManager, change: { accountId: string; email: string; oldMobile: string | null; newMobile: string }): Promise<HeldChange>;
+  /** The change held for the account, if any. */
+  heldFor(db: Db, accountId: string): Promise<HeldChange | undefined>;
+  /** What a cancel link is for (read only: the GET of the link must change nothing). */
+  inspect(token: string): Promise<CancelLink>;
+  /** Cancels the held change behind a link, once; signs everyone out. The link's state after. */
+  cancel(token: string, options: { ip?: string }): Promise<CancelLink['state'] | 'done'>;
+  /** Applies every held change whose time has come; returns how many. Safe on several instances at once. */
+  applyDue(): Promise<number>;
+}
+
+/** In the caller's transaction: a held change is set aside (a new number was proven in Your account). */
+export async function supersedeHeldChange(db: Db, accountId: string): Promise<void> {
+  await db.query(`UPDATE mobile_change SET status = 'superseded', finished_at = now() WHERE account_id = $1 AND status = 'pending'`, [accountId]);
+}
+
+export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
+  const { config, dataSource, notifications, audit, counters } = deps;
+  const origin = new URL(config.issuer).origin;
+
+  async function inspect(token: string): Promise<CancelLink> {
+    if (!isCancelTokenShaped(token)) return { state: 'unknown' };
+    const [row] = await queryRows<{ account_id: string; new_mobile: string; status: string; effective_at: Date | string; due: boolean }>(
+      dataSource,
+      `SELECT account_id, new_mobile, status, effective_at, effective_at <= now() AS due FROM mobile_change WHERE cancel_token_hash = $1`,
+      [cancelTokenHash(token)],
+    );
+    if (!row) return { state: 'unknown' };
+    if (row.status === 'cancelled') return { state: 'cancelled' };
+    if (row.status !== 'pending' || row.due) return { state: 'too-late' };
+    return { state: 'pending', accountId: row.account_id, newMobile: row.new_mobile, effectiveAt: new Date(row.effective_at) };
+  }
+
+  return {
+    inspect,
+
+    async hold(manager, { accountId, email, oldMobile, newMobile }) {
+      await supersedeHeldChange(manager, accountId);
+      const token = randomBytes(32).toString('base64url');
+      const [row] = await queryRows<{ effective_at: Date | string }>(
+        manager,
+        `INSERT INTO mobile_change (account_id, new_mobile, effective_at, cancel_token_hash)
+         VALUES ($1, $2, now() + $3::int * interval '1 second', $4) RETURNING effective_at`,
+        [accountId, newMobile, config.ttl.mobileChangeHold, cancelTokenHash(token)],
+      );
+      const effectiveAt = new Date(row!.effective_at);
+      const link = `${origin}${CANCEL_PATH}/${token}`;
+      await notifications.enqueue(manager, {
+        template: 'mobile-change-pending',
+        to: email,
+        data: { mobileEnding: newMobile, effective: nhsDateTime(effectiveAt), link },
+        accountId,
+        deliverBefore: effectiveAt,
+      });
+      if (oldMobile && oldMobile !== newMobile) {
+        await notifications.enqueue(manager, { template: 'mobile-change-pending-sms', to: oldMobile, data: { link }, accountId, deliverBefore: effectiveAt });
+      }
+      return { newMobile, effectiveAt };
+    },
+
+    async heldFor(db, accountId) {
+      const [row] = await queryRows<{ new_mobile: string; effective_at: Date | string }>(
+        db,
+        `SELECT new_mobile, effective_at FROM mobile_change WHERE account_id = $1 AND status = 'pending' ORDER BY created_at DESC LIMIT 1`,
+        [accountId],
+      );
+      return row ? { newMobile: row.new_mobile, effectiveAt: new Date(row.effective_at) } : undefined;
+    },
+
+    async cancel(token, { ip }) {
+      if (!isCancelTokenShaped(token)) return 'unknown';
+      let signedOut: LogoutTarget[] = [];
+      let accountId: string | undefined;
+      await dataSource.transaction(async (manager) => {
+        // One conditional UPDATE: of two clicks exactly one cancels.
+        const [row] = await queryRows<{ account_id: string }>(
+          manager,
+          `UPDATE mobile_change SET status = 'cancelled', finished_at = now()
+            WHERE cancel_token_hash = $1 AND status = 'pending' AND effective_at > now() RETURNING account_id`,
+          [cancelTokenHash(token)],
+        );
+        if (!row) return;
+        accountId = row.account_id;
+        // Whoever asked for the change may be signed in: sign everyone out, forget devices.
+        signedOut = await revokeAccountSessions(manager, row.account_id);
+        const devices = await createRememberedDevices(dataSource, config).removeAllDevices(row.account_id, manager);
+        const [account] = await queryRows<{ email: string }>(manager, 'SELECT email FROM account WHERE id = $1', [row.account_id]);
+        if (account) await notifications.enqueue(manager, { template: 'mobile-change-cancelled', to: account.email, data: {}, accountId: row.account_id });
+        await audit.record('mobile.change_cancelled', { accountId: row.account_id, ip, detail: { devicesRemoved: devices } }, manager);
+      });
+      if (!accountId) {
+        const after = await inspect(token);
+        return after.state === 'pending' ? 'too-late' : after.state;
+      }
+      await deps.backchannelLogout?.notify(accountId, signedOut);
+      return 'done';
+    },
+
+    async applyDue() {
+      return dataSource.transaction(async (manager) => {
+        const applied = await queryRows<{ account_id: string; email: string; new_mobile: string }>(
+          manager,
+          `WITH due AS (
+             SELECT id FROM mobile_change WHERE status = 'pending' AND effective_at <= now()
+              ORDER BY effective_at LIMIT 100 FOR UPDATE SKIP LOCKED
+           ), done AS (
+             UPDATE mobile_change m SET status = 'applied', finished_at = now() FROM due WHERE m.id = due.id
+             RETURNING m.account_id, m.new_mobile
+           )
+           UPDATE account a SET mobile_number = done.new_mobile, mobile_verified_at = now(), updated_at = now()
+             FROM done WHERE a.id = done.account_id AND a.status = 'active'
+           RETURNING a.id AS account_id, a.email, done.new_mobile`,
+          [],
+        );
+        for (const change of applied) {
+          await notifications.enqueue(manager, { template: 'mobile-changed', to: change.email, data: { mobileEnding: change.new_mobile }, accountId: change.account_id });
+          // A new number is a rebinding: a code lock on the old one no longer stands.
+          await counters.reset(lockoutKeys.securityCode(change.account_id, 'sign-in'), manager);
+          await audit.record('mobile.changed', { accountId: change.account_id, detail: { route: 'cannot-access-mobile', held: true } }, manager);
+        }
+        return applied.length;
+      });
+    },
+  };
+}

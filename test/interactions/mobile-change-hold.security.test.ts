@@ -1,0 +1,116 @@
+import { expect } from 'chai';
+import type { Account } from '../../entities/account.js';
+import { pathOnly } from '../../src/logger.js';
+import { Browser, pageText } from '../helpers/browser.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { signIn } from '../helpers/journeys.js';
+import { latestEmailCode, newUkMobile, templatesSentTo, toCannotAccessMobile } from './recovery-helpers.js';
+import { TEST_PASSWORD, createAccount, heading, latestSmsCode, submit } from './support.js';
+
+/**
+ * security-bar X1: a new mobile from "I cannot access my mobile" rests on the password and the email
+ * inbox alone, so it is held, and the cancel link sent to the old contact details is the owner's way
+ * out. The link must act only on POST, once, and only while the change is held.
+ */
+describe('the hold on a mobile changed without the old phone (X1)', () => {
+  let test: TestIdp;
+  before(async () => {
+    test = await startTestIdp({ env: { TRUST_PROXY: 'true' } });
+  });
+  after(async () => test?.close());
+
+  /** An attacker with the password and the inbox puts their own number on hold; returns the cancel link sent to the old number. */
+  async function heldChange(account: Account): Promise<{ link: string; newMobile: string }> {
+    const mobile = newUkMobile();
+    const { journey, page: emailPage } = await toCannotAccessMobile(test, account, { vtr: '["P0.Cp"]' });
+    let page = await submit(journey, emailPage, { code: await latestEmailCode(test, account.email) });
+    page = await submit(journey, page, { mobile: mobile.typed });
+    page = await submit(journey, page, { code: await latestSmsCode(test, mobile.e164) });
+    expect(heading(page)).to.equal('We are changing your mobile phone number');
+    const [sms] = await test.idp.db.dataSource.query(`SELECT body FROM outbox_message WHERE recipient = $1 AND template = 'mobile-change-pending-sms'`, [account.mobileNumber]);
+    const link = /(https?:\/\/\S+\/cancel-mobile\/[A-Za-z0-9_-]{43})/.exec(sms?.body ?? '')?.[1];
+    expect(link, 'the old number gets the cancel link').to.be.a('string');
+    const [email] = await test.idp.db.dataSource.query(`SELECT body FROM outbox_message WHERE recipient = $1 AND template = 'mobile-change-pending'`, [account.email]);
+    expect(email.body, 'so does the email address').to.include(link);
+    return { link: link!, newMobile: mobile.e164 };
+  }
+
+  const status = async (accountId: string): Promise<string> =>
+    (await test.idp.db.dataSource.query(`SELECT status FROM mobile_change WHERE account_id = $1 ORDER BY created_at DESC LIMIT 1`, [accountId]))[0].status;
+
+  it('a GET of the link (a mail scanner, a link preview) changes nothing; a forged form is refused', async () => {
+    const account = await createAccount(test);
+    const { link } = await heldChange(account);
+    const browser = new Browser();
+    const page = await browser.get(link);
+    expect(page.status).to.equal(200);
+    expect(heading(page)).to.equal('Cancel the change to your mobile phone number');
+    expect(page.headers.get('cache-control')).to.include('no-store');
+    expect(await status(account.id)).to.equal('pending');
+    const forged = await browser.post(link, { _csrf: 'forged' }, { origin: new URL(link).origin });
+    expect(forged.status).to.equal(403);
+    const crossSite = await browser.submit(page, {}, { headers: { origin: 'https://attacker.example' } });
+    expect(crossSite.status).to.equal(403);
+    expect(await status(account.id)).to.equal('pending');
+  });
+
+  it('cancels once: everyone is signed out, devices forgotten, the owner emailed; the number never changes', async () => {
+    const account = await createAccount(test);
+    // The owner (or the attacker) signed in somewhere.
+    const { browser: signedIn } = await signIn(test, { email: account.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
+    const { link } = await heldChange(account);
+    const browser = new Browser();
+    const asked = await browser.get(link);
+    const done = await browser.submit(asked, {});
+    expect(done.status).to.equal(200);
+    expect(heading(done)).to.equal('You have cancelled the change to your mobile phone number');
+    expect(pageText(done)).to.include('Reset your password');
+    expect(await status(account.id)).to.equal('cancelled');
+    const silent = await test.rp.authorize({ vtr: '["P0.Cp.Cd"]', prompt: 'none' });
+    expect(new URL((await signedIn.get(silent.url)).callbackUrl!).searchParams.get('error'), 'signed out').to.equal('sso_login_required');
+    expect(await templatesSentTo(test, account.email)).to.include('mobile-change-cancelled');
+
+    // Used: the same link again, GET or POST, says so and does nothing.
+    const again = await browser.get(link);
+    expect(again.status).to.equal(400);
+    expect(heading(again)).to.equal('This change has already been cancelled');
+    const replayed = await browser.submit(asked, {});
+    expect(replayed.status).to.equal(400);
+    expect(heading(replayed)).to.equal('This change has already been cancelled');
+    await test.idp.db.dataSource.query(`UPDATE mobile_change SET effective_at = now() - interval '1 second' WHERE account_id = $1`, [account.id]);
+    expect(await test.idp.services.mobileChanges.applyDue(), 'a cancelled change is never applied').to.equal(0);
+    expect((await test.idp.services.accounts.findById(account.id))!.mobileNumber).to.equal(account.mobileNumber);
+  });
+
+  it('cannot cancel once the change has taken effect; a link never issued is not recognised', async () => {
+    const account = await createAccount(test);
+    const { link } = await heldChange(account);
+    const browser = new Browser();
+    const page = await browser.get(link);
+    await test.idp.db.dataSource.query(`UPDATE mobile_change SET effective_at = now() - interval '1 second' WHERE account_id = $1`, [account.id]);
+    const late = await browser.submit(page, {});
+    expect(late.status).to.equal(400);
+    expect(heading(late)).to.equal('This link has expired');
+    expect(await status(account.id)).to.equal('pending');
+
+    for (const bad of [`${link.slice(0, -1)}${link.endsWith('A') ? 'B' : 'A'}`, `${new URL(link).origin}/cancel-mobile/short`]) {
+      const unknown = await browser.get(bad);
+      expect(unknown.status, bad).to.equal(404);
+      expect(heading(unknown)).to.equal('This link is not recognised');
+    }
+  });
+
+  it('a newer change, or one made in Your account, replaces the held one and its link', async () => {
+    const account = await createAccount(test);
+    const first = await heldChange(account);
+    const second = await heldChange(account);
+    const rows: { new_mobile: string; status: string }[] = await test.idp.db.dataSource.query(`SELECT new_mobile, status FROM mobile_change WHERE account_id = $1 ORDER BY created_at`, [account.id]);
+    expect(rows).to.deep.equal([{ new_mobile: first.newMobile, status: 'superseded' }, { new_mobile: second.newMobile, status: 'pending' }]);
+    const stale = await new Browser().get(first.link);
+    expect(heading(stale)).to.equal('This link has expired');
+  });
+
+  it('keeps the token out of the logs', () => {
+    expect(pathOnly(`/cancel-mobile/${'A'.repeat(43)}`)).to.equal('/cancel-mobile/:token');
+  });
+});

@@ -323,6 +323,11 @@ export function createAccountRouter(services: AppServices): Router {
       await manager.query(`DELETE FROM oidc_model WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)`, [grantId]);
       await audit.record('consent.withdrawn', { accountId: account.id, clientId: grant?.client_id ?? null, ip: ctx.ip }, manager);
     });
+    // The service has lost access: if it takes logout tokens, it hears of it (its sessions' sids, or the person).
+    if (grant?.client_id) {
+      const sids = (await logoutTargets(dataSource, account.id, {})).filter((t) => t.clientId === grant.client_id);
+      await backchannelLogout.notify(account.id, sids.length > 0 ? sids : [{ clientId: grant.client_id }]);
+    }
     redirect(ctx, '/account?done=service-removed');
   });
 
@@ -592,7 +597,8 @@ export function createAccountRouter(services: AppServices): Router {
       if (oldMobile && oldMobile !== mobile) await notifications.enqueue(manager, { template: 'mobile-changed-sms', to: oldMobile, data: {}, accountId: account.id });
       // A new second factor: devices remembered against the old one are forgotten (X2, B9), as on the "cannot access my mobile" route.
       const removed = await devices.removeAllDevices(account.id, manager);
-      // Proven here with a code to the current number: a change held from "I cannot access my mobile" is set aside.
+      // The patient signed in here with a code to the current number (Your account needs Cd) and proved the
+      // new one: a change held from "I cannot access my mobile" is set aside.
       await supersedeHeldChange(manager, account.id);
       await audit.record('mobile.changed', { accountId: account.id, ip: ctx.ip, detail: { route: 'account', devicesRemoved: removed } }, manager);
     });

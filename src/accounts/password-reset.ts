@@ -63,6 +63,8 @@ export function isResetTokenShaped(token: unknown): token is string {
   return typeof token === 'string' && TOKEN.test(token);
 }
 
+export type DeadLinkReason = 'expired' | 'used' | 'broken';
+
 export interface LiveResetLink {
   readonly accountId: string;
   readonly email: string;
@@ -79,6 +81,12 @@ export interface PasswordReset {
   request(email: string, options: { interactionUid?: string; ip?: string }): Promise<void>;
   /** The account a link is for, while the link is live (unused, not replaced, not expired). */
   find(token: string): Promise<LiveResetLink | null>;
+  /**
+   * Why a link that is not live does not work, for the page that says so (NHS login's CID2021
+   * expired, CID2022 used, CID2023 broken). Only a holder of the link can ask, so it reveals nothing
+   * about accounts; a newer link replacing this one counts as expired ("only the newest link works").
+   */
+  deadLinkReason(token: string): Promise<DeadLinkReason>;
   /** Sets the new password from a live link (see the module comment for everything it revokes). */
   complete(token: string, newPassword: string, options: { ip?: string }): Promise<ResetOutcome>;
 }
@@ -151,6 +159,13 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
 
   return {
     find,
+
+    async deadLinkReason(token) {
+      if (!isResetTokenShaped(token)) return 'broken';
+      const [row] = await queryRows<{ used: boolean }>(dataSource, `SELECT used_at IS NOT NULL AS used FROM password_reset_token WHERE token_hash = $1`, [resetTokenHash(token)]);
+      if (!row) return 'broken';
+      return row.used ? 'used' : 'expired';
+    },
 
     async request(email, options) {
       const found = await accounts.findByEmail(email);

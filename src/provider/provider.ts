@@ -15,6 +15,7 @@ import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-cli
 import { accountClaims, ID_TOKEN_CLAIMS, NHS_SCOPES, SCOPE_CLAIMS, trustmarkUrl } from './claims.js';
 import { createInteractionPolicy, type CareloginAccountExtras } from './policy.js';
 import { logoutPages } from './logout.js';
+import { ERROR_REFERENCES } from '../web/error-references.js';
 import type { IdTokenReferences } from './id-token-reference.js';
 import { DEFAULT_VTR, formatVector, parseVector, parseVtr, vectorWithin, VectorSyntaxError, type Vector } from './vectors.js';
 
@@ -240,7 +241,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       ctx.body = renderer.render('error.njk', {
         title: status >= 500 ? 'Sorry, there is a problem with the service' : 'There is a problem with this request',
         message: errorPageMessage(out.error, out.error_description),
-        reference: out.error,
+        // NHS login's reference for "we do not recognise the service" (CID2024); otherwise the OAuth error.
+        reference: out.error === 'invalid_client' ? ERROR_REFERENCES.unknownClient : out.error,
         cspNonce: ctx.state.cspNonce,
       });
     },

@@ -7,6 +7,7 @@ import { durationText } from '../notifications/templates.js';
 import { PASSWORD_MESSAGES } from '../accounts/password-policy.js';
 import type { AppServices } from '../services.js';
 import { createLinkPages } from './link-pages.js';
+import { ERROR_REFERENCES } from './error-references.js';
 import type { FieldError } from './renderer.js';
 
 /**
@@ -119,29 +120,29 @@ export function createPasswordResetRouter(services: AppServices): Router {
     });
   }
 
+  /** The page for a link that does not work, saying why (expired, used or broken) with NHS login's reference. */
+  async function deadLink(ctx: Context, token: string): Promise<void> {
+    const reason = await resets.deadLinkReason(token);
+    const reference = { expired: ERROR_REFERENCES.resetLinkExpired, used: ERROR_REFERENCES.resetLinkUsed, broken: ERROR_REFERENCES.resetLinkBroken }[reason];
+    page(ctx, reason === 'broken' ? 404 : 400, 'password-reset/link-expired.njk', { newLinkHref: newLinkHref(ctx), reason, reference });
+  }
+
   router.get('/reset-password/:token', async (ctx) => {
     const token = String(ctx.params.token);
-    if (!isResetTokenShaped(token) || !(await resets.find(token))) {
-      page(ctx, 400, 'password-reset/link-expired.njk', { newLinkHref: newLinkHref(ctx) });
-      return;
-    }
+    if (!isResetTokenShaped(token) || !(await resets.find(token))) return deadLink(ctx, token);
     await showNewPassword(ctx, 200);
   });
 
   router.post('/reset-password/:token', forms, checkForm(linkBinding), async (ctx) => {
     const token = String(ctx.params.token);
     const parsed = newPasswordSchema.safeParse(body(ctx));
-    if (!(await resets.find(token))) {
-      page(ctx, 400, 'password-reset/link-expired.njk', { newLinkHref: newLinkHref(ctx) });
-      return;
-    }
+    if (!(await resets.find(token))) return deadLink(ctx, token);
     if (!parsed.success) return showNewPassword(ctx, 400, firstErrors(parsed.error));
     if (parsed.data.password !== parsed.data.confirmPassword) return showNewPassword(ctx, 400, [{ field: 'confirmPassword', text: MISMATCH }]);
     const outcome = await resets.complete(token, parsed.data.password, { ip: ctx.ip });
     if (!outcome.ok) {
       if (outcome.reason === 'policy') return showNewPassword(ctx, 400, [{ field: 'password', text: PASSWORD_MESSAGES[outcome.problem] }]);
-      page(ctx, 400, 'password-reset/link-expired.njk', { newLinkHref: newLinkHref(ctx) });
-      return;
+      return deadLink(ctx, token);
     }
     const started = ctx.cookies.get(cookieName, { signed: false });
     setResetCookie(ctx, '', 0);

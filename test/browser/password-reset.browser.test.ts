@@ -83,7 +83,7 @@ describe('browser: resetting a forgotten password during sign-in (Chromium, axe 
 
     // The link is single use.
     await page.goto(link!);
-    await expectPage(page, 'This link has expired');
+    await expectPage(page, 'This link has already been used');
     await record.check(page, 'link-expired');
 
     expect(record.scanned).to.deep.equal([

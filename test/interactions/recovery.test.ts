@@ -97,7 +97,7 @@ describe('forgotten your password', () => {
     expect(heading(done)).to.equal('Your password has been changed');
   });
 
-  it('works once: the same link again says it has expired', async () => {
+  it('works once: the same link again says it has been used (CID2022)', async () => {
     const account = await createAccount(test);
     const browser = recoveryBrowser(test);
     await requestReset(test, browser, account.email);
@@ -106,9 +106,10 @@ describe('forgotten your password', () => {
     expect(heading(await browser.submit(form, { password: NEW_PASSWORD, confirmPassword: NEW_PASSWORD }))).to.equal('Your password has been changed');
     const again = await browser.get(link);
     expect(again.status).to.equal(400);
-    expect(heading(again)).to.equal('This link has expired');
+    expect(heading(again)).to.equal('This link has already been used');
+    expect(pageText(again)).to.include('Reference: CID2022');
     const replay = await browser.submit(form, { password: `${NEW_PASSWORD} again`, confirmPassword: `${NEW_PASSWORD} again` });
-    expect(heading(replay)).to.equal('This link has expired');
+    expect(heading(replay)).to.equal('This link has already been used');
     expect(await test.idp.services.hasher.verify((await test.idp.services.accounts.findById(account.id))!.passwordHash, NEW_PASSWORD)).to.equal(true);
   });
 
@@ -127,6 +128,20 @@ describe('forgotten your password', () => {
     await test.idp.db.dataSource.query(`UPDATE password_reset_token SET expires_at = now() - interval '1 second' WHERE account_id = $1`, [account.id]);
     const page = await browser.get(await latestResetLink(test, account.email));
     expect(heading(page)).to.equal('This link has expired');
+    expect(pageText(page)).to.include('Reference: CID2021');
+  });
+
+  it('says a link it never issued, or a cut-off one, is not working (CID2023), with no hint about accounts', async () => {
+    const account = await createAccount(test);
+    const browser = recoveryBrowser(test);
+    await requestReset(test, browser, account.email);
+    const link = await latestResetLink(test, account.email);
+    for (const broken of [link.slice(0, -5), `${link.slice(0, -1)}${link.endsWith('A') ? 'B' : 'A'}`]) {
+      const page = await browser.get(broken);
+      expect(page.status, broken).to.equal(404);
+      expect(heading(page)).to.equal('This link is not working');
+      expect(pageText(page)).to.include('Reference: CID2023').and.include('Ask for a new link');
+    }
   });
 
   it('a newer link makes the older one useless', async () => {

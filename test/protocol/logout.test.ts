@@ -135,6 +135,15 @@ describe('logout: RP-initiated and back-channel (X13)', () => {
     expect(await stillSignedIn(first.browser)).to.equal(false);
   });
 
+  it('withdrawing consent in Your account tells that service, which has lost access', async () => {
+    const { browser, sub, sid } = await signedIn();
+    const account = await browser.get(`${test.url}/account`);
+    const withdrawn = await browser.submit(account, {}, { actionContains: '/withdraw' });
+    expect(pageText(withdrawn)).to.include('You have withdrawn your consent');
+    const [token] = await receiver.waitFor(1);
+    expect(await verifyLogoutToken(token!, test.url, test.rp.clientId)).to.include({ sub, sid });
+  });
+
   it('a password reset tells every service the person has consented to, even with no session left (sub only)', async () => {
     const account = await createAccount(test);
     const person = { email: account.email, password: TEST_PASSWORD };

@@ -37,6 +37,18 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     return { page, errors: collectPageErrors(page) };
   }
 
+  /** From the demo service's start page to its signed-in page (the vector picked by its label, else the default choice). */
+  async function signInAtDemo(page: Page, who: { email: string; password: string }, vector?: RegExp): Promise<void> {
+    await page.goto(`${env.rpUrl}/`);
+    if (vector) await page.getByRole('radio', { name: vector }).check();
+    await continueFromDemoRp(page, env.rpUrl);
+    await fillEmail(page, who.email);
+    await fillPassword(page, who.password);
+    await fillSecurityCode(page, FIXED_CODE);
+    if ((await heading(page)).startsWith('Share your information')) await clickButton(page, 'Continue');
+    await expectPage(page, 'You are signed in to the demo service');
+  }
+
   it('the axe scan reports violations on a deliberately inaccessible page (so a clean scan means something)', async () => {
     const { page } = await freshPage();
     await page.setContent('<html><head><title>Broken</title></head><body><main><input type="text" id="nameless"><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><p style="color:#bbb;background:#fff">faint</p></main></body></html>');
@@ -110,14 +122,7 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     const record = new JourneyRecorder('logout');
     const p5 = persona('p5');
 
-    await page.goto(`${env.rpUrl}/`);
-    await page.getByRole('radio', { name: /^P5\.Cp\.Cd/ }).check();
-    await continueFromDemoRp(page, env.rpUrl);
-    await fillEmail(page, p5.email);
-    await fillPassword(page, p5.password);
-    await fillSecurityCode(page, FIXED_CODE);
-    if ((await heading(page)).startsWith('Share your information')) await clickButton(page, 'Continue');
-    await expectPage(page, 'You are signed in to the demo service');
+    await signInAtDemo(page, p5, /^P5\.Cp\.Cd/);
 
     await clickButton(page, 'Sign out of the demo service and carelogin');
     expect(page.url()).to.match(new RegExp(`^${env.idp.url}/logout`));
@@ -143,13 +148,7 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     const { page, errors } = await freshPage();
     const record = new JourneyRecorder('single-sign-on');
     const p9 = persona('p9');
-    await page.goto(`${env.rpUrl}/`);
-    await continueFromDemoRp(page, env.rpUrl);
-    await fillEmail(page, p9.email);
-    await fillPassword(page, p9.password);
-    await fillSecurityCode(page, FIXED_CODE);
-    if ((await heading(page)).startsWith('Share your information')) await clickButton(page, 'Continue');
-    await expectPage(page, 'You are signed in to the demo service');
+    await signInAtDemo(page, p9);
     await clickButton(page, 'Make a single sign-on link');
     await expectPage(page, 'Single sign-on link for a partner service');
     await record.check(page, 'demo-rp-sso-link');

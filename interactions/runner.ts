@@ -11,7 +11,7 @@ import type { FieldError } from '../src/web/renderer.js';
 import { JourneyConflictError, JourneyInvariantError } from './engine/errors.js';
 import { getStep, nextStep, startStep, type TakenTransition } from './engine/next-step.js';
 import { createJourneyStore, type JourneyRecord, type JourneyStore } from './engine/store.js';
-import { isEndStep, isMethodStep, type Amr, type Journey, type JourneyFacts, type JourneyId } from './engine/types.js';
+import { BACK_EVENT, isEndStep, isMethodStep, type Amr, type Journey, type JourneyFacts, type JourneyId } from './engine/types.js';
 import { JOURNEYS, JOURNEY_FOR_PROMPT } from './journeys/index.js';
 import { findMethod } from './methods/registry.js';
 import type { AuthMethod, MethodServices, Outcome, Presentation, StepContext, StepRequest, View } from './methods/types.js';
@@ -256,7 +256,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const status = view.status ?? (presentation.errors && presentation.errors.length > 0 ? 400 : 200);
     // The other journeys this page may offer (a "Create an account" button posts to `<step>/<action>`).
     const journeyActions = entriesAt(journey, record.step, details).map((entry) => entry.action);
-    return { kind: 'render', step: record.step, view: { ...view, data: { ...view.data, journeyActions }, status } };
+    return { kind: 'render', step: record.step, view: { ...view, data: { ...view.data, journeyActions, journeyBack: offersBack(journey, record.step) }, status } };
   }
 
   /** Records an event: facts, proven credential, next step; enters that step in the same transaction. */
@@ -381,6 +381,11 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       const { journey, record } = await ensure(details, request);
       if (stepId !== record.step) return redirectTo(record);
       const method = methodAt(journey, record.step);
+      // Back: a transition of the journey's data like any other, taken only where the step declares it.
+      if (actionName === BACK_EVENT && method && offersBack(journey, record.step)) {
+        const ctx = context(record, details, request, await loadAccount(record.accountId));
+        return advance(journey, record, method, { kind: 'event', event: BACK_EVENT }, ctx, details, request);
+      }
       const action = method?.actions && Object.hasOwn(method.actions, actionName) ? method.actions[actionName] : undefined;
       if (!action) {
         const entry = entriesAt(journey, record.step, details).find((candidate) => candidate.action === actionName);
@@ -392,6 +397,12 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       return handleOutcome(journey, record, method, outcome, ctx, details, request);
     },
   };
+}
+
+/** The step's page has a Back link: its data handles the back event. */
+function offersBack(journey: Journey, stepId: string): boolean {
+  const step = getStep(journey, stepId);
+  return isMethodStep(step) && Object.hasOwn(step.on, BACK_EVENT);
 }
 
 function withoutEmail(facts: JourneyFacts): JourneyFacts {

@@ -53,6 +53,14 @@ export interface Transition<S extends string = string> {
 
 export type Transitions<S extends string = string> = Transition<S> | readonly Transition<S>[];
 
+/**
+ * The event a page's Back link sends (a POST to `<step>/back`, so it works without JavaScript and a
+ * GET never moves a journey). A step offers Back by handling it in `on`, like any event; the runner
+ * fires it, never a method. journey-lint checks that it only leads to a step that leads here and
+ * that sends nothing on arrival (no second code by going back).
+ */
+export const BACK_EVENT = 'back';
+
 /** The person is asked something by an authentication method. */
 export interface MethodStep<S extends string = string> {
   readonly method: string;

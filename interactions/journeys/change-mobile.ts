@@ -18,7 +18,7 @@ export function changeMobileSteps<After extends string>(afterHold: After) {
     'change-mobile-enter-number': { method: 'change-mobile-number', on: { submitted: { to: 'change-mobile-confirm-number' } } },
     'change-mobile-confirm-number': {
       method: 'change-mobile-code',
-      on: { verified: { to: 'change-mobile-held' }, numberChangeRequested: { to: 'change-mobile-enter-number' } },
+      on: { verified: { to: 'change-mobile-held' }, numberChangeRequested: { to: 'change-mobile-enter-number' }, back: { to: 'change-mobile-enter-number' } },
     },
     'change-mobile-held': { method: 'mobile-change-held', on: { continued: { to: afterHold } } },
   } as const;

@@ -32,7 +32,7 @@ export const createAccountJourney = defineJourney({
     'enter-account-details': { method: 'new-account', on: { registered: { to: 'confirm-email' } } },
     'confirm-email': { method: 'confirm-email', on: { confirmed: { to: 'enter-mobile-number' } } },
     'enter-mobile-number': { method: 'mobile-number', on: { submitted: { to: 'confirm-mobile' } } },
-    'confirm-mobile': { method: 'confirm-mobile', on: { verified: { to: 'account-created' }, changeNumberRequested: { to: 'enter-mobile-number' } } },
+    'confirm-mobile': { method: 'confirm-mobile', on: { verified: { to: 'account-created' }, changeNumberRequested: { to: 'enter-mobile-number' }, back: { to: 'enter-mobile-number' } } },
     'account-created': { end: 'login' },
   },
 });

@@ -13,7 +13,7 @@ export const signInJourney = defineJourney({
     'enter-email': { method: 'email', on: { submitted: { to: 'enter-password' } } },
     'enter-password': {
       method: 'password',
-      on: { verified: { to: 'choose-second-factor' }, emailChangeRequested: { to: 'enter-email' } },
+      on: { verified: { to: 'choose-second-factor' }, emailChangeRequested: { to: 'enter-email' }, back: { to: 'enter-email' } },
     },
     'choose-second-factor': {
       on: {
@@ -38,7 +38,7 @@ export const signInJourney = defineJourney({
     },
     'confirm-email': { method: 'confirm-email', on: { confirmed: { to: 'add-mobile-number' } } },
     'add-mobile-number': { method: 'mobile-number', on: { submitted: { to: 'confirm-mobile' } } },
-    'confirm-mobile': { method: 'confirm-mobile', on: { verified: { to: 'mobile-added' }, changeNumberRequested: { to: 'add-mobile-number' } } },
+    'confirm-mobile': { method: 'confirm-mobile', on: { verified: { to: 'mobile-added' }, changeNumberRequested: { to: 'add-mobile-number' }, back: { to: 'add-mobile-number' } } },
     // A login end of its own, so the log and the lint test tell "signed in with a new mobile" apart.
     'mobile-added': { end: 'login' },
     'signed-in': { end: 'login' },

@@ -138,9 +138,10 @@ export class Browser {
   }
 }
 
+/** The form whose action contains `actionContains`; without it, the page's main form (the first that is not a journey's Back link). */
 export function findForm(page: Page, actionContains?: string): Form {
   const forms = parseForms(page.html);
-  const form = actionContains ? forms.find((f) => f.action.includes(actionContains)) : forms[0];
+  const form = actionContains ? forms.find((f) => f.action.includes(actionContains)) : (forms.find((f) => !f.action.endsWith('/back')) ?? forms[0]);
   if (!form) throw new Error(`no form${actionContains ? ` with action containing "${actionContains}"` : ''} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 3000)}`);
   return form;
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { GUARDS } from '../../interactions/engine/guards.js';
-import { DECISION_EVENT, isDecisionStep, isEndStep, isMethodStep, transitionList, type Journey } from '../../interactions/engine/types.js';
+import { BACK_EVENT, DECISION_EVENT, isDecisionStep, isEndStep, isMethodStep, transitionList, type Journey } from '../../interactions/engine/types.js';
 import { JOURNEYS, JOURNEY_FOR_PROMPT } from '../../interactions/journeys/index.js';
 import { findMethod } from '../../interactions/methods/registry.js';
 import { CONSENT_STEP } from '../../interactions/consent/consent.js';
@@ -90,7 +90,23 @@ for (const journey of Object.values(JOURNEYS)) {
       for (const [id, step] of Object.entries(journey.steps)) {
         if (!isMethodStep(step)) continue;
         const method = findMethod(step.method)!;
-        expect(Object.keys(step.on).sort(), `${id} (${method.id})`).to.deep.equal([...method.events].sort());
+        expect(Object.keys(step.on).filter((event) => event !== BACK_EVENT).sort(), `${id} (${method.id})`).to.deep.equal([...method.events].sort());
+      }
+    });
+
+    it('offers Back only to a form step that leads straight here, so going back skips nothing and sends nothing', () => {
+      for (const [id, step] of Object.entries(journey.steps)) {
+        if (!isMethodStep(step) || !Object.hasOwn(step.on, BACK_EVENT)) continue;
+        const targets = [step.on[BACK_EVENT]!].flat();
+        expect(targets, `${id}: one unguarded Back`).to.have.length(1);
+        const target = targets[0]!;
+        expect(target.when, `${id}: Back is unguarded`).to.equal(undefined);
+        const previous = journey.steps[target.to];
+        expect(previous && isMethodStep(previous), `${id}: Back leads to a page`).to.equal(true);
+        if (!previous || !isMethodStep(previous)) continue;
+        const leadsHere = Object.entries(previous.on).some(([event, to]) => event !== BACK_EVENT && [to].flat().some((t) => t.to === id));
+        expect(leadsHere, `${id}: ${target.to} leads here`).to.equal(true);
+        expect(findMethod(previous.method)!.enter, `${id}: ${target.to} sends nothing on arrival`).to.equal(undefined);
       }
     });
 

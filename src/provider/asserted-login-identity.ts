@@ -129,6 +129,9 @@ export function assertedLoginIdentity(deps: AssertedLoginIdentityDeps): Middlewa
     const assertion = ctx.query.asserted_login_identity;
     const partner = ctx.query.client_id;
     if (typeof assertion !== 'string' || typeof partner !== 'string' || !clients.has(partner)) return next();
+    // Spent only on a request that can succeed: the session it makes is for a browser going back to the partner.
+    const redirectUri = ctx.query.redirect_uri;
+    if (typeof redirectUri !== 'string' || !clients.get(partner)!.metadata.redirect_uris?.includes(redirectUri)) return next();
     try {
       const signIn = await verify(assertion, partner);
       await signInBrowser(ctx, signIn);

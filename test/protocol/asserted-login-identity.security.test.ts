@@ -41,6 +41,18 @@ describe('asserted_login_identity security', () => {
     await expectRefused(token);
   });
 
+  it('is not spent, and signs nobody in, on a request the partner could never receive (an unregistered redirect_uri)', async () => {
+    const token = await assertion(test.rp, rp1Jti);
+    const partner = test.rps.get('partner-rp')!;
+    const request = await partner.authorize({ vtr: '["P9.Cp.Cd"]', prompt: 'none', asserted_login_identity: token, redirect_uri: 'http://localhost:9/not-registered' });
+    const browser = new Browser({ stopAt: 'http://localhost:9' });
+    const page = await browser.get(request.url);
+    expect(page.callbackUrl, 'an error page, never a redirect').to.equal(undefined);
+    expect(browser.cookieNames()).not.to.include('carelogin-session');
+    const { callback } = await presentAt(partner, token);
+    expect(callback?.searchParams.has('code'), 'still usable by the partner').to.equal(true);
+  });
+
   it('is refused at a service the asserting one does not share single sign-on with', async () => {
     await expectRefused(await assertion(test.rp, rp1Jti), test.rps.get('stranger-rp')!);
   });

@@ -64,7 +64,7 @@ export interface MobileChanges {
   /** What a cancel link is for (read only: the GET of the link must change nothing). */
   inspect(token: string): Promise<CancelLink>;
   /** Cancels the held change behind a link, once; signs everyone out. The link's state after. */
-  cancel(token: string, options: { ip?: string }): Promise<CancelLink['state'] | 'done'>;
+  cancel(token: string, options: { ip?: string }): Promise<Exclude<CancelLink['state'], 'pending'> | 'done'>;
   /** Applies every held change whose time has come; returns how many. Safe on several instances at once. */
   applyDue(): Promise<number>;
 }

@@ -48,8 +48,7 @@ export function createMobileChangeRouter(services: AppServices): Router {
       return;
     }
     const outcome = await mobileChanges.cancel(token, { ip: ctx.ip });
-    if (outcome === 'done') page(ctx, 200, 'mobile-change/cancel.njk', { state: 'done' });
-    else page(ctx, outcome === 'pending' ? 400 : STATUS[outcome], 'mobile-change/cancel.njk', { state: outcome === 'pending' ? 'too-late' : outcome });
+    page(ctx, outcome === 'done' ? 200 : STATUS[outcome], 'mobile-change/cancel.njk', { state: outcome });
   });
 
   return router;

@@ -73,6 +73,21 @@ describe('audit', () => {
     expect(await db.dataSource.query(`SELECT id FROM audit_event WHERE type = 'account.deleted'`)).to.have.length(0);
   });
 
+  it('is append-only for every role (H3): UPDATE, DELETE and TRUNCATE are refused, and the row is unchanged', async () => {
+    await audit.record('account.signed_in', { accountId });
+    for (const statement of [
+      `UPDATE audit_event SET type = 'account.rewritten' WHERE account_id = '${accountId}'`,
+      `DELETE FROM audit_event WHERE account_id = '${accountId}'`,
+      'TRUNCATE audit_event',
+    ]) {
+      const refused = await db.dataSource.query(statement).then(() => undefined, (error: Error) => error);
+      expect(refused, statement).to.be.instanceOf(Error);
+      expect(String(refused?.message), statement).to.include('append-only');
+    }
+    const rows: { type: string }[] = await db.dataSource.query(`SELECT type FROM audit_event WHERE account_id = $1`, [accountId]);
+    expect(rows.map((r) => r.type)).to.include('account.signed_in').and.not.include('account.rewritten');
+  });
+
   it('accepts events without an account, client or ip', async () => {
     await audit.record('ip.throttled', {});
     const [row] = await db.dataSource.query(`SELECT * FROM audit_event WHERE type = 'ip.throttled'`);

@@ -7,6 +7,7 @@ import { BadRequestError, JourneyExpiredError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 import { AMR_CREDENTIAL, VectorSyntaxError, credentialsFromAmr, parseVector, type CredentialComponent } from '../src/provider/vectors.js';
 import type { AppServices } from '../src/services.js';
+import { abandonRegistration } from '../src/accounts/registration.js';
 import type { FieldError } from '../src/web/renderer.js';
 import { JourneyConflictError, JourneyInvariantError } from './engine/errors.js';
 import { getStep, nextStep, startStep, type TakenTransition } from './engine/next-step.js';
@@ -199,6 +200,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     }
     const back = journey.entry?.back;
     if (journey.entry && back?.steps.includes(stepId)) found.push({ action: back.action, target: JOURNEYS[journey.entry.from], keep: journey.entry.keep ?? [] });
+    if (journey.restart?.steps.includes(stepId)) found.push({ action: journey.restart.action, target: journey, keep: journey.restart.keep });
     return found;
   }
 
@@ -389,7 +391,11 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       const action = method?.actions && Object.hasOwn(method.actions, actionName) ? method.actions[actionName] : undefined;
       if (!action) {
         const entry = entriesAt(journey, record.step, details).find((candidate) => candidate.action === actionName);
-        if (entry) return switchJourney(record, entry.target, entry.keep, details, request);
+        if (entry) {
+          // Starting again abandons an account this journey created and never confirmed.
+          if (entry.target === journey && record.accountId) await abandonRegistration(dataSource, record.accountId, { audit, ip: request.ip });
+          return switchJourney(record, entry.target, entry.keep, details, request);
+        }
       }
       if (!method || !action) return redirectTo(record);
       const ctx = context(record, details, request, await loadAccount(record.accountId));

@@ -111,11 +111,23 @@ export interface JourneyEntry {
   readonly back?: { readonly steps: readonly string[]; readonly action: string };
 }
 
+/**
+ * Starting the journey again from a later page (a POST to `<step>/<action>` on one of `steps`), with
+ * only the `keep` facts: "Change email address" on create-account's "Check your email". An account
+ * the journey created and never confirmed is abandoned (deleted), so a mistyped address does not stay.
+ */
+export interface JourneyRestart {
+  readonly steps: readonly string[];
+  readonly action: string;
+  readonly keep: readonly (keyof JourneyFacts)[];
+}
+
 export interface Journey {
   readonly id: JourneyId;
   readonly start: string;
   readonly steps: Readonly<Record<string, Step>>;
   readonly entry?: JourneyEntry;
+  readonly restart?: JourneyRestart;
 }
 
 export function isEndStep(step: Step): step is LoginEndStep | AbortEndStep {
@@ -144,6 +156,7 @@ export function defineJourney<const Steps extends Record<string, Step<Extract<ke
   readonly start: NoInfer<Extract<keyof Steps, string>>;
   readonly steps: Steps;
   readonly entry?: JourneyEntry;
+  readonly restart?: { readonly steps: readonly NoInfer<Extract<keyof Steps, string>>[]; readonly action: string; readonly keep: readonly (keyof JourneyFacts)[] };
 }): Journey {
   return journey;
 }

@@ -28,6 +28,8 @@ export const createAccountJourney = defineJourney({
     // "Sign in instead", before anything has been created.
     back: { steps: ['enter-account-details'], action: 'sign-in' },
   },
+  // "Change email address" on "Check your email": the first page again, the address filled in to correct.
+  restart: { steps: ['confirm-email'], action: 'change-email', keep: ['email'] },
   steps: {
     'enter-account-details': { method: 'new-account', on: { registered: { to: 'confirm-email' } } },
     'confirm-email': { method: 'confirm-email', on: { confirmed: { to: 'enter-mobile-number' } } },

@@ -193,3 +193,16 @@ export async function setVerifiedMobile(manager: EntityManager, accountId: strin
   );
   return rows.length === 1;
 }
+
+/**
+ * "Change email address" before the address was confirmed: the account this registration created
+ * is deleted if it is still unconfirmed (never a confirmed one, which may be someone else's), so a
+ * mistyped address does not stay on file. Its codes were bound to that address and journey and
+ * confirm nothing any more.
+ */
+export async function abandonRegistration(dataSource: DataSource, accountId: string, options: { audit: Audit; ip?: string }): Promise<void> {
+  await dataSource.transaction(async (manager) => {
+    const removed = await queryRows(manager, 'DELETE FROM account WHERE id = $1 AND email_verified_at IS NULL RETURNING id', [accountId]);
+    if (removed.length > 0) await options.audit.record('account.registration_abandoned', { accountId, ip: options.ip }, manager);
+  });
+}

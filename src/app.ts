@@ -13,6 +13,7 @@ import { createProvider, ROUTES } from './provider/provider.js';
 import { createBackchannelLogout } from './provider/logout.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
 import { createMobileChanges } from './accounts/mobile-change.js';
+import { purgeUnconfirmedAccounts } from './accounts/registration.js';
 import { assertedLoginIdentity } from './provider/asserted-login-identity.js';
 import { createUserinfoUpdateRouter } from './provider/userinfo-update.js';
 import { createClientUserMetadataStore } from './accounts/client-user-metadata.js';
@@ -134,7 +135,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     if (background) {
       services.notifications.startWorker();
       purgeTimer = setInterval(() => {
-        Promise.all([purgeExpiredModels(dataSource), purgeExpiredJourneys(dataSource)]).catch((error: unknown) => logger.warn({ err: error }, 'purge of expired records failed'));
+        Promise.all([purgeExpiredModels(dataSource), purgeExpiredJourneys(dataSource), purgeUnconfirmedAccounts(dataSource, config.ttl.unconfirmedAccount)]).catch((error: unknown) => logger.warn({ err: error }, 'purge of expired records failed'));
       }, PURGE_INTERVAL_MS);
       purgeTimer.unref();
       mobileChangeTimer = setInterval(() => {

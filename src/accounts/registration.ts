@@ -206,3 +206,18 @@ export async function abandonRegistration(dataSource: DataSource, accountId: str
     if (removed.length > 0) await options.audit.record('account.registration_abandoned', { accountId, ip: options.ip }, manager);
   });
 }
+
+/**
+ * Registrations never confirmed are deleted after UNCONFIRMED_ACCOUNT_TTL_SECONDS (48 hours, as NHS
+ * login's "unconfirmed details are deleted after 24-48 hours"): an address someone typed, perhaps
+ * someone else's, does not stay on file. Run by the purge timer; returns how many went.
+ */
+export async function purgeUnconfirmedAccounts(dataSource: DataSource, olderThanSeconds: number): Promise<number> {
+  const [row] = await queryRows<{ removed: number }>(
+    dataSource,
+    `WITH gone AS (DELETE FROM account WHERE email_verified_at IS NULL AND created_at < now() - $1::int * interval '1 second' RETURNING 1)
+     SELECT count(*)::int AS removed FROM gone`,
+    [olderThanSeconds],
+  );
+  return row?.removed ?? 0;
+}

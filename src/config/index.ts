@@ -50,6 +50,8 @@ export interface Config {
     readonly rememberedDevice: number;
     /** How long a new mobile from "I cannot access my mobile" is held before it takes effect (X1). */
     readonly mobileChangeHold: number;
+    /** How long a registration whose email address was never confirmed is kept. */
+    readonly unconfirmedAccount: number;
   };
   readonly limits: {
     readonly securityCodeAttempts: number;
@@ -156,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       resetLink: e.RESET_LINK_TTL_SECONDS,
       rememberedDevice: e.REMEMBERED_DEVICE_TTL_SECONDS,
       mobileChangeHold: e.MOBILE_CHANGE_HOLD_SECONDS,
+      unconfirmedAccount: e.UNCONFIRMED_ACCOUNT_TTL_SECONDS,
     },
     limits: {
       securityCodeAttempts: e.SECURITY_CODE_MAX_ATTEMPTS,

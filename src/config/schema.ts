@@ -58,6 +58,7 @@ export const environmentSchema = z.object({
   SMS_DAILY_BUDGET_HARD_STOP: booleanString.default(false),
   REGISTRATION_EMAILS_PER_ADDRESS: z.coerce.number().int().min(1).max(50).default(5),
   RESET_LINK_TTL_SECONDS: z.coerce.number().int().min(300).max(24 * 3600).default(3600),
+  UNCONFIRMED_ACCOUNT_TTL_SECONDS: z.coerce.number().int().min(3600).max(30 * 86400).default(48 * 3600),
   MOBILE_CHANGE_HOLD_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(86400),
   REMEMBERED_DEVICE_TTL_SECONDS: z.coerce.number().int().min(3600).max(400 * 86400).default(180 * 86400),
   TERMS_VERSION: z.string().regex(/^[A-Za-z0-9._-]{1,20}$/).default('2026-11'),

@@ -3,6 +3,7 @@ import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { emailCode, enterDetails, newEmail, startRegistration } from './create-account-helpers.js';
 import { createAccount, heading, submit } from './support.js';
+import { purgeUnconfirmedAccounts } from '../../src/accounts/registration.js';
 
 /** "Change email address" on create-account's "Check your email": start again with the address to correct. */
 describe('create-account: change email address before confirming it', () => {
@@ -43,5 +44,21 @@ describe('create-account: change email address before confirming it', () => {
     const again = await journey.browser.submit(check, {}, { actionContains: '/change-email' });
     expect(heading(again)).to.equal('Create your carelogin account');
     expect((await test.idp.services.accounts.findById(existing.id))?.emailVerifiedAt).to.be.instanceOf(Date);
+  });
+
+  it('deletes registrations never confirmed after 48 hours, and nothing else', async () => {
+    const abandoned = newEmail();
+    const fresh = newEmail();
+    for (const email of [abandoned, fresh]) {
+      const { journey, page } = await startRegistration(test);
+      await enterDetails(journey, page, { email });
+    }
+    const confirmed = await createAccount(test);
+    const ds = test.idp.db.dataSource;
+    await ds.query(`UPDATE account SET created_at = now() - interval '49 hours' WHERE email_normalised = lower($1) OR id = $2`, [abandoned, confirmed.id]);
+    expect(await purgeUnconfirmedAccounts(ds, test.idp.config.ttl.unconfirmedAccount)).to.be.at.least(1);
+    expect(await accountsAt(abandoned)).to.have.length(0);
+    expect(await accountsAt(fresh)).to.have.length(1);
+    expect(await test.idp.services.accounts.findById(confirmed.id)).to.not.equal(null);
   });
 });

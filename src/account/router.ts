@@ -20,6 +20,7 @@ import { isCrossSiteRequest } from '../security/csrf.js';
 import { normaliseSecurityCode, SECURITY_CODE_PATTERN } from '../security/security-codes.js';
 import type { AppServices } from '../services.js';
 import { minutesText } from '../web/durations.js';
+import { nhsDateTime } from '../web/dates.js';
 import type { FieldError } from '../web/renderer.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
 import { logoutTargets } from '../provider/logout.js';
@@ -298,8 +299,10 @@ export function createAccountRouter(services: AppServices): Router {
       grants.map(async (g) => ({ ...g, name: services.clients.get(g.clientId)?.metadata.client_name ?? (await provider.Client.find(g.clientId))?.clientName ?? g.clientId })),
     );
     const done = typeof ctx.query.done === 'string' ? DONE_MESSAGES[ctx.query.done] : undefined;
+    const held = await services.mobileChanges.heldFor(dataSource, account.id);
     page(ctx, 'index', {
       title: 'Your account',
+      heldMobile: held ? { ending: held.newMobile.slice(-4), effective: nhsDateTime(held.effectiveAt) } : undefined,
       email: account.email,
       mobile: account.mobileNumber ? maskMobile(account.mobileNumber) : undefined,
       hasPassword: Boolean(account.passwordHash),
@@ -309,6 +312,17 @@ export function createAccountRouter(services: AppServices): Router {
       done,
       csrfToken: csrfToken(ctx),
     });
+  });
+
+  // A mobile change held from "I cannot access my mobile" (X1): the owner, signed in with the current
+  // number, can cancel it here as with the link; everyone is signed out, this browser included.
+  router.post('/mobile/cancel-change', requireSignIn, forms, checkForm, async (ctx) => {
+    const { account } = me(ctx);
+    if (!(await services.mobileChanges.cancelHeldFor(account.id, { ip: ctx.ip }))) return redirect(ctx, '/account');
+    clearSessionCookie(ctx);
+    ctx.status = 200;
+    ctx.type = 'html';
+    ctx.body = renderer.render('mobile-change/cancel.njk', { state: 'done', cspNonce: ctx.state.cspNonce });
   });
 
   // Slice 2: connected services, remembered devices, signing out.

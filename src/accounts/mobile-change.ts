@@ -65,6 +65,8 @@ export interface MobileChanges {
   inspect(token: string): Promise<CancelLink>;
   /** Cancels the held change behind a link, once; signs everyone out. The link's state after. */
   cancel(token: string, options: { ip?: string }): Promise<Exclude<CancelLink['state'], 'pending'> | 'done'>;
+  /** Cancels the account's held change from Your account (signed in with a code to the current number). False when none was held. */
+  cancelHeldFor(accountId: string, options: { ip?: string }): Promise<boolean>;
   /** Applies every held change whose time has come; returns how many. Safe on several instances at once. */
   applyDue(): Promise<number>;
 }
@@ -77,6 +79,35 @@ export async function supersedeHeldChange(db: Db, accountId: string): Promise<vo
 export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
   const { config, dataSource, notifications, audit, counters } = deps;
   const origin = new URL(config.issuer).origin;
+
+  /**
+   * Cancels the held change (by its link, or the account's one), once; ends every session, forgets
+   * devices, emails the owner; back-channel logout after the commit. True when this call cancelled it.
+   */
+  async function cancelHeld(which: { tokenHash: string } | { accountId: string }, ip: string | undefined, via: 'link' | 'account'): Promise<boolean> {
+    let signedOut: LogoutTarget[] = [];
+    let accountId: string | undefined;
+    await dataSource.transaction(async (manager) => {
+      // One conditional UPDATE: of two clicks exactly one cancels.
+      const [row] = await queryRows<{ account_id: string }>(
+        manager,
+        `UPDATE mobile_change SET status = 'cancelled', finished_at = now()
+          WHERE ${'tokenHash' in which ? 'cancel_token_hash' : 'account_id'} = $1 AND status = 'pending' AND effective_at > now() RETURNING account_id`,
+        ['tokenHash' in which ? which.tokenHash : which.accountId],
+      );
+      if (!row) return;
+      accountId = row.account_id;
+      // Whoever asked for the change may be signed in: sign everyone out, forget devices.
+      signedOut = await revokeAccountSessions(manager, row.account_id);
+      const devices = await createRememberedDevices(dataSource, config).removeAllDevices(row.account_id, manager);
+      const [account] = await queryRows<{ email: string }>(manager, 'SELECT email FROM account WHERE id = $1', [row.account_id]);
+      if (account) await notifications.enqueue(manager, { template: 'mobile-change-cancelled', to: account.email, data: {}, accountId: row.account_id });
+      await audit.record('mobile.change_cancelled', { accountId: row.account_id, ip, detail: { via, devicesRemoved: devices } }, manager);
+    });
+    if (!accountId) return false;
+    await deps.backchannelLogout?.notify(accountId, signedOut);
+    return true;
+  }
 
   async function inspect(token: string): Promise<CancelLink> {
     if (!isCancelTokenShaped(token)) return { state: 'unknown' };
@@ -129,31 +160,13 @@ export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
 
     async cancel(token, { ip }) {
       if (!isCancelTokenShaped(token)) return 'unknown';
-      let signedOut: LogoutTarget[] = [];
-      let accountId: string | undefined;
-      await dataSource.transaction(async (manager) => {
-        // One conditional UPDATE: of two clicks exactly one cancels.
-        const [row] = await queryRows<{ account_id: string }>(
-          manager,
-          `UPDATE mobile_change SET status = 'cancelled', finished_at = now()
-            WHERE cancel_token_hash = $1 AND status = 'pending' AND effective_at > now() RETURNING account_id`,
-          [cancelTokenHash(token)],
-        );
-        if (!row) return;
-        accountId = row.account_id;
-        // Whoever asked for the change may be signed in: sign everyone out, forget devices.
-        signedOut = await revokeAccountSessions(manager, row.account_id);
-        const devices = await createRememberedDevices(dataSource, config).removeAllDevices(row.account_id, manager);
-        const [account] = await queryRows<{ email: string }>(manager, 'SELECT email FROM account WHERE id = $1', [row.account_id]);
-        if (account) await notifications.enqueue(manager, { template: 'mobile-change-cancelled', to: account.email, data: {}, accountId: row.account_id });
-        await audit.record('mobile.change_cancelled', { accountId: row.account_id, ip, detail: { devicesRemoved: devices } }, manager);
-      });
-      if (!accountId) {
-        const after = await inspect(token);
-        return after.state === 'pending' ? 'too-late' : after.state;
-      }
-      await deps.backchannelLogout?.notify(accountId, signedOut);
-      return 'done';
+      if (await cancelHeld({ tokenHash: cancelTokenHash(token) }, ip, 'link')) return 'done';
+      const after = await inspect(token);
+      return after.state === 'pending' ? 'too-late' : after.state;
+    },
+
+    async cancelHeldFor(accountId, { ip }) {
+      return cancelHeld({ accountId }, ip, 'account');
     },
 
     async applyDue() {

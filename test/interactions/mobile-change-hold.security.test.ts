@@ -6,6 +6,7 @@ import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
 import { latestEmailCode, newUkMobile, templatesSentTo, toCannotAccessMobile } from './recovery-helpers.js';
 import { TEST_PASSWORD, createAccount, heading, latestSmsCode, submit } from './support.js';
+import { signInToAccount } from '../account/support.js';
 
 /**
  * security-bar X1: a new mobile from "I cannot access my mobile" rests on the password and the email
@@ -108,6 +109,19 @@ describe('the hold on a mobile changed without the old phone (X1)', () => {
     expect(rows).to.deep.equal([{ new_mobile: first.newMobile, status: 'superseded' }, { new_mobile: second.newMobile, status: 'pending' }]);
     const stale = await new Browser().get(first.link);
     expect(heading(stale)).to.equal('This link has expired');
+  });
+
+  it('the owner, signed in with the old number, sees the held change in Your account and can cancel it there', async () => {
+    const account = await createAccount(test);
+    const { link } = await heldChange(account);
+    const { browser, page } = await signInToAccount(test, account);
+    expect(pageText(page)).to.include('Your mobile phone number is being changed');
+    const done = await browser.submit(page, {}, { actionContains: '/account/mobile/cancel-change' });
+    expect(heading(done)).to.equal('You have cancelled the change to your mobile phone number');
+    expect(await status(account.id)).to.equal('cancelled');
+    expect(heading(await new Browser().get(link)), 'the link is spent too').to.equal('This change has already been cancelled');
+    const after = await browser.get(`${test.url}/account`);
+    expect(heading(after), 'this browser was signed out too').not.to.equal('Your account');
   });
 
   it('keeps the token out of the logs', () => {

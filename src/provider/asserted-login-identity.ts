@@ -14,6 +14,7 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../logger.js';
@@ -91,7 +92,11 @@ export function assertedLoginIdentity(deps: AssertedLoginIdentityDeps): Middlewa
     // Signed out everywhere, or the password changed, since: that sign-in no longer counts.
     if (!signInCounts(revokedUpTo(account.sessionsValidAfter), signIn.authTime)) throw new Refused('the sign-in it names was revoked');
     // Last, so a refused assertion cannot be used up by someone else's guess; atomic (src/provider/adapter.ts).
-    const fresh = await provider.ReplayDetection.unique(`asserted_login_identity:${origin.metadata.client_id}`, jti, exp + CLOCK_TOLERANCE_SECONDS).catch(() => false);
+    const fresh = await provider.ReplayDetection.unique(`asserted_login_identity:${origin.metadata.client_id}`, jti, exp + CLOCK_TOLERANCE_SECONDS).catch((error: unknown) => {
+      // The adapter's refusal of a duplicate; anything else (the database gone) is the request's failure.
+      if (error instanceof errors.InvalidClient) return false;
+      throw error;
+    });
     if (!fresh) throw new Refused('already used');
     return signIn;
   }

@@ -93,6 +93,8 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
   const pendingSignIns = new ExpiringStore<PendingSignIn>({ ttlMs: PENDING_TTL_MS, maxEntries: MAX_ENTRIES });
   const sessions = new ExpiringStore<RpSession>({ ttlMs: SESSION_IDLE_MS, maxEntries: MAX_ENTRIES });
   const seenLogoutTokens = new ExpiringStore<true>({ ttlMs: LOGOUT_TOKEN_WINDOW_MS, maxEntries: MAX_ENTRIES });
+  /** Sessions ended by a logout token, so the browser can be told once why it is no longer signed in. */
+  const endedByCarelogin = new ExpiringStore<true>({ ttlMs: SESSION_IDLE_MS, maxEntries: MAX_ENTRIES });
 
   const app = new Koa();
   // Per-process keys are enough: the stores the cookies point into are in memory too.
@@ -373,6 +375,7 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
       for (const [id, session] of sessions.entries()) {
         if (session.sub === claims.sub && (claims.sid === undefined || session.sid === claims.sid)) {
           sessions.delete(id);
+          endedByCarelogin.set(id, true);
           ended += 1;
         }
       }
@@ -398,6 +401,8 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
       errors,
       csrfToken: csrfToken(ctx),
       signedIn: currentSession(ctx) !== undefined,
+      // Once: the session this browser had was ended by carelogin's back-channel logout.
+      endedByCarelogin: endedByCarelogin.take(ctx.cookies.get(DEMO_RP_COOKIES.session, { signed: true })) === true,
       clientId: credentials.clientId,
       redirectUri: credentials.redirectUri,
       vtrItems: VTR_CHOICES.map((c) => ({ value: c.value, text: c.label, hint: { text: c.hint }, checked: c.value === form.vtrChoice })),
@@ -447,6 +452,7 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
       pendingSignIns.close();
       sessions.close();
       seenLogoutTokens.close();
+      endedByCarelogin.close();
     },
   };
 }

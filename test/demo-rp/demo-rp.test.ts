@@ -289,7 +289,10 @@ describe('demo relying party: end to end with the real IdP', () => {
     // "Sign out" in Your account at carelogin: the demo service hears of it and forgets the person.
     const account = await browser.get(`${env.idp.url}/account`);
     await browser.submit(account, {}, { actionContains: '/account/sign-out' });
-    expect((await browser.get(`${env.rpUrl}/signed-in`)).url, 'the demo session ended by back-channel logout').to.equal(`${env.rpUrl}/`);
+    const home = await browser.get(`${env.rpUrl}/signed-in`);
+    expect(home.url, 'the demo session ended by back-channel logout').to.equal(`${env.rpUrl}/`);
+    expect(pageText(home)).to.include('carelogin told the demo service that your carelogin sign-in ended');
+    expect(pageText(await browser.get(`${env.rpUrl}/`)), 'said once').not.to.include('carelogin told the demo service');
 
     // Signed in again (the password is asked for: the carelogin session ended), then out of both.
     const again = await signIn();

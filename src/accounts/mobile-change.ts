@@ -173,15 +173,19 @@ export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
       return dataSource.transaction(async (manager) => {
         const applied = await queryRows<{ account_id: string; email: string; new_mobile: string }>(
           manager,
+          // A change held for an account disabled since is set aside, never applied: not later, when
+          // the account is enabled again (it may have been disabled for that very change).
           `WITH due AS (
-             SELECT id FROM mobile_change WHERE status = 'pending' AND effective_at <= now()
-              ORDER BY effective_at LIMIT 100 FOR UPDATE SKIP LOCKED
+             SELECT m.id, a.status = 'active' AS live FROM mobile_change m JOIN account a ON a.id = m.account_id
+              WHERE m.status = 'pending' AND m.effective_at <= now()
+              ORDER BY m.effective_at LIMIT 100 FOR UPDATE OF m SKIP LOCKED
            ), done AS (
-             UPDATE mobile_change m SET status = 'applied', finished_at = now() FROM due WHERE m.id = due.id
-             RETURNING m.account_id, m.new_mobile
+             UPDATE mobile_change m SET status = CASE WHEN due.live THEN 'applied' ELSE 'superseded' END, finished_at = now()
+               FROM due WHERE m.id = due.id
+             RETURNING m.account_id, m.new_mobile, due.live
            )
            UPDATE account a SET mobile_number = done.new_mobile, mobile_verified_at = now(), updated_at = now()
-             FROM done WHERE a.id = done.account_id AND a.status = 'active'
+             FROM done WHERE a.id = done.account_id AND done.live
            RETURNING a.id AS account_id, a.email, done.new_mobile`,
           [],
         );

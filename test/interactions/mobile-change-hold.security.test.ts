@@ -124,6 +124,18 @@ describe('the hold on a mobile changed without the old phone (X1)', () => {
     expect(heading(after), 'this browser was signed out too').not.to.equal('Your account');
   });
 
+  it('never applies a change held for an account disabled since, not even once it is enabled again', async () => {
+    const account = await createAccount(test);
+    await heldChange(account);
+    await test.idp.db.dataSource.query(`UPDATE account SET status = 'disabled' WHERE id = $1`, [account.id]);
+    await test.idp.db.dataSource.query(`UPDATE mobile_change SET effective_at = now() - interval '1 second' WHERE account_id = $1`, [account.id]);
+    await test.idp.services.mobileChanges.applyDue();
+    expect(await status(account.id)).to.equal('superseded');
+    await test.idp.db.dataSource.query(`UPDATE account SET status = 'active' WHERE id = $1`, [account.id]);
+    await test.idp.services.mobileChanges.applyDue();
+    expect((await test.idp.services.accounts.findById(account.id))!.mobileNumber).to.equal(account.mobileNumber);
+  });
+
   it('keeps the token out of the logs', () => {
     expect(pathOnly(`/cancel-mobile/${'A'.repeat(43)}`)).to.equal('/cancel-mobile/:token');
   });

@@ -78,7 +78,7 @@ export interface LoginEndStep {
 }
 
 /** Pages explaining why the journey cannot continue; the copy lives in views/cannot-continue.njk. */
-export type CannotContinuePage = 'identity-verification-required' | 'authentication-method-not-available' | 'mobile-number-required' | 'mobile-change-held';
+export type CannotContinuePage = 'identity-verification-required' | 'authentication-method-not-available' | 'mobile-number-required' | 'mobile-change-held' | 'mobile-change-cancelled';
 
 /**
  * The journey cannot give the service what it asked for. The person reads an honest page, presses

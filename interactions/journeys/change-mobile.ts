@@ -10,7 +10,7 @@
  * A fragment rather than a journey of its own: an interaction runs one journey, and this one must
  * carry on into the same login. `afterHold` is where the journey goes from the "being changed" page:
  * the sign-in journey's login (Cp), or the step-up journey's honest end (the Cd it needs cannot be
- * had until the hold ends).
+ * had until the hold ends). A change cancelled before Continue ends the journey without a sign-in.
  */
 export function changeMobileSteps<After extends string>(afterHold: After) {
   return {
@@ -20,6 +20,13 @@ export function changeMobileSteps<After extends string>(afterHold: After) {
       method: 'change-mobile-code',
       on: { verified: { to: 'change-mobile-held' }, numberChangeRequested: { to: 'change-mobile-enter-number' }, back: { to: 'change-mobile-enter-number' } },
     },
-    'change-mobile-held': { method: 'mobile-change-held', on: { continued: { to: afterHold } } },
+    'change-mobile-held': { method: 'mobile-change-held', on: { continued: { to: afterHold }, cancelled: { to: 'mobile-change-cancelled' } } },
+    // The owner cancelled the change (or a newer one replaced it) before Continue: no sign-in.
+    'mobile-change-cancelled': {
+      end: 'abort',
+      page: 'mobile-change-cancelled',
+      error: 'access_denied',
+      description: 'mobile number change cancelled',
+    },
   } as const;
 }

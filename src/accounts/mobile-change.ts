@@ -61,6 +61,11 @@ export interface MobileChanges {
   hold(manager: EntityManager, change: { accountId: string; email: string; oldMobile: string | null; newMobile: string }): Promise<HeldChange>;
   /** The change held for the account, if any. */
   heldFor(db: Db, accountId: string): Promise<HeldChange | undefined>;
+  /**
+   * What became of the newest change of the account to `newMobile`: still held, applied (a short
+   * hold that has ended), or set aside (cancelled with its link or in Your account, or replaced).
+   */
+  outcomeOf(db: Db, accountId: string, newMobile: string): Promise<{ readonly status: 'pending' | 'applied' | 'set-aside'; readonly effectiveAt?: Date }>;
   /** What a cancel link is for (read only: the GET of the link must change nothing). */
   inspect(token: string): Promise<CancelLink>;
   /** Cancels the held change behind a link, once; signs everyone out. The link's state after. */
@@ -156,6 +161,16 @@ export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
         [accountId],
       );
       return row ? { newMobile: row.new_mobile, effectiveAt: new Date(row.effective_at) } : undefined;
+    },
+
+    async outcomeOf(db, accountId, newMobile) {
+      const [row] = await queryRows<{ status: string; effective_at: Date | string }>(
+        db,
+        `SELECT status, effective_at FROM mobile_change WHERE account_id = $1 AND new_mobile = $2 ORDER BY created_at DESC LIMIT 1`,
+        [accountId, newMobile],
+      );
+      if (row?.status === 'pending' || row?.status === 'applied') return { status: row.status, effectiveAt: new Date(row.effective_at) };
+      return { status: 'set-aside' };
     },
 
     async cancel(token, { ip }) {

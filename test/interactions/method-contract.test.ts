@@ -127,7 +127,12 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
   },
   // The "being changed" page after "I cannot access my mobile": Continue only, nothing to get wrong.
   'mobile-change-held': {
-    arrange: async (test) => ({ facts: {}, account: await createAccount(test) }),
+    async arrange(test) {
+      const account = await createAccount(test);
+      const newMobile = `+4474009${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
+      await test.idp.db.dataSource.transaction((manager) => test.idp.services.mobileChanges.hold(manager, { accountId: account.id, email: account.email, oldMobile: account.mobileNumber, newMobile }));
+      return { facts: { newMobile }, account };
+    },
     valid: async () => ({}),
     invalid: [],
   },

@@ -136,6 +136,31 @@ describe('the hold on a mobile changed without the old phone (X1)', () => {
     expect((await test.idp.services.accounts.findById(account.id))!.mobileNumber).to.equal(account.mobileNumber);
   });
 
+  it('a change cancelled while its journey is still open signs nobody in: Continue ends with access_denied', async () => {
+    const account = await createAccount(test);
+    const mobile = newUkMobile();
+    const { journey, page: emailPage } = await toCannotAccessMobile(test, account, { vtr: '["P0.Cp"]' });
+    let page = await submit(journey, emailPage, { code: await latestEmailCode(test, account.email) });
+    page = await submit(journey, page, { mobile: mobile.typed });
+    page = await submit(journey, page, { code: await latestSmsCode(test, mobile.e164) });
+    expect(heading(page)).to.equal('We are changing your mobile phone number');
+    // The owner uses the link texted to the old number while the page is open.
+    const [sms] = await test.idp.db.dataSource.query(`SELECT body FROM outbox_message WHERE recipient = $1 AND template = 'mobile-change-pending-sms'`, [account.mobileNumber]);
+    const link = /(https?:\/\/\S+\/cancel-mobile\/[A-Za-z0-9_-]{43})/.exec(sms.body)![1]!;
+    const owner = new Browser();
+    await owner.submit(await owner.get(link), {});
+    expect(await status(account.id)).to.equal('cancelled');
+
+    const ended = await submit(journey, page, {});
+    expect(heading(ended)).to.equal('Your mobile phone number has not been changed');
+    const back = await journey.browser.submit(ended, {});
+    const callback = new URL(back.callbackUrl!);
+    expect(callback.searchParams.get('error')).to.equal('access_denied');
+    expect(callback.searchParams.has('code')).to.equal(false);
+    const signedIn: unknown[] = await test.idp.db.dataSource.query(`SELECT id FROM audit_event WHERE account_id = $1 AND type = 'account.signed_in'`, [account.id]);
+    expect(signedIn, 'no sign-in recorded').to.deep.equal([]);
+  });
+
   it('keeps the token out of the logs', () => {
     expect(pathOnly(`/cancel-mobile/${'A'.repeat(43)}`)).to.equal('/cancel-mobile/:token');
   });

@@ -77,6 +77,7 @@ describe('interaction views', () => {
     'authentication-method-not-available': 'You cannot sign in to this service in this way',
     'mobile-number-required': 'You need a mobile phone number to sign in',
     'mobile-change-held': 'You cannot use this service until your new mobile phone number is ready',
+    'mobile-change-cancelled': 'Your mobile phone number has not been changed',
   };
   for (const [page, heading] of Object.entries(pages)) {
     it(`explains "${page}" and offers Continue back to the service`, () => {

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import type { Account } from '../../entities/account.js';
 import { pathOnly } from '../../src/logger.js';
-import { Browser, pageText } from '../helpers/browser.js';
+import { Browser, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
 import { latestEmailCode, newUkMobile, templatesSentTo, toCannotAccessMobile } from './recovery-helpers.js';
-import { TEST_PASSWORD, createAccount, heading, latestSmsCode, submit } from './support.js';
+import { TEST_PASSWORD, createAccount, heading, latestSmsCode, submit, type Journey } from './support.js';
 import { signInToAccount } from '../account/support.js';
 
 /**
@@ -20,8 +20,11 @@ describe('the hold on a mobile changed without the old phone (X1)', () => {
   });
   after(async () => test?.close());
 
-  /** An attacker with the password and the inbox puts their own number on hold; returns the cancel link sent to the old number. */
-  async function heldChange(account: Account): Promise<{ link: string; newMobile: string }> {
+  /**
+   * An attacker with the password and the inbox puts their own number on hold; returns the cancel
+   * link sent to the old number, and the attacker's journey, resting on the "being changed" page.
+   */
+  async function heldChange(account: Account): Promise<{ link: string; newMobile: string; journey: Journey; page: Page }> {
     const mobile = newUkMobile();
     const { journey, page: emailPage } = await toCannotAccessMobile(test, account, { vtr: '["P0.Cp"]' });
     let page = await submit(journey, emailPage, { code: await latestEmailCode(test, account.email) });
@@ -33,7 +36,7 @@ describe('the hold on a mobile changed without the old phone (X1)', () => {
     expect(link, 'the old number gets the cancel link').to.be.a('string');
     const [email] = await test.idp.db.dataSource.query(`SELECT body FROM outbox_message WHERE recipient = $1 AND template = 'mobile-change-pending'`, [account.email]);
     expect(email.body, 'so does the email address').to.include(link);
-    return { link: link!, newMobile: mobile.e164 };
+    return { link: link!, newMobile: mobile.e164, journey, page };
   }
 
   const status = async (accountId: string): Promise<string> =>
@@ -138,15 +141,8 @@ describe('the hold on a mobile changed without the old phone (X1)', () => {
 
   it('a change cancelled while its journey is still open signs nobody in: Continue ends with access_denied', async () => {
     const account = await createAccount(test);
-    const mobile = newUkMobile();
-    const { journey, page: emailPage } = await toCannotAccessMobile(test, account, { vtr: '["P0.Cp"]' });
-    let page = await submit(journey, emailPage, { code: await latestEmailCode(test, account.email) });
-    page = await submit(journey, page, { mobile: mobile.typed });
-    page = await submit(journey, page, { code: await latestSmsCode(test, mobile.e164) });
-    expect(heading(page)).to.equal('We are changing your mobile phone number');
-    // The owner uses the link texted to the old number while the page is open.
-    const [sms] = await test.idp.db.dataSource.query(`SELECT body FROM outbox_message WHERE recipient = $1 AND template = 'mobile-change-pending-sms'`, [account.mobileNumber]);
-    const link = /(https?:\/\/\S+\/cancel-mobile\/[A-Za-z0-9_-]{43})/.exec(sms.body)![1]!;
+    // The owner uses the link texted to the old number while the attacker's page is open.
+    const { link, journey, page } = await heldChange(account);
     const owner = new Browser();
     await owner.submit(await owner.get(link), {});
     expect(await status(account.id)).to.equal('cancelled');

@@ -265,7 +265,8 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
       signedInAt: Date.now(),
       idTokenClaims: { ...claims },
       accessToken: tokens.access_token,
-      accessTokenExpiresIn: tokens.expiresIn(),
+      // The lifetime as issued (expires_in), not what is left of it by the time the page renders.
+      accessTokenExpiresIn: tokens.expires_in ?? tokens.expiresIn(),
       refreshToken: tokens.refresh_token,
       grantedScope: tokens.scope,
       refreshCount: 0,
@@ -319,7 +320,7 @@ export async function createDemoRp(deps: DemoRpDeps): Promise<DemoRp> {
     if (claims && claims.sub !== session.sub) throw protocolFailure(new Error('the refreshed ID token has a different sub'), 'refreshing the tokens');
     if (claims) session.idTokenClaims = { ...claims };
     session.accessToken = tokens.access_token;
-    session.accessTokenExpiresIn = tokens.expiresIn();
+    session.accessTokenExpiresIn = tokens.expires_in ?? tokens.expiresIn();
     // With rotation the old refresh token is now spent; keep the new one.
     session.refreshToken = tokens.refresh_token ?? session.refreshToken;
     session.grantedScope = tokens.scope ?? session.grantedScope;

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { PERSONAS } from '../../src/accounts/personas.js';
 import { JourneyRecorder } from './helpers/browser.js';
-import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, latestOutboxMessage, outboxCode } from './helpers/pages.js';
+import { clickButton, continueFromDemoRp, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, latestOutboxMessage, outboxCode } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
 import { newMobile } from '../interactions/create-account-helpers.js';
 
@@ -76,4 +76,28 @@ describe('browser: signing in without the old mobile, adding a new one (Chromium
     expect(record.scanned).to.deep.equal(['confirm-email-code', 'enter-new-mobile', 'enter-new-mobile-error', 'confirm-new-mobile', 'mobile-change-held', 'cannot-continue-mobile-change-held', 'cancel-mobile-change', 'mobile-change-cancelled']);
     expect(errors).to.deep.equal([]);
   });
+
+  it('the owner, signed in with the old number, sees the held change on Your account and cancels it there; axe-clean', async () => {
+    const { page, errors } = await suite.openPage();
+    const record = new JourneyRecorder('lost-mobile-account');
+    const p5 = PERSONAS.find((p) => p.key === 'p5')!;
+    // Someone else put a number on hold for the P5 persona (the HTTP tests drive that route in full).
+    const idp = suite.env.idp;
+    const owner = (await idp.idp.services.accounts.findByEmail(p5.email))!;
+    await idp.idp.db.dataSource.transaction((manager) =>
+      idp.idp.services.mobileChanges.hold(manager, { accountId: owner.id, email: owner.email, oldMobile: owner.mobileNumber, newMobile: `+44${newMobile().slice(1)}` }));
+
+    await page.goto(`${idp.url}/account`);
+    await fillEmail(page, p5.email);
+    await fillPassword(page, p5.password);
+    await fillSecurityCode(page, '190696');
+    await expectPage(page, 'Your account');
+    expect(await page.getByText('Your mobile phone number is being changed').count()).to.equal(1);
+    await record.check(page, 'account-mobile-change-held');
+    await clickButton(page, 'Cancel the change');
+    await expectPage(page, 'You have cancelled the change to your mobile phone number');
+    expect(record.scanned).to.deep.equal(['account-mobile-change-held']);
+    expect(errors).to.deep.equal([]);
+  });
 });
+

@@ -7,10 +7,10 @@
  * out. The worker applies due changes (src/app.ts); a change in Your account (re-authenticated with
  * a code to the current number) replaces a held one.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { queryRows } from '../db/sql.js';
+import { isLinkTokenShaped, linkTokenHash, newLinkToken } from '../security/link-token.js';
 import type { Notifications } from '../notifications/outbox.js';
 import type { Audit } from '../security/audit.js';
 import { lockoutKeys, type AttemptCounters } from '../security/attempt-counters.js';
@@ -21,18 +21,7 @@ import { createRememberedDevices } from './remembered-devices.js';
 
 type Db = Pick<EntityManager, 'query'>;
 
-/** 256 random bits, base64url: the same shape as a password reset link's token. */
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
 export const CANCEL_PATH = '/cancel-mobile';
-
-export function cancelTokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
-
-export function isCancelTokenShaped(token: unknown): token is string {
-  return typeof token === 'string' && TOKEN.test(token);
-}
 
 export interface HeldChange {
   readonly newMobile: string;
@@ -41,7 +30,7 @@ export interface HeldChange {
 
 /** What a cancel link finds: a change still on hold, or why it can no longer be cancelled. */
 export type CancelLink =
-  | { readonly state: 'pending'; readonly accountId: string; readonly newMobile: string; readonly effectiveAt: Date }
+  | { readonly state: 'pending'; readonly newMobile: string; readonly effectiveAt: Date }
   | { readonly state: 'cancelled' | 'too-late' | 'unknown' };
 
 export interface MobileChangeDeps {
@@ -115,16 +104,16 @@ export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
   }
 
   async function inspect(token: string): Promise<CancelLink> {
-    if (!isCancelTokenShaped(token)) return { state: 'unknown' };
-    const [row] = await queryRows<{ account_id: string; new_mobile: string; status: string; effective_at: Date | string; due: boolean }>(
+    if (!isLinkTokenShaped(token)) return { state: 'unknown' };
+    const [row] = await queryRows<{ new_mobile: string; status: string; effective_at: Date | string; due: boolean }>(
       dataSource,
-      `SELECT account_id, new_mobile, status, effective_at, effective_at <= now() AS due FROM mobile_change WHERE cancel_token_hash = $1`,
-      [cancelTokenHash(token)],
+      `SELECT new_mobile, status, effective_at, effective_at <= now() AS due FROM mobile_change WHERE cancel_token_hash = $1`,
+      [linkTokenHash(token)],
     );
     if (!row) return { state: 'unknown' };
     if (row.status === 'cancelled') return { state: 'cancelled' };
     if (row.status !== 'pending' || row.due) return { state: 'too-late' };
-    return { state: 'pending', accountId: row.account_id, newMobile: row.new_mobile, effectiveAt: new Date(row.effective_at) };
+    return { state: 'pending', newMobile: row.new_mobile, effectiveAt: new Date(row.effective_at) };
   }
 
   return {
@@ -132,12 +121,12 @@ export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
 
     async hold(manager, { accountId, email, oldMobile, newMobile }) {
       await supersedeHeldChange(manager, accountId);
-      const token = randomBytes(32).toString('base64url');
+      const token = newLinkToken();
       const [row] = await queryRows<{ effective_at: Date | string }>(
         manager,
         `INSERT INTO mobile_change (account_id, new_mobile, effective_at, cancel_token_hash)
          VALUES ($1, $2, now() + $3::int * interval '1 second', $4) RETURNING effective_at`,
-        [accountId, newMobile, config.ttl.mobileChangeHold, cancelTokenHash(token)],
+        [accountId, newMobile, config.ttl.mobileChangeHold, linkTokenHash(token)],
       );
       const effectiveAt = new Date(row!.effective_at);
       const link = `${origin}${CANCEL_PATH}/${token}`;
@@ -174,8 +163,8 @@ export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
     },
 
     async cancel(token, { ip }) {
-      if (!isCancelTokenShaped(token)) return 'unknown';
-      if (await cancelHeld({ tokenHash: cancelTokenHash(token) }, ip, 'link')) return 'done';
+      if (!isLinkTokenShaped(token)) return 'unknown';
+      if (await cancelHeld({ tokenHash: linkTokenHash(token) }, ip, 'link')) return 'done';
       const after = await inspect(token);
       return after.state === 'pending' ? 'too-late' : after.state;
     },

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { isLinkTokenShaped, linkTokenHash, newLinkToken } from '../security/link-token.js';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { queryRows } from '../db/sql.js';
@@ -33,7 +33,6 @@ import { logoutTargets, type BackchannelLogout, type LogoutTarget } from '../pro
 /** Links an account can be sent per hour, so the form cannot be used to flood someone's inbox. */
 export const RESET_LINKS_PER_HOUR = 5;
 
-const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 const UID = /^[A-Za-z0-9_-]{1,255}$/;
 
 /**
@@ -55,13 +54,7 @@ const ISSUE_LINK_SQL = `
   SELECT account_id, $2, $3, now() + $4::int * interval '1 second' FROM allowed
   RETURNING expires_at`;
 
-export function resetTokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
 
-export function isResetTokenShaped(token: unknown): token is string {
-  return typeof token === 'string' && TOKEN.test(token);
-}
 
 export type DeadLinkReason = 'expired' | 'used' | 'broken';
 
@@ -147,11 +140,11 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
   const origin = new URL(config.issuer).origin;
 
   async function find(token: string): Promise<LiveResetLink | null> {
-    if (!isResetTokenShaped(token)) return null;
+    if (!isLinkTokenShaped(token)) return null;
     const rows: { account_id: string; interaction_uid: string | null; email: string }[] = await dataSource.query(
       `SELECT t.account_id, t.interaction_uid, a.email FROM password_reset_token t JOIN account a ON a.id = t.account_id
        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.invalidated_at IS NULL AND t.expires_at > now() AND a.status = 'active'`,
-      [resetTokenHash(token)],
+      [linkTokenHash(token)],
     );
     const row = rows[0];
     return row ? { accountId: row.account_id, email: row.email, interactionUid: row.interaction_uid } : null;
@@ -161,8 +154,8 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
     find,
 
     async deadLinkReason(token) {
-      if (!isResetTokenShaped(token)) return 'broken';
-      const [row] = await queryRows<{ used: boolean }>(dataSource, `SELECT used_at IS NOT NULL AS used FROM password_reset_token WHERE token_hash = $1`, [resetTokenHash(token)]);
+      if (!isLinkTokenShaped(token)) return 'broken';
+      const [row] = await queryRows<{ used: boolean }>(dataSource, `SELECT used_at IS NOT NULL AS used FROM password_reset_token WHERE token_hash = $1`, [linkTokenHash(token)]);
       if (!row) return 'broken';
       return row.used ? 'used' : 'expired';
     },
@@ -175,11 +168,11 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
       // the same time (F2). Before, an unknown address answered without a transaction, in about
       // half the time of a known one. The work is done before answering, never after, so an
       // acknowledged request for a real account is never lost.
-      const token = randomBytes(32).toString('base64url');
+      const token = newLinkToken();
       await dataSource.transaction(async (manager) => {
         // One statement, the same for both: the hourly cap, invalidating older links, the new
         // link. With no account ($1 NULL) it matches and inserts nothing.
-        const [row] = await queryRows<{ expires_at: Date | string }>(manager, ISSUE_LINK_SQL, [account?.id ?? null, resetTokenHash(token), interactionUid, config.ttl.resetLink, RESET_LINKS_PER_HOUR]);
+        const [row] = await queryRows<{ expires_at: Date | string }>(manager, ISSUE_LINK_SQL, [account?.id ?? null, linkTokenHash(token), interactionUid, config.ttl.resetLink, RESET_LINKS_PER_HOUR]);
         if (account && row) {
           await notifications.enqueue(manager, {
             template: 'password-reset-link',
@@ -211,7 +204,7 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
           `UPDATE password_reset_token SET used_at = now()
            WHERE token_hash = $1 AND used_at IS NULL AND invalidated_at IS NULL AND expires_at > now()
            RETURNING account_id, interaction_uid`,
-          [resetTokenHash(token)],
+          [linkTokenHash(token)],
         );
         const row = used[0];
         if (!row) return { ok: false, reason: 'invalid' };

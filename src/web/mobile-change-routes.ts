@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { CANCEL_PATH, cancelTokenHash, isCancelTokenShaped } from '../accounts/mobile-change.js';
+import { CANCEL_PATH } from '../accounts/mobile-change.js';
+import { isLinkTokenShaped, linkTokenHash } from '../security/link-token.js';
 import type { AppServices } from '../services.js';
 import { nhsDateTime } from './dates.js';
 import { createLinkPages } from './link-pages.js';
@@ -20,7 +21,7 @@ export function createMobileChangeRouter(services: AppServices): Router {
   const { csrf, mobileChanges } = services;
   const router = new Router();
   const { page, forms, guard, checkForm } = createLinkPages(services, { what: 'cancel mobile change' });
-  const binding = (ctx: Context): string => `cancel-mobile:${cancelTokenHash(String(ctx.params.token))}`;
+  const binding = (ctx: Context): string => `cancel-mobile:${linkTokenHash(String(ctx.params.token))}`;
   const STATUS = { cancelled: 400, 'too-late': 400, unknown: 404 } as const;
 
   router.use(`${CANCEL_PATH}/:token`, guard);
@@ -43,7 +44,7 @@ export function createMobileChangeRouter(services: AppServices): Router {
 
   router.post(`${CANCEL_PATH}/:token`, forms, checkForm(binding), async (ctx) => {
     const token = String(ctx.params.token);
-    if (!isCancelTokenShaped(token)) {
+    if (!isLinkTokenShaped(token)) {
       page(ctx, 404, 'mobile-change/cancel.njk', { state: 'unknown' });
       return;
     }

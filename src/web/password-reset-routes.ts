@@ -2,7 +2,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { emailAddressField } from '../accounts/email-address.js';
-import { createPasswordReset, isResetTokenShaped, resetTokenHash } from '../accounts/password-reset.js';
+import { createPasswordReset } from '../accounts/password-reset.js';
+import { isLinkTokenShaped, linkTokenHash } from '../security/link-token.js';
 import { durationText } from '../notifications/templates.js';
 import { PASSWORD_MESSAGES } from '../accounts/password-policy.js';
 import type { AppServices } from '../services.js';
@@ -67,7 +68,7 @@ export function createPasswordResetRouter(services: AppServices): Router {
   }
 
   const requestBinding = (): string => 'forgotten-password';
-  const linkBinding = (ctx: Context): string => `reset-password:${resetTokenHash(String(ctx.params.token))}`;
+  const linkBinding = (ctx: Context): string => `reset-password:${linkTokenHash(String(ctx.params.token))}`;
 
   router.use(['/forgotten-password', '/reset-password'], guard);
 
@@ -129,7 +130,7 @@ export function createPasswordResetRouter(services: AppServices): Router {
 
   router.get('/reset-password/:token', async (ctx) => {
     const token = String(ctx.params.token);
-    if (!isResetTokenShaped(token) || !(await resets.find(token))) return deadLink(ctx, token);
+    if (!isLinkTokenShaped(token) || !(await resets.find(token))) return deadLink(ctx, token);
     await showNewPassword(ctx, 200);
   });
 

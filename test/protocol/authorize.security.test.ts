@@ -56,6 +56,8 @@ describe('authorization request validation', () => {
     const response = await fetch(url, { redirect: 'manual' });
     expect(response.status).to.equal(400);
     expect(response.headers.get('location')).to.equal(null);
+    // NHS login's reference for a service it does not recognise.
+    expect(await response.text()).to.include('Reference: CID2024');
   });
 
   it('requires PKCE by default', async () => {

@@ -8,6 +8,7 @@ import { startLogoutReceiver, verifyLogoutToken, type LogoutReceiver } from '../
 import { createPasswordReset } from '../../src/accounts/password-reset.js';
 import { createAccount, TEST_PASSWORD } from '../interactions/support.js';
 import { latestResetLink } from '../interactions/recovery-helpers.js';
+import { completeSignIn } from '../account/support.js';
 
 const p5 = PERSONAS.find((p) => p.key === 'p5')!;
 const credentials = { email: p5.email, password: p5.password, code: '190696' };
@@ -142,6 +143,35 @@ describe('logout: RP-initiated and back-channel (X13)', () => {
     expect(pageText(withdrawn)).to.include('You have withdrawn your consent');
     const [token] = await receiver.waitFor(1);
     expect(await verifyLogoutToken(token!, test.url, test.rp.clientId)).to.include({ sub, sid });
+  });
+
+  it('changing the password, then deleting the account, tells the services signed in from other browsers', async () => {
+    const account = await createAccount(test);
+    const person = { email: account.email, password: TEST_PASSWORD };
+    const elsewhere = new Browser({ stopAt: RP_ORIGIN });
+    const first = await signIn(test, person, { browser: elsewhere, params: { vtr: '["P0.Cp.Cd"]' } });
+    const sid = decodeJwt((await test.rp.exchange(first.callbackUrl, first.request)).id_token!).sid;
+    await signIn(test, person, { rp: test.rps.get('sub-only-rp')!, browser: elsewhere, params: { vtr: '["P0.Cp.Cd"]' } });
+
+    // Your account in another browser: a new password ends the first browser's session.
+    const here = new Browser({ stopAt: RP_ORIGIN });
+    const page = await completeSignIn(test, account, here, await here.get(`${test.url}/account`));
+    expect(heading(page)).to.equal('Your account');
+    const changedPage = await here.submit(await here.get(`${test.url}/account/password`), { currentPassword: TEST_PASSWORD, newPassword: 'a brand new long passphrase' });
+    expect(pageText(changedPage)).to.include('Your password has been changed');
+    const changed = await receiver.waitFor(2);
+    const audiences = changed.map((t) => decodeJwt(t).aud);
+    expect(audiences).to.have.members([test.rp.clientId, 'sub-only-rp']);
+    expect(await verifyLogoutToken(changed[audiences.indexOf(test.rp.clientId)]!, test.url, test.rp.clientId)).to.include({ sub: account.id, sid });
+
+    // Deleting the account: services the person consented to hear of it even with no session left,
+    // by `sub` (a service that asked for sids gets none: it cannot be sent a token without one).
+    receiver.tokens.length = 0;
+    await here.submit(await here.get(`${test.url}/account/delete`), { password: 'a brand new long passphrase' });
+    const [deleted] = await receiver.waitFor(1);
+    const claims = await verifyLogoutToken(deleted!, test.url, 'sub-only-rp');
+    expect(claims.sub).to.equal(account.id);
+    expect(claims).not.to.have.property('sid');
   });
 
   it('a password reset tells every service the person has consented to, even with no session left (sub only)', async () => {

@@ -78,6 +78,19 @@ export class Account {
   testPersona!: string | null;
 
   /**
+   * The authenticator app (Ck): its TOTP secret, sealed for this account (never stored or logged in
+   * the clear), when it was added, and the last 30-second step a code was accepted for (X5: once).
+   */
+  @Column({ name: 'authenticator_secret', type: 'text', nullable: true })
+  authenticatorSecret!: string | null;
+
+  @Column({ name: 'authenticator_added_at', type: 'timestamptz', nullable: true })
+  authenticatorAddedAt!: Date | null;
+
+  @Column({ name: 'authenticator_last_step', type: 'integer', nullable: true })
+  authenticatorLastStep!: number | null;
+
+  /**
    * The security stamp: set by "sign out everywhere", a password change and a password reset. Only a
    * sign-in in a later second than this counts (src/accounts/sessions-valid-after.ts).
    */

@@ -2,10 +2,10 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { EntityManager } from 'typeorm';
 import type { ZodError } from 'zod';
-import type { Account } from '../entities/account.js';
+import type { Account, ProofingLevel } from '../entities/account.js';
 import { BadRequestError, JourneyExpiredError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
-import { AMR_CREDENTIAL, VectorSyntaxError, credentialsFromAmr, parseVector, type CredentialComponent } from '../src/provider/vectors.js';
+import { AMR_CREDENTIAL, VectorSyntaxError, credentialsFromAmr, parseVector, parseVtr, proofingAtLeast, type CredentialComponent } from '../src/provider/vectors.js';
 import type { AppServices } from '../src/services.js';
 import { abandonRegistration } from '../src/accounts/registration.js';
 import type { FieldError } from '../src/web/renderer.js';
@@ -79,7 +79,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
 
   /** Facts and account a new journey starts with: nothing for sign-in; the session's sign-in for step-up. */
   async function initialState(journey: Journey, details: InteractionDetails): Promise<{ accountId: string | null; facts: JourneyFacts }> {
-    if (journey.id === 'sign-in') return { accountId: null, facts: {} };
+    if (journey.id === 'sign-in') return { accountId: null, facts: requestedCredentials(details, undefined) };
     const session = details.session;
     if (!session?.accountId) throw new JourneyExpiredError();
     const account = await accounts.findById(session.accountId);
@@ -99,6 +99,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
         // What this session has already proven, carried so the renewed login does not lose it.
         amr: (session.amr ?? []).filter(isAmr),
         ...accountFacts(account),
+        ...requestedCredentials(details, account.proofingLevel),
         stepUp: { reason, missing: needed.filter((c) => !proven.has(c)) },
         mobileChangeHeld: (await services.mobileChanges.heldFor(dataSource, account.id)) !== undefined,
       },
@@ -417,6 +418,27 @@ function withoutEmail(facts: JourneyFacts): JourneyFacts {
 }
 
 /** What guards need to know about the account, refreshed whenever the journey learns or re-reads it. */
-export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile' | 'hasVerifiedEmail'> {
-  return { hasVerifiedMobile: Boolean(account.mobileNumber && account.mobileVerifiedAt), hasVerifiedEmail: account.emailVerifiedAt !== null };
+export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'hasAuthenticatorApp'> {
+  return {
+    hasVerifiedMobile: Boolean(account.mobileNumber && account.mobileVerifiedAt),
+    hasVerifiedEmail: account.emailVerifiedAt !== null,
+    hasAuthenticatorApp: account.authenticatorAddedAt !== null,
+  };
+}
+
+/**
+ * The credentials of the vectors the authorization request asked for (oidc-provider has already
+ * checked and, when absent, defaulted its vtr), of those `level` meets when the account is known.
+ * Unreadable or absent: no fact, and the journey offers what it would without one.
+ */
+function requestedCredentials(details: InteractionDetails, level: ProofingLevel | undefined): Pick<JourneyFacts, 'requestedCredentials'> {
+  const vtr = details.params.vtr;
+  if (typeof vtr !== 'string') return {};
+  try {
+    const vectors = parseVtr(vtr).filter((v) => !level || !v.proofing || proofingAtLeast(level, v.proofing));
+    return vectors.length > 0 ? { requestedCredentials: vectors.map((v) => v.credentials) } : {};
+  } catch (error) {
+    if (error instanceof VectorSyntaxError) return {};
+    throw error;
+  }
 }

@@ -11,6 +11,7 @@ import { loadClients } from './clients/registry.js';
 import { createAccessTokenJwt } from './provider/access-token-jwt.js';
 import { createProvider, ROUTES } from './provider/provider.js';
 import { createBackchannelLogout } from './provider/logout.js';
+import { createAuthenticatorApps } from './accounts/authenticator-app.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
 import { createMobileChanges } from './accounts/mobile-change.js';
 import { purgeUnconfirmedAccounts } from './accounts/registration.js';
@@ -103,6 +104,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       clients: new Map(clients.map((c) => [c.metadata.client_id, c])),
       backchannelLogout,
       mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
+      authenticatorApps: createAuthenticatorApps({ dataSource, hmacSecret: keystore.hmacSecret, counters, notifications, audit }),
     };
 
     if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger });

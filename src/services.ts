@@ -1,3 +1,4 @@
+import type { AuthenticatorApps } from './accounts/authenticator-app.js';
 import type { DataSource } from 'typeorm';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.js';
@@ -37,4 +38,6 @@ export interface AppServices {
   readonly backchannelLogout: BackchannelLogout;
   /** Mobile numbers changed through "I cannot access my mobile", held before they take effect (X1). */
   readonly mobileChanges: MobileChanges;
+  /** Authenticator apps (TOTP, Ck): setting one up, checking its codes once each, removing it. */
+  readonly authenticatorApps: AuthenticatorApps;
 }

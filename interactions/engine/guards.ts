@@ -1,4 +1,20 @@
+import { credentialsFromAmr, type CredentialComponent } from '../../src/provider/vectors.js';
 import type { GuardId, JourneyFacts } from './types.js';
+
+/**
+ * True when proving `credential` now would meet one of the vectors the service asked for, given
+ * what this journey (or, on step-up, the session) has proven already. No vectors known: any will do.
+ */
+export function wouldComplete(facts: JourneyFacts, credential: CredentialComponent): boolean {
+  if (!facts.requestedCredentials) return true;
+  const proven = credentialsFromAmr(facts.amr);
+  return facts.requestedCredentials.some((set) => set.every((c) => c === credential || proven.has(c)));
+}
+
+/** A text message code (or a remembered device) can finish this journey: a verified mobile that is not on hold, and a vector it meets. */
+export function textMessageCompletes(facts: JourneyFacts): boolean {
+  return facts.hasVerifiedMobile === true && facts.mobileChangeHeld !== true && wouldComplete(facts, 'Cd');
+}
 
 /**
  * Guards: named, pure predicates over journey facts. Transitions refer to them by name so
@@ -30,6 +46,16 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
     facts.stepUp.missing.length === 1 &&
     facts.stepUp.missing[0] === 'Cd' &&
     facts.hasVerifiedMobile === true,
+
+  /**
+   * Sign-in: the account has an authenticator app and an app code meets a vector the service
+   * asked for. The app comes first when it has one (as at GOV.UK One Login), with "Use a text
+   * message instead"; a service that accepts only Cd gets the text message straight away.
+   */
+  authenticatorAppFirst: (facts) => facts.hasAuthenticatorApp === true && wouldComplete(facts, 'Ck'),
+
+  /** Step-up: a code from the account's authenticator app would meet a vector the service asked for. */
+  authenticatorCodeCompletesStepUp: (facts) => facts.stepUp?.reason === 'credentials' && facts.hasAuthenticatorApp === true && wouldComplete(facts, 'Ck'),
 };
 
 export function evaluateGuard(guard: GuardId, facts: JourneyFacts): boolean {

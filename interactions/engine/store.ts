@@ -26,6 +26,7 @@ export interface JourneyChange {
 }
 
 const AMR_VALUES = ['pwd', 'sms', 'remembered_device', 'otp', 'hwk'] as const;
+const CREDENTIAL = z.enum(CREDENTIAL_COMPONENTS as readonly ['Cp', 'Cd', 'Ck', 'Cm']);
 
 /**
  * What may be in journey_state.facts. Rows are read back through this, so a row written by an
@@ -38,7 +39,9 @@ export const journeyFactsSchema = z.object({
   hasVerifiedEmail: z.boolean().optional(),
   newMobile: z.string().regex(/^\+44\d{10}$/).optional(),
   mobileChangeHeld: z.boolean().optional(),
-  stepUp: z.object({ reason: z.enum(['credentials', 'proofing']), missing: z.array(z.enum(CREDENTIAL_COMPONENTS as readonly ['Cp', 'Cd', 'Ck', 'Cm'])) }).optional(),
+  stepUp: z.object({ reason: z.enum(['credentials', 'proofing']), missing: z.array(CREDENTIAL).max(CREDENTIAL_COMPONENTS.length) }).optional(),
+  hasAuthenticatorApp: z.boolean().optional(),
+  requestedCredentials: z.array(z.array(CREDENTIAL).max(CREDENTIAL_COMPONENTS.length)).max(12).optional(),
 }).strict();
 
 const JOURNEY_IDS = ['sign-in', 'step-up', 'create-account'] as const satisfies readonly JourneyId[];

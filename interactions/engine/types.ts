@@ -32,6 +32,13 @@ export interface JourneyFacts {
   readonly hasVerifiedEmail?: boolean;
   /** "I cannot access my mobile": the new number (E.164) being confirmed by a code; dropped when the journey ends. */
   readonly newMobile?: string;
+  /** Set when the account is known: it has an authenticator app (Ck). */
+  readonly hasAuthenticatorApp?: boolean;
+  /**
+   * The credentials of each vector of trust the service asked for (on step-up, only those the
+   * account's identity level meets), so a journey offers the second factor that will do. Absent: any.
+   */
+  readonly requestedCredentials?: readonly (readonly CredentialComponent[])[];
   /** Step-up only: the account has a new mobile number on hold (X1), which cannot give Cd yet. */
   readonly mobileChangeHeld?: boolean;
   /** Step-up only: why the session does not meet the requested vector of trust. */
@@ -43,7 +50,14 @@ export interface JourneyFacts {
 }
 
 /** Names of the pure predicates in guards.ts; a transition's `when` refers to one of them. */
-export type GuardId = 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'identityVerificationRequired' | 'mobileChangeHeld' | 'securityCodeCompletesStepUp';
+export type GuardId =
+  | 'hasVerifiedMobile'
+  | 'hasVerifiedEmail'
+  | 'identityVerificationRequired'
+  | 'mobileChangeHeld'
+  | 'securityCodeCompletesStepUp'
+  | 'authenticatorAppFirst'
+  | 'authenticatorCodeCompletesStepUp';
 
 export interface Transition<S extends string = string> {
   readonly to: S;

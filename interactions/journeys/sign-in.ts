@@ -2,8 +2,8 @@ import { defineJourney } from '../engine/types.js';
 import { changeMobileSteps } from './change-mobile.js';
 
 /**
- * Signing in (oidc-provider prompt `login`): email address, password, then a security code to the
- * account's verified mobile. An account with no verified mobile adds one (a code texted to it
+ * Signing in (oidc-provider prompt `login`): email address, password, then a code from the account's
+ * authenticator app or a security code to its verified mobile. An account with no verified mobile adds one (a code texted to it
  * proves it) before it can finish: a login never claims a second factor it did not check.
  */
 export const signInJourney = defineJourney({
@@ -18,10 +18,17 @@ export const signInJourney = defineJourney({
     'choose-second-factor': {
       on: {
         next: [
+          { to: 'enter-authenticator-code', when: 'authenticatorAppFirst' },
           { to: 'enter-security-code', when: 'hasVerifiedMobile' },
           { to: 'mobile-number-required' },
         ],
       },
+    },
+    // An app code (Ck). A remembered browser, or "Use a text message instead", goes to the text
+    // message step, which the method offers only when a code by text would do for the service.
+    'enter-authenticator-code': {
+      method: 'authenticator-code',
+      on: { verified: { to: 'signed-in' }, textMessageRequested: { to: 'enter-security-code' }, deviceRemembered: { to: 'enter-security-code' } },
     },
     // A remembered device also ends here with `verified` (amr remembered_device, Cd) without a page.
     'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' } } },

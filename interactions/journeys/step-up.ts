@@ -3,8 +3,8 @@ import { changeMobileSteps } from './change-mobile.js';
 
 /**
  * Stepping up (oidc-provider prompt `vtr`): the session is signed in but does not meet the vector
- * of trust the service asked for. A missing security code (Cd) is asked for here, for the
- * session's own account; everything else gets an honest page and `access_denied`, because a
+ * of trust the service asked for. A missing authenticator app code (Ck) or security code (Cd) is
+ * asked for here, for the session's own account; everything else gets an honest page and `access_denied`, because a
  * login must never claim more than was done. Identity verification arrives in a later issue.
  */
 export const stepUpJourney = defineJourney({
@@ -15,10 +15,20 @@ export const stepUpJourney = defineJourney({
       on: {
         next: [
           { to: 'identity-verification-required', when: 'identityVerificationRequired' },
+          { to: 'enter-authenticator-code', when: 'authenticatorCodeCompletesStepUp' },
           { to: 'mobile-change-held', when: 'mobileChangeHeld' },
           { to: 'enter-security-code', when: 'securityCodeCompletesStepUp' },
           { to: 'method-not-available' },
         ],
+      },
+    },
+    'enter-authenticator-code': {
+      method: 'authenticator-code',
+      on: {
+        verified: { to: 'signed-in' },
+        // Offered only when a code by text meets a vector asked for (textMessageCompletes).
+        textMessageRequested: { to: 'enter-security-code' },
+        deviceRemembered: { to: 'enter-security-code' },
       },
     },
     'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' } } },

@@ -14,7 +14,7 @@ export function tooManyRequestsView(retryAfterSeconds: number, reason: 'attempts
 }
 
 /** A step locked after too many wrong answers (X8), or disabled at the hard cap (no time ends that). */
-export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' }): View {
+export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' | 'authenticator-app' }): View {
   return {
     template: 'locked.njk',
     data: { wait: minutesText(options.retryAfterSeconds), retryAfterSeconds: options.retryAfterSeconds, disabled: options.disabled, what: options.what },

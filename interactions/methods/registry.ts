@@ -1,3 +1,4 @@
+import { authenticatorCodeMethod } from './authenticator-code/index.js';
 import { changeMobileCodeMethod } from './change-mobile-code/index.js';
 import { changeMobileEmailCodeMethod } from './change-mobile-email-code/index.js';
 import { changeMobileNumberMethod } from './change-mobile-number/index.js';
@@ -16,7 +17,7 @@ import type { AuthMethod } from './types.js';
  * is a folder under interactions/methods and one line here. Journeys refer to methods by id;
  * journey-lint.test.ts fails if a journey names a method that is not listed.
  */
-export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod] as const satisfies readonly AuthMethod[];
+export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, authenticatorCodeMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod] as const satisfies readonly AuthMethod[];
 
 export type MethodId = (typeof METHODS)[number]['id'];
 

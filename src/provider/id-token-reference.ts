@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createSealedBox } from '../security/sealed-box.js';
 
 /**
  * The `jti` of the ID tokens carelogin issues doubles as the reference NHS login's
@@ -28,29 +28,16 @@ export interface IdTokenReferences {
   read(jti: string, clientId: string): IdTokenReference | undefined;
 }
 
-const VERSION = 1;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-
 export function createIdTokenReferences(hmacSecret: string): IdTokenReferences {
-  const key = Buffer.from(hkdfSync('sha256', Buffer.from(hmacSecret, 'utf8'), Buffer.alloc(0), 'carelogin id_token jti v1', 32));
+  const box = createSealedBox(hmacSecret, 'carelogin id_token jti v1');
   return {
     issue(clientId, signIn, now = Math.floor(Date.now() / 1000)) {
-      const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      cipher.setAAD(Buffer.from(clientId, 'utf8'));
-      const plain = Buffer.from(JSON.stringify([signIn.accountId, signIn.authTime, signIn.amr, now]), 'utf8');
-      const sealed = Buffer.concat([cipher.update(plain), cipher.final()]);
-      return Buffer.concat([Buffer.of(VERSION), iv, sealed, cipher.getAuthTag()]).toString('base64url');
+      return box.seal(JSON.stringify([signIn.accountId, signIn.authTime, signIn.amr, now]), clientId);
     },
     read(jti, clientId) {
-      const raw = /^[A-Za-z0-9_-]{40,400}$/.test(jti) ? Buffer.from(jti, 'base64url') : undefined;
-      if (!raw || raw[0] !== VERSION || raw.length <= 1 + IV_BYTES + TAG_BYTES) return undefined;
+      const plain = box.open(jti, clientId);
+      if (!plain) return undefined;
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(1, 1 + IV_BYTES));
-        decipher.setAAD(Buffer.from(clientId, 'utf8'));
-        decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-        const plain = Buffer.concat([decipher.update(raw.subarray(1 + IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
         const [accountId, authTime, amr, issuedAt] = JSON.parse(plain.toString('utf8')) as [unknown, unknown, unknown, unknown];
         if (typeof accountId !== 'string' || typeof authTime !== 'number' || typeof issuedAt !== 'number' || !Array.isArray(amr)) return undefined;
         return { accountId, authTime, amr: amr.filter((m): m is string => typeof m === 'string'), issuedAt };

@@ -89,6 +89,8 @@ export interface AttemptCounters {
 export const lockoutKeys = {
   password: (accountId: string): string => `password:${accountId}`,
   securityCode: (accountId: string, purpose: string): string => `security-code:${purpose}:${accountId}`,
+  /** Wrong authenticator app codes: the security-code policy (5 → 15 min lock, hard cap 100). */
+  authenticatorApp: (accountId: string): string => `authenticator-app:${accountId}`,
 };
 
 /** 5 wrong → locked 15 min, growing delays from the 3rd, hard cap 100 (X8). */

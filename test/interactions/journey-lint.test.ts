@@ -143,14 +143,25 @@ for (const journey of Object.values(JOURNEYS)) {
 }
 
 describe('sign-in journey proves both factors before a login', () => {
-  it('passes the password and the security code on every path to signed-in', () => {
+  it('passes the password and a second factor (a text message code or an authenticator app code) on every path to signed-in', () => {
     const journey = JOURNEYS['sign-in'];
-    for (const method of ['password', 'sms-code']) {
+    for (const methods of [['password'], ['sms-code', 'authenticator-code']]) {
       const blocked = (id: string): boolean => {
         const step = journey.steps[id]!;
-        return isMethodStep(step) && step.method === method;
+        return isMethodStep(step) && methods.includes(step.method);
       };
-      expect(reachable(journey, journey.start, blocked).has('signed-in'), `signed-in reachable without ${method}`).to.equal(false);
+      expect(reachable(journey, journey.start, blocked).has('signed-in'), `signed-in reachable without ${methods.join(' or ')}`).to.equal(false);
+    }
+  });
+
+  it('can still reach signed-in through each second factor alone', () => {
+    const journey = JOURNEYS['sign-in'];
+    for (const [method, other] of [['sms-code', 'authenticator-code'], ['authenticator-code', 'sms-code']]) {
+      const blocked = (id: string): boolean => {
+        const step = journey.steps[id]!;
+        return isMethodStep(step) && step.method === other;
+      };
+      expect(reachable(journey, journey.start, blocked).has('signed-in'), `signed-in unreachable with ${method} alone`).to.equal(true);
     }
   });
 });

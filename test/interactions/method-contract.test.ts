@@ -12,7 +12,10 @@ import { createLogger } from '../../src/logger.js';
 import { PROJECT_ROOT } from '../../src/project-root.js';
 import { AMR_CREDENTIAL } from '../../src/provider/vectors.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { createAccount, TEST_PASSWORD } from './support.js';
+import { addAuthenticatorApp, appCode, createAccount, TEST_PASSWORD } from './support.js';
+
+/** Authenticator app secrets of the accounts arranged for the authenticator-code method. */
+const appSecrets = new Map<string, string>();
 
 /**
  * One contract, run against every registered method (Keycloak/Kratos interface discipline).
@@ -93,6 +96,18 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
       { body: { code: '1234567' }, field: 'code', message: 'The security code must be 6 numbers' },
       { body: { code: 'abcdef' }, field: 'code', message: 'The security code must be 6 numbers' },
     ],
+  },
+  // Codes come from the app's secret; each arrangement is a new account, so a code is never a reused one.
+  'authenticator-code': {
+    async arrange(test) {
+      const account = await createAccount(test);
+      const secret = await addAuthenticatorApp(test, account);
+      appSecrets.set(account.id, secret);
+      return { facts: { hasVerifiedMobile: true, hasAuthenticatorApp: true }, account: await test.idp.services.accounts.findById(account.id) };
+    },
+    valid: async (_test, arranged) => ({ code: await appCode(appSecrets.get(arranged.account!.id)!) }),
+    wrong: { code: '000000' },
+    invalid: CODE_INVALID,
   },
   // "I cannot access my mobile" (recovery): codes are random, read from the outbox.
   'change-mobile-email-code': {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { generate } from 'otplib';
 import type { Account } from '../../entities/account.js';
 import { normaliseEmail } from '../../entities/account.js';
 import type { TestIdp } from '../helpers/idp.js';
@@ -111,4 +112,22 @@ export function errorSummary(page: Page): string[] {
 
 export function heading(page: Page): string {
   return (/<h1[^>]*>([\s\S]*?)<\/h1>/.exec(page.html)?.[1] ?? '').replace(/<[^>]+>/g, '').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Gives `account` an authenticator app through the real service, as if set up two minutes ago (so
+ * the codes of now have not been used), and returns its secret for the test to make codes with.
+ */
+export async function addAuthenticatorApp(test: TestIdp, account: Pick<Account, 'id' | 'email'>): Promise<string> {
+  const apps = test.idp.services.authenticatorApps;
+  const then = Math.floor(Date.now() / 1000) - 120;
+  const { secret } = apps.begin(account.id, 'test', then);
+  const added = await apps.add(account, secret, await generate({ secret, epoch: then }), { ip: '127.0.0.1' }, then);
+  if (!added) throw new Error('the authenticator app was not added');
+  return secret;
+}
+
+/** The code an authenticator app with `secret` shows now (or `offsetSeconds` from now). */
+export function appCode(secret: string, offsetSeconds = 0): Promise<string> {
+  return generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
 }

@@ -1,10 +1,10 @@
 import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { Account } from '../../../entities/account.js';
-import { createRememberedDevices, deviceCookieHeader, deviceCookieName } from '../../../src/accounts/remembered-devices.js';
 import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
+import { deviceRemembered, rememberThisDevice } from '../remembered-device.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 import { codeCheckOutcome, MESSAGES, resendOutcome, sendSecurityCode, throttledArrivalView, type SendResult } from '../security-code-step.js';
 
@@ -58,28 +58,8 @@ function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult>
   return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'sms', to: mobile, template: 'sign-in-security-code', fixedCode: fixedCodeFor(ctx, account), testPersona: account.testPersona });
 }
 
-/**
- * This browser is remembered for THIS account (X2, B9): a device cookie of another account, an
- * unknown, forged or expired one is simply no device. `touch` records a use.
- */
-async function deviceRemembered(ctx: StepContext, touch: boolean, manager?: EntityManager): Promise<boolean> {
-  const account = ctx.account;
-  if (!account || !ctx.request) return false;
-  const value = ctx.request.cookie(deviceCookieName(ctx.services.config.issuer));
-  if (!value) return false;
-  return createRememberedDevices(ctx.services.dataSource, ctx.services.config).recognise(account.id, value, { touch, manager });
-}
-
 async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
   return ctx.services.counters.status(lockoutKeys.securityCode(accountId, PURPOSE));
-}
-
-/** Only after a right code: the browser gets `id.secret`, the database only the secret's SHA-256. */
-async function rememberThisDevice(ctx: StepContext, accountId: string, request: NonNullable<StepContext['request']>): Promise<void> {
-  const { config, dataSource, audit } = ctx.services;
-  const device = await createRememberedDevices(dataSource, config).remember(accountId, request.userAgent);
-  request.setCookie(deviceCookieHeader(config.issuer, device.cookieValue, config.ttl.rememberedDevice));
-  await audit.record('remembered_device.added', { accountId, clientId: ctx.clientId, ip: ctx.ip });
 }
 
 export const smsCodeMethod = defineMethod({

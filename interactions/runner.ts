@@ -10,6 +10,7 @@ import type { AppServices } from '../src/services.js';
 import { abandonRegistration } from '../src/accounts/registration.js';
 import type { FieldError } from '../src/web/renderer.js';
 import { JourneyConflictError, JourneyInvariantError } from './engine/errors.js';
+import { wouldComplete } from './engine/guards.js';
 import { getStep, nextStep, startStep, type TakenTransition } from './engine/next-step.js';
 import { createJourneyStore, type JourneyRecord, type JourneyStore } from './engine/store.js';
 import { BACK_EVENT, isEndStep, isMethodStep, type Amr, type Journey, type JourneyFacts, type JourneyId } from './engine/types.js';
@@ -250,7 +251,9 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const step = getStep(journey, record.step);
     if (isEndStep(step)) {
       if (step.end === 'login') return finishAt(journey, record);
-      return { kind: 'render', step: record.step, view: { template: 'cannot-continue.njk', data: { page: step.page } } };
+      // What the service's vectors wanted that is missing, so the page can say what to set up.
+      const appWouldDo = record.facts.hasAuthenticatorApp !== true && wouldComplete(record.facts, 'Ck') && !wouldComplete(record.facts, 'Cd');
+      return { kind: 'render', step: record.step, view: { template: 'cannot-continue.njk', data: { page: step.page, appWouldDo } } };
     }
     const method = methodAt(journey, record.step);
     if (!method) throw new JourneyInvariantError(`journey "${journey.id}" rests on the decision step "${record.step}"`);

@@ -20,11 +20,12 @@ import { isCrossSiteRequest } from '../security/csrf.js';
 import { normaliseSecurityCode, SECURITY_CODE_PATTERN } from '../security/security-codes.js';
 import type { AppServices } from '../services.js';
 import { minutesText } from '../web/durations.js';
-import { nhsDateTime } from '../web/dates.js';
+import { nhsDate, nhsDateTime } from '../web/dates.js';
 import type { FieldError } from '../web/renderer.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
 import { logoutTargets } from '../provider/logout.js';
 import { supersedeHeldChange } from '../accounts/mobile-change.js';
+import { addAuthenticatorAppRoutes } from './authenticator-app-routes.js';
 import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, redateSession, revokeTokens } from './store.js';
 
 /** Changes to sign-in details need a sign-in no older than this (security-bar "Sessions"; ASVS 7.5.1). */
@@ -46,6 +47,8 @@ const DONE_MESSAGES: Record<string, string> = {
   password: 'Your password has been changed. You have been signed out on other devices, remembered devices have been removed, and services you use will ask you to sign in again.',
   email: 'Your email address has been changed.',
   mobile: 'Your mobile phone number has been changed. Remembered devices have been removed.',
+  'authenticator-app': 'Your authenticator app has been set up. We will ask for a code from it when you sign in.',
+  'authenticator-app-removed': 'Your authenticator app has been removed. We will send security codes to your mobile phone instead.',
 };
 
 /** Who is signed in, from oidc-provider's own session for this browser. */
@@ -306,6 +309,7 @@ export function createAccountRouter(services: AppServices): Router {
       email: account.email,
       mobile: account.mobileNumber ? maskMobile(account.mobileNumber) : undefined,
       hasPassword: Boolean(account.passwordHash),
+      authenticatorAddedAt: account.authenticatorAddedAt ? nhsDate(account.authenticatorAddedAt) : undefined,
       devices: await devices.listDevices(account.id),
       sessions: (await listSessions(dataSource, account.id, revokedUpTo(account.sessionsValidAfter))).map((b) => ({ ...b, current: b.uid === me(ctx).sessionUid })),
       services: connected,
@@ -651,6 +655,7 @@ export function createAccountRouter(services: AppServices): Router {
     ctx.cookies.set(provider.cookieName('session'), null, { httpOnly: true, sameSite: 'lax', secure, signed: true, overwrite: true });
   }
 
+  addAuthenticatorAppRoutes(router, services, { requireSignIn, forms, checkForm, recentlySignedIn, page, redirect, me, csrfToken, formBody });
   return router;
 }
 

@@ -125,7 +125,9 @@ export function createAuthenticatorApps(deps: { dataSource: DataSource; hmacSecr
 
     enrolment(secret, email) {
       const uri = generateURI({ issuer: ISSUER_NAME, label: email, secret, algorithm: 'sha1', digits: 6, period: TOTP_PERIOD_SECONDS });
-      return { uri, qrSvg: renderSVG(uri, { ecc: 'M', border: 2, pixelSize: 5 }) };
+      // A fixed size (the CSP allows no inline styles); the wrapper on the page names the image.
+      const qrSvg = renderSVG(uri, { ecc: 'M', border: 2, pixelSize: 5 }).replace('<svg ', '<svg width="220" height="220" focusable="false" aria-hidden="true" ');
+      return { uri, qrSvg };
     },
 
     async add(account, secret, code, meta, now = nowSeconds()) {

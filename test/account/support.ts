@@ -3,7 +3,7 @@ import type { Logger } from '../../src/logger.js';
 import type { Account } from '../../entities/account.js';
 import { Browser, findForm, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { TEST_PASSWORD, heading, latestSmsCode } from '../interactions/support.js';
+import { TEST_PASSWORD, appCode, heading, latestSmsCode } from '../interactions/support.js';
 
 /** Helpers for the "Your account" tests (a module of its own so importing it runs no tests). */
 
@@ -24,7 +24,7 @@ export function newBrowser(test: TestIdp): Browser {
  * Completes whatever sign-in pages come (email, password, security code from the outbox, consent)
  * until the browser is back on an account page.
  */
-export async function completeSignIn(test: TestIdp, account: Pick<Account, 'email' | 'mobileNumber'>, browser: Browser, first: Page, password = TEST_PASSWORD): Promise<Page> {
+export async function completeSignIn(test: TestIdp, account: Pick<Account, 'email' | 'mobileNumber'>, browser: Browser, first: Page, password = TEST_PASSWORD, appSecret?: string): Promise<Page> {
   let page = first;
   for (let step = 0; step < 8 && page.url.includes('/interaction/'); step++) {
     expect(page.status, `${page.url}: ${pageText(page).slice(0, 400)}`).to.equal(200);
@@ -34,7 +34,7 @@ export async function completeSignIn(test: TestIdp, account: Pick<Account, 'emai
     for (const name of names) {
       if (/email/i.test(name)) fields[name] = account.email;
       else if (/password/i.test(name)) fields[name] = password;
-      else if (/code/i.test(name)) fields[name] = await latestSmsCode(test, account.mobileNumber!);
+      else if (/code/i.test(name)) fields[name] = appSecret && /authenticator app/.test(heading(page)) ? await appCode(appSecret) : await latestSmsCode(test, account.mobileNumber!);
     }
     const consent = form.buttons.some((b) => /do not continue/i.test(b.text));
     page = await browser.submit(page, fields, consent ? { button: 'Continue' } : {});
@@ -43,9 +43,9 @@ export async function completeSignIn(test: TestIdp, account: Pick<Account, 'emai
 }
 
 /** Signs in to "Your account" from scratch in a new browser; returns the browser and the overview page. */
-export async function signInToAccount(test: TestIdp, account: Account): Promise<{ browser: Browser; page: Page }> {
+export async function signInToAccount(test: TestIdp, account: Account, options: { appSecret?: string } = {}): Promise<{ browser: Browser; page: Page }> {
   const browser = newBrowser(test);
-  const page = await completeSignIn(test, account, browser, await browser.get(`${test.url}/account`));
+  const page = await completeSignIn(test, account, browser, await browser.get(`${test.url}/account`), TEST_PASSWORD, options.appSecret);
   expect(heading(page), pageText(page).slice(0, 400)).to.equal('Your account');
   return { browser, page };
 }

@@ -31,7 +31,10 @@ export const signInJourney = defineJourney({
       on: { verified: { to: 'signed-in' }, textMessageRequested: { to: 'enter-security-code' }, deviceRemembered: { to: 'enter-security-code' } },
     },
     // A remembered device also ends here with `verified` (amr remembered_device, Cd) without a page.
-    'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' } } },
+    'enter-security-code': {
+      method: 'sms-code',
+      on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' }, authenticatorAppRequested: { to: 'enter-authenticator-code' } },
+    },
     ...changeMobileSteps('signed-in'),
     // No verified mobile (NHS login help 002 §2.2): add one and prove it with a code, then sign in.
     // An account whose registration was never confirmed confirms its email address first.

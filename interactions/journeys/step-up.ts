@@ -31,7 +31,10 @@ export const stepUpJourney = defineJourney({
         deviceRemembered: { to: 'enter-security-code' },
       },
     },
-    'enter-security-code': { method: 'sms-code', on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' } } },
+    'enter-security-code': {
+      method: 'sms-code',
+      on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' }, authenticatorAppRequested: { to: 'enter-authenticator-code' } },
+    },
     ...changeMobileSteps('mobile-change-held'),
     'mobile-change-held': {
       end: 'abort',

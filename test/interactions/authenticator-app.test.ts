@@ -93,10 +93,28 @@ describe('sign-in with an authenticator app', () => {
     expect(await amrOf(journey.uid)).to.deep.equal(['pwd', 'sms']);
   });
 
-  it('goes straight to a text message when the service accepts only Cd', async () => {
+  it('goes straight to a text message when the service accepts only Cd, with no way to the app', async () => {
     const { account } = await appAccount();
     const { page } = await toSecondFactor(account.email, '["P0.Cp.Cd"]');
     expect(heading(page)).to.equal(SMS_HEADING);
+    expect(pageText(page)).to.not.contain('Use your authenticator app instead');
+  });
+
+  it('from the text message page, "Use your authenticator app instead" goes back to the app', async () => {
+    const { account, secret } = await appAccount();
+    const { journey, page } = await toSecondFactor(account.email, '["P0.Cp.Cd","P0.Cp.Ck"]');
+    const sms = await journey.browser.submit(page, {}, { actionContains: '/use-text-message' });
+    const app = await journey.browser.submit(sms, {}, { actionContains: '/use-authenticator-app' });
+    expect(heading(app)).to.equal(APP_HEADING);
+    const tokens = await finish(journey, await submit(journey, app, { code: await appCode(secret) }));
+    expect(tokens.claims()).to.include({ vot: 'P0.Cp.Ck' });
+  });
+
+  it('an account without an app is never offered one', async () => {
+    const account = await createAccount(test);
+    const { page } = await toSecondFactor(account.email, '["P0.Cp.Cd","P0.Cp.Ck"]');
+    expect(heading(page)).to.equal(SMS_HEADING);
+    expect(pageText(page)).to.not.contain('authenticator app');
   });
 
   it('locks the step after 5 wrong codes: the right code is then refused too, on a 429 page', async () => {

@@ -20,7 +20,7 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'confirm-mobile.njk': { mobileEnding: '3456', expiresIn: '10 minutes' },
   'enter-email.njk': { values: { email: 'someone@example.test' } },
   'enter-password.njk': { email: 'someone@example.test' },
-  'enter-security-code.njk': { mobileEnding: '5100', expiresIn: '10 minutes' },
+  'enter-security-code.njk': { mobileEnding: '5100', expiresIn: '10 minutes', canUseAuthenticatorApp: true },
   'enter-authenticator-code.njk': { canRememberDevice: true, canUseTextMessage: true },
   'confirm-email-code.njk': { email: 'someone@example.test', expiresIn: '10 minutes' },
   'enter-new-mobile.njk': { values: { mobile: '07400 123 456' } },

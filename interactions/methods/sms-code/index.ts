@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Account } from '../../../entities/account.js';
 import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
+import { wouldComplete } from '../../engine/guards.js';
 import { lockedView, minutesText } from '../pages.js';
 import { deviceRemembered, rememberThisDevice } from '../remembered-device.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
@@ -33,7 +34,7 @@ const schema = z.object({
   code: codeField,
 });
 
-type SmsCodeEvent = 'verified' | 'mobileUnavailable';
+type SmsCodeEvent = 'verified' | 'mobileUnavailable' | 'authenticatorAppRequested';
 
 function mobileOf(ctx: StepContext): { account: Account; mobile: string } {
   const account = ctx.account;
@@ -58,6 +59,11 @@ function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult>
   return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'sms', to: mobile, template: 'sign-in-security-code', fixedCode: fixedCodeFor(ctx, account), testPersona: account.testPersona });
 }
 
+/** The account has an authenticator app and a code from it would meet a vector the service asked for. */
+function appCompletes(ctx: StepContext): boolean {
+  return ctx.facts.hasAuthenticatorApp === true && wouldComplete(ctx.facts, 'Ck');
+}
+
 async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
   return ctx.services.counters.status(lockoutKeys.securityCode(accountId, PURPOSE));
 }
@@ -65,7 +71,7 @@ async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked
 export const smsCodeMethod = defineMethod({
   id: 'sms-code',
   proves: { credential: 'Cd', amr: 'sms', event: 'verified' },
-  events: ['verified', 'mobileUnavailable'] satisfies SmsCodeEvent[],
+  events: ['verified', 'mobileUnavailable', 'authenticatorAppRequested'] satisfies SmsCodeEvent[],
   schema,
   redisplay: [],
 
@@ -100,6 +106,7 @@ export const smsCodeMethod = defineMethod({
         expiresIn: minutesText(ctx.services.config.ttl.securityCode),
         // Only where a cookie can be set (always, over HTTP).
         canRememberDevice: ctx.request !== undefined,
+        canUseAuthenticatorApp: appCompletes(ctx),
       },
     };
   },
@@ -114,6 +121,12 @@ export const smsCodeMethod = defineMethod({
   },
 
   actions: {
+    /** "Use your authenticator app instead", for an account with one, when an app code would do for the service. */
+    'use-authenticator-app': {
+      async run(ctx) {
+        return appCompletes(ctx) ? { kind: 'event', event: 'authenticatorAppRequested' } : { kind: 'retry' };
+      },
+    },
     /** "I cannot access my mobile": confirm the email address, then prove a new number (change-mobile steps). */
     'cannot-access-mobile': {
       async run() {

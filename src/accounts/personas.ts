@@ -156,7 +156,8 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
         ],
       );
       // A restart also lifts lockouts a developer ran into while testing with the persona.
-      await manager.query(`DELETE FROM attempt_counter WHERE key = $1 OR key LIKE $2`, [lockoutKeys.password(row.id), lockoutKeys.securityCode(row.id, '%')]);
+      // An authenticator app set up on a persona is kept (it lives on the developer's phone).
+      await manager.query(`DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2`, [[lockoutKeys.password(row.id), lockoutKeys.authenticatorApp(row.id)], lockoutKeys.securityCode(row.id, '%')]);
     }
   });
   logger.info({ personas: PERSONAS.map((p) => p.key) }, 'test personas seeded (development and test only)');

@@ -17,6 +17,7 @@ export const VTR_CHOICES: readonly VtrChoice[] = [
   { value: 'P0.Cp.Cd', vtr: ['P0.Cp.Cd'], label: 'P0.Cp.Cd (low)', hint: 'Any account with a confirmed email address and phone number. No identity checks.' },
   { value: 'P5.Cp.Cd', vtr: ['P5.Cp.Cd'], label: 'P5.Cp.Cd (medium)', hint: 'The person’s details have been matched to an NHS record, but not checked against photo ID.' },
   { value: 'P9.Cp.Cd', vtr: ['P9.Cp.Cd'], label: 'P9.Cp.Cd (high)', hint: 'The person has proved who they are with photo ID.' },
+  { value: 'P9.Cp.Ck', vtr: ['P9.Cp.Ck'], label: 'P9.Cp.Ck (high, authenticator app)', hint: 'As P9.Cp.Cd, but the second step must be a code from an authenticator app, not a text message.' },
   {
     value: 'default',
     label: 'NHS login’s default: ["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]',

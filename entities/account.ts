@@ -1,9 +1,11 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 export type ProofingLevel = 'P0' | 'P5' | 'P9';
 
 /** A patient's account. `id` is the OIDC `sub`: a UUID, the same for every relying party, never reassigned. */
 @Entity({ name: 'account' })
+// An authenticator app is whole or absent: never a secret without its date, or the reverse.
+@Check('account_authenticator_whole', '(authenticator_secret IS NULL) = (authenticator_added_at IS NULL)')
 export class Account {
   @PrimaryGeneratedColumn('uuid')
   id!: string;

@@ -6,11 +6,12 @@ import { JourneyState } from './journey-state.js';
 import { MobileChange } from './mobile-change.js';
 import { OidcModel } from './oidc-model.js';
 import { OutboxMessage } from './outbox-message.js';
+import { Passkey } from './passkey.js';
 import { PasswordResetToken } from './password-reset-token.js';
 import { RememberedDevice } from './remembered-device.js';
 import { SecurityCode } from './security-code.js';
 
-export { Account, AttemptCounter, AuditEvent, ClientUserMetadata, JourneyState, MobileChange, OidcModel, OutboxMessage, PasswordResetToken, RememberedDevice, SecurityCode };
+export { Account, AttemptCounter, AuditEvent, ClientUserMetadata, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RememberedDevice, SecurityCode };
 export { normaliseEmail, type ProofingLevel } from './account.js';
 
-export const ENTITIES = [Account, AttemptCounter, AuditEvent, ClientUserMetadata, JourneyState, MobileChange, OidcModel, OutboxMessage, PasswordResetToken, RememberedDevice, SecurityCode];
+export const ENTITIES = [Account, AttemptCounter, AuditEvent, ClientUserMetadata, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RememberedDevice, SecurityCode];

@@ -12,6 +12,7 @@ import { createAccessTokenJwt } from './provider/access-token-jwt.js';
 import { createProvider, ROUTES } from './provider/provider.js';
 import { createBackchannelLogout } from './provider/logout.js';
 import { createAuthenticatorApps } from './accounts/authenticator-app.js';
+import { createPasskeys } from './accounts/passkeys.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
 import { createMobileChanges } from './accounts/mobile-change.js';
 import { purgeUnconfirmedAccounts } from './accounts/registration.js';
@@ -105,6 +106,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       backchannelLogout,
       mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacSecret: keystore.hmacSecret, counters, notifications, audit }),
+      passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacSecret: keystore.hmacSecret, notifications, audit, logger }),
     };
 
     if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger });

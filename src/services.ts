@@ -1,4 +1,5 @@
 import type { AuthenticatorApps } from './accounts/authenticator-app.js';
+import type { Passkeys } from './accounts/passkeys.js';
 import type { DataSource } from 'typeorm';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.js';
@@ -40,4 +41,6 @@ export interface AppServices {
   readonly mobileChanges: MobileChanges;
   /** Authenticator apps (TOTP, Ck): setting one up, checking its codes once each, removing it. */
   readonly authenticatorApps: AuthenticatorApps;
+  /** Passkeys (WebAuthn, Cm): made in Your account, used to sign in without a password. */
+  readonly passkeys: Passkeys;
 }

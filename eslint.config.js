@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // Scripts served to browsers.
+    files: ['src/web/static/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', globalThis: 'readonly' } },
+  },
+  {
     files: ['src/config/**/*.ts', 'scripts/**/*.js', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -103,6 +103,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
         ...requestedCredentials(details, account.proofingLevel),
         stepUp: { reason, missing: needed.filter((c) => !proven.has(c)) },
         mobileChangeHeld: (await services.mobileChanges.heldFor(dataSource, account.id)) !== undefined,
+        hasPasskey: (await services.passkeys.count(account.id)) > 0,
       },
     };
   }

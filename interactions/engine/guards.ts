@@ -56,6 +56,9 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
 
   /** Step-up: a code from the account's authenticator app would meet a vector the service asked for. */
   authenticatorCodeCompletesStepUp: (facts) => facts.stepUp?.reason === 'credentials' && facts.hasAuthenticatorApp === true && wouldComplete(facts, 'Ck'),
+
+  /** Step-up: the account has a passkey and a passkey (Cm) would meet a vector the service asked for. */
+  passkeyCompletesStepUp: (facts) => facts.stepUp?.reason === 'credentials' && facts.hasPasskey === true && wouldComplete(facts, 'Cm'),
 };
 
 export function evaluateGuard(guard: GuardId, facts: JourneyFacts): boolean {

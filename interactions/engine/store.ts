@@ -41,6 +41,8 @@ export const journeyFactsSchema = z.object({
   mobileChangeHeld: z.boolean().optional(),
   stepUp: z.object({ reason: z.enum(['credentials', 'proofing']), missing: z.array(CREDENTIAL).max(CREDENTIAL_COMPONENTS.length) }).optional(),
   hasAuthenticatorApp: z.boolean().optional(),
+  hasPasskey: z.boolean().optional(),
+  passkeyChallenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional(),
   requestedCredentials: z.array(z.array(CREDENTIAL).max(CREDENTIAL_COMPONENTS.length)).max(12).optional(),
 }).strict();
 

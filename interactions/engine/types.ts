@@ -34,6 +34,10 @@ export interface JourneyFacts {
   readonly newMobile?: string;
   /** Set when the account is known: it has an authenticator app (Ck). */
   readonly hasAuthenticatorApp?: boolean;
+  /** Step-up only: the account has at least one passkey (Cm). */
+  readonly hasPasskey?: boolean;
+  /** The passkey step's WebAuthn challenge (base64url, 256 bits), made when the step is entered; not a secret. */
+  readonly passkeyChallenge?: string;
   /**
    * The credentials of each vector of trust the service asked for (on step-up, only those the
    * account's identity level meets), so a journey offers the second factor that will do. Absent: any.
@@ -57,7 +61,8 @@ export type GuardId =
   | 'mobileChangeHeld'
   | 'securityCodeCompletesStepUp'
   | 'authenticatorAppFirst'
-  | 'authenticatorCodeCompletesStepUp';
+  | 'authenticatorCodeCompletesStepUp'
+  | 'passkeyCompletesStepUp';
 
 export interface Transition<S extends string = string> {
   readonly to: S;

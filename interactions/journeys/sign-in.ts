@@ -10,7 +10,9 @@ export const signInJourney = defineJourney({
   id: 'sign-in',
   start: 'enter-email',
   steps: {
-    'enter-email': { method: 'email', on: { submitted: { to: 'enter-password' } } },
+    'enter-email': { method: 'email', on: { submitted: { to: 'enter-password' }, passkeyChosen: { to: 'use-passkey' } } },
+    // A passkey is both factors (Cm): no password, no code. Offered when the service accepts Cm.
+    'use-passkey': { method: 'passkey', on: { verified: { to: 'signed-in' }, back: { to: 'enter-email' } } },
     'enter-password': {
       method: 'password',
       on: { verified: { to: 'choose-second-factor' }, emailChangeRequested: { to: 'enter-email' }, back: { to: 'enter-email' } },

@@ -16,6 +16,7 @@ export const stepUpJourney = defineJourney({
         next: [
           { to: 'identity-verification-required', when: 'identityVerificationRequired' },
           { to: 'enter-authenticator-code', when: 'authenticatorCodeCompletesStepUp' },
+          { to: 'use-passkey', when: 'passkeyCompletesStepUp' },
           { to: 'mobile-change-held', when: 'mobileChangeHeld' },
           { to: 'enter-security-code', when: 'securityCodeCompletesStepUp' },
           { to: 'method-not-available' },
@@ -31,6 +32,7 @@ export const stepUpJourney = defineJourney({
         deviceRemembered: { to: 'enter-security-code' },
       },
     },
+    'use-passkey': { method: 'passkey', on: { verified: { to: 'signed-in' } } },
     'enter-security-code': {
       method: 'sms-code',
       on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' }, authenticatorAppRequested: { to: 'enter-authenticator-code' } },

@@ -141,6 +141,8 @@ function wantsJson(ctx: Context): boolean {
 }
 
 const OWN_STATIC_DIR = path.join(PROJECT_ROOT, 'src', 'web', 'static');
+/** @simplewebauthn/browser's self-contained build (global SimpleWebAuthnBrowser), for passkey pages. */
+const SIMPLEWEBAUTHN_BROWSER_DIR = path.join(PROJECT_ROOT, 'node_modules', '@simplewebauthn', 'browser', 'dist', 'bundle');
 
 let stylesheet: string | undefined;
 
@@ -154,15 +156,17 @@ function ownStylesheet(): string {
   return stylesheet;
 }
 
-/** Serves the NHS design system's CSS, JS and icons, and our own tiny init script, under /assets. */
+/** Serves the NHS design system's CSS, JS and icons, our own small scripts, and the WebAuthn browser library, under /assets. */
 export function assets(): Middleware {
   return async (ctx: Context, next: Next) => {
     if (!ctx.path.startsWith('/assets/') || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
     const name = ctx.path.slice('/assets/'.length);
     if (name.includes('..')) return next();
     const options = { immutable: false, maxage: 86400 * 1000 };
-    if (name === 'init.js') {
+    if (name === 'init.js' || name === 'passkey.js') {
       await send(ctx, name, { root: OWN_STATIC_DIR, ...options });
+    } else if (name === 'simplewebauthn-browser.js') {
+      await send(ctx, 'index.umd.min.js', { root: SIMPLEWEBAUTHN_BROWSER_DIR, ...options });
     } else if (name === 'nhsuk-frontend.min.css') {
       ctx.type = 'text/css';
       ctx.set('Cache-Control', 'public, max-age=86400');

@@ -143,9 +143,10 @@ for (const journey of Object.values(JOURNEYS)) {
 }
 
 describe('sign-in journey proves both factors before a login', () => {
-  it('passes the password and a second factor (a text message code or an authenticator app code) on every path to signed-in', () => {
+  it('passes the password and a second factor (a text message code or an authenticator app code) on every path to signed-in but a passkey\'s', () => {
     const journey = JOURNEYS['sign-in'];
-    for (const methods of [['password'], ['sms-code', 'authenticator-code']]) {
+    // A passkey is both factors in one (Cm, user verification required): its path is checked apart.
+    for (const methods of [['password', 'passkey'], ['sms-code', 'authenticator-code', 'passkey']]) {
       const blocked = (id: string): boolean => {
         const step = journey.steps[id]!;
         return isMethodStep(step) && methods.includes(step.method);
@@ -154,12 +155,12 @@ describe('sign-in journey proves both factors before a login', () => {
     }
   });
 
-  it('can still reach signed-in through each second factor alone', () => {
+  it('can still reach signed-in through each second factor alone, and through a passkey alone', () => {
     const journey = JOURNEYS['sign-in'];
-    for (const [method, other] of [['sms-code', 'authenticator-code'], ['authenticator-code', 'sms-code']]) {
+    for (const [method, ...others] of [['sms-code', 'authenticator-code', 'passkey'], ['authenticator-code', 'sms-code', 'passkey'], ['passkey', 'password']]) {
       const blocked = (id: string): boolean => {
         const step = journey.steps[id]!;
-        return isMethodStep(step) && step.method === other;
+        return isMethodStep(step) && others.includes(step.method);
       };
       expect(reachable(journey, journey.start, blocked).has('signed-in'), `signed-in unreachable with ${method} alone`).to.equal(true);
     }

@@ -3,6 +3,7 @@ import { generate } from 'otplib';
 import type { Account } from '../../entities/account.js';
 import { normaliseEmail } from '../../entities/account.js';
 import type { TestIdp } from '../helpers/idp.js';
+import { SoftwareAuthenticator } from '../helpers/software-authenticator.js';
 import { Browser, findForm, pageText, type Page } from '../helpers/browser.js';
 import type { AuthorizationRequest, TestRp } from '../helpers/relying-party.js';
 
@@ -130,4 +131,21 @@ export async function addAuthenticatorApp(test: TestIdp, account: Pick<Account, 
 /** The code an authenticator app with `secret` shows now (or `offsetSeconds` from now). */
 export function appCode(secret: string, offsetSeconds = 0): Promise<string> {
   return generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSeconds });
+}
+
+/** Gives `account` a passkey through the real service; returns the software authenticator that holds it. */
+export async function addPasskey(test: TestIdp, account: Pick<Account, 'id' | 'email'>): Promise<SoftwareAuthenticator> {
+  const authenticator = new SoftwareAuthenticator(new URL(test.url).origin);
+  const { passkeys } = test.idp.services;
+  const { options, token } = await passkeys.registrationOptions(account, 'test');
+  const added = await passkeys.register(account, 'test', token, authenticator.register(options as never), 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36', { ip: '127.0.0.1' });
+  if (added !== 'added') throw new Error(`the passkey was not added: ${added}`);
+  return authenticator;
+}
+
+/** The WebAuthn options a passkey page carries (its <script type="application/json" id="passkey-options">). */
+export function passkeyOptionsOn(page: Page): { challenge: string; rpId?: string; rp?: { id?: string }; user?: { id: string } } {
+  const json = /<script type="application\/json" id="passkey-options"[^>]*>([\s\S]*?)<\/script>/.exec(page.html)?.[1];
+  if (!json) throw new Error(`no passkey options on ${page.url}`);
+  return JSON.parse(json) as { challenge: string };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailAddressField } from '../../../src/accounts/email-address.js';
+import { wouldComplete } from '../../engine/guards.js';
 import { defineMethod } from '../types.js';
 
 /**
@@ -13,7 +14,7 @@ const schema = z.object({ email: emailAddressField() });
 
 export const emailMethod = defineMethod({
   id: 'email',
-  events: ['submitted'],
+  events: ['submitted', 'passkeyChosen'],
   schema,
   redisplay: ['email'],
 
@@ -21,11 +22,24 @@ export const emailMethod = defineMethod({
     return {
       template: 'enter-email.njk',
       // After "Change email address" the person sees what they typed before.
-      data: { errors: presentation.errors, values: { email: presentation.values?.email ?? ctx.facts.email ?? '' } },
+      data: { errors: presentation.errors, values: { email: presentation.values?.email ?? ctx.facts.email ?? '' }, canUsePasskey: passkeyWouldDo(ctx.facts) },
     };
   },
 
   async submit(_ctx, body) {
     return { kind: 'event', event: 'submitted', facts: { email: body.email } };
   },
+
+  actions: {
+    /** "Sign in with a passkey": offered only when a passkey alone (Cm) meets a vector the service asked for. */
+    'use-passkey': {
+      async run(ctx) {
+        return passkeyWouldDo(ctx.facts) ? { kind: 'event', event: 'passkeyChosen' } : { kind: 'retry' };
+      },
+    },
+  },
 });
+
+function passkeyWouldDo(facts: Parameters<typeof wouldComplete>[0]): boolean {
+  return wouldComplete(facts, 'Cm');
+}

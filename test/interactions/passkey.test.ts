@@ -95,7 +95,7 @@ describe('sign-in with a passkey', () => {
     let page = await submit(journey, journey.page, { email: account.email });
     page = await submit(journey, page, { password: TEST_PASSWORD });
     page = await submit(journey, page, { code: await latestSmsCode(test, account.mobileNumber!) });
-    if (!page.callbackUrl) page = await journey.browser.submit(page, {}, { button: 'Continue' });
+    if (!page.callbackUrl) await journey.browser.submit(page, {}, { button: 'Continue' });
     const again = await startJourney(test, { params: { vtr: '["P0.Cm"]' }, browser: journey.browser });
     expect(heading(again.page)).to.equal(PASSKEY_HEADING);
     let done = await submit(again, again.page, { credential: JSON.stringify(authenticator.authenticate(passkeyOptionsOn(again.page))) });

@@ -5,6 +5,7 @@ import { PERSONAS } from '../../src/accounts/personas.js';
 import { Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
+import { createAccount, TEST_PASSWORD } from '../interactions/support.js';
 import { startLogoutReceiver, verifyLogoutToken, type LogoutReceiver } from '../helpers/logout-receiver.js';
 import { captureLogs, clearOutbox, makeRetriesDue, outboxRow, outboxRows, type LogCapture } from '../notifications/helpers.js';
 import type { LogoutTarget } from '../../src/provider/logout.js';
@@ -220,6 +221,19 @@ describe('back-channel logout delivery (outbox)', function () {
       await first.close();
       await slow.close();
     }
+  });
+
+  it('cancelling a held mobile change records the tokens with the cancellation, and the services hear at once', async () => {
+    const account = await createAccount(test);
+    await signIn(test, { email: account.email, password: TEST_PASSWORD }, { rp: test.rps.get(SUB_ONLY_RP)!, browser: new Browser({ stopAt: RP_ORIGIN }), params: { vtr: '["P0.Cp.Cd"]' } });
+    await test.idp.db.dataSource.transaction((manager) => test.idp.services.mobileChanges.hold(manager, { accountId: account.id, email: account.email, oldMobile: null, newMobile: '+447700900555' }));
+    await clearOutbox(test.idp.db.dataSource);
+
+    expect(await test.idp.services.mobileChanges.cancelHeldFor(account.id, {})).to.equal(true);
+    const [token] = await subOnly.waitFor(1);
+    expect((await verifyLogoutToken(token!, test.url, SUB_ONLY_RP)).sub).to.equal(account.id);
+    const logouts = (await outboxRows(test.idp.db.dataSource)).filter((r) => r.channel === 'backchannel-logout');
+    expect(logouts.map((r) => [r.recipient, r.sub, r.status])).to.deep.equal([[SUB_ONLY_RP, account.id, 'sent']]);
   });
 
   it('at /logout, records the token from oidc-provider\'s hook, so a service that is down still hears later', async () => {

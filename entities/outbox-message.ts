@@ -2,9 +2,13 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 
 export type OutboxStatus = 'queued' | 'processing' | 'sent' | 'abandoned' | 'expired';
 
+/** Email and text messages to people, and back-channel logout tokens to services (D13). */
+export type OutboxChannel = 'email' | 'sms' | 'backchannel-logout';
+
 /**
- * An email or text waiting to be delivered. Written in the same transaction as the change that
- * needs it, then delivered by the outbox worker with retries (at-least-once; `id` is the idempotency key).
+ * An email, text or back-channel logout token waiting to be delivered. Written in the same
+ * transaction as the change that needs it, then delivered by the outbox worker with retries
+ * (at-least-once; `id` is the idempotency key).
  */
 @Entity({ name: 'outbox_message' })
 @Index('ix_outbox_message_due', ['status', 'nextAttemptAt'])
@@ -12,21 +16,22 @@ export class OutboxMessage {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
 
-  @Column({ type: 'varchar', length: 10 })
-  channel!: 'email' | 'sms';
+  @Column({ type: 'varchar', length: 20 })
+  channel!: OutboxChannel;
 
+  /** An email address or phone number; for a logout token, the service's client_id. */
   @Column({ type: 'varchar', length: 320 })
   recipient!: string;
 
   @Column({ type: 'varchar', length: 60 })
   template!: string;
 
-  /** Rendered subject (email only) and body. */
+  /** Rendered subject (email only) and body; a logout token has neither (it is signed when sent). */
   @Column({ type: 'varchar', length: 300, nullable: true })
   subject!: string | null;
 
-  @Column({ type: 'text' })
-  body!: string;
+  @Column({ type: 'text', nullable: true })
+  body!: string | null;
 
   @Column({ type: 'varchar', length: 12, default: 'queued' })
   status!: OutboxStatus;
@@ -46,6 +51,16 @@ export class OutboxMessage {
 
   @Column({ name: 'account_id', type: 'uuid', nullable: true })
   accountId!: string | null;
+
+  /**
+   * A logout token's `sub` and `sid` (back-channel logout only). Not `account_id`: deleting an
+   * account detaches its messages from it, yet the services must still be told whom to sign out.
+   */
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  sub!: string | null;
+
+  @Column({ type: 'varchar', length: 255, nullable: true })
+  sid!: string | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

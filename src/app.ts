@@ -10,7 +10,7 @@ import { loadKeystore, type Keystore } from '../keys/keystore.js';
 import { loadClients } from './clients/registry.js';
 import { createAccessTokenJwt } from './provider/access-token-jwt.js';
 import { createProvider, ROUTES } from './provider/provider.js';
-import { createBackchannelLogout } from './provider/logout.js';
+import { createBackchannelLogout, createBackchannelLogoutAdapter } from './provider/logout.js';
 import { createAuthenticatorApps } from './accounts/authenticator-app.js';
 import { createPasskeys } from './accounts/passkeys.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
@@ -86,8 +86,10 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     const hasher = createPasswordHasher(config);
     const counters = createAttemptCounters(dataSource, config);
     const audit = createAudit(dataSource, logger);
-    const notifications = createNotifications({ config, logger, dataSource, audit });
-    const backchannelLogout = createBackchannelLogout(provider, logger);
+    const registered = new Map(clients.map((c) => [c.metadata.client_id, c]));
+    // Logout tokens go through the outbox too (D13): it delivers them with oidc-provider's signer.
+    const notifications = createNotifications({ config, logger, dataSource, audit, adapters: { backchannelLogout: createBackchannelLogoutAdapter(provider) } });
+    const backchannelLogout = createBackchannelLogout({ provider, notifications, dataSource, logger, clients: registered });
     const services: AppServices = {
       config,
       logger,
@@ -102,7 +104,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       audit,
       csrf: createCsrf(keystore.hmacSecret),
       digest: createKeyedDigest(keystore.hmacSecret),
-      clients: new Map(clients.map((c) => [c.metadata.client_id, c])),
+      clients: registered,
       backchannelLogout,
       mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacSecret: keystore.hmacSecret, counters, notifications, audit }),

@@ -13,7 +13,7 @@ export const requestScope = new AsyncLocalStorage<{ readonly requestId: string }
 export const SENSITIVE_KEYS = [
   'password', 'newPassword', 'currentPassword', 'passwordHash', 'password_hash',
   'code', 'securityCode', 'otp', 'totp', 'secret', 'totpSecret', 'recoveryCode',
-  'token', 'access_token', 'refresh_token', 'id_token', 'accessToken', 'refreshToken', 'idToken',
+  'token', 'access_token', 'refresh_token', 'id_token', 'accessToken', 'refreshToken', 'idToken', 'logout_token', 'logoutToken',
   'client_assertion', 'code_verifier', 'codeVerifier', 'authorization', 'cookie', 'set-cookie', 'cookies',
   'nhsNumber', 'nhs_number', 'email', 'emailAddress', 'email_address', 'recipient',
   'phone', 'phoneNumber', 'phone_number', 'mobile', 'mobileNumber',

@@ -336,16 +336,16 @@ export function createAccountRouter(services: AppServices): Router {
     const grantId = String(ctx.params.grantId);
     if (!GRANT_ID.test(grantId) || !(await grantBelongsTo(dataSource, grantId, account.id))) throw new NotFoundError();
     const [grant] = await dataSource.query(`SELECT payload->>'clientId' AS client_id FROM oidc_model WHERE model = 'Grant' AND id = $1`, [grantId]);
-    await dataSource.transaction(async (manager) => {
+    const logouts = await dataSource.transaction(async (manager) => {
       // The grant and every code and token issued under it: the service's tokens stop working now.
       await manager.query(`DELETE FROM oidc_model WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)`, [grantId]);
       await audit.record('consent.withdrawn', { accountId: account.id, clientId: grant?.client_id ?? null, ip: ctx.ip }, manager);
+      // The service has lost access: if it takes logout tokens, it hears of it (its sessions' sids, or the person).
+      if (!grant?.client_id) return [];
+      const sids = (await logoutTargets(manager, account.id, {})).filter((t) => t.clientId === grant.client_id);
+      return backchannelLogout.enqueue(manager, account.id, sids.length > 0 ? sids : [{ clientId: grant.client_id }]);
     });
-    // The service has lost access: if it takes logout tokens, it hears of it (its sessions' sids, or the person).
-    if (grant?.client_id) {
-      const sids = (await logoutTargets(dataSource, account.id, {})).filter((t) => t.clientId === grant.client_id);
-      await backchannelLogout.notify(account.id, sids.length > 0 ? sids : [{ clientId: grant.client_id }]);
-    }
+    await backchannelLogout.deliverNow(logouts);
     redirect(ctx, '/account?done=service-removed');
   });
 
@@ -372,18 +372,24 @@ export function createAccountRouter(services: AppServices): Router {
     const uid = String(ctx.params.uid);
     // This browser signs out with "Sign out"; here only the others are ended.
     if (!GRANT_ID.test(uid) || uid === sessionUid) throw new NotFoundError();
-    const targets = await logoutTargets(dataSource, account.id, { uid });
-    if (!(await endSession(dataSource, account.id, uid))) throw new NotFoundError();
-    await backchannelLogout.notify(account.id, targets);
+    const logouts = await dataSource.transaction(async (manager) => {
+      const targets = await logoutTargets(manager, account.id, { uid });
+      if (!(await endSession(manager, account.id, uid))) throw new NotFoundError();
+      return backchannelLogout.enqueue(manager, account.id, targets);
+    });
+    await backchannelLogout.deliverNow(logouts);
     await audit.record('session.ended', { accountId: account.id, ip: ctx.ip });
     redirect(ctx, '/account?done=session-ended');
   });
 
   router.post('/sign-out', requireSignIn, forms, checkForm, async (ctx) => {
     const { account, sessionId } = me(ctx);
-    const targets = await logoutTargets(dataSource, account.id, { sessionId });
-    await dataSource.query(`DELETE FROM oidc_model WHERE model = 'Session' AND id = $1`, [sessionId]);
-    await backchannelLogout.notify(account.id, targets);
+    const logouts = await dataSource.transaction(async (manager) => {
+      const targets = await logoutTargets(manager, account.id, { sessionId });
+      await manager.query(`DELETE FROM oidc_model WHERE model = 'Session' AND id = $1`, [sessionId]);
+      return backchannelLogout.enqueue(manager, account.id, targets);
+    });
+    await backchannelLogout.deliverNow(logouts);
     clearSessionCookie(ctx);
     // As NHS login's "Log out": this browser is no longer remembered either (it may be a shared one).
     const deviceCookie = ctx.cookies.get(deviceCookieName(config.issuer), { signed: false });
@@ -397,16 +403,16 @@ export function createAccountRouter(services: AppServices): Router {
   router.post('/sign-out-everywhere', requireSignIn, forms, checkForm, async (ctx) => {
     if (!recentlySignedIn(ctx, '/account')) return;
     const { account } = me(ctx);
-    const targets = await dataSource.transaction(async (manager) => {
+    const logouts = await dataSource.transaction(async (manager) => {
       const signedIn = await logoutTargets(manager, account.id, {}, { everyService: true });
       await revokeSignIns(manager, account.id);
       const sessions = await deleteSessions(manager, account.id);
       const removed = await devices.removeAllDevices(account.id, manager);
       const tokens = await revokeTokens(manager, account.id);
       await audit.record('account.signed_out_everywhere', { accountId: account.id, ip: ctx.ip, detail: { sessions, devices: removed, tokens } }, manager);
-      return signedIn;
+      return backchannelLogout.enqueue(manager, account.id, signedIn);
     });
-    await backchannelLogout.notify(account.id, targets);
+    await backchannelLogout.deliverNow(logouts);
     clearSessionCookie(ctx);
     redirect(ctx, '/account/signed-out');
   });
@@ -442,7 +448,7 @@ export function createAccountRouter(services: AppServices): Router {
       return;
     }
     const hash = await hasher.hash(next);
-    const targets = await dataSource.transaction(async (manager) => {
+    const logouts = await dataSource.transaction(async (manager) => {
       await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [account.id, hash]);
       // Services signed in from other browsers, and any holding tokens, which are revoked below.
       const signedOut = await logoutTargets(manager, account.id, { allExcept: sessionId }, { everyService: true });
@@ -461,9 +467,9 @@ export function createAccountRouter(services: AppServices): Router {
       await notifications.enqueue(manager, { template: 'password-changed', to: account.email, data: {}, accountId: account.id });
       await textPasswordChanged(notifications, manager, account.id);
       await audit.record('password.changed', { accountId: account.id, ip: ctx.ip, detail: { otherSessionsEnded: sessions, tokens, devices: removed } }, manager);
-      return signedOut;
+      return backchannelLogout.enqueue(manager, account.id, signedOut);
     });
-    await backchannelLogout.notify(account.id, targets);
+    await backchannelLogout.deliverNow(logouts);
     redirect(ctx, '/account?done=password');
   });
 
@@ -638,15 +644,16 @@ export function createAccountRouter(services: AppServices): Router {
       page(ctx, 'delete', { title: 'Delete your carelogin account', errors: [refused.error], csrfToken: csrfToken(ctx) }, refused.status);
       return;
     }
-    const targets = await dataSource.transaction(async (manager) => {
+    const logouts = await dataSource.transaction(async (manager) => {
       // The notice is written first and kept (without the account id) so it is still delivered.
       await notifications.enqueue(manager, { template: 'account-deleted', to: account.email, data: {}, accountId: null });
       const signedIn = await logoutTargets(manager, account.id, {}, { everyService: true });
       await deleteAccountRows(manager, account.id, services.digest);
       await audit.record('account.deleted', { accountId: account.id, ip: ctx.ip }, manager);
-      return signedIn;
+      // The logout tokens name the account by `sub` (their own column), so they outlive it.
+      return backchannelLogout.enqueue(manager, account.id, signedIn);
     });
-    await backchannelLogout.notify(account.id, targets);
+    await backchannelLogout.deliverNow(logouts);
     clearSessionCookie(ctx);
     redirect(ctx, '/account/deleted');
   });

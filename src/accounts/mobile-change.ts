@@ -15,7 +15,7 @@ import type { Notifications } from '../notifications/outbox.js';
 import type { Audit } from '../security/audit.js';
 import { lockoutKeys, type AttemptCounters } from '../security/attempt-counters.js';
 import { nhsDateTime } from '../web/dates.js';
-import type { BackchannelLogout, LogoutTarget } from '../provider/logout.js';
+import type { BackchannelLogout } from '../provider/logout.js';
 import { revokeAccountSessions } from './password-reset.js';
 import { createRememberedDevices } from './remembered-devices.js';
 
@@ -79,7 +79,7 @@ export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
    * devices, emails the owner; back-channel logout after the commit. True when this call cancelled it.
    */
   async function cancelHeld(which: { tokenHash: string } | { accountId: string }, ip: string | undefined, via: 'link' | 'account'): Promise<boolean> {
-    let signedOut: LogoutTarget[] = [];
+    let logouts: string[] = [];
     let accountId: string | undefined;
     await dataSource.transaction(async (manager) => {
       // One conditional UPDATE: of two clicks exactly one cancels.
@@ -92,14 +92,15 @@ export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {
       if (!row) return;
       accountId = row.account_id;
       // Whoever asked for the change may be signed in: sign everyone out, forget devices.
-      signedOut = await revokeAccountSessions(manager, row.account_id);
+      const signedOut = await revokeAccountSessions(manager, row.account_id);
       const devices = await createRememberedDevices(dataSource, config).removeAllDevices(row.account_id, manager);
       const [account] = await queryRows<{ email: string }>(manager, 'SELECT email FROM account WHERE id = $1', [row.account_id]);
       if (account) await notifications.enqueue(manager, { template: 'mobile-change-cancelled', to: account.email, data: {}, accountId: row.account_id });
       await audit.record('mobile.change_cancelled', { accountId: row.account_id, ip, detail: { via, devicesRemoved: devices } }, manager);
+      logouts = (await deps.backchannelLogout?.enqueue(manager, row.account_id, signedOut)) ?? [];
     });
     if (!accountId) return false;
-    await deps.backchannelLogout?.notify(accountId, signedOut);
+    await deps.backchannelLogout?.deliverNow(logouts);
     return true;
   }
 

@@ -196,7 +196,7 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
       if (problem) return { ok: false, reason: 'policy', problem };
       // Hashing is slow on purpose; do it before taking a database session.
       const passwordHash = await hasher.hash(newPassword);
-      let signedOut: LogoutTarget[] = [];
+      let logouts: string[] = [];
       const outcome = await dataSource.transaction(async (manager): Promise<ResetOutcome> => {
         // One conditional UPDATE: of two racing submissions of the same link exactly one wins.
         const used = await queryRows<{ account_id: string; interaction_uid: string | null }>(
@@ -211,16 +211,18 @@ export function createPasswordReset(deps: PasswordResetDeps): PasswordReset {
         await manager.query(`UPDATE account SET password_hash = $2, updated_at = now() WHERE id = $1`, [row.account_id, passwordHash]);
         await invalidateResetLinks(manager, row.account_id);
         const devices = await createRememberedDevices(dataSource, config).removeAllDevices(row.account_id, manager);
-        signedOut = await revokeAccountSessions(manager, row.account_id);
+        const signedOut = await revokeAccountSessions(manager, row.account_id);
         // A new password is a rebinding: a lock an attacker caused no longer stands (A4).
         await counters.reset(lockoutKeys.password(row.account_id), manager);
         await notifications.enqueue(manager, { template: 'password-changed', to: link.email, data: {}, accountId: row.account_id });
         await textPasswordChanged(notifications, manager, row.account_id);
         await audit.record('password.reset', { accountId: row.account_id, ip: options.ip, detail: { result: 'changed', devicesRemoved: devices } }, manager);
+        // In this transaction: if it commits, the services are told, even after a crash.
+        logouts = (await deps.backchannelLogout?.enqueue(manager, row.account_id, signedOut)) ?? [];
         return { ok: true, accountId: row.account_id, interactionUid: row.interaction_uid };
       });
       // After the commit: services hear of the sign-out only once it has happened.
-      if (outcome.ok) await deps.backchannelLogout?.notify(outcome.accountId, signedOut);
+      if (outcome.ok) await deps.backchannelLogout?.deliverNow(logouts);
       return outcome;
     },
   };

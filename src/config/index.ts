@@ -83,6 +83,8 @@ export interface Config {
     readonly notify: { readonly apiKey?: string; readonly baseUrl?: string; readonly emailTemplateId?: string; readonly smsTemplateId?: string };
     readonly pollMs: number;
     readonly maxAttempts: number;
+    /** How long a back-channel logout token is retried before carelogin gives up (it has no attempt cap). */
+    readonly backchannelLogoutRetrySeconds: number;
   };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   readonly shutdownGraceMs: number;
@@ -184,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       notify: { apiKey: e.NOTIFY_API_KEY, baseUrl: e.NOTIFY_BASE_URL, emailTemplateId: e.NOTIFY_EMAIL_TEMPLATE_ID, smsTemplateId: e.NOTIFY_SMS_TEMPLATE_ID },
       pollMs: e.OUTBOX_POLL_MS,
       maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+      backchannelLogoutRetrySeconds: e.BACKCHANNEL_LOGOUT_RETRY_SECONDS,
     },
     personas: {
       seed: e.SEED_PERSONAS ?? mode !== 'production',

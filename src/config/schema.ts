@@ -77,6 +77,7 @@ export const environmentSchema = z.object({
   NOTIFY_SMS_TEMPLATE_ID: z.string().optional(),
   OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1000),
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(5),
+  BACKCHANNEL_LOGOUT_RETRY_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(86400),
 
   SEED_PERSONAS: booleanString.optional(),
   PERSONA_SECURITY_CODE: z.string().regex(/^\d{6}$/).optional(),

@@ -70,7 +70,8 @@ export function createDevOutboxRouter(deps: DevOutboxRouterDeps): Router {
     const rows: OutboxRow[] = await dataSource.query(
       `SELECT id, recipient, channel, template, subject, body, status, attempts, created_at, sent_at
          FROM outbox_message
-        WHERE ($1::text IS NULL OR lower(recipient) = lower($1::text))
+        WHERE channel IN ('email', 'sms')
+          AND ($1::text IS NULL OR lower(recipient) = lower($1::text))
           AND ($2::text IS NULL OR template = $2::text)
         ORDER BY created_at DESC, id DESC
         LIMIT $3`,

@@ -7,14 +7,24 @@ import { queryRows } from '../db/sql.js';
 import type { Logger } from '../logger.js';
 import type { Audit } from '../security/audit.js';
 import { countSmsHandOff } from '../security/sms-throttle.js';
-import type { OutboxStatus } from '../../entities/outbox-message.js';
+import type { OutboxChannel, OutboxStatus } from '../../entities/outbox-message.js';
 import { TEMPLATES, TEMPLATE_IDS, renderTemplate, type Channel, type RenderContext, type TemplateData, type TemplateId } from './templates.js';
 import { createDeliveryAdapters } from './adapters/index.js';
 import { DELIVERY_TIMEOUT_MS, safeErrorText, timeoutError, type DeliverableMessage, type DeliveryAdapters } from './adapters/delivery-adapter.js';
 
-export type { DeliveryAdapter, DeliveryAdapters, DeliverableMessage } from './adapters/delivery-adapter.js';
+export type { DeliveryAdapter, DeliveryAdapters, DeliverableMessage, LogoutDeliveryAdapter, LogoutNotice } from './adapters/delivery-adapter.js';
 export type { TemplateId, TemplateData } from './templates.js';
-export type { OutboxStatus } from '../../entities/outbox-message.js';
+export type { OutboxChannel, OutboxStatus } from '../../entities/outbox-message.js';
+
+/** The outbox channel (and template) of back-channel logout tokens. */
+export const BACKCHANNEL_LOGOUT = 'backchannel-logout';
+
+/** A back-channel logout token to send: who is signed out where. The token itself is made at send time. */
+export interface OutgoingLogout {
+  readonly clientId: string;
+  readonly sub: string;
+  readonly sid?: string;
+}
 
 export interface OutgoingMessage<T extends TemplateId = TemplateId> {
   template: T;
@@ -28,6 +38,11 @@ export interface OutgoingMessage<T extends TemplateId = TemplateId> {
 export interface Notifications {
   /** Renders and inserts the message in the caller's transaction, so it commits (or not) with the change that needs it. Returns the message id. */
   enqueue<T extends TemplateId>(manager: EntityManager, message: OutgoingMessage<T>): Promise<string>;
+  /**
+   * Inserts a back-channel logout token to send, in the caller's transaction (D13). It is retried
+   * until BACKCHANNEL_LOGOUT_RETRY_SECONDS have passed, with no attempt cap. Returns its id.
+   */
+  enqueueLogout(manager: EntityManager, logout: OutgoingLogout): Promise<string>;
   /** Delivers due messages once (for tests and the worker). Returns how many were attempted. */
   deliverDue(limit?: number): Promise<number>;
   /**
@@ -84,20 +99,35 @@ export function retryDelayMs(attempt: number, random: () => number = Math.random
 
 interface ClaimedRow {
   id: string;
-  channel: Channel;
+  channel: OutboxChannel;
   recipient: string;
   template: string;
   subject: string | null;
-  body: string;
+  body: string | null;
   attempts: number;
   deliver_before: Date | string | null;
+  sub: string | null;
+  sid: string | null;
 }
 
 interface StatusRow {
   id: string;
   template: string;
-  channel: Channel;
+  channel: OutboxChannel;
+  recipient: string;
   attempts: number;
+}
+
+const CLAIMED_COLUMNS = 'id, channel, recipient, template, subject, body, attempts, deliver_before, sub, sid';
+
+/**
+ * Who a row is for, as it may be logged: a message's id, template and channel; a logout token's
+ * service too (a client_id, not personal). Never a recipient address, a body or a token.
+ */
+function about(row: StatusRow | ClaimedRow): Record<string, unknown> {
+  const fields: Record<string, unknown> = { messageId: row.id, template: row.template, channel: row.channel };
+  if (row.channel === BACKCHANNEL_LOGOUT) fields.clientId = row.recipient;
+  return fields;
 }
 
 /** SQL for the terminal sweeps: $1 whether to scrub, $2 the secret templates, $3 the placeholder. */
@@ -112,6 +142,8 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
   const log = logger.child({ component: 'outbox' });
   const adapters = createDeliveryAdapters(config, deps.adapters);
   const maxAttempts = config.notifications.maxAttempts;
+  // Only the channels this instance can deliver are claimed (a logout row waits for one with the provider).
+  const channels: OutboxChannel[] = ['email', 'sms', ...(adapters.backchannelLogout ? [BACKCHANNEL_LOGOUT] as const : [])];
   const timeoutMs = Math.min(deps.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS, DELIVERY_TIMEOUT_MS);
   const context: RenderContext = {
     securityCodeMinutes: Math.max(1, Math.round(config.ttl.securityCode / 60)),
@@ -138,25 +170,45 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     return id;
   }
 
-  /** Rows whose send deadline passed are dropped, never delivered late (a stale code is only confusing). */
+  async function enqueueLogout(manager: EntityManager, logout: OutgoingLogout): Promise<string> {
+    const id = randomUUID();
+    // Only who and where: the token is built and signed when it is sent. Its give-up time is DB time too.
+    await queryRows(
+      manager,
+      `INSERT INTO outbox_message (id, channel, recipient, template, subject, body, status, attempts, next_attempt_at, deliver_before, account_id, sub, sid)
+       VALUES ($1, $2, $3, $2, NULL, NULL, 'queued', 0, now(), now() + $4::double precision * interval '1 second', NULL, $5, $6)`,
+      [id, BACKCHANNEL_LOGOUT, logout.clientId, config.notifications.backchannelLogoutRetrySeconds, logout.sub, logout.sid ?? null],
+    );
+    return id;
+  }
+
+  /**
+   * Rows whose send deadline passed are dropped, never delivered late (a stale code is only
+   * confusing). A logout token's deadline is its retry window: missing it is a failure, so abandoned.
+   */
   async function expireStale(): Promise<void> {
     const rows = await update<StatusRow>(
-      `UPDATE outbox_message SET status = 'expired', last_error = COALESCE(last_error, 'not delivered before its deadline'), ${SCRUB_BODY}
+      `UPDATE outbox_message
+          SET status = CASE WHEN channel = $4 THEN 'abandoned' ELSE 'expired' END,
+              last_error = COALESCE(last_error, 'not delivered before its deadline'), ${SCRUB_BODY}
        WHERE deliver_before <= now()
          AND (status = 'queued' OR (status = 'processing' AND next_attempt_at <= now()))
-       RETURNING id, template, channel, attempts`,
-      [scrubSecrets, SECRET_TEMPLATES, REMOVED_BODY],
+       RETURNING id, template, channel, recipient, attempts`,
+      [scrubSecrets, SECRET_TEMPLATES, REMOVED_BODY, BACKCHANNEL_LOGOUT],
     );
-    for (const row of rows) log.info({ messageId: row.id, template: row.template, channel: row.channel, attempts: row.attempts }, 'outbox message expired before it could be delivered');
+    for (const row of rows) {
+      if (row.channel === BACKCHANNEL_LOGOUT) alertAbandoned(row, 'retried for BACKCHANNEL_LOGOUT_RETRY_SECONDS without success');
+      else log.info({ ...about(row), attempts: row.attempts }, 'outbox message expired before it could be delivered');
+    }
   }
 
   /** Claims that ran out (an instance died mid-send) with no attempts left, or rows left over after maxAttempts was lowered. */
   async function abandonExhausted(): Promise<void> {
     const rows = await update<StatusRow>(
       `UPDATE outbox_message SET status = 'abandoned', last_error = COALESCE(last_error, 'delivery was interrupted and no attempts are left'), ${SCRUB_BODY}
-       WHERE status IN ('queued', 'processing') AND next_attempt_at <= now() AND attempts >= $4
-       RETURNING id, template, channel, attempts`,
-      [scrubSecrets, SECRET_TEMPLATES, REMOVED_BODY, maxAttempts],
+       WHERE status IN ('queued', 'processing') AND next_attempt_at <= now() AND attempts >= $4 AND channel <> $5
+       RETURNING id, template, channel, recipient, attempts`,
+      [scrubSecrets, SECRET_TEMPLATES, REMOVED_BODY, maxAttempts, BACKCHANNEL_LOGOUT],
     );
     for (const row of rows) alertAbandoned(row, 'no attempts left');
   }
@@ -166,6 +218,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
    * claiming right now) and the UPDATE moves them to 'processing' with a lease, so two instances
    * never get the same row. `attempts` is counted at claim time so a message that crashes the
    * process is still capped, and it doubles as a fencing token for the updates that follow.
+   * Logout tokens are capped by their deadline instead (BACKCHANNEL_LOGOUT_RETRY_SECONDS).
    */
   async function claim(limit: number): Promise<ClaimedRow[]> {
     return update<ClaimedRow>(
@@ -175,13 +228,14 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
         WHERE id IN (
           SELECT id FROM outbox_message
            WHERE status IN ('queued', 'processing') AND next_attempt_at <= now()
-             AND attempts < $3
+             AND channel = ANY($4::text[])
+             AND (attempts < $3 OR channel = $5)
              AND (deliver_before IS NULL OR deliver_before > now())
            ORDER BY next_attempt_at
            LIMIT $1
            FOR UPDATE SKIP LOCKED)
-        RETURNING id, channel, recipient, template, subject, body, attempts, deliver_before`,
-      [limit, CLAIM_LEASE_MS, maxAttempts],
+        RETURNING ${CLAIMED_COLUMNS}`,
+      [limit, CLAIM_LEASE_MS, maxAttempts, channels, BACKCHANNEL_LOGOUT],
     );
   }
 
@@ -193,7 +247,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
       params.push(fields.lastError);
       sets.push(`last_error = $${params.length}`);
     }
-    if (status !== 'queued' && scrubSecrets && SECRET_TEMPLATES.includes(row.template)) {
+    if (status !== 'queued' && scrubSecrets && row.body !== null && SECRET_TEMPLATES.includes(row.template)) {
       params.push(REMOVED_BODY);
       sets.push(`body = $${params.length}`);
     }
@@ -207,15 +261,16 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     );
     if (updated.length === 0) {
       // Our lease ran out and another instance took the message over; its outcome stands.
-      log.warn({ messageId: row.id, template: row.template, attempt: row.attempts, outcome: status }, 'outbox message was reclaimed by another instance before this attempt finished');
+      log.warn({ ...about(row), attempt: row.attempts, outcome: status }, 'outbox message was reclaimed by another instance before this attempt finished');
       return false;
     }
     return true;
   }
 
   function alertAbandoned(row: StatusRow, reason: string): void {
-    // Error level so monitoring pages someone: a person did not get a message they needed.
-    log.error({ alert: 'outbox_message_abandoned', messageId: row.id, template: row.template, channel: row.channel, attempts: row.attempts, reason }, 'outbox message abandoned: it will not be delivered');
+    // Error level so monitoring pages someone: a person did not get a message they needed, or a
+    // service was never told to end a session.
+    log.error({ alert: 'outbox_message_abandoned', ...about(row), attempts: row.attempts, reason }, 'outbox message abandoned: it will not be delivered');
   }
 
   /**
@@ -248,26 +303,37 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     return false;
   }
 
-  async function attempt(row: ClaimedRow): Promise<void> {
-    const deliverBefore = row.deliver_before === null ? null : new Date(row.deliver_before);
-    if (deliverBefore && deliverBefore.getTime() <= Date.now()) {
-      await finish(row, 'expired', { lastError: 'not delivered before its deadline' });
-      return;
+  /** The adapter call for a claimed row: a rendered message, or a logout token to build and send. */
+  function send(row: ClaimedRow, signal: AbortSignal): Promise<void> {
+    if (row.channel === BACKCHANNEL_LOGOUT) {
+      // Claimed only when this instance has the adapter (see `channels`).
+      return adapters.backchannelLogout!.deliver({ id: row.id, clientId: row.recipient, sub: row.sub ?? '', ...(row.sid ? { sid: row.sid } : {}) }, signal);
     }
-    if (row.channel === 'sms' && !(await withinSmsBudget(row))) return;
     const message: DeliverableMessage = {
       id: row.id,
       channel: row.channel,
       recipient: row.recipient,
       ...(row.subject === null ? {} : { subject: row.subject }),
-      body: row.body,
+      body: row.body ?? '',
     };
+    return adapters[row.channel].deliver(message, signal);
+  }
+
+  async function attempt(row: ClaimedRow): Promise<void> {
+    const deliverBefore = row.deliver_before === null ? null : new Date(row.deliver_before);
+    if (deliverBefore && deliverBefore.getTime() <= Date.now()) {
+      if (row.channel !== BACKCHANNEL_LOGOUT) await finish(row, 'expired', { lastError: 'not delivered before its deadline' });
+      else if (await finish(row, 'abandoned', { lastError: 'not delivered before its deadline' })) alertAbandoned(row, 'retried for BACKCHANNEL_LOGOUT_RETRY_SECONDS without success');
+      return;
+    }
+    if (row.channel === 'sms' && !(await withinSmsBudget(row))) return;
     try {
-      await withDeadline((signal) => adapters[row.channel].deliver(message, signal), timeoutMs);
+      await withDeadline((signal) => send(row, signal), timeoutMs);
     } catch (error) {
       const retryable = !(error instanceof DeliveryError) || error.retryable;
       const lastError = safeErrorText(error);
-      if (!retryable || row.attempts >= maxAttempts) {
+      // Logout tokens are retried until their deadline (expireStale), not up to maxAttempts.
+      if (!retryable || (row.attempts >= maxAttempts && row.channel !== BACKCHANNEL_LOGOUT)) {
         if (await finish(row, 'abandoned', { lastError })) {
           alertAbandoned(row, retryable ? `failed ${row.attempts} times: ${lastError}` : `permanent failure: ${lastError}`);
         }
@@ -275,12 +341,12 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
       }
       const retryInMs = retryDelayMs(row.attempts);
       if (await finish(row, 'queued', { lastError, retryInMs })) {
-        log.warn({ messageId: row.id, template: row.template, channel: row.channel, attempt: row.attempts, retryInMs, error: lastError }, 'outbox delivery failed; will retry');
+        log.warn({ ...about(row), attempt: row.attempts, retryInMs, error: lastError }, 'outbox delivery failed; will retry');
       }
       return;
     }
     if (await finish(row, 'sent', {})) {
-      log.info({ messageId: row.id, template: row.template, channel: row.channel, attempt: row.attempts }, 'outbox message delivered');
+      log.info({ ...about(row), attempt: row.attempts }, 'outbox message delivered');
     }
   }
 
@@ -292,7 +358,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     // Each attempt has its own deadline, so the batch takes about one timeout at worst.
     await Promise.all(rows.map((row) => attempt(row).catch((error: unknown) => {
       // Recording the outcome failed (database gone): the lease runs out and the message is retried.
-      log.warn({ messageId: row.id, template: row.template, error: safeErrorText(error) }, 'could not record the outcome of an outbox delivery');
+      log.warn({ ...about(row), error: safeErrorText(error) }, 'could not record the outcome of an outbox delivery');
     })));
     return rows.length;
   }
@@ -305,10 +371,10 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
               next_attempt_at = now() + $2::double precision * interval '1 millisecond'
         WHERE id IN (
           SELECT id FROM outbox_message
-           WHERE id = $1 AND status = 'queued' AND attempts < $3
+           WHERE id = $1 AND status = 'queued' AND channel = ANY($4::text[]) AND (attempts < $3 OR channel = $5)
            FOR UPDATE SKIP LOCKED)
-        RETURNING id, channel, recipient, template, subject, body, attempts, deliver_before`,
-      [id, CLAIM_LEASE_MS, maxAttempts],
+        RETURNING ${CLAIMED_COLUMNS}`,
+      [id, CLAIM_LEASE_MS, maxAttempts, channels, BACKCHANNEL_LOGOUT],
     );
     if (row) await attempt(row);
     const [current] = (await dataSource.query('SELECT status FROM outbox_message WHERE id = $1', [id])) as { status: OutboxStatus }[];
@@ -364,6 +430,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
 
   return {
     enqueue,
+    enqueueLogout,
     deliverDue,
     deliverNow,
     startWorker() {

@@ -7,7 +7,9 @@
  * - Back-channel logout: when a carelogin session ends (RP-initiated logout, "Sign out" and "Sign out
  *   everywhere" in Your account, a password change or reset, deleting the account), every service
  *   with a backchannel_logout_uri that the session signed in to gets a signed logout token.
- * oidc-provider builds, signs and sends the tokens; this module decides who gets one.
+ * This module decides who gets one and records it in the outbox in the transaction that ends the
+ * session, so a crash after the commit still delivers it; the outbox worker retries failures.
+ * oidc-provider builds, signs and sends each token when it is due.
  */
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
@@ -15,6 +17,10 @@ import type { EntityManager } from 'typeorm';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../logger.js';
 import type { Renderer } from '../web/renderer.js';
+import type { RegisteredClient } from '../clients/registry.js';
+import type { LogoutDeliveryAdapter, Notifications } from '../notifications/outbox.js';
+import { safeErrorText } from '../notifications/adapters/delivery-adapter.js';
+import { DeliveryError } from '../errors.js';
 import { queryRows } from '../db/sql.js';
 
 type Db = Pick<EntityManager, 'query'> | DataSource;
@@ -90,42 +96,131 @@ export async function logoutTargets(db: Db, accountId: string, which: SessionSel
 
 export interface BackchannelLogout {
   /**
-   * Sends a logout token to each target whose client registered a backchannel_logout_uri (once per
-   * client and sid). Never throws: a service that does not answer is logged, and the patient's
-   * sign-out has already happened. oidc-provider gives each request 2.5 seconds.
+   * In the caller's transaction, the one that ends the sessions: records a logout token for each
+   * target whose client registered a backchannel_logout_uri (once per client and sid). Returns the
+   * outbox ids for deliverNow. Does no I/O but the insert, so the transaction stays short.
    */
-  notify(accountId: string, targets: readonly LogoutTarget[]): Promise<void>;
+  enqueue(manager: EntityManager, accountId: string, targets: readonly LogoutTarget[]): Promise<string[]>;
+  /**
+   * After the commit: a first attempt at each now, so services hear at once (the demo service's
+   * "Sign out" relies on it). Never throws: a failure stays queued and the outbox worker retries it.
+   */
+  deliverNow(ids: readonly string[]): Promise<void>;
 }
+
+export interface BackchannelLogoutDeps {
+  readonly provider: Provider;
+  readonly notifications: Notifications;
+  readonly dataSource: DataSource;
+  readonly logger: Logger;
+  /** Registered clients by client_id: who takes logout tokens, and who needs a sid in them. */
+  readonly clients: ReadonlyMap<string, RegisteredClient>;
+}
+
+type SendLogoutToken = (this: BackchannelClient, sub: string, sid: string | undefined) => Promise<void>;
 
 interface BackchannelClient {
+  readonly clientId: string;
   readonly backchannelLogoutUri?: string;
   readonly backchannelLogoutSessionRequired?: boolean;
-  backchannelLogout(sub: string, sid: string | undefined): Promise<void>;
+  // Untyped in @types/oidc-provider: Client#backchannelLogout(sub, sid) signs and POSTs the logout token.
+  backchannelLogout: SendLogoutToken;
 }
 
-export function createBackchannelLogout(provider: Provider, logger: Logger): BackchannelLogout {
+/** oidc-provider's own Client#backchannelLogout, kept before createBackchannelLogout replaces it. */
+const originalSenders = new WeakMap<Provider, SendLogoutToken>();
+
+function clientPrototype(provider: Provider): BackchannelClient {
+  return (provider.Client as unknown as { prototype: BackchannelClient }).prototype;
+}
+
+function originalSender(provider: Provider): SendLogoutToken {
+  let send = originalSenders.get(provider);
+  if (!send) {
+    send = clientPrototype(provider).backchannelLogout;
+    originalSenders.set(provider, send);
+  }
+  return send;
+}
+
+/**
+ * The outbox's adapter for logout tokens: oidc-provider signs the token (fresh iat, jti, current
+ * key) and POSTs it, behind its request-forgery guard and 2.5-second timeout. Anything but 200 or
+ * 204 is a failure (Back-Channel Logout §2.8: 400 means the RP could not log out), retried; a
+ * client that no longer takes tokens is a permanent one. Errors name no token and no URI.
+ */
+export function createBackchannelLogoutAdapter(provider: Provider): LogoutDeliveryAdapter {
+  const send = originalSender(provider);
   return {
-    async notify(accountId, targets) {
-      const seen = new Set<string>();
-      const unique = targets.filter((t) => {
-        const key = `${t.clientId}\u0000${t.sid ?? ''}`;
-        if (seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      });
-      await Promise.all(unique.map(async ({ clientId, sid }) => {
-        try {
-          // Untyped in @types/oidc-provider: Client#backchannelLogout(sub, sid) signs and POSTs the logout token.
-          const client = (await provider.Client.find(clientId)) as BackchannelClient | undefined;
-          if (!client?.backchannelLogoutUri) return;
-          // A client that asked for sids must get one in every logout token (Back-Channel Logout §2.6).
-          if (client.backchannelLogoutSessionRequired && !sid) return;
-          await client.backchannelLogout(accountId, sid);
-          logger.info({ clientId }, 'back-channel logout delivered');
-        } catch (error) {
-          logger.warn({ clientId, reason: (error as Error).message }, 'back-channel logout not delivered');
-        }
-      }));
+    async deliver(notice) {
+      let client: BackchannelClient | undefined;
+      try {
+        client = (await provider.Client.find(notice.clientId)) as unknown as BackchannelClient | undefined;
+      } catch (error) {
+        throw new DeliveryError(`could not load the client: ${safeErrorText(error)}`, true, error);
+      }
+      if (!client?.backchannelLogoutUri) throw new DeliveryError('the client is not registered for back-channel logout (any more)', false);
+      // A client that asked for sids must get one in every logout token (Back-Channel Logout §2.6).
+      if (client.backchannelLogoutSessionRequired && !notice.sid) throw new DeliveryError('the client needs a sid and this logout has none', false);
+      try {
+        await send.call(client, notice.sub, notice.sid);
+      } catch (error) {
+        throw new DeliveryError(describeFailure(error), true, error);
+      }
     },
   };
+}
+
+/** What went wrong with a POST, without its body (the token) or the service's URI. */
+function describeFailure(error: unknown): string {
+  const failure = error as { name?: string; response?: { status?: number }; cause?: { code?: string; message?: string } };
+  if (typeof failure.response?.status === 'number') return `the service answered HTTP ${failure.response.status}`;
+  if (failure.name === 'TimeoutError' || failure.name === 'AbortError') return 'the service did not answer in time';
+  const cause = failure.cause?.code ?? failure.cause?.message;
+  return `could not reach the service${cause ? ` (${safeErrorText(cause, 100)})` : ''}`;
+}
+
+export function createBackchannelLogout(deps: BackchannelLogoutDeps): BackchannelLogout {
+  const { provider, notifications, dataSource, clients } = deps;
+  const log = deps.logger.child({ component: 'backchannel-logout' });
+
+  async function enqueue(manager: EntityManager, accountId: string, targets: readonly LogoutTarget[]): Promise<string[]> {
+    const seen = new Set<string>();
+    const ids: string[] = [];
+    for (const { clientId, sid } of targets) {
+      const key = `${clientId}\u0000${sid ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      // The registry, not Client.find: no look-up outside the caller's transaction while it is open.
+      const metadata = clients.get(clientId)?.metadata;
+      if (!metadata?.backchannel_logout_uri) continue;
+      // A client that asked for sids must get one in every logout token (Back-Channel Logout §2.6).
+      if (metadata.backchannel_logout_session_required && !sid) continue;
+      ids.push(await notifications.enqueueLogout(manager, { clientId, sub: accountId, ...(sid ? { sid } : {}) }));
+    }
+    return ids;
+  }
+
+  async function deliverNow(ids: readonly string[]): Promise<void> {
+    await Promise.all(ids.map(async (id) => {
+      try {
+        await notifications.deliverNow(id);
+      } catch (error) {
+        // The row is committed; the worker picks it up.
+        log.warn({ messageId: id, error: safeErrorText(error) }, 'first back-channel logout attempt failed to run; the outbox worker will retry');
+      }
+    }));
+  }
+
+  // oidc-provider's own end_session (/logout) calls Client#backchannelLogout for each service the
+  // session signed in to, before it destroys the session. It has no transaction to join, so each
+  // token is recorded on its own and tried at once; it resolves either way (a failure is retried),
+  // and rejects only when it could not be recorded, which oidc-provider reports as backchannel.error.
+  originalSender(provider);
+  clientPrototype(provider).backchannelLogout = async function recordLogout(this: BackchannelClient, sub, sid) {
+    const ids = await enqueue(dataSource.manager, sub, [{ clientId: this.clientId, ...(sid ? { sid } : {}) }]);
+    await deliverNow(ids);
+  };
+
+  return { enqueue, deliverNow };
 }

@@ -300,9 +300,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.on('grant.error', refused('grant.error'));
   provider.on('userinfo.error', refused('userinfo.error'));
   provider.on('end_session.error', refused('end_session.error'));
-  provider.on('backchannel.success', (_ctx: unknown, client: { clientId: string }) => logger.info({ clientId: client.clientId }, 'back-channel logout delivered'));
+  // At /logout, Client#backchannelLogout only records the token in the outbox (src/provider/logout.ts),
+  // which logs its delivery; an error here means it could not be recorded, so it will not be sent.
   provider.on('backchannel.error', (_ctx: unknown, error: Error, client: { clientId: string }) => {
-    logger.warn({ clientId: client.clientId, reason: error.message }, 'back-channel logout not delivered');
+    logger.error({ alert: 'backchannel_logout_not_recorded', clientId: client.clientId, reason: error.message }, 'back-channel logout could not be recorded; it will not be sent');
   });
   return provider;
 }

@@ -9,15 +9,25 @@ import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 export interface LogoutReceiver {
   /** e.g. http://127.0.0.1:41234/backchannel-logout */
   readonly uri: string;
-  /** The raw logout tokens received, oldest first. */
+  /** The raw logout tokens received (whatever the answer), oldest first. */
   readonly tokens: string[];
+  /** Answers for the next requests, taken in order; a test may push to it (e.g. 500, then the default 200). */
+  readonly statuses: number[];
   /** Resolves once `count` tokens have arrived (or rejects after `ms`). */
   waitFor(count: number, ms?: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
-export async function startLogoutReceiver(options: { status?: number } = {}): Promise<LogoutReceiver> {
+export interface LogoutReceiverOptions {
+  /** The answer to every request (default 200). */
+  readonly status?: number;
+  /** Waits this long before answering (so that racing senders overlap). */
+  readonly delayMs?: number;
+}
+
+export async function startLogoutReceiver(options: LogoutReceiverOptions = {}): Promise<LogoutReceiver> {
   const tokens: string[] = [];
+  const statuses: number[] = [];
   const server = http.createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => {
@@ -26,7 +36,8 @@ export async function startLogoutReceiver(options: { status?: number } = {}): Pr
     request.on('end', () => {
       const token = new URLSearchParams(body).get('logout_token');
       if (request.method === 'POST' && request.headers['content-type']?.startsWith('application/x-www-form-urlencoded') && token) tokens.push(token);
-      response.writeHead(options.status ?? 200, { 'cache-control': 'no-store' }).end();
+      const status = statuses.shift() ?? options.status ?? 200;
+      setTimeout(() => response.writeHead(status, { 'cache-control': 'no-store' }).end(), options.delayMs ?? 0);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -34,6 +45,7 @@ export async function startLogoutReceiver(options: { status?: number } = {}): Pr
   return {
     uri,
     tokens,
+    statuses,
     async waitFor(count, ms = 5000) {
       const until = Date.now() + ms;
       while (tokens.length < count) {

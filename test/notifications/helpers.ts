@@ -66,13 +66,16 @@ export interface OutboxRow {
   recipient: string;
   template: string;
   subject: string | null;
-  body: string;
+  body: string | null;
   status: string;
   attempts: number;
   next_attempt_at: Date;
   deliver_before: Date | null;
   last_error: string | null;
   account_id: string | null;
+  /** Back-channel logout rows only. */
+  sub: string | null;
+  sid: string | null;
   created_at: Date;
   sent_at: Date | null;
   /** Seconds from the database's now() to next_attempt_at. */

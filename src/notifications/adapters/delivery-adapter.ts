@@ -19,9 +19,27 @@ export interface DeliveryAdapter {
   deliver(message: DeliverableMessage, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * A back-channel logout token to send (D13): only who is signed out where. The adapter builds and
+ * signs the token when it sends it, so nothing secret is stored and each attempt gets a fresh one.
+ */
+export interface LogoutNotice {
+  readonly id: string;
+  readonly clientId: string;
+  readonly sub: string;
+  readonly sid?: string;
+}
+
+/** Sends logout tokens (src/provider/logout.ts); rejects with a DeliveryError as a DeliveryAdapter does. */
+export interface LogoutDeliveryAdapter {
+  deliver(notice: LogoutNotice, signal?: AbortSignal): Promise<void>;
+}
+
 export interface DeliveryAdapters {
   readonly email: DeliveryAdapter;
   readonly sms: DeliveryAdapter;
+  /** Without it, this outbox leaves logout rows to an instance that has one. */
+  readonly backchannelLogout?: LogoutDeliveryAdapter;
 }
 
 /** The longest one delivery attempt may take (security-bar G3: the provider being slow must not hold us up). */

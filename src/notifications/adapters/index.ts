@@ -5,7 +5,7 @@ import { createDevOutboxAdapter } from './dev-outbox-adapter.js';
 import { createNotifyAdapter } from './notify-adapter.js';
 import { createSmtpAdapter } from './smtp-adapter.js';
 
-export type { DeliverableMessage, DeliveryAdapter, DeliveryAdapters } from './delivery-adapter.js';
+export type { DeliverableMessage, DeliveryAdapter, DeliveryAdapters, LogoutDeliveryAdapter, LogoutNotice } from './delivery-adapter.js';
 export { DELIVERY_TIMEOUT_MS } from './delivery-adapter.js';
 export { createDevOutboxAdapter } from './dev-outbox-adapter.js';
 export { createNotifyAdapter } from './notify-adapter.js';
@@ -40,5 +40,5 @@ export function createDeliveryAdapters(config: Config, overrides: Partial<Delive
         return createDevOutboxAdapter(config);
     }
   })();
-  return { email, sms };
+  return { email, sms, ...(overrides.backchannelLogout ? { backchannelLogout: overrides.backchannelLogout } : {}) };
 }

@@ -1,25 +1,11 @@
 import type Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
-import type { Account } from '../../entities/account.js';
+import type { Context } from 'koa';
 import { groupedSecret } from '../accounts/authenticator-app.js';
 import { normaliseSecurityCode, SECURITY_CODE_PATTERN } from '../security/security-codes.js';
 import type { AppServices } from '../services.js';
 import { nhsDate } from '../web/dates.js';
 import type { FieldError } from '../web/renderer.js';
-
-/** What the account router lends these routes: its guards and its way of answering. */
-export interface AccountRouteKit {
-  readonly requireSignIn: Middleware;
-  readonly forms: Middleware;
-  readonly checkForm: Middleware;
-  /** False (and already redirected to re-authenticate) when the sign-in is older than 15 minutes. */
-  recentlySignedIn(ctx: Context, returnTo: string): boolean;
-  page(ctx: Context, template: string, data?: Record<string, unknown>, status?: number): void;
-  redirect(ctx: Context, location: string): void;
-  me(ctx: Context): { readonly account: Account; readonly binding: string };
-  csrfToken(ctx: Context): string;
-  formBody(ctx: Context): Record<string, unknown>;
-}
+import type { AccountRouteKit } from './route-kit.js';
 
 const SETUP_PATH = '/authenticator-app';
 const REMOVE_PATH = '/remove-authenticator-app';

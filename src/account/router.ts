@@ -26,6 +26,7 @@ import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAcco
 import { logoutTargets } from '../provider/logout.js';
 import { supersedeHeldChange } from '../accounts/mobile-change.js';
 import { addAuthenticatorAppRoutes } from './authenticator-app-routes.js';
+import { addPasskeyRoutes } from './passkey-routes.js';
 import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, redateSession, revokeTokens } from './store.js';
 
 /** Changes to sign-in details need a sign-in no older than this (security-bar "Sessions"; ASVS 7.5.1). */
@@ -49,6 +50,8 @@ const DONE_MESSAGES: Record<string, string> = {
   mobile: 'Your mobile phone number has been changed. Remembered devices have been removed.',
   'authenticator-app': 'Your authenticator app has been set up. We will ask for a code from it when you sign in.',
   'authenticator-app-removed': 'Your authenticator app has been removed. We will send security codes to your mobile phone instead.',
+  passkey: 'Your passkey has been created. You can use it to sign in.',
+  'passkey-removed': 'The passkey has been removed. It can no longer be used to sign in.',
 };
 
 /** Who is signed in, from oidc-provider's own session for this browser. */
@@ -310,6 +313,7 @@ export function createAccountRouter(services: AppServices): Router {
       mobile: account.mobileNumber ? maskMobile(account.mobileNumber) : undefined,
       hasPassword: Boolean(account.passwordHash),
       authenticatorAddedAt: account.authenticatorAddedAt ? nhsDate(account.authenticatorAddedAt) : undefined,
+      passkeyCount: await services.passkeys.count(account.id),
       devices: await devices.listDevices(account.id),
       sessions: (await listSessions(dataSource, account.id, revokedUpTo(account.sessionsValidAfter))).map((b) => ({ ...b, current: b.uid === me(ctx).sessionUid })),
       services: connected,
@@ -662,7 +666,9 @@ export function createAccountRouter(services: AppServices): Router {
     ctx.cookies.set(provider.cookieName('session'), null, { httpOnly: true, sameSite: 'lax', secure, signed: true, overwrite: true });
   }
 
-  addAuthenticatorAppRoutes(router, services, { requireSignIn, forms, checkForm, recentlySignedIn, page, redirect, me, csrfToken, formBody });
+  const kit = { requireSignIn, forms, checkForm, recentlySignedIn, page, redirect, me, csrfToken, formBody };
+  addAuthenticatorAppRoutes(router, services, kit);
+  addPasskeyRoutes(router, services, kit);
   return router;
 }
 

@@ -36,6 +36,11 @@ import { deviceLabel } from './remembered-devices.js';
 
 export const CHALLENGE_SECONDS = 5 * 60;
 const RP_NAME = 'carelogin';
+/**
+ * EdDSA, ES256, RS256: what authenticators use. Named, so the library does not probe the runtime
+ * for post-quantum ones (an experimental Node API that warns on stderr).
+ */
+const ALGORITHMS = [-8, -7, -257];
 
 export interface PasskeySummary {
   readonly id: string;
@@ -107,6 +112,7 @@ export function createPasskeys(deps: { dataSource: DataSource; issuer: string; h
         // The same authenticator twice would be one passkey listed twice.
         excludeCredentials: await existingFor(account.id),
         authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+        supportedAlgorithmIDs: ALGORITHMS,
         timeout: CHALLENGE_SECONDS * 1000,
       });
       return { options, token: tokens.seal(JSON.stringify([options.challenge, now + CHALLENGE_SECONDS]), `${account.id}\u0000${binding}`) };
@@ -120,7 +126,7 @@ export function createPasskeys(deps: { dataSource: DataSource; issuer: string; h
       if (!isRegistrationResponse(response)) return 'invalid';
       let verified;
       try {
-        verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: true });
+        verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: true, supportedAlgorithmIDs: ALGORITHMS });
       } catch (error) {
         logger.info({ reason: (error as Error).message }, 'passkey registration did not verify');
         return 'invalid';

@@ -18,6 +18,7 @@ export const VTR_CHOICES: readonly VtrChoice[] = [
   { value: 'P5.Cp.Cd', vtr: ['P5.Cp.Cd'], label: 'P5.Cp.Cd (medium)', hint: 'The person’s details have been matched to an NHS record, but not checked against photo ID.' },
   { value: 'P9.Cp.Cd', vtr: ['P9.Cp.Cd'], label: 'P9.Cp.Cd (high)', hint: 'The person has proved who they are with photo ID.' },
   { value: 'P9.Cp.Ck', vtr: ['P9.Cp.Ck'], label: 'P9.Cp.Ck (high, authenticator app)', hint: 'As P9.Cp.Cd, but the second step must be a code from an authenticator app, not a text message.' },
+  { value: 'P9.Cm', vtr: ['P9.Cm'], label: 'P9.Cm (high, passkey)', hint: 'A passkey only: no password or security code. The person needs a passkey saved in their carelogin account.' },
   {
     value: 'default',
     label: 'NHS login’s default: ["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]',

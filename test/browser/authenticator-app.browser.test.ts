@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { generate } from 'otplib';
 import { createAccount, TEST_PASSWORD } from '../interactions/support.js';
 import { JourneyRecorder } from './helpers/browser.js';
-import { clickButton, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, outboxCode } from './helpers/pages.js';
+import { clickButton, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, followLink, signInToYourAccount } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
 
 describe('browser: authenticator app (Chromium, axe WCAG 2.2 AA)', function () {
@@ -20,13 +20,9 @@ describe('browser: authenticator app (Chromium, axe WCAG 2.2 AA)', function () {
     const record = new JourneyRecorder('authenticator-app');
     const account = await createAccount(suite.env.idp);
 
-    await page.goto(`${suite.env.idp.url}/account`);
-    await fillEmail(page, account.email);
-    await fillPassword(page, TEST_PASSWORD);
-    await fillSecurityCode(page, await outboxCode(suite.env.idp.url, account.mobileNumber!, 'sign-in-security-code'));
-    await expectPage(page, 'Your account');
+    await signInToYourAccount(page, suite.env.idp.url, account, TEST_PASSWORD);
 
-    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Set up an authenticator app' }).click()]);
+    await followLink(page, 'Set up an authenticator app');
     await expectPage(page, 'Set up an authenticator app');
     expect(await page.getByRole('img', { name: /QR code/ }).count(), 'the QR code has a name').to.equal(1);
     await page.getByText('I cannot scan the QR code').click();
@@ -57,7 +53,7 @@ describe('browser: authenticator app (Chromium, axe WCAG 2.2 AA)', function () {
     await fillSecurityCode(page, await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
     await expectPage(page, 'Your account');
 
-    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Remove authenticator app' }).click()]);
+    await followLink(page, 'Remove authenticator app');
     await expectPage(page, 'Remove your authenticator app');
     await record.check(page, 'account-remove-authenticator-app');
     await clickButton(page, 'Remove authenticator app');

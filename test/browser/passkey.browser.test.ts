@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { createAccount, TEST_PASSWORD } from '../interactions/support.js';
 import { JourneyRecorder } from './helpers/browser.js';
-import { clickButton, expectPage, fillEmail, fillPassword, fillSecurityCode, outboxCode } from './helpers/pages.js';
+import { clickButton, expectPage, followLink, signInToYourAccount } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
 
 /** A platform authenticator that holds discoverable credentials and always verifies the user. */
@@ -31,13 +31,9 @@ describe('browser: passkeys (Chromium virtual authenticator, axe WCAG 2.2 AA)', 
     const record = new JourneyRecorder('passkey');
     const account = await createAccount(suite.env.idp);
 
-    await page.goto(`${suite.env.idp.url}/account`);
-    await fillEmail(page, account.email);
-    await fillPassword(page, TEST_PASSWORD);
-    await fillSecurityCode(page, await outboxCode(suite.env.idp.url, account.mobileNumber!, 'sign-in-security-code'));
-    await expectPage(page, 'Your account');
+    await signInToYourAccount(page, suite.env.idp.url, account, TEST_PASSWORD);
 
-    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Manage passkeys' }).click()]);
+    await followLink(page, 'Manage passkeys');
     await expectPage(page, 'Passkeys');
     // The script showed the form and hid the "you need a browser that supports passkeys" note.
     expect(await page.getByRole('button', { name: 'Create a passkey' }).isVisible()).to.equal(true);
@@ -59,7 +55,7 @@ describe('browser: passkeys (Chromium virtual authenticator, axe WCAG 2.2 AA)', 
     await expectPage(page, 'Your account');
     expect(await page.getByText(account.email).count()).to.be.greaterThan(0);
 
-    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Manage passkeys' }).click()]);
+    await followLink(page, 'Manage passkeys');
     await expectPage(page, 'Passkeys');
     await record.check(page, 'account-passkeys-listed');
     await clickButton(page, /^Remove the passkey /);

@@ -66,7 +66,7 @@ describe('demo relying party: pages and the authorization request', () => {
     expect(form.method.toLowerCase()).to.equal('post');
     expect(form.buttons.map((b) => b.text)).to.include('Continue with carelogin');
     const vtrValues = [...page.html.matchAll(/name="vtr"[^>]*value="([^"]+)"/g)].map((m) => m[1]);
-    expect(vtrValues).to.deep.equal(['P0.Cp.Cd', 'P5.Cp.Cd', 'P9.Cp.Cd', 'P9.Cp.Ck', 'default']);
+    expect(vtrValues).to.deep.equal(['P0.Cp.Cd', 'P5.Cp.Cd', 'P9.Cp.Cd', 'P9.Cp.Ck', 'P9.Cm', 'default']);
     expect(form.fields.vtr).to.equal('P9.Cp.Cd');
     expect(text).to.include('["P9.Cp.Cd","P9.Cp.Ck","P9.Cm"]');
     expect(form.fields._csrf).to.match(/^[\w-]{43}$/);

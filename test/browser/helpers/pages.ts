@@ -127,3 +127,17 @@ export async function outboxCode(idpUrl: string, to: string, template?: string):
   expect(message.code, `a code in: ${message.body}`).to.match(/^\d{6}$/);
   return message.code!;
 }
+
+/** Signs `account` (password and a texted code from the outbox) in to Your account in this page. */
+export async function signInToYourAccount(page: Page, idpUrl: string, account: { email: string; mobileNumber: string | null }, password: string): Promise<void> {
+  await page.goto(`${idpUrl}/account`);
+  await fillEmail(page, account.email);
+  await fillPassword(page, password);
+  await fillSecurityCode(page, await outboxCode(idpUrl, account.mobileNumber!, 'sign-in-security-code'));
+  await expectPage(page, 'Your account');
+}
+
+/** Follows a link by its accessible name and waits for the page it opens. */
+export async function followLink(page: Page, name: string | RegExp): Promise<void> {
+  await Promise.all([page.waitForNavigation(), page.getByRole('link', { name }).first().click()]);
+}

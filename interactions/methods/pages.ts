@@ -14,10 +14,10 @@ export function tooManyRequestsView(retryAfterSeconds: number, reason: 'attempts
 }
 
 /** A step locked after too many wrong answers (X8), or disabled at the hard cap (no time ends that). */
-export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' | 'authenticator-app' }): View {
+export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' | 'authenticator-app'; canUseTextMessage?: boolean }): View {
   return {
     template: 'locked.njk',
-    data: { wait: minutesText(options.retryAfterSeconds), retryAfterSeconds: options.retryAfterSeconds, disabled: options.disabled, what: options.what },
+    data: { wait: minutesText(options.retryAfterSeconds), retryAfterSeconds: options.retryAfterSeconds, disabled: options.disabled, what: options.what, canUseTextMessage: options.canUseTextMessage === true },
     status: 429,
   };
 }

@@ -313,6 +313,8 @@ export function createAccountRouter(services: AppServices): Router {
       mobile: account.mobileNumber ? maskMobile(account.mobileNumber) : undefined,
       hasPassword: Boolean(account.passwordHash),
       authenticatorAddedAt: account.authenticatorAddedAt ? nhsDate(account.authenticatorAddedAt) : undefined,
+      // Turned off at the hard cap (X8): it works again only once set up again.
+      authenticatorOff: account.authenticatorAddedAt !== null && (await counters.status(lockoutKeys.authenticatorApp(account.id))).disabled,
       passkeyCount: await services.passkeys.count(account.id),
       devices: await devices.listDevices(account.id),
       sessions: (await listSessions(dataSource, account.id, revokedUpTo(account.sessionsValidAfter))).map((b) => ({ ...b, current: b.uid === me(ctx).sessionUid })),

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
+import { lockoutKeys } from '../../src/security/attempt-counters.js';
 import { pageText, type Page } from '../helpers/browser.js';
 import type { TestIdp } from '../helpers/idp.js';
 import { addAuthenticatorApp, appCode, createAccount, errorSummary, heading, wrongCode } from '../interactions/support.js';
@@ -102,6 +103,21 @@ describe('Your account: authenticator app', function () {
     expect(await test.idp.services.authenticatorApps.check(fresh!, await generate({ secret: oldSecret }))).to.equal('invalid');
     expect(await test.idp.services.authenticatorApps.check(fresh!, await appCode(newSecret, 30))).to.equal('valid');
     expect(await auditTypes(account.id)).to.include('authenticator_app.replaced');
+  });
+
+  it('an app turned off at the hard cap says so on the overview, and setting it up again turns it back on', async () => {
+    const account = await createAccount(test);
+    await addAuthenticatorApp(test, account);
+    await test.idp.db.dataSource.query(
+      `INSERT INTO attempt_counter (key, failures, consecutive_failures, window_started_at, locked_until, updated_at) VALUES ($1, 0, 100, now(), 'infinity', now())`,
+      [lockoutKeys.authenticatorApp(account.id)],
+    );
+    const { browser, page: overview } = await signInToAccount(test, account);
+    expect(pageText(overview)).to.contain('Turned off after too many wrong security codes');
+    const setup = await browser.get(`${test.url}/account/authenticator-app`);
+    const done = await browser.submit(setup, { code: await appCode(secretOn(setup)) }, { actionContains: '/account/authenticator-app' });
+    expect(pageText(done)).to.match(/Set up on \d/);
+    expect(pageText(done)).to.not.contain('Turned off');
   });
 
   it('removes it after a confirmation page, emails the owner, and sign-in goes back to text messages', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { lockoutKeys } from '../../src/security/attempt-counters.js';
 import { pageText, type Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { addAuthenticatorApp, appCode, callbackError, createAccount, errorSummary, heading, latestSmsCode, smsCount, startJourney, submit, TEST_PASSWORD, wrongCode } from './support.js';
@@ -133,6 +134,29 @@ describe('sign-in with an authenticator app', () => {
     const stillLocked = await journey.browser.post(`${test.url}/interaction/${journey.uid}/enter-authenticator-code`, { code: right, _csrf: /name="_csrf" value="([^"]+)"/.exec(page.html)![1]! });
     expect(stillLocked.status).to.equal(429);
     expect(stillLocked.callbackUrl).to.equal(undefined);
+  });
+
+  it('a locked app step offers a text message when the service accepts one, and that works', async () => {
+    const { account, secret } = await appAccount();
+    const { journey, page } = await toSecondFactor(account.email, '["P0.Cp.Cd","P0.Cp.Ck"]');
+    let current = page;
+    const right = await appCode(secret);
+    for (let i = 0; i < 5; i++) current = await submit(journey, current, { code: wrongCode(right) });
+    expect(current.status).to.equal(429);
+    const sms = await journey.browser.submit(current, {}, { actionContains: '/use-text-message' });
+    expect(heading(sms)).to.equal(SMS_HEADING);
+    const tokens = await finish(journey, await submit(journey, sms, { code: await latestSmsCode(test, account.mobileNumber!) }));
+    expect(tokens.claims()).to.include({ vot: 'P0.Cp.Cd' });
+  });
+
+  it('an app turned off at the hard cap is passed over for a text message when the service accepts one', async () => {
+    const { account } = await appAccount();
+    await test.idp.db.dataSource.query(
+      `INSERT INTO attempt_counter (key, failures, consecutive_failures, window_started_at, locked_until, updated_at) VALUES ($1, 0, 100, now(), 'infinity', now())`,
+      [lockoutKeys.authenticatorApp(account.id)],
+    );
+    const { page } = await toSecondFactor(account.email, '["P0.Cp.Cd","P0.Cp.Ck"]');
+    expect(heading(page)).to.equal(SMS_HEADING);
   });
 
   it('a browser remembered from an app sign-in needs only the password next time, and reports Cd', async () => {

@@ -42,7 +42,7 @@ function appAccount(ctx: StepContext): Account {
 
 async function lockedPage(ctx: StepContext, accountId: string): Promise<Outcome<AuthenticatorCodeEvent>> {
   const status = await ctx.services.counters.status(lockoutKeys.authenticatorApp(accountId));
-  return { kind: 'page', view: lockedView({ ...status, what: 'authenticator-app' }) };
+  return { kind: 'page', view: lockedView({ ...status, what: 'authenticator-app', canUseTextMessage: textMessageCompletes(ctx.facts) }) };
 }
 
 export const authenticatorCodeMethod = defineMethod({
@@ -53,16 +53,20 @@ export const authenticatorCodeMethod = defineMethod({
   redisplay: [],
 
   async arrive(ctx): Promise<Outcome<AuthenticatorCodeEvent> | undefined> {
+    if (!textMessageCompletes(ctx.facts)) return undefined;
     // A browser remembered for this account needs no code, as with text messages (X2): the text
     // message step completes it without sending one, and the login says remembered_device (Cd).
-    if (textMessageCompletes(ctx.facts) && (await deviceRemembered(ctx, false))) return { kind: 'event', event: 'deviceRemembered' };
+    if (await deviceRemembered(ctx, false)) return { kind: 'event', event: 'deviceRemembered' };
+    // An app turned off at the hard cap cannot be used until it is set up again: a text message can.
+    const account = appAccount(ctx);
+    if ((await ctx.services.counters.status(lockoutKeys.authenticatorApp(account.id))).disabled) return { kind: 'event', event: 'textMessageRequested' };
     return undefined;
   },
 
   async present(ctx, presentation) {
     const account = appAccount(ctx);
     const status = await ctx.services.counters.status(lockoutKeys.authenticatorApp(account.id));
-    if (status.locked || status.disabled) return lockedView({ ...status, what: 'authenticator-app' });
+    if (status.locked || status.disabled) return lockedView({ ...status, what: 'authenticator-app', canUseTextMessage: textMessageCompletes(ctx.facts) });
     return {
       template: 'enter-authenticator-code.njk',
       data: {

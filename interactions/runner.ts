@@ -8,6 +8,7 @@ import type { Logger } from '../src/logger.js';
 import { AMR_CREDENTIAL, VectorSyntaxError, credentialsFromAmr, parseVector, parseVtr, proofingAtLeast, type CredentialComponent } from '../src/provider/vectors.js';
 import type { AppServices } from '../src/services.js';
 import { abandonRegistration } from '../src/accounts/registration.js';
+import { CANNOT_CONTINUE_REFERENCES } from '../src/web/error-references.js';
 import type { FieldError } from '../src/web/renderer.js';
 import { JourneyConflictError, JourneyInvariantError } from './engine/errors.js';
 import { wouldComplete } from './engine/guards.js';
@@ -254,7 +255,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       if (step.end === 'login') return finishAt(journey, record);
       // What the service's vectors wanted that is missing, so the page can say what to set up.
       const appWouldDo = record.facts.hasAuthenticatorApp !== true && wouldComplete(record.facts, 'Ck') && !wouldComplete(record.facts, 'Cd');
-      return { kind: 'render', step: record.step, view: { template: 'cannot-continue.njk', data: { page: step.page, appWouldDo } } };
+      return { kind: 'render', step: record.step, view: { template: 'cannot-continue.njk', data: { page: step.page, appWouldDo, reference: CANNOT_CONTINUE_REFERENCES[step.page] } } };
     }
     const method = methodAt(journey, record.step);
     if (!method) throw new JourneyInvariantError(`journey "${journey.id}" rests on the decision step "${record.step}"`);

@@ -1,5 +1,11 @@
 import { minutesText } from '../../src/web/durations.js';
+import { ERROR_REFERENCES } from '../../src/web/error-references.js';
 import type { View } from './types.js';
+
+const LOCKED_REFERENCES = {
+  'security-code': { locked: ERROR_REFERENCES.securityCodeLocked, off: ERROR_REFERENCES.securityCodesTurnedOff },
+  'authenticator-app': { locked: ERROR_REFERENCES.authenticatorAppLocked, off: ERROR_REFERENCES.authenticatorAppTurnedOff },
+} as const;
 
 /** Pages several methods show when a person has to wait. Copy lives in the templates. */
 
@@ -10,14 +16,22 @@ export { minutesText };
  * many texts to this network or number block (B4), which the page words differently.
  */
 export function tooManyRequestsView(retryAfterSeconds: number, reason: 'attempts' | 'texts' = 'attempts'): View {
-  return { template: 'too-many-requests.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds, reason }, status: 429 };
+  const reference = reason === 'texts' ? ERROR_REFERENCES.textsThrottled : ERROR_REFERENCES.networkThrottled;
+  return { template: 'too-many-requests.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds, reason, reference }, status: 429 };
 }
 
 /** A step locked after too many wrong answers (X8), or disabled at the hard cap (no time ends that). */
 export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' | 'authenticator-app'; canUseTextMessage?: boolean }): View {
   return {
     template: 'locked.njk',
-    data: { wait: minutesText(options.retryAfterSeconds), retryAfterSeconds: options.retryAfterSeconds, disabled: options.disabled, what: options.what, canUseTextMessage: options.canUseTextMessage === true },
+    data: {
+      wait: minutesText(options.retryAfterSeconds),
+      retryAfterSeconds: options.retryAfterSeconds,
+      disabled: options.disabled,
+      what: options.what,
+      canUseTextMessage: options.canUseTextMessage === true,
+      reference: LOCKED_REFERENCES[options.what][options.disabled ? 'off' : 'locked'],
+    },
     status: 429,
   };
 }

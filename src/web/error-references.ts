@@ -9,6 +9,27 @@ export const ERROR_REFERENCES = {
   resetLinkUsed: 'CID2022',
   resetLinkBroken: 'CID2023',
   unknownClient: 'CID2024',
+  // carelogin's own (CL), for situations NHS login publishes no code for.
+  securityCodeLocked: 'CL1001',
+  securityCodesTurnedOff: 'CL1002',
+  authenticatorAppLocked: 'CL1003',
+  authenticatorAppTurnedOff: 'CL1004',
+  networkThrottled: 'CL1010',
+  textsThrottled: 'CL1011',
+  identityVerificationRequired: 'CL1020',
+  methodNotAvailable: 'CL1021',
+  mobileNumberRequired: 'CL1022',
+  mobileChangeHeld: 'CL1023',
+  mobileChangeCancelled: 'CL1024',
 } as const;
+
+/** The reference of each "cannot continue" page (interactions/engine/types.ts CannotContinuePage). */
+export const CANNOT_CONTINUE_REFERENCES: Readonly<Record<string, ErrorReference>> = {
+  'identity-verification-required': ERROR_REFERENCES.identityVerificationRequired,
+  'authentication-method-not-available': ERROR_REFERENCES.methodNotAvailable,
+  'mobile-number-required': ERROR_REFERENCES.mobileNumberRequired,
+  'mobile-change-held': ERROR_REFERENCES.mobileChangeHeld,
+  'mobile-change-cancelled': ERROR_REFERENCES.mobileChangeCancelled,
+};
 
 export type ErrorReference = (typeof ERROR_REFERENCES)[keyof typeof ERROR_REFERENCES];

@@ -131,6 +131,7 @@ describe('sign-in with an authenticator app', () => {
     expect(locked.status).to.equal(429);
     expect(heading(locked)).to.equal('You entered the wrong security code too many times');
     expect(pageText(locked)).to.contain('enter the code your authenticator app shows');
+    expect(pageText(locked)).to.contain('Reference: CL1003');
     const stillLocked = await journey.browser.post(`${test.url}/interaction/${journey.uid}/enter-authenticator-code`, { code: right, _csrf: /name="_csrf" value="([^"]+)"/.exec(page.html)![1]! });
     expect(stillLocked.status).to.equal(429);
     expect(stillLocked.callbackUrl).to.equal(undefined);
@@ -191,6 +192,7 @@ describe('sign-in with an authenticator app', () => {
     const after = await submit(journey, page, { code: await latestSmsCode(test, account.mobileNumber!) });
     expect(heading(after)).to.equal('You cannot sign in to this service in this way');
     expect(pageText(after)).to.contain('needs a security code from an authenticator app');
+    expect(pageText(after)).to.contain('Reference: CL1021');
     const back = await journey.browser.submit(after, {}, { button: 'Continue' });
     expect(callbackError(back).error).to.equal('access_denied');
   });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { CANNOT_CONTINUE_REFERENCES, ERROR_REFERENCES } from '../../src/web/error-references.js';
 import { GUARDS } from '../../interactions/engine/guards.js';
 import { BACK_EVENT, DECISION_EVENT, isDecisionStep, isEndStep, isMethodStep, transitionList, type Journey } from '../../interactions/engine/types.js';
 import { JOURNEYS, JOURNEY_FOR_PROMPT } from '../../interactions/journeys/index.js';
@@ -171,5 +172,17 @@ describe('prompts', () => {
   it('maps the login and vtr prompts to journeys that exist', () => {
     expect(JOURNEY_FOR_PROMPT).to.deep.equal({ login: 'sign-in', vtr: 'step-up' });
     for (const id of Object.values(JOURNEY_FOR_PROMPT)) expect(JOURNEYS).to.have.property(id);
+  });
+});
+
+describe('error references', () => {
+  it('are unique, and every page a journey can end on has one', () => {
+    const codes = Object.values(ERROR_REFERENCES);
+    expect(new Set(codes).size).to.equal(codes.length);
+    for (const journey of Object.values(JOURNEYS)) {
+      for (const [id, step] of Object.entries(journey.steps)) {
+        if (isEndStep(step) && step.end === 'abort') expect(CANNOT_CONTINUE_REFERENCES[step.page], `${journey.id} ${id}`).to.match(/^CL\d{4}$/);
+      }
+    }
   });
 });

@@ -80,6 +80,7 @@ describe('passkey security', function () {
       }
       const throttled = await journey.browser.submit(current, { credential: JSON.stringify(authenticator.authenticate(passkeyOptionsOn(page))) });
       expect(throttled.status).to.equal(429);
+      expect(throttled.html).to.contain('Reference: CL1010');
       expect(throttled.callbackUrl).to.equal(undefined);
     });
   });

@@ -28,6 +28,8 @@ export function createCsrf(hmacSecret: string): Csrf {
       if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return false;
       const expected = mac(binding);
       const given = Buffer.from(token, 'base64url');
+      // Only the canonical spelling: the last character's two spare bits decode the same either way.
+      if (given.toString('base64url') !== token) return false;
       return given.length === expected.length && timingSafeEqual(given, expected);
     },
   };

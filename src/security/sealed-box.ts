@@ -30,7 +30,8 @@ export function createSealedBox(hmacSecret: string, purpose: string): SealedBox 
     },
     open(sealed, associatedData) {
       const raw = SEALED_SHAPE.test(sealed) ? Buffer.from(sealed, 'base64url') : undefined;
-      if (!raw || raw[0] !== VERSION || raw.length <= 1 + IV_BYTES + TAG_BYTES) return undefined;
+      // Only the canonical spelling, so a sealed value has exactly one accepted form.
+      if (!raw || raw.toString('base64url') !== sealed || raw[0] !== VERSION || raw.length <= 1 + IV_BYTES + TAG_BYTES) return undefined;
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(1, 1 + IV_BYTES));
         decipher.setAAD(Buffer.from(associatedData, 'utf8'));

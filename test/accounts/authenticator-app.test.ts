@@ -52,7 +52,8 @@ describe('authenticator app setup tokens', () => {
     expect(apps.pending(token, 'account-b', 'session-1', then + 10)).to.equal(undefined);
     expect(apps.pending(token, 'account-a', 'session-2', then + 10)).to.equal(undefined);
     expect(apps.pending(token, 'account-a', 'session-1', then + SETUP_SECONDS)).to.equal(undefined);
-    const altered = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
+    // A character inside the ciphertext.
+    const altered = `${token.slice(0, 20)}${token[20] === 'A' ? 'B' : 'A'}${token.slice(21)}`;
     expect(apps.pending(altered, 'account-a', 'session-1', then + 10)).to.equal(undefined);
     expect(apps.begin('account-a', 'session-1', then).secret).to.not.equal(secret);
   });

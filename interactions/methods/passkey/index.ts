@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JourneyInvariantError } from '../../engine/errors.js';
 import { tooManyRequestsView } from '../pages.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
@@ -26,8 +27,9 @@ const schema = z.object({
 type PasskeyEvent = 'verified';
 
 function challengeOf(ctx: StepContext): string {
-  // Made by enter(); a journey row from before passkeys existed gets one now (never reused: it moves on).
-  return ctx.facts.passkeyChallenge ?? ctx.services.passkeys.newChallenge();
+  // Made by enter(), which runs whenever a journey arrives here.
+  if (!ctx.facts.passkeyChallenge) throw new JourneyInvariantError('passkey step without its challenge');
+  return ctx.facts.passkeyChallenge;
 }
 
 export const passkeyMethod = defineMethod({

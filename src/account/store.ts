@@ -38,6 +38,24 @@ export async function grantBelongsTo(db: Db, grantId: string, accountId: string)
 export interface SignedInBrowser {
   readonly uid: string;
   readonly signedInAt: Date;
+  /** How: "a password and an authenticator app" (from the session's amr), or undefined if unknown. */
+  readonly signedInWith: string | undefined;
+}
+
+/** Each amr value in words, in the order a sentence lists them. */
+const AMR_WORDS: readonly (readonly [string, string])[] = [
+  ['hwk', 'a passkey'],
+  ['pwd', 'a password'],
+  ['sms', 'a security code by text message'],
+  ['otp', 'an authenticator app'],
+  ['remembered_device', 'a remembered device'],
+];
+
+/** "a password and a security code by text message"; undefined when no amr value is known. */
+export function signInMethodsInWords(amr: readonly string[]): string | undefined {
+  const words = AMR_WORDS.filter(([value]) => amr.includes(value)).map(([, text]) => text);
+  if (words.length === 0) return undefined;
+  return words.length === 1 ? words[0] : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`;
 }
 
 /**
@@ -45,16 +63,20 @@ export interface SignedInBrowser {
  * (`revokedSecond`, src/accounts/sessions-valid-after.ts), which no longer work.
  */
 export async function listSessions(db: Db, accountId: string, revokedSecond: number | null): Promise<SignedInBrowser[]> {
-  const rows = await queryRows<{ uid: string; login_ts: string }>(
+  const rows = await queryRows<{ uid: string; login_ts: string; amr: unknown }>(
     db,
-    `SELECT uid, payload->>'loginTs' AS login_ts FROM oidc_model
+    `SELECT uid, payload->>'loginTs' AS login_ts, payload->'amr' AS amr FROM oidc_model
       WHERE model = 'Session' AND payload->>'accountId' = $1 AND uid IS NOT NULL AND (expires_at IS NULL OR expires_at > now())
       ORDER BY (payload->>'loginTs')::bigint DESC NULLS LAST`,
     [accountId],
   );
   return rows
     .filter((r) => signInCounts(revokedSecond, r.login_ts === null ? undefined : Number(r.login_ts)))
-    .map((r) => ({ uid: r.uid, signedInAt: new Date(Number(r.login_ts) * 1000) }));
+    .map((r) => ({
+      uid: r.uid,
+      signedInAt: new Date(Number(r.login_ts) * 1000),
+      signedInWith: signInMethodsInWords(Array.isArray(r.amr) ? r.amr.filter((m): m is string => typeof m === 'string') : []),
+    }));
 }
 
 /** Ends one session of this account; false when there is none with that uid for this account (IDOR). */

@@ -95,6 +95,7 @@ describe('Your account: authenticator app', function () {
     const oldSecret = await addAuthenticatorApp(test, account);
     const { browser, page: overview } = await signInToAccount(test, account, { appSecret: oldSecret });
     expect(pageText(overview)).to.match(/Set up on/);
+    expect(pageText(overview)).to.contain('with a password and an authenticator app');
     const setup = await browser.get(`${test.url}/account/authenticator-app`);
     expect(pageText(setup)).to.contain('This replaces the authenticator app you set up on');
     const newSecret = secretOn(setup);

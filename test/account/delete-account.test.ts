@@ -5,7 +5,7 @@ import { createRememberedDevices } from '../../src/accounts/remembered-devices.j
 import type { TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
 import { passwordPolicy } from '../../src/security/attempt-counters.js';
-import { createAccount, errorSummary, heading } from '../interactions/support.js';
+import { addPasskey, createAccount, errorSummary, heading } from '../interactions/support.js';
 import { outbox, signInToAccount, startAccountTestIdp, TEST_PASSWORD } from './support.js';
 
 describe('Your account: deleting the account', function () {
@@ -29,6 +29,8 @@ describe('Your account: deleting the account', function () {
     const bystander = await createAccount(test);
     await createRememberedDevices(test.idp.db.dataSource, test.idp.config).remember(account.id, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36');
     await test.idp.db.dataSource.query(`INSERT INTO client_user_metadata (account_id, client_id, value) VALUES ($1, $2, 'kept by a service')`, [account.id, test.rp.clientId]);
+    await addPasskey(test, account);
+    await addPasskey(test, bystander);
     const rpSignIn = await signIn(test, { email: account.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
     const tokens = await test.rp.exchange(rpSignIn.callbackUrl, rpSignIn.request);
     const other = await signIn(test, { email: bystander.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
@@ -43,6 +45,8 @@ describe('Your account: deleting the account', function () {
 
     expect(await count(`SELECT count(*) AS n FROM account WHERE id = $1`, [account.id])).to.equal(0);
     expect(await count(`SELECT count(*) AS n FROM remembered_device WHERE account_id = $1`, [account.id])).to.equal(0);
+    expect(await count(`SELECT count(*) AS n FROM passkey WHERE account_id = $1`, [account.id])).to.equal(0);
+    expect(await count(`SELECT count(*) AS n FROM passkey WHERE account_id = $1`, [bystander.id]), 'another account keeps its passkey').to.equal(1);
     expect(await count(`SELECT count(*) AS n FROM client_user_metadata WHERE account_id = $1`, [account.id])).to.equal(0);
     expect(await count(`SELECT count(*) AS n FROM security_code WHERE account_id = $1`, [account.id])).to.equal(0);
     expect(await count(`SELECT count(*) AS n FROM oidc_model WHERE payload->>'accountId' = $1`, [account.id])).to.equal(0);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { signInMethodsInWords } from '../../src/account/store.js';
 import { pageText } from '../helpers/browser.js';
 import type { TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
@@ -64,5 +65,16 @@ describe('Your account: signing in and the overview', function () {
     const page = await rpSignIn.browser.get(`${test.url}/account`);
     expect(page.url).to.match(/\/interaction\//);
     expect(heading(page)).to.equal('Check your mobile phone');
+  });
+});
+
+describe('how a browser signed in, in words', () => {
+  it('names each method once, in a fixed order, joined as a sentence', () => {
+    expect(signInMethodsInWords(['pwd'])).to.equal('a password');
+    expect(signInMethodsInWords(['sms', 'pwd'])).to.equal('a password and a security code by text message');
+    expect(signInMethodsInWords(['pwd', 'sms', 'otp'])).to.equal('a password, a security code by text message and an authenticator app');
+    expect(signInMethodsInWords(['hwk'])).to.equal('a passkey');
+    expect(signInMethodsInWords(['mfa', 'unknown'])).to.equal(undefined);
+    expect(signInMethodsInWords([])).to.equal(undefined);
   });
 });

@@ -59,6 +59,9 @@ describe('Your account: passkeys', function () {
     const signedIn = await other.submit(passkeyPage, { credential: JSON.stringify(authenticator.authenticate(passkeyOptionsOn(passkeyPage))) });
     expect(heading(signedIn)).to.equal('Your account');
     expect(pageText(signedIn)).to.contain(account.email);
+    // Where you are signed in: this device, by passkey; the first browser, by password and text message.
+    expect(pageText(signedIn)).to.contain('with a passkey');
+    expect(pageText(signedIn)).to.contain('with a password and a security code by text message');
   });
 
   it('says what to do when no passkey was made, when the page is from another sign-in, and when the passkey is already saved', async () => {

@@ -33,7 +33,12 @@ export class SoftwareAuthenticator {
   private readonly credentials = new Map<string, StoredCredential>();
 
   /** `counting`: a security key that increments its signature counter (most synced passkeys send 0). */
-  constructor(private readonly origin: string, private readonly options: { counting?: boolean; userVerified?: boolean } = {}) {}
+  constructor(private readonly origin: string, private options: { counting?: boolean; userVerified?: boolean } = {}) {}
+
+  /** From now on, answer with (or without) user verification, as an authenticator with no PIN or biometric set would. */
+  verifyUser(verified: boolean): void {
+    this.options = { ...this.options, userVerified: verified };
+  }
 
   /** The answer to navigator.credentials.create(options), as @simplewebauthn/browser's startRegistration gives it. */
   register(options: CreationOptions): Record<string, unknown> {

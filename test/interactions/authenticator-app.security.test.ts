@@ -33,7 +33,7 @@ describe('authenticator app security', function () {
     return { journey, page };
   }
 
-  it('X5: of two sign-ins racing with the same right code, exactly one gets through', async () => {
+  it('B5/X5: of two sign-ins racing with the same right code, exactly one gets through', async () => {
     const account = await createAccount(test);
     const secret = await addAuthenticatorApp(test, account);
     const one = await atAppStep(account.email);
@@ -68,7 +68,7 @@ describe('authenticator app security', function () {
     expect(status).to.include({ disabled: false, locked: false, consecutiveFailures: 0 });
   });
 
-  it('V13.3.1: a sealed secret copied to another account opens for neither code check', async () => {
+  it('B5/V13.3.1: the seed is sealed at rest, and a sealed seed copied to another account opens for neither code check', async () => {
     const victim = await createAccount(test);
     const secret = await addAuthenticatorApp(test, victim);
     const attacker = await createAccount(test);

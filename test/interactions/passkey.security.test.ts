@@ -36,6 +36,28 @@ describe('passkey security', function () {
     expect(heading(refused)).to.equal('Sign in with a passkey');
   });
 
+  it('B6: an assertion for another RP ID, one without user verification, and one replayed to its spent step are all refused', async () => {
+    const account = await createAccount(test);
+    const authenticator = await addPasskey(test, account);
+    const { journey, page } = await passkeyPage();
+    const options = passkeyOptionsOn(page);
+    const otherRp = await journey.browser.submit(page, { credential: JSON.stringify(authenticator.authenticate({ ...options, rpId: 'evil.localtest' })) });
+    expect(otherRp.status).to.equal(400);
+    authenticator.verifyUser(false);
+    const unverified = await journey.browser.submit(otherRp, { credential: JSON.stringify(authenticator.authenticate(options)) });
+    expect(unverified.status).to.equal(400);
+    authenticator.verifyUser(true);
+    const answer = JSON.stringify(authenticator.authenticate(options));
+    const signedIn = await journey.browser.submit(unverified, { credential: answer });
+    expect(heading(signedIn)).to.not.equal('Sign in with a passkey');
+    // The same answer to the same step again: the journey has moved on, so it is not evaluated.
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)![1]!;
+    const replayed = await journey.browser.post(`${test.url}/interaction/${journey.uid}/use-passkey`, { _csrf: csrf, credential: answer });
+    expect(replayed.callbackUrl ?? '').to.not.contain('code=');
+    const audit: { n: string | number }[] = await test.idp.db.dataSource.query(`SELECT count(*) AS n FROM audit_event WHERE account_id = $1 AND type = 'passkey.verified'`, [account.id]);
+    expect(Number(audit[0]!.n)).to.equal(1);
+  });
+
   it('C5: the create form without its CSRF token stores nothing', async () => {
     const account = await createAccount(test);
     const { browser } = await signInToAccount(test, account);

@@ -1,0 +1,3 @@
+import { securityMapMarkdown } from './security-map.js';
+
+console.log(securityMapMarkdown());

@@ -158,6 +158,8 @@ describe('sign-in with an authenticator app', () => {
     );
     const { page } = await toSecondFactor(account.email, '["P0.Cp.Cd","P0.Cp.Ck"]');
     expect(heading(page)).to.equal(SMS_HEADING);
+    // And the text message page does not send them back to it.
+    expect(pageText(page)).to.not.contain('Use your authenticator app instead');
   });
 
   it('a browser remembered from an app sign-in needs only the password next time, and reports Cd', async () => {

@@ -59,9 +59,13 @@ function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult>
   return sendSecurityCode(ctx, manager, { accountId: account.id, purpose: PURPOSE, channel: 'sms', to: mobile, template: 'sign-in-security-code', fixedCode: fixedCodeFor(ctx, account), testPersona: account.testPersona });
 }
 
-/** The account has an authenticator app and a code from it would meet a vector the service asked for. */
-function appCompletes(ctx: StepContext): boolean {
-  return ctx.facts.hasAuthenticatorApp === true && wouldComplete(ctx.facts, 'Ck');
+/**
+ * The account has an authenticator app that is not turned off (X8 hard cap), and a code from it
+ * would meet a vector the service asked for.
+ */
+async function appCompletes(ctx: StepContext): Promise<boolean> {
+  if (ctx.facts.hasAuthenticatorApp !== true || !wouldComplete(ctx.facts, 'Ck') || !ctx.account) return false;
+  return !(await ctx.services.counters.status(lockoutKeys.authenticatorApp(ctx.account.id))).disabled;
 }
 
 async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
@@ -106,7 +110,7 @@ export const smsCodeMethod = defineMethod({
         expiresIn: minutesText(ctx.services.config.ttl.securityCode),
         // Only where a cookie can be set (always, over HTTP).
         canRememberDevice: ctx.request !== undefined,
-        canUseAuthenticatorApp: appCompletes(ctx),
+        canUseAuthenticatorApp: await appCompletes(ctx),
       },
     };
   },
@@ -124,7 +128,7 @@ export const smsCodeMethod = defineMethod({
     /** "Use your authenticator app instead", for an account with one, when an app code would do for the service. */
     'use-authenticator-app': {
       async run(ctx) {
-        return appCompletes(ctx) ? { kind: 'event', event: 'authenticatorAppRequested' } : { kind: 'retry' };
+        return (await appCompletes(ctx)) ? { kind: 'event', event: 'authenticatorAppRequested' } : { kind: 'retry' };
       },
     },
     /** "I cannot access my mobile": confirm the email address, then prove a new number (change-mobile steps). */

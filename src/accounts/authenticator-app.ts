@@ -98,14 +98,17 @@ export function createAuthenticatorApps(deps: { dataSource: DataSource; hmacSecr
     return account.authenticatorSecret ? stored.open(account.authenticatorSecret, account.id)?.toString('utf8') : undefined;
   }
 
-  /** Records `step` as used, unless it (or a later one) already was: the atomic "accepted once". */
-  async function claimStep(manager: Pick<EntityManager, 'query'>, accountId: string, step: number): Promise<boolean> {
+  /**
+   * Records `step` as used, unless it (or a later one) already was: the atomic "accepted once". Only
+   * for the app the code was checked against (`sealed`): one replaced meanwhile is not this one.
+   */
+  async function claimStep(manager: Pick<EntityManager, 'query'>, accountId: string, sealed: string, step: number): Promise<boolean> {
     const rows = await queryRows(
       manager,
-      `UPDATE account SET authenticator_last_step = $2
-        WHERE id = $1 AND authenticator_secret IS NOT NULL AND (authenticator_last_step IS NULL OR authenticator_last_step < $2)
+      `UPDATE account SET authenticator_last_step = $3
+        WHERE id = $1 AND authenticator_secret = $2 AND (authenticator_last_step IS NULL OR authenticator_last_step < $3)
         RETURNING id`,
-      [accountId, step],
+      [accountId, sealed, step],
     );
     return rows.length > 0;
   }
@@ -149,10 +152,10 @@ export function createAuthenticatorApps(deps: { dataSource: DataSource; hmacSecr
 
     async check(account, code, now = nowSeconds()) {
       const secret = open(account);
-      if (!secret) return 'none';
+      if (!secret || !account.authenticatorSecret) return 'none';
       const step = await matchingStep(secret, code, now);
       if (step === undefined) return 'invalid';
-      return (await claimStep(dataSource, account.id, step)) ? 'valid' : 'reused';
+      return (await claimStep(dataSource, account.id, account.authenticatorSecret, step)) ? 'valid' : 'reused';
     },
 
     async remove(account, meta) {

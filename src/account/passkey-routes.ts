@@ -30,8 +30,7 @@ export function addPasskeyRoutes(router: Router, services: AppServices, kit: Acc
     page(ctx, 'passkeys', {
       title: 'Passkeys',
       passkeys: await passkeys.list(account.id),
-      // Inside a <script type="application/json">: nothing in it may close the element.
-      optionsJson: JSON.stringify(options).replace(/</g, '\\u003c'),
+      options,
       registration: token,
       errors,
       csrfToken: csrfToken(ctx),

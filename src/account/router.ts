@@ -11,7 +11,7 @@ import { invalidateResetLinks, textPasswordChanged } from '../accounts/password-
 import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
 import { revokedUpTo, revokeSignIns, signInCounts } from '../accounts/sessions-valid-after.js';
 import { parseUkMobile } from '../accounts/uk-mobile.js';
-import { queryRows } from '../db/sql.js';
+import { isUniqueViolation, queryRows } from '../db/sql.js';
 import { findGrantId } from '../provider/adapter.js';
 import { assessVectors, credentialsFromAmr, parseVector } from '../provider/vectors.js';
 import { CsrfError, NotFoundError } from '../errors.js';
@@ -684,11 +684,6 @@ function maskMobile(e164: string): string {
   return `Ending in ${e164.slice(-4)}`;
 }
 
-/** PostgreSQL's unique_violation, however the driver wraps it. */
-function isUniqueViolation(error: unknown): boolean {
-  const candidate = error as { code?: unknown; driverError?: { code?: unknown } } | null;
-  return candidate?.code === '23505' || candidate?.driverError?.code === '23505';
-}
 
 /** Only our own account pages are places to return to (no open redirect). */
 function safeReturn(value: unknown): string {

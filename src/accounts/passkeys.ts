@@ -12,7 +12,7 @@ import {
 } from '@simplewebauthn/server';
 import type { DataSource } from 'typeorm';
 import type { Account } from '../../entities/account.js';
-import { queryRows } from '../db/sql.js';
+import { isUniqueViolation, queryRows } from '../db/sql.js';
 import type { Logger } from '../logger.js';
 import type { Notifications } from '../notifications/outbox.js';
 import type { Audit } from '../security/audit.js';
@@ -143,8 +143,7 @@ export function createPasskeys(deps: { dataSource: DataSource; issuer: string; h
           await notifications.enqueue(manager, { template: 'sign-in-method-changed', to: account.email, data: { change: 'added', method: 'passkey' }, accountId: account.id });
         });
       } catch (error) {
-        const code = (error as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (error as { code?: string }).code;
-        if (code === '23505') return 'duplicate';
+        if (isUniqueViolation(error)) return 'duplicate';
         throw error;
       }
       return 'added';

@@ -69,3 +69,9 @@ export async function queryRows<R = Record<string, unknown>>(db: Pick<EntityMana
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as R[];
   return Array.isArray(result) ? (result as R[]) : [];
 }
+
+/** PostgreSQL's unique_violation, however the driver wraps it. */
+export function isUniqueViolation(error: unknown): boolean {
+  const candidate = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return candidate?.code === '23505' || candidate?.driverError?.code === '23505';
+}

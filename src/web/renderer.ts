@@ -36,6 +36,8 @@ export function createRenderer(options: { serviceName?: string } = {}): Renderer
   env.addGlobal('serviceName', options.serviceName ?? 'carelogin');
   env.addFilter('nhsDate', nhsDate);
   env.addFilter('nhsDateTime', nhsDateTime);
+  /** JSON for a <script type="application/json">: nothing in it may close the element. */
+  env.addFilter('scriptJson', (value: unknown) => new nunjucks.runtime.SafeString(JSON.stringify(value).replace(/</g, '\\u003c')));
   /** Turns our FieldError[] into the error summary's errorList. */
   env.addFilter('errorList', (errors: FieldError[] | undefined) => (errors ?? []).map((e) => ({ text: e.text, href: `#${e.field}` })));
   /** The message for one field, in the shape nhsuk macros take for errorMessage. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { lockoutKeys } from '../../src/security/attempt-counters.js';
 import { pageText, type Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { addAuthenticatorApp, appCode, callbackError, createAccount, errorSummary, heading, latestSmsCode, smsCount, startJourney, submit, TEST_PASSWORD, wrongCode } from './support.js';
+import { addAuthenticatorApp, appCode, callbackError, createAccount, errorSummary, heading, journeyAmr, latestSmsCode, smsCount, startJourney, submit, TEST_PASSWORD, wrongCode } from './support.js';
 
 const APP_HEADING = 'Enter the security code from your authenticator app';
 const SMS_HEADING = 'Check your mobile phone';
@@ -32,11 +32,6 @@ describe('sign-in with an authenticator app', () => {
     return { journey, page };
   }
 
-  /** What the journey proved (the login's amr), as the journey recorded it. */
-  async function amrOf(uid: string): Promise<string[]> {
-    const [row] = (await test.idp.db.dataSource.query('SELECT facts FROM journey_state WHERE uid = $1', [uid])) as { facts: { amr?: string[] } }[];
-    return row?.facts.amr ?? [];
-  }
 
   async function finish(journey: Awaited<ReturnType<typeof startJourney>>, page: Awaited<ReturnType<typeof submit>>) {
     if (!page.callbackUrl) page = await journey.browser.submit(page, {}, { button: 'Continue' });
@@ -53,7 +48,7 @@ describe('sign-in with an authenticator app', () => {
     const done = await submit(journey, page, { code: await appCode(secret) });
     const tokens = await finish(journey, done);
     expect(tokens.claims()).to.include({ sub: account.id, vot: 'P0.Cp.Ck' });
-    expect(await amrOf(journey.uid)).to.deep.equal(['pwd', 'otp']);
+    expect(await journeyAmr(test, journey.uid)).to.deep.equal(['pwd', 'otp']);
   });
 
   it('accepts the code of the step before or after now (±1 step) and refuses one two steps away', async () => {
@@ -91,7 +86,7 @@ describe('sign-in with an authenticator app', () => {
     const done = await submit(journey, sms, { code: await latestSmsCode(test, account.mobileNumber!) });
     const tokens = await finish(journey, done);
     expect(tokens.claims()).to.include({ vot: 'P0.Cp.Cd' });
-    expect(await amrOf(journey.uid)).to.deep.equal(['pwd', 'sms']);
+    expect(await journeyAmr(test, journey.uid)).to.deep.equal(['pwd', 'sms']);
   });
 
   it('goes straight to a text message when the service accepts only Cd, with no way to the app', async () => {
@@ -170,7 +165,7 @@ describe('sign-in with an authenticator app', () => {
     const second = await toSecondFactor(account.email, '["P0.Cp.Cd","P0.Cp.Ck"]', first.journey.browser, { prompt: 'login' });
     const tokens = await finish(second.journey, second.page);
     expect(tokens.claims()).to.include({ vot: 'P0.Cp.Cd' });
-    expect(await amrOf(second.journey.uid)).to.deep.equal(['pwd', 'remembered_device']);
+    expect(await journeyAmr(test, second.journey.uid)).to.deep.equal(['pwd', 'remembered_device']);
     expect(await smsCount(test, account.mobileNumber!)).to.equal(0);
   });
 
@@ -184,7 +179,7 @@ describe('sign-in with an authenticator app', () => {
     const stepped = await submit(again, again.page, { code: await appCode(secret) });
     const tokens = await finish(again, stepped);
     expect(tokens.claims()).to.include({ vot: 'P0.Cp.Ck' });
-    expect(await amrOf(again.uid)).to.have.members(['pwd', 'sms', 'otp']);
+    expect(await journeyAmr(test, again.uid)).to.have.members(['pwd', 'sms', 'otp']);
   });
 
   it('an account without an app that a service asks Ck of is told so honestly (access_denied), never given Cd', async () => {

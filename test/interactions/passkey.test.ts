@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.js';
-import { addPasskey, createAccount, errorSummary, heading, latestSmsCode, passkeyOptionsOn, startJourney, submit, TEST_PASSWORD } from './support.js';
+import { addPasskey, createAccount, errorSummary, heading, journeyAmr, latestSmsCode, passkeyOptionsOn, startJourney, submit, TEST_PASSWORD } from './support.js';
 
 const PASSKEY_HEADING = 'Sign in with a passkey';
 
@@ -18,10 +18,6 @@ describe('sign-in with a passkey', () => {
   });
   after(async () => test?.close());
 
-  async function amrOf(uid: string): Promise<string[]> {
-    const [row] = (await test.idp.db.dataSource.query('SELECT facts FROM journey_state WHERE uid = $1', [uid])) as { facts: { amr?: string[] } }[];
-    return row?.facts.amr ?? [];
-  }
 
   async function toPasskeyPage(vtr = '["P0.Cp.Cd","P0.Cm"]') {
     const journey = await startJourney(test, { params: { vtr } });
@@ -41,7 +37,7 @@ describe('sign-in with a passkey', () => {
     if (!done.callbackUrl) done = await journey.browser.submit(done, {}, { button: 'Continue' });
     const tokens = await test.rp.exchange(done.callbackUrl!, journey.request);
     expect(tokens.claims()).to.include({ sub: account.id, vot: 'P0.Cm' });
-    expect(await amrOf(journey.uid)).to.deep.equal(['hwk']);
+    expect(await journeyAmr(test, journey.uid)).to.deep.equal(['hwk']);
   });
 
   it('is not offered when the service does not accept Cm', async () => {

@@ -149,3 +149,9 @@ export function passkeyOptionsOn(page: Page): { challenge: string; rpId?: string
   if (!json) throw new Error(`no passkey options on ${page.url}`);
   return JSON.parse(json) as { challenge: string };
 }
+
+/** What a journey proved (the login's amr), as the journey recorded it. */
+export async function journeyAmr(test: TestIdp, uid: string): Promise<string[]> {
+  const [row] = (await test.idp.db.dataSource.query('SELECT facts FROM journey_state WHERE uid = $1', [uid])) as { facts: { amr?: string[] } }[];
+  return row?.facts.amr ?? [];
+}

@@ -22,7 +22,7 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'enter-password.njk': { email: 'someone@example.test' },
   'enter-security-code.njk': { mobileEnding: '5100', expiresIn: '10 minutes', canUseAuthenticatorApp: true },
   'enter-authenticator-code.njk': { canRememberDevice: true, canUseTextMessage: true },
-  'use-passkey.njk': { optionsJson: '{"challenge":"abc","rpId":"localhost"}' },
+  'use-passkey.njk': { options: { challenge: 'abc', rpId: 'localhost', note: '</script><b>' } },
   'confirm-email-code.njk': { email: 'someone@example.test', expiresIn: '10 minutes' },
   'enter-new-mobile.njk': { values: { mobile: '07400 123 456' } },
   'confirm-new-mobile.njk': { mobileEnding: '3456', expiresIn: '10 minutes' },
@@ -118,6 +118,13 @@ describe('interaction views', () => {
   it('says when a security code can no longer be used at all', () => {
     expect(h1(render('locked.njk', { wait: '15 minutes', disabled: true }))).to.equal('You cannot sign in with a security code');
     expect(h1(render('locked.njk', { wait: '15 minutes', disabled: false }))).to.equal('You entered the wrong security code too many times');
+  });
+
+  it('carries passkey options as JSON that cannot close its script element', () => {
+    const html = render('use-passkey.njk', SAMPLE_DATA['use-passkey.njk']);
+    const json = /<script type="application\/json" id="passkey-options"[^>]*>([\s\S]*?)<\/script>/.exec(html)![1]!;
+    expect(json).to.not.contain('</');
+    expect(JSON.parse(json)).to.deep.equal({ challenge: 'abc', rpId: 'localhost', note: '</script><b>' });
   });
 
   it('escapes what it shows (a client name cannot inject markup)', () => {

@@ -47,8 +47,7 @@ export const passkeyMethod = defineMethod({
     const options = await ctx.services.passkeys.authenticationOptions(challengeOf(ctx));
     return {
       template: 'use-passkey.njk',
-      // Inside a <script type="application/json">: nothing in it may close the element.
-      data: { errors: presentation.errors, optionsJson: JSON.stringify(options).replace(/</g, '\\u003c') },
+      data: { errors: presentation.errors, options },
     };
   },
 

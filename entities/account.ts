@@ -1,4 +1,4 @@
-import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 export type ProofingLevel = 'P0' | 'P5' | 'P9';
 
@@ -6,6 +6,8 @@ export type ProofingLevel = 'P0' | 'P5' | 'P9';
 @Entity({ name: 'account' })
 // An authenticator app is whole or absent: never a secret without its date, or the reverse.
 @Check('account_authenticator_whole', '(authenticator_secret IS NULL) = (authenticator_added_at IS NULL)')
+// One account per NHS number (identity checks stop at a patient linked to another account).
+@Index('account_nhs_number_unique', ['nhsNumber'], { unique: true, where: 'nhs_number IS NOT NULL' })
 export class Account {
   @PrimaryGeneratedColumn('uuid')
   id!: string;

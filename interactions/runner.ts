@@ -89,8 +89,9 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const prompt = details.prompt.details as { reason?: unknown; needed?: unknown };
     const reason = prompt.reason === 'proofing' ? 'proofing' : 'credentials';
     let needed: readonly CredentialComponent[] = [];
+    let level: ProofingLevel | undefined;
     try {
-      needed = parseVector(String(prompt.needed)).credentials;
+      ({ credentials: needed, proofing: level } = parseVector(String(prompt.needed)));
     } catch (error) {
       if (!(error instanceof VectorSyntaxError)) throw error;
     }
@@ -101,8 +102,9 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
         // What this session has already proven, carried so the renewed login does not lose it.
         amr: (session.amr ?? []).filter(isAmr),
         ...accountFacts(account),
-        ...requestedCredentials(details, account.proofingLevel),
-        stepUp: { reason, missing: needed.filter((c) => !proven.has(c)) },
+        // An identity check is the way on: offer the credentials of the vectors that level will meet.
+        ...requestedCredentials(details, reason === 'proofing' && level ? level : account.proofingLevel),
+        stepUp: { reason, missing: needed.filter((c) => !proven.has(c)), ...(reason === 'proofing' && level ? { level } : {}) },
         mobileChangeHeld: (await services.mobileChanges.heldFor(dataSource, account.id)) !== undefined,
         hasPasskey: (await services.passkeys.count(account.id)) > 0,
       },
@@ -255,7 +257,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       if (step.end === 'login') return finishAt(journey, record);
       // What the service's vectors wanted that is missing, so the page can say what to set up.
       const appWouldDo = record.facts.hasAuthenticatorApp !== true && wouldComplete(record.facts, 'Ck') && !wouldComplete(record.facts, 'Cd');
-      return { kind: 'render', step: record.step, view: { template: 'cannot-continue.njk', data: { page: step.page, appWouldDo, reference: CANNOT_CONTINUE_REFERENCES[step.page] } } };
+      return { kind: 'render', step: record.step, view: { template: 'cannot-continue.njk', data: { page: step.page, appWouldDo, levelNeeded: record.facts.stepUp?.level, reference: CANNOT_CONTINUE_REFERENCES[step.page] } } };
     }
     const method = methodAt(journey, record.step);
     if (!method) throw new JourneyInvariantError(`journey "${journey.id}" rests on the decision step "${record.step}"`);

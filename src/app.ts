@@ -13,6 +13,8 @@ import { createProvider, ROUTES } from './provider/provider.js';
 import { createBackchannelLogout, createBackchannelLogoutAdapter } from './provider/logout.js';
 import { createAuthenticatorApps } from './accounts/authenticator-app.js';
 import { createPasskeys } from './accounts/passkeys.js';
+import { createIdentityProofing } from './accounts/identity-proofing.js';
+import { createPatientDemographics } from './demographics/index.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
 import { createMobileChanges } from './accounts/mobile-change.js';
 import { purgeUnconfirmedAccounts } from './accounts/registration.js';
@@ -109,6 +111,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacSecret: keystore.hmacSecret, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacSecret: keystore.hmacSecret, notifications, audit, logger }),
+      demographics: createPatientDemographics(config),
+      identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 
     if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger });

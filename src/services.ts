@@ -16,6 +16,8 @@ import type { KeyedDigest } from './security/keyed-digest.js';
 import type { RegisteredClient } from './clients/registry.js';
 import type { BackchannelLogout } from './provider/logout.js';
 import type { MobileChanges } from './accounts/mobile-change.js';
+import type { IdentityProofing } from './accounts/identity-proofing.js';
+import type { PatientDemographics } from './demographics/patient-demographics.js';
 
 /** Everything request handlers need, built once by the composition root (src/app.ts). */
 export interface AppServices {
@@ -43,4 +45,8 @@ export interface AppServices {
   readonly authenticatorApps: AuthenticatorApps;
   /** Passkeys (WebAuthn, Cm): made in Your account, used to sign in without a password. */
   readonly passkeys: Passkeys;
+  /** The patient register identity checks trace details against (DEMOGRAPHICS_SOURCE). */
+  readonly demographics: PatientDemographics;
+  /** Records an identity check's outcome on the account (level and the register's details). */
+  readonly identityProofing: IdentityProofing;
 }

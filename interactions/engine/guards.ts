@@ -27,8 +27,17 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
   /** The account's email address is confirmed (an account created but never confirmed is not). */
   hasVerifiedEmail: (facts) => facts.hasVerifiedEmail === true,
 
-  /** Step-up: the account's identity level is below the one asked for; no sign-in method can fix that. */
+  /** Step-up: the account's identity level is below the one asked for, and no identity check here reaches it. */
   identityVerificationRequired: (facts) => facts.stepUp?.reason === 'proofing',
+
+  /**
+   * Step-up: the identity level asked for is P5, which a demographics match (a trace against the
+   * register) reaches. P9 needs a route carelogin does not have yet (GP linkage, photo ID).
+   */
+  identityCheckCompletesProofing: (facts) => facts.stepUp?.reason === 'proofing' && facts.stepUp.level === 'P5',
+
+  /** Step-up: after an identity check, the session already has every credential the vector needs. */
+  stepUpComplete: (facts) => facts.stepUp?.reason === 'credentials' && facts.stepUp.missing.length === 0,
 
   /**
    * Step-up: the session lacks Cd and the account's new mobile number is still on hold (X1). Only

@@ -1,4 +1,4 @@
-import type { CredentialComponent } from '../../src/provider/vectors.js';
+import type { CredentialComponent, ProofingLevel } from '../../src/provider/vectors.js';
 
 /**
  * Journeys are data: a set of named steps joined by transitions. A step is served by an
@@ -50,6 +50,8 @@ export interface JourneyFacts {
     readonly reason: 'credentials' | 'proofing';
     /** Credential components the session still lacks for the vector oidc-provider picked. */
     readonly missing: readonly CredentialComponent[];
+    /** For `proofing`: the identity level that vector needs. */
+    readonly level?: ProofingLevel;
   };
 }
 
@@ -58,6 +60,8 @@ export type GuardId =
   | 'hasVerifiedMobile'
   | 'hasVerifiedEmail'
   | 'identityVerificationRequired'
+  | 'identityCheckCompletesProofing'
+  | 'stepUpComplete'
   | 'mobileChangeHeld'
   | 'securityCodeCompletesStepUp'
   | 'authenticatorAppFirst'
@@ -97,7 +101,7 @@ export interface LoginEndStep {
 }
 
 /** Pages explaining why the journey cannot continue; the copy lives in views/cannot-continue.njk. */
-export type CannotContinuePage = 'identity-verification-required' | 'authentication-method-not-available' | 'mobile-number-required' | 'mobile-change-held' | 'mobile-change-cancelled';
+export type CannotContinuePage = 'identity-verification-required' | 'identity-already-linked' | 'authentication-method-not-available' | 'mobile-number-required' | 'mobile-change-held' | 'mobile-change-cancelled';
 
 /**
  * The journey cannot give the service what it asked for. The person reads an honest page, presses

@@ -1,11 +1,21 @@
 import { defineJourney } from '../engine/types.js';
 import { changeMobileSteps } from './change-mobile.js';
 
+/** The second factor that completes the step-up, first match wins (the same after an identity check). */
+const CREDENTIAL_STEPS = [
+  { to: 'enter-authenticator-code', when: 'authenticatorCodeCompletesStepUp' },
+  { to: 'use-passkey', when: 'passkeyCompletesStepUp' },
+  { to: 'mobile-change-held', when: 'mobileChangeHeld' },
+  { to: 'enter-security-code', when: 'securityCodeCompletesStepUp' },
+  { to: 'method-not-available' },
+] as const;
+
 /**
  * Stepping up (oidc-provider prompt `vtr`): the session is signed in but does not meet the vector
  * of trust the service asked for. A missing authenticator app code (Ck) or security code (Cd) is
- * asked for here, for the session's own account; everything else gets an honest page and `access_denied`, because a
- * login must never claim more than was done. Identity verification arrives in a later issue.
+ * asked for here, for the session's own account. A P5 identity level is reached by a demographics
+ * match (enter-your-details), after which the journey assesses the credentials again. Everything else
+ * (P9 today) gets an honest page and `access_denied`, because a login must never claim more than was done.
  */
 export const stepUpJourney = defineJourney({
   id: 'step-up',
@@ -14,14 +24,15 @@ export const stepUpJourney = defineJourney({
     assess: {
       on: {
         next: [
+          { to: 'enter-your-details', when: 'identityCheckCompletesProofing' },
           { to: 'identity-verification-required', when: 'identityVerificationRequired' },
-          { to: 'enter-authenticator-code', when: 'authenticatorCodeCompletesStepUp' },
-          { to: 'use-passkey', when: 'passkeyCompletesStepUp' },
-          { to: 'mobile-change-held', when: 'mobileChangeHeld' },
-          { to: 'enter-security-code', when: 'securityCodeCompletesStepUp' },
-          { to: 'method-not-available' },
+          ...CREDENTIAL_STEPS,
         ],
       },
+    },
+    // After an identity check: done, or on to the credentials the vector still needs.
+    'identity-checked': {
+      on: { next: [{ to: 'signed-in', when: 'stepUpComplete' }, ...CREDENTIAL_STEPS] },
     },
     'enter-authenticator-code': {
       method: 'authenticator-code',
@@ -33,6 +44,20 @@ export const stepUpJourney = defineJourney({
       },
     },
     'use-passkey': { method: 'passkey', on: { verified: { to: 'signed-in' } } },
+    'enter-your-details': {
+      method: 'demographics-match',
+      on: {
+        matched: { to: 'identity-checked' },
+        alreadyLinked: { to: 'identity-already-linked' },
+        notAvailable: { to: 'identity-verification-required' },
+      },
+    },
+    'identity-already-linked': {
+      end: 'abort',
+      page: 'identity-already-linked',
+      error: 'access_denied',
+      description: 'identity verification failed',
+    },
     'enter-security-code': {
       method: 'sms-code',
       on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' }, authenticatorAppRequested: { to: 'enter-authenticator-code' } },

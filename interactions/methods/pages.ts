@@ -35,3 +35,8 @@ export function lockedView(options: { retryAfterSeconds: number; disabled: boole
     status: 429,
   };
 }
+
+/** Identity checks locked after too many sets of details the register did not find (identityCheckPolicy). */
+export function identityCheckLockedView(retryAfterSeconds: number): View {
+  return { template: 'identity-check-locked.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds, reference: ERROR_REFERENCES.identityCheckLocked }, status: 429 };
+}

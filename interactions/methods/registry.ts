@@ -4,6 +4,7 @@ import { changeMobileEmailCodeMethod } from './change-mobile-email-code/index.js
 import { changeMobileNumberMethod } from './change-mobile-number/index.js';
 import { confirmEmailMethod } from './confirm-email/index.js';
 import { confirmMobileMethod } from './confirm-mobile/index.js';
+import { demographicsMatchMethod } from './demographics-match/index.js';
 import { emailMethod } from './email/index.js';
 import { mobileChangeHeldMethod } from './mobile-change-held/index.js';
 import { mobileNumberMethod } from './mobile-number/index.js';
@@ -18,7 +19,7 @@ import type { AuthMethod } from './types.js';
  * is a folder under interactions/methods and one line here. Journeys refer to methods by id;
  * journey-lint.test.ts fails if a journey names a method that is not listed.
  */
-export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, authenticatorCodeMethod, passkeyMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod] as const satisfies readonly AuthMethod[];
+export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, authenticatorCodeMethod, passkeyMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod, demographicsMatchMethod] as const satisfies readonly AuthMethod[];
 
 export type MethodId = (typeof METHODS)[number]['id'];
 

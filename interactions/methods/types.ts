@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { ZodType } from 'zod';
 import type { Account } from '../../entities/account.js';
-import type { CredentialComponent } from '../../src/provider/vectors.js';
+import type { CredentialComponent, ProofingLevel } from '../../src/provider/vectors.js';
 import type { AppServices } from '../../src/services.js';
 import type { Logger } from '../../src/logger.js';
 import type { FieldError } from '../../src/web/renderer.js';
@@ -15,7 +15,7 @@ import type { Amr, JourneyFacts, JourneyId } from '../engine/types.js';
  */
 
 /** What a method may use. Narrower than AppServices: no provider, no renderer, no CSRF. */
-export type MethodServices = Pick<AppServices, 'config' | 'dataSource' | 'accounts' | 'hasher' | 'counters' | 'codes' | 'audit' | 'notifications' | 'digest' | 'mobileChanges' | 'authenticatorApps' | 'passkeys'>;
+export type MethodServices = Pick<AppServices, 'config' | 'dataSource' | 'accounts' | 'hasher' | 'counters' | 'codes' | 'audit' | 'notifications' | 'digest' | 'mobileChanges' | 'authenticatorApps' | 'passkeys' | 'demographics' | 'identityProofing'>;
 
 /** A page to render: a template in interactions/views and the data it needs. */
 export interface View {
@@ -102,6 +102,12 @@ export interface AuthMethod<Body = unknown, E extends string = string> {
    * the login result carries. Absent for methods that only identify (the email step proves nothing).
    */
   readonly proves?: { readonly credential: CredentialComponent; readonly amr: Amr; readonly event: E };
+  /**
+   * What a successful answer establishes about who the person is, for a proofing route (the P5
+   * demographics match; GP linkage and photo ID would be others). The method records the level on
+   * the account itself; the event lets the journey go on. Like `proves`, it must lock after guesses.
+   */
+  readonly proofs?: { readonly level: Exclude<ProofingLevel, 'P0'>; readonly event: E };
   /** Every event `submit` or an action can emit; journey-lint checks each is handled wherever the method is used. */
   readonly events: readonly E[];
   /** The form, validated before `submit` sees it; its messages are the page's error messages. */

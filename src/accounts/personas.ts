@@ -157,7 +157,8 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
       );
       // A restart also lifts lockouts a developer ran into while testing with the persona.
       // An authenticator app set up on a persona is kept (it lives on the developer's phone).
-      await manager.query(`DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2`, [[lockoutKeys.password(row.id), lockoutKeys.authenticatorApp(row.id)], lockoutKeys.securityCode(row.id, '%')]);
+      const keys = lockoutKeys.ofAccount(row.id);
+      await manager.query(`DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2`, [keys.exact, keys.pattern]);
     }
   });
   logger.info({ personas: PERSONAS.map((p) => p.key) }, 'test personas seeded (development and test only)');

@@ -34,14 +34,10 @@ export class AccountsUsageError extends CareloginError {
   }
 }
 
-/** The counter keys of one account, as SQL: exact keys and the security codes' pattern. */
-function keysOf(accountId: string): { exact: string[]; pattern: string } {
-  return { exact: [lockoutKeys.password(accountId), lockoutKeys.authenticatorApp(accountId)], pattern: lockoutKeys.securityCode(accountId, '%') };
-}
-
 function counterName(key: string, accountId: string): string {
   if (key === lockoutKeys.password(accountId)) return 'password';
   if (key === lockoutKeys.authenticatorApp(accountId)) return 'authenticator app';
+  if (key === lockoutKeys.identityCheck(accountId)) return 'identity check';
   const purpose = /^security-code:(.+):[^:]+$/.exec(key)?.[1];
   return `security code (${purpose ?? 'unknown'})`;
 }
@@ -55,7 +51,7 @@ async function accountIdFor(dataSource: DataSource, email: string): Promise<stri
 export async function accountLocks(dataSource: DataSource, email: string): Promise<AccountLock[] | undefined> {
   const accountId = await accountIdFor(dataSource, email);
   if (!accountId) return undefined;
-  const { exact, pattern } = keysOf(accountId);
+  const { exact, pattern } = lockoutKeys.ofAccount(accountId);
   const rows = await queryRows<{ key: string; failures: number; consecutive_failures: number; locked_until: Date | string | null; forever: boolean }>(
     dataSource,
     `SELECT key, failures, consecutive_failures, CASE WHEN locked_until > now() THEN locked_until END AS locked_until, locked_until = 'infinity' AS forever
@@ -74,7 +70,7 @@ export async function accountLocks(dataSource: DataSource, email: string): Promi
 export async function unlockAccount(dataSource: DataSource, audit: Audit, email: string, reason: string): Promise<number | undefined> {
   const accountId = await accountIdFor(dataSource, email);
   if (!accountId) return undefined;
-  const { exact, pattern } = keysOf(accountId);
+  const { exact, pattern } = lockoutKeys.ofAccount(accountId);
   return dataSource.transaction(async (manager) => {
     const cleared = await queryRows(manager, `DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2 RETURNING key`, [exact, pattern]);
     await audit.record('account.unlocked', { accountId, detail: { by: 'operator', reason, counters: cleared.length } }, manager);

@@ -86,6 +86,14 @@ export interface Config {
     /** How long a back-channel logout token is retried before carelogin gives up (it has no attempt cap). */
     readonly backchannelLogoutRetrySeconds: number;
   };
+  /** Where P5 identity checks trace a person's details (src/demographics), and how many misses lock them. */
+  readonly demographics: {
+    readonly source: 'fake-pds' | 'unavailable' | 'none';
+    /** An RP developer's own fake register (a JSON array of patients); absent: the built-in one. */
+    readonly fakePdsFile?: string;
+    /** Details not found this many times → identity checks locked for the lockout time. */
+    readonly maxAttempts: number;
+  };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   readonly shutdownGraceMs: number;
   /** Pause between reporting not-ready and closing the listener, so a load balancer stops sending first. */
@@ -108,8 +116,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const emailAdapter = e.EMAIL_ADAPTER ?? (production ? 'notify' : 'dev-outbox');
   const smsAdapter = e.SMS_ADAPTER ?? (production ? 'notify' : 'dev-outbox');
 
+  const demographicsSource = e.DEMOGRAPHICS_SOURCE ?? (production ? 'none' : 'fake-pds');
+
   const problems: string[] = [];
   if (production) {
+    // No real PDS adapter exists yet: production runs without P5 checks rather than on made-up patients.
+    if (demographicsSource === 'fake-pds') problems.push('DEMOGRAPHICS_SOURCE=fake-pds is for development and testing only');
     if (devOutbox) problems.push('DEV_OUTBOX cannot be enabled in production');
     if (emailAdapter === 'dev-outbox' || smsAdapter === 'dev-outbox') problems.push('the dev-outbox adapter cannot deliver messages in production');
     if (e.SEED_PERSONAS) problems.push('SEED_PERSONAS cannot be enabled in production');
@@ -118,6 +130,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!e.KEYSTORE_FILE && !e.KEYSTORE_JSON) problems.push('KEYSTORE_FILE or KEYSTORE_JSON is required in production');
     if (!e.ISSUER.startsWith('https://')) problems.push('ISSUER must use https in production');
   }
+  if (e.FAKE_PDS_FILE && demographicsSource !== 'fake-pds') problems.push('FAKE_PDS_FILE needs DEMOGRAPHICS_SOURCE=fake-pds');
   if (emailAdapter === 'smtp' && !e.SMTP_URL) problems.push('EMAIL_ADAPTER=smtp needs SMTP_URL');
   if ((emailAdapter === 'notify' || smsAdapter === 'notify') && !e.NOTIFY_API_KEY) problems.push('the notify adapter needs NOTIFY_API_KEY');
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
@@ -187,6 +200,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pollMs: e.OUTBOX_POLL_MS,
       maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
       backchannelLogoutRetrySeconds: e.BACKCHANNEL_LOGOUT_RETRY_SECONDS,
+    },
+    demographics: {
+      source: demographicsSource,
+      fakePdsFile: e.FAKE_PDS_FILE ? path.resolve(PROJECT_ROOT, e.FAKE_PDS_FILE) : undefined,
+      maxAttempts: e.IDENTITY_CHECK_MAX_ATTEMPTS,
     },
     personas: {
       seed: e.SEED_PERSONAS ?? mode !== 'production',

@@ -79,6 +79,10 @@ export const environmentSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(5),
   BACKCHANNEL_LOGOUT_RETRY_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(86400),
 
+  DEMOGRAPHICS_SOURCE: z.enum(['fake-pds', 'unavailable', 'none']).optional(),
+  FAKE_PDS_FILE: z.string().optional(),
+  IDENTITY_CHECK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+
   SEED_PERSONAS: booleanString.optional(),
   PERSONA_SECURITY_CODE: z.string().regex(/^\d{6}$/).optional(),
 

@@ -91,7 +91,18 @@ export const lockoutKeys = {
   securityCode: (accountId: string, purpose: string): string => `security-code:${purpose}:${accountId}`,
   /** Wrong authenticator app codes: the security-code policy (5 → 15 min lock, hard cap 100). */
   authenticatorApp: (accountId: string): string => `authenticator-app:${accountId}`,
+  /** Details the register did not match (P5 identity checks): 3 → 15 min lock. */
+  identityCheck: (accountId: string): string => `identity-check:${accountId}`,
+  /** Every counter of one account, for SQL: exact keys and the security codes' LIKE pattern. */
+  ofAccount(accountId: string): { exact: string[]; pattern: string } {
+    return { exact: [this.password(accountId), this.authenticatorApp(accountId), this.identityCheck(accountId)], pattern: this.securityCode(accountId, '%') };
+  },
 };
+
+/** Identity checks whose details were not found: `maxAttempts` (3) → locked 15 min; no hard cap (a wait always ends it). */
+export function identityCheckPolicy(config: Config): LockoutPolicy {
+  return { maxFailures: config.demographics.maxAttempts, lockSeconds: config.ttl.lockout, windowSeconds: DEFAULT_WINDOW_SECONDS };
+}
 
 /** 5 wrong → locked 15 min, growing delays from the 3rd, hard cap 100 (X8). */
 export function passwordPolicy(config: Config): LockoutPolicy {

@@ -17,6 +17,9 @@ export const ERROR_REFERENCES = {
   networkThrottled: 'CL1010',
   textsThrottled: 'CL1011',
   identityVerificationRequired: 'CL1020',
+  identityCheckLocked: 'CL1025',
+  identityCheckUnavailable: 'CL1026',
+  identityAlreadyLinked: 'CL1027',
   methodNotAvailable: 'CL1021',
   mobileNumberRequired: 'CL1022',
   mobileChangeHeld: 'CL1023',
@@ -26,6 +29,7 @@ export const ERROR_REFERENCES = {
 /** The reference of each "cannot continue" page (interactions/engine/types.ts CannotContinuePage). */
 export const CANNOT_CONTINUE_REFERENCES: Readonly<Record<string, ErrorReference>> = {
   'identity-verification-required': ERROR_REFERENCES.identityVerificationRequired,
+  'identity-already-linked': ERROR_REFERENCES.identityAlreadyLinked,
   'authentication-method-not-available': ERROR_REFERENCES.methodNotAvailable,
   'mobile-number-required': ERROR_REFERENCES.mobileNumberRequired,
   'mobile-change-held': ERROR_REFERENCES.mobileChangeHeld,

@@ -120,10 +120,11 @@ for (const journey of Object.values(JOURNEYS)) {
       }
     });
 
-    it('cannot reach a login without passing a method that proves a credential', () => {
+    it('cannot reach a login without passing a method that proves a credential or an identity', () => {
       const proving = (stepId: string): boolean => {
         const step = journey.steps[stepId]!;
-        return isMethodStep(step) && findMethod(step.method)?.proves !== undefined;
+        const method = isMethodStep(step) ? findMethod(step.method) : undefined;
+        return method?.proves !== undefined || method?.proofs !== undefined;
       };
       const withoutProof = reachable(journey, journey.start, proving);
       for (const id of withoutProof) {

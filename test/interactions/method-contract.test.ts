@@ -14,6 +14,8 @@ import { AMR_CREDENTIAL } from '../../src/provider/vectors.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.js';
 import { PASSKEY_MESSAGES } from '../../interactions/methods/passkey/index.js';
+import { FAKE_PDS_PATIENTS } from '../../src/demographics/fake-pds-patients.js';
+import type { PatientRecord } from '../../src/demographics/patient-demographics.js';
 import { addAuthenticatorApp, appCode, createAccount, TEST_PASSWORD } from './support.js';
 
 /** The software authenticator that holds each passkey arranged for the passkey method, by challenge. */
@@ -52,6 +54,15 @@ const CODE_INVALID = [
   { body: { code: '12345' }, field: 'code', message: 'The security code must be 6 numbers' },
   { body: { code: 'abcdef' }, field: 'code', message: 'The security code must be 6 numbers' },
 ];
+
+/** A living patient of the built-in fake register that no account of this test IdP is linked to. */
+async function unlinkedPatient(test: TestIdp): Promise<PatientRecord> {
+  const rows: { nhs_number: string }[] = await test.idp.db.dataSource.query('SELECT nhs_number FROM account WHERE nhs_number IS NOT NULL');
+  const linked = new Set(rows.map((row) => row.nhs_number));
+  const patient = FAKE_PDS_PATIENTS.find((p) => !p.deceased && !linked.has(p.nhsNumber));
+  if (!patient) throw new Error('every patient of the fake register is linked already');
+  return patient;
+}
 
 /** The newest 6-digit code sent to an email address or mobile number. */
 async function newestCodeTo(test: TestIdp, recipient: string): Promise<string> {
@@ -218,6 +229,28 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
       { body: { mobile: 'not a number' }, field: 'mobile', message: 'Enter a UK mobile phone number, like 07700 900 982 or +44 7700 900 982' },
     ],
   },
+  'demographics-match': {
+    async arrange(test) {
+      return { facts: { stepUp: { reason: 'proofing', missing: [], level: 'P5' } }, account: await createAccount(test) };
+    },
+    // A register patient no account holds yet, so a valid answer is a first match (not "already linked").
+    valid: async (test) => {
+      const patient = await unlinkedPatient(test);
+      const [year, month, day] = patient.birthdate.split('-');
+      return { 'nhs-number': patient.nhsNumber, 'birthdate-day': day!, 'birthdate-month': month!, 'birthdate-year': year!, postcode: patient.postcode };
+    },
+    wrong: { 'given-name': 'Nobody', 'family-name': 'Known', 'birthdate-day': '1', 'birthdate-month': '1', 'birthdate-year': '1970', postcode: 'ZZ1 1ZZ' },
+    invalid: [
+      { body: {}, field: 'given-name', message: 'Enter your first name, or your NHS number' },
+      { body: { 'nhs-number': '12345' }, field: 'nhs-number', message: 'NHS number must be 10 numbers' },
+      { body: { 'nhs-number': '9910113717' }, field: 'nhs-number', message: 'Enter a valid NHS number' },
+      { body: { 'given-name': 'Jo3', 'family-name': 'Reid' }, field: 'given-name', message: 'First name must only include letters a to z, hyphens, spaces and apostrophes' },
+      { body: { 'given-name': 'Jo', 'family-name': 'Reid', 'birthdate-day': '31', 'birthdate-month': '2', 'birthdate-year': '1990' }, field: 'birthdate-day', message: 'Date of birth must be a real date' },
+      { body: { 'given-name': 'Jo', 'family-name': 'Reid', 'birthdate-day': '1', 'birthdate-year': '1990' }, field: 'birthdate-day', message: 'Date of birth must include a month' },
+      { body: { 'given-name': 'Jo', 'family-name': 'Reid', 'birthdate-day': '1', 'birthdate-month': '1', 'birthdate-year': '2990' }, field: 'birthdate-day', message: 'Date of birth must be in the past' },
+      { body: { 'given-name': 'Jo', 'family-name': 'Reid', 'birthdate-day': '1', 'birthdate-month': '1', 'birthdate-year': '1990', postcode: 'nowhere' }, field: 'postcode', message: 'Enter a real postcode, like LS1 4AP' },
+    ],
+  },
   'confirm-mobile': {
     async arrange(test) {
       const newMobile = `+4474002${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
@@ -282,6 +315,8 @@ describe('authentication method contract', () => {
           expect(method.events).to.include(method.proves.event);
           expect(AMR_CREDENTIAL[method.proves.amr], `amr ${method.proves.amr}`).to.equal(method.proves.credential);
         }
+        if (method.proofs) expect(method.events).to.include(method.proofs.event);
+        expect(method.proves !== undefined && method.proofs !== undefined, 'a step proves a credential or an identity, not both').to.equal(false);
         for (const field of method.redisplay) expect(['password', 'code'], 'a secret is never shown again').to.not.include(field);
       });
 
@@ -326,6 +361,7 @@ describe('authentication method contract', () => {
         const event = (outcome as Extract<Outcome, { kind: 'event' }>).event;
         expect(method.events).to.include(event);
         if (method.proves) expect(event).to.equal(method.proves.event);
+        if (method.proofs) expect(event).to.equal(method.proofs.event);
       });
 
       if (fixture.wrong) {
@@ -345,13 +381,13 @@ describe('authentication method contract', () => {
         });
       }
 
-      if (method.proves && fixture.wrong && !fixture.noLockout) {
+      if ((method.proves || method.proofs) && fixture.wrong && !fixture.noLockout) {
         const wrong = fixture.wrong;
         it('never proves anything once too many wrong answers have locked it, even with the right answer', async function () {
           this.timeout(60_000);
           const arranged = await fixture.arrange(test);
           const ctx = await context(method, arranged);
-          const limit = Math.max(test.idp.config.limits.passwordAttempts, test.idp.config.limits.securityCodeAttempts);
+          const limit = Math.max(test.idp.config.limits.passwordAttempts, test.idp.config.limits.securityCodeAttempts, test.idp.config.demographics.maxAttempts);
           for (let i = 0; i < limit; i++) await method.submit(ctx, method.schema.parse(wrong));
           const outcome = await method.submit(ctx, method.schema.parse(await fixture.valid(test, arranged)));
           expect(outcome.kind).to.not.equal('event');

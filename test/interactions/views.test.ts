@@ -31,6 +31,8 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'mobile-change-held.njk': { mobileEnding: '3456', effective: 'Friday 4 December 2026 at 6:30am' },
   'locked.njk': { wait: '15 minutes', disabled: false },
   'too-many-requests.njk': { wait: '10 minutes' },
+  'enter-your-details.njk': { values: { 'nhs-number': '991 011 3716', postcode: 'G1 1XQ' }, maxAttempts: 3, lockWait: '15 minutes' },
+  'identity-check-locked.njk': { wait: '15 minutes', reference: 'CL1025' },
 };
 
 function render(template: string, data: Record<string, unknown> = {}): string {
@@ -76,6 +78,7 @@ describe('interaction views', () => {
 
   const pages: Record<CannotContinuePage, string> = {
     'identity-verification-required': 'You need to prove your identity to use this service',
+    'identity-already-linked': 'Your details are already linked to another account',
     'authentication-method-not-available': 'You cannot sign in to this service in this way',
     'mobile-number-required': 'You need a mobile phone number to sign in',
     'mobile-change-held': 'You cannot use this service until your new mobile phone number is ready',
@@ -102,6 +105,18 @@ describe('interaction views', () => {
     const input = /<input[^>]*id="email"[^>]*>/.exec(html)![0];
     expect(input).to.contain('type="email"').and.contain('autocomplete="email"').and.contain('spellcheck="false"');
     expect(input).to.contain('value="someone@example.test"');
+  });
+
+  it('asks for identity details with one error per field, the date error linked to its day box', () => {
+    const errors = [
+      { field: 'nhs-number', text: 'Enter a valid NHS number' },
+      { field: 'birthdate-day', text: 'Date of birth must be a real date' },
+    ];
+    const html = render('enter-your-details.njk', { ...SAMPLE_DATA['enter-your-details.njk'], errors, values: { 'birthdate-day': '31', 'birthdate-month': '2', 'birthdate-year': '1990' } });
+    expect(html).to.contain('href="#nhs-number"').and.contain('href="#birthdate-day"');
+    for (const id of ['nhs-number', 'given-name', 'family-name', 'birthdate-day', 'birthdate-month', 'birthdate-year', 'postcode']) expect(html, id).to.match(new RegExp(`<input[^>]*id="${id}"[^>]*name="${id}"`));
+    expect(/<input[^>]*id="birthdate-day"[^>]*>/.exec(html)![0]).to.contain('value="31"').and.contain('nhsuk-input--error').and.contain('autocomplete="bday-day"');
+    expect(html).to.contain('Date of birth must be a real date');
   });
 
   it('asks for the security code as a numeric one-time code', () => {

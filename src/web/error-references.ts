@@ -18,7 +18,6 @@ export const ERROR_REFERENCES = {
   textsThrottled: 'CL1011',
   identityVerificationRequired: 'CL1020',
   identityCheckLocked: 'CL1025',
-  identityCheckUnavailable: 'CL1026',
   identityAlreadyLinked: 'CL1027',
   methodNotAvailable: 'CL1021',
   mobileNumberRequired: 'CL1022',

@@ -40,6 +40,15 @@ describe('configuration', () => {
     expect(config.personas.seed).to.equal(false);
     expect(config.personas.securityCode).to.equal(undefined);
     expect(config.keystore.generateIfMissing).to.equal(false);
+    expect(config.demographics.source, 'no made-up patients in production').to.equal('none');
+  });
+
+  it('checks identities against the fake register by default outside production, and never in it', () => {
+    expect(loadConfig({}).demographics).to.deep.include({ source: 'fake-pds', maxAttempts: 3 });
+    const production = { CARELOGIN_ENV: 'production', ISSUER: 'https://auth.example.org', DATABASE_URL: 'postgres://db/idp', KEYSTORE_FILE: '/k.json', NOTIFY_API_KEY: 'key' };
+    expect(() => loadConfig({ ...production, DEMOGRAPHICS_SOURCE: 'fake-pds' })).to.throw(ConfigError, /DEMOGRAPHICS_SOURCE=fake-pds is for development and testing only/);
+    expect(() => loadConfig({ DEMOGRAPHICS_SOURCE: 'none', FAKE_PDS_FILE: 'patients.json' })).to.throw(ConfigError, /FAKE_PDS_FILE needs DEMOGRAPHICS_SOURCE=fake-pds/);
+    expect(loadConfig({ DEMOGRAPHICS_SOURCE: 'unavailable' }).demographics.source).to.equal('unavailable');
   });
 
   it('rejects an authorization code lifetime beyond NHS login parity (10 minutes)', () => {

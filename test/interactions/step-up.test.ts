@@ -93,4 +93,25 @@ describe('step-up journey (vtr prompt, credentials)', () => {
     const finished = await runner.submit(details, request, 'identity-verification-required', {});
     expect((finished as Extract<Reply, { kind: 'finish' }>).result).to.deep.equal({ error: 'access_denied', error_description: 'identity verification required' });
   });
+
+  it('after an identity check asks for the credential the vector still lacks, then signs in again with both', async () => {
+    const account = await createAccount(test);
+    // A session with the password alone (a remembered device's Cd does not carry into a new vector here).
+    const details = vtrPrompt(account.id, { needed: 'P5.Cp.Cd', reason: 'proofing', amr: ['pwd'] });
+    expect(shownStep(await runner.show(details, request, undefined))).to.equal('enter-your-details');
+    expect(await smsCount(test, account.mobileNumber!), 'no code before the identity is settled').to.equal(0);
+    const matched = await runner.submit(details, request, 'enter-your-details', { 'nhs-number': '9910068230', 'birthdate-day': '1', 'birthdate-month': '12', 'birthdate-year': '1995', postcode: 'LL57 2DG' });
+    expect(location(matched)).to.match(/\/enter-security-code$/);
+    expect((await test.idp.services.accounts.findById(account.id))!.proofingLevel).to.equal('P5');
+    await runner.show(details, request, 'enter-security-code');
+    const done = await runner.submit(details, request, 'enter-security-code', { code: await latestSmsCode(test, account.mobileNumber!) });
+    expect((done as Extract<Reply, { kind: 'finish' }>).result).to.deep.equal({ login: { accountId: account.id, amr: ['pwd', 'sms'], remember: true } });
+  });
+
+  it('goes straight back to the service after an identity check when the session has the credentials already', async () => {
+    const account = await createAccount(test);
+    const details = vtrPrompt(account.id, { needed: 'P5.Cp.Cd', reason: 'proofing', amr: ['pwd', 'sms'] });
+    const done = await runner.submit(details, request, 'enter-your-details', { 'given-name': 'Thomas', 'family-name': "O'Brien", 'birthdate-day': '30', 'birthdate-month': '11', 'birthdate-year': '1978', postcode: 'CF10 1EP' });
+    expect((done as Extract<Reply, { kind: 'finish' }>).result).to.deep.equal({ login: { accountId: account.id, amr: ['pwd', 'sms'], remember: true } });
+  });
 });

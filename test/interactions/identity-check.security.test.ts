@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { createJourneyRunner, type InteractionDetails, type JourneyRunner } from '../../interactions/runner.js';
+import { createLogger } from '../../src/logger.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { createLogCapture, type LogCapture } from '../helpers/log-capture.js';
+import { FAKE_PDS_PATIENTS } from '../../src/demographics/fake-pds-patients.js';
+import type { PatientRecord } from '../../src/demographics/patient-demographics.js';
+import { createAccount, heading, signInThroughCode, submit } from './support.js';
+
+/** A register patient's details as the form takes them (by NHS number, or by name with `byName`). */
+function detailsOf(familyName: string, byName = false): { patient: PatientRecord; body: Record<string, string> } {
+  const patient = FAKE_PDS_PATIENTS.find((p) => p.familyName === familyName)!;
+  const [year, month, day] = patient.birthdate.split('-') as [string, string, string];
+  const who: Record<string, string> = byName ? { 'given-name': patient.givenNames[0]!, 'family-name': patient.familyName } : { 'nhs-number': patient.nhsNumber };
+  return { patient, body: { ...who, 'birthdate-day': day, 'birthdate-month': month, 'birthdate-year': year, postcode: patient.postcode } };
+}
+
+/**
+ * The identity check is an oracle for the patient register (does a person with these details
+ * exist?), so guessing is bounded however the guesses arrive (B3), a patient can be linked to
+ * one account only however two accounts race for it, and what was typed never reaches the logs (F4).
+ */
+describe('identity check security', function () {
+  this.timeout(60_000);
+  let test: TestIdp;
+  let runner: JourneyRunner;
+  let capture: LogCapture;
+  const request = { ip: '192.0.2.44', log: createLogger({ level: 'silent' }) };
+
+  before(async () => {
+    capture = createLogCapture();
+    test = await startTestIdp({ logger: createLogger({ level: 'debug' }, capture) });
+    runner = createJourneyRunner(test.idp.services);
+  });
+  after(async () => test?.close());
+
+  function proofingPrompt(accountId: string): InteractionDetails {
+    return {
+      uid: randomUUID(),
+      prompt: { name: 'vtr', reasons: ['vtr_unmet'], details: { reason: 'proofing', needed: 'P5.Cp.Cd' } },
+      session: { accountId, uid: randomUUID(), cookie: randomUUID(), amr: ['pwd', 'sms'] },
+      params: { client_id: test.rp.clientId, scope: 'openid' },
+      exp: Math.floor(Date.now() / 1000) + 600,
+    } as unknown as InteractionDetails;
+  }
+
+  const patient = (n: number) => ({ 'given-name': `Guess${'abcdefghijklmnopqrst'[n]}`, 'family-name': 'Person', 'birthdate-day': '1', 'birthdate-month': '1', 'birthdate-year': '1970', postcode: 'ZZ1 1ZZ' });
+
+  it('B3: twenty guesses at once ask the register at most 3 times, and then not even the right details pass', async () => {
+    const account = await createAccount(test);
+    const details = proofingPrompt(account.id);
+    await runner.show(details, request, undefined);
+    await Promise.all(Array.from({ length: 20 }, (_, n) => runner.submit(details, { ...request, ip: `192.0.2.${100 + n}` }, 'enter-your-details', patient(n))));
+    const asked: unknown[] = await test.idp.db.dataSource.query(`SELECT 1 FROM audit_event WHERE account_id = $1 AND type = 'identity.not_matched'`, [account.id]);
+    expect(asked).to.have.length(3);
+    const right = await runner.submit(details, request, 'enter-your-details', detailsOf('Reid').body);
+    expect(right.kind).to.equal('render');
+    expect((await test.idp.services.accounts.findById(account.id))!.proofingLevel).to.equal('P0');
+  });
+
+  it('one account per patient: two accounts proving the same patient at once, exactly one is linked', async () => {
+    const [first, second] = [await createAccount(test), await createAccount(test)];
+    const { patient, body: aled } = detailsOf('Jones');
+    const [a, b] = [proofingPrompt(first.id), proofingPrompt(second.id)];
+    await Promise.all([runner.show(a, request, undefined), runner.show(b, request, undefined)]);
+    await Promise.all([runner.submit(a, request, 'enter-your-details', aled), runner.submit(b, request, 'enter-your-details', aled)]);
+    const linked: { id: string; proofing_level: string }[] = await test.idp.db.dataSource.query(`SELECT id, proofing_level FROM account WHERE nhs_number = $1`, [patient.nhsNumber]);
+    expect(linked).to.have.length(1);
+    expect(linked[0]!.proofing_level).to.equal('P5');
+    const other = linked[0]!.id === first.id ? second : first;
+    expect((await test.idp.services.accounts.findById(other.id))!).to.include({ proofingLevel: 'P0', nhsNumber: null });
+  });
+
+  it('F4: the details typed and the register\'s answer are not in the logs', async () => {
+    const account = await createAccount(test);
+    capture.clear();
+    const { journey, page } = await signInThroughCode(test, account, { params: { vtr: '["P5.Cp.Cd"]', scope: 'openid profile' } });
+    expect(heading(page)).to.equal('Prove who you are');
+    const { patient, body } = detailsOf('Sharma-Lewis', true);
+    await submit(journey, page, body);
+    expect((await test.idp.services.accounts.findById(account.id))!.nhsNumber).to.equal(patient.nhsNumber);
+    const text = capture.text();
+    expect(capture.find(/audit identity\.proofed/)).to.have.length(1);
+    for (const secret of [patient.nhsNumber, patient.familyName, patient.givenNames[0]!, patient.birthdate, patient.postcode, patient.postcode.replace(' ', '')]) expect(text, secret).to.not.include(secret);
+  });
+});

@@ -4,6 +4,7 @@ import type { JWK } from 'jose';
 import type { Config } from '../src/config/index.js';
 import { ConfigError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
+import { hmacKeyRing, type HmacKeyRing } from '../src/security/hmac-key-ring.js';
 import { createFileExclusive, readIfExists } from './atomic-file.js';
 import {
   generateKeystoreDocument, orderCookieKeys, orderSigningEntries, parseKeystoreDocument, publicJwk, serializeKeystoreDocument,
@@ -17,8 +18,10 @@ export interface Keystore {
   readonly signingKeys: JWK[];
   /** Keys for oidc-provider `cookies.keys` (Keygrip), newest first; old ones kept so existing cookies still verify. A key from a half-done rotation comes last (verifies, never signs). */
   readonly cookieKeys: string[];
-  /** A 256-bit secret (base64url) for HMACs: security-code hashes and CSRF tokens. */
+  /** The current 256-bit secret (base64url) for HMACs and sealed boxes: hmacKeys.current. */
   readonly hmacSecret: string;
+  /** The current secret and the previous ones that still verify and open (newest first). */
+  readonly hmacKeys: HmacKeyRing;
 }
 
 /** The runtime view of a validated keystore document. */
@@ -27,6 +30,7 @@ export function toKeystore(document: KeystoreDocument): Keystore {
     signingKeys: orderSigningEntries(document.signing).map((entry) => ({ ...entry.jwk })),
     cookieKeys: orderCookieKeys(document.cookieKeys),
     hmacSecret: document.hmacSecret,
+    hmacKeys: hmacKeyRing({ current: document.hmacSecret, previous: (document.previousHmacSecrets ?? []).map((p) => p.secret) }),
   });
 }
 

@@ -25,7 +25,7 @@ describe('security codes (security)', () => {
     config = testConfig({ ...testDb.env, SECURITY_CODE_TTL_SECONDS: '60' });
     db = await testDb.open(config);
     counters = createAttemptCounters(db.dataSource, config);
-    codes = createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret });
+    codes = createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: hmacSecret });
   });
 
   after(async () => {
@@ -294,7 +294,7 @@ describe('security codes (security)', () => {
     const [{ code_hash }] = await db.dataSource.query('SELECT code_hash FROM security_code WHERE journey_id = $1', [journeyId]);
     expect(code_hash).to.match(/^[0-9a-f]{64}$/);
     // A different secret cannot check codes: the hash is keyed.
-    const otherCodes = createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret: 'a-completely-different-secret' });
+    const otherCodes = createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: 'a-completely-different-secret' });
     expect(await otherCodes.verify({ accountId, purpose: 'sign-in', journeyId, code })).to.equal('invalid');
   });
 
@@ -323,7 +323,7 @@ describe('security codes (security)', () => {
 
     it('refuses a fixed code in production', async () => {
       const production: Config = { ...config, mode: 'production' };
-      const productionCodes = createSecurityCodes({ dataSource: db.dataSource, config: production, hmacSecret });
+      const productionCodes = createSecurityCodes({ dataSource: db.dataSource, config: production, hmacKeys: hmacSecret });
       const accountId = await newAccount('p0');
       const journeyId = randomUUID();
       let error: unknown;
@@ -338,6 +338,6 @@ describe('security codes (security)', () => {
   });
 
   it('refuses a weak HMAC secret at construction', () => {
-    expect(() => createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret: 'short' })).to.throw();
+    expect(() => createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: 'short' })).to.throw();
   });
 });

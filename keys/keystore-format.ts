@@ -4,10 +4,11 @@
  *   "signing": [{ "status": "current"|"next"|"retired", "createdAt": ISO, "promotedAt"?: ISO, "retiredAt"?: ISO, "jwk": {…private JWK…} }],
  *   "cookieKeys": [{ "key": "…", "createdAt": ISO, "status"?: "next" }],   // newest first
  *   "hmacSecret": "…base64url, ≥256 bits…",
+ *   "nextHmacSecret"?: { "secret": "…", "createdAt": ISO },
  *   "previousHmacSecrets"?: [{ "secret": "…", "retiredAt": ISO }] }           // newest first
- * The HMAC secret makes every new MAC, digest and sealed value; previous ones (set by rotate-hmac,
- * dropped by prune) only verify and open what was made before the rotation. Without
- * previousHmacSecrets this is exactly the format from before HMAC rotation existed.
+ * The HMAC secret makes every new MAC, digest and sealed value. The next one (phase 1 of
+ * rotate-hmac) and previous ones (phase 2; dropped by prune) only verify and open. Without the two
+ * optional members this is exactly the format from before HMAC rotation existed.
  * Per key type (RSA, EC) exactly one "current" key (it signs), at most one "next" (published, not signing yet)
  * and any number of "retired" ones (published until the tokens they signed have expired).
  * Cookie keys work the same way: a key with "status": "next" only verifies (it goes last in Keygrip's
@@ -46,12 +47,19 @@ export interface PreviousHmacSecret {
   readonly retiredAt: string;
 }
 
+export interface NextHmacSecret {
+  readonly secret: string;
+  readonly createdAt: string;
+}
+
 export interface KeystoreDocument {
   readonly version: 1;
   readonly signing: readonly SigningEntry[];
   /** Newest first. */
   readonly cookieKeys: readonly CookieKeyEntry[];
   readonly hmacSecret: string;
+  /** Set by phase 1 of rotate-hmac: known to every instance (verifies, opens) before phase 2 makes it current. */
+  readonly nextHmacSecret?: NextHmacSecret;
   /** Newest first; absent when there are none (so older readers see the format they know). */
   readonly previousHmacSecrets?: readonly PreviousHmacSecret[];
 }
@@ -95,6 +103,7 @@ const documentSchema = z.strictObject({
     status: z.literal('next').optional(),
   })).min(1),
   hmacSecret: hmacSecretSchema,
+  nextHmacSecret: z.strictObject({ secret: hmacSecretSchema, createdAt: isoDate }).optional(),
   previousHmacSecrets: z.array(z.strictObject({ secret: hmacSecretSchema, retiredAt: isoDate })).max(MAX_PREVIOUS_HMAC_SECRETS).optional(),
 });
 
@@ -186,7 +195,8 @@ export function parseKeystoreDocument(text: string, source: string): KeystoreDoc
   if (nextCookieKeys > 1) problems.push(`cookieKeys: at most one may be "next" (found ${nextCookieKeys})`);
   if (nextCookieKeys === cookieKeys.length) problems.push('cookieKeys: at least one key must not be "next" (one has to sign)');
   const previousHmacSecrets: PreviousHmacSecret[] = (parsed.data.previousHmacSecrets ?? []).map((p) => ({ secret: p.secret, retiredAt: p.retiredAt }));
-  const hmacSecrets = [parsed.data.hmacSecret, ...previousHmacSecrets.map((p) => p.secret)];
+  const nextHmacSecret = parsed.data.nextHmacSecret ? { secret: parsed.data.nextHmacSecret.secret, createdAt: parsed.data.nextHmacSecret.createdAt } : undefined;
+  const hmacSecrets = [parsed.data.hmacSecret, ...(nextHmacSecret ? [nextHmacSecret.secret] : []), ...previousHmacSecrets.map((p) => p.secret)];
   // Sealed values name their secret by hmacKeyId; two secrets with one id would make that ambiguous.
   if (new Set(hmacSecrets.map((s) => hmacKeyId(s).toString('hex'))).size !== hmacSecrets.length) problems.push('HMAC secrets repeat (or share a key id); each must be unique');
   if (previousHmacSecrets.some((p, i) => i > 0 && Date.parse(p.retiredAt) > Date.parse(previousHmacSecrets[i - 1]!.retiredAt))) {
@@ -196,6 +206,7 @@ export function parseKeystoreDocument(text: string, source: string): KeystoreDoc
 
   return {
     version: 1, signing, cookieKeys, hmacSecret: parsed.data.hmacSecret,
+    ...(nextHmacSecret ? { nextHmacSecret } : {}),
     ...(previousHmacSecrets.length > 0 ? { previousHmacSecrets } : {}),
   };
 }

@@ -20,7 +20,7 @@ export interface Keystore {
   readonly cookieKeys: string[];
   /** The current 256-bit secret (base64url) for HMACs and sealed boxes: hmacKeys.current. */
   readonly hmacSecret: string;
-  /** The current secret and the previous ones that still verify and open (newest first). */
+  /** The current secret, and the ones that only verify and open: a "next" one first (during rotate-hmac), then the previous ones, newest first. */
   readonly hmacKeys: HmacKeyRing;
 }
 
@@ -30,8 +30,13 @@ export function toKeystore(document: KeystoreDocument): Keystore {
     signingKeys: orderSigningEntries(document.signing).map((entry) => ({ ...entry.jwk })),
     cookieKeys: orderCookieKeys(document.cookieKeys),
     hmacSecret: document.hmacSecret,
-    hmacKeys: hmacKeyRing({ current: document.hmacSecret, previous: (document.previousHmacSecrets ?? []).map((p) => p.secret) }),
+    hmacKeys: hmacKeyRing({ current: document.hmacSecret, previous: hmacVerifyOnlySecrets(document) }),
   });
+}
+
+/** The secrets that verify and open but make nothing: the next one (known before it is used) and the previous ones. */
+export function hmacVerifyOnlySecrets(document: KeystoreDocument): string[] {
+  return [...(document.nextHmacSecret ? [document.nextHmacSecret.secret] : []), ...(document.previousHmacSecrets ?? []).map((p) => p.secret)];
 }
 
 /** The JWKS to publish: public members only, in signing order. */

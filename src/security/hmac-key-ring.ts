@@ -3,11 +3,13 @@ import { ConfigError } from '../errors.js';
 
 /**
  * The keystore's HMAC secrets (docs/operations.md "Rotating the HMAC secret"): the current one makes
- * every new MAC, digest and sealed value; previous ones (newest first) only verify and open what was
- * made before a rotation, until `npm run keys -- prune` drops them.
+ * every new MAC, digest and sealed value; the others only verify and open: a "next" secret during a
+ * rotation (so an instance not yet restarted can check what a restarted one made) and the previous
+ * ones (what was made before the rotation), until `npm run keys -- prune` drops them.
  */
 export interface HmacKeyRing {
   readonly current: string;
+  /** Secrets that only verify and open: during a rotation the next one, then the retired ones, newest first. */
   readonly previous: readonly string[];
 }
 

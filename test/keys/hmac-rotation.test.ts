@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { ensureKeystoreFile, loadKeystore, parseKeystoreDocument, serializeKeystoreDocument, type KeystoreDocument } from '../../keys/keystore.js';

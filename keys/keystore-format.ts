@@ -3,7 +3,12 @@
  * { "version": 1,
  *   "signing": [{ "status": "current"|"next"|"retired", "createdAt": ISO, "promotedAt"?: ISO, "retiredAt"?: ISO, "jwk": {…private JWK…} }],
  *   "cookieKeys": [{ "key": "…", "createdAt": ISO, "status"?: "next" }],   // newest first
- *   "hmacSecret": "…base64url, ≥256 bits…" }
+ *   "hmacSecret": "…base64url, ≥256 bits…",
+ *   "nextHmacSecret"?: { "secret": "…", "createdAt": ISO },
+ *   "previousHmacSecrets"?: [{ "secret": "…", "retiredAt": ISO }] }           // newest first
+ * The HMAC secret makes every new MAC, digest and sealed value. The next one (phase 1 of
+ * rotate-hmac) and previous ones (phase 2; dropped by prune) only verify and open. Without the two
+ * optional members this is exactly the format from before HMAC rotation existed.
  * Per key type (RSA, EC) exactly one "current" key (it signs), at most one "next" (published, not signing yet)
  * and any number of "retired" ones (published until the tokens they signed have expired).
  * Cookie keys work the same way: a key with "status": "next" only verifies (it goes last in Keygrip's
@@ -14,6 +19,7 @@ import { promisify } from 'node:util';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import { ConfigError } from '../src/errors.js';
+import { hmacKeyId } from '../src/security/hmac-key-ring.js';
 
 export const SIGNING_STATUSES = ['current', 'next', 'retired'] as const;
 export type SigningStatus = (typeof SIGNING_STATUSES)[number];
@@ -35,17 +41,34 @@ export interface CookieKeyEntry {
   readonly status?: 'next';
 }
 
+export interface PreviousHmacSecret {
+  readonly secret: string;
+  /** When rotate-hmac replaced it: prune keeps it until nothing made with it can still be in flight. */
+  readonly retiredAt: string;
+}
+
+export interface NextHmacSecret {
+  readonly secret: string;
+  readonly createdAt: string;
+}
+
 export interface KeystoreDocument {
   readonly version: 1;
   readonly signing: readonly SigningEntry[];
   /** Newest first. */
   readonly cookieKeys: readonly CookieKeyEntry[];
   readonly hmacSecret: string;
+  /** Set by phase 1 of rotate-hmac: known to every instance (verifies, opens) before phase 2 makes it current. */
+  readonly nextHmacSecret?: NextHmacSecret;
+  /** Newest first; absent when there are none (so older readers see the format they know). */
+  readonly previousHmacSecrets?: readonly PreviousHmacSecret[];
 }
 
 export const MIN_RSA_BITS = 2048;
 /** Keygrip keys: at most this many are kept after rotation (newest signs, the others only verify). */
 export const MAX_COOKIE_KEYS = 3;
+/** Previous HMAC secrets kept at most: rotate-hmac refuses to add one more (prune first), never silently dropping one that may still seal stored values. */
+export const MAX_PREVIOUS_HMAC_SECRETS = 3;
 const EC_CURVES = ['P-256', 'P-384', 'P-521'];
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
 const PUBLIC_MEMBERS = ['kty', 'kid', 'use', 'alg', 'n', 'e', 'crv', 'x', 'y'] as const;
@@ -54,6 +77,8 @@ const EC_ALG_FOR_CURVE: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'E
 
 const isoDate = z.iso.datetime({ offset: true });
 const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be base64url');
+
+const hmacSecretSchema = base64url.refine((s) => Buffer.from(s, 'base64url').length >= 32, 'must encode at least 256 bits');
 
 const jwkSchema = z.looseObject({
   kty: z.enum(SIGNING_KEY_TYPES),
@@ -77,7 +102,9 @@ const documentSchema = z.strictObject({
     createdAt: isoDate,
     status: z.literal('next').optional(),
   })).min(1),
-  hmacSecret: base64url.refine((s) => Buffer.from(s, 'base64url').length >= 32, 'must encode at least 256 bits'),
+  hmacSecret: hmacSecretSchema,
+  nextHmacSecret: z.strictObject({ secret: hmacSecretSchema, createdAt: isoDate }).optional(),
+  previousHmacSecrets: z.array(z.strictObject({ secret: hmacSecretSchema, retiredAt: isoDate })).max(MAX_PREVIOUS_HMAC_SECRETS).optional(),
 });
 
 /** Copies only the JWK members we know, so stray members (key_ops, x5c, ext) never reach oidc-provider. */
@@ -167,9 +194,21 @@ export function parseKeystoreDocument(text: string, source: string): KeystoreDoc
   const nextCookieKeys = cookieKeys.filter((c) => c.status === 'next').length;
   if (nextCookieKeys > 1) problems.push(`cookieKeys: at most one may be "next" (found ${nextCookieKeys})`);
   if (nextCookieKeys === cookieKeys.length) problems.push('cookieKeys: at least one key must not be "next" (one has to sign)');
+  const previousHmacSecrets: PreviousHmacSecret[] = (parsed.data.previousHmacSecrets ?? []).map((p) => ({ secret: p.secret, retiredAt: p.retiredAt }));
+  const nextHmacSecret = parsed.data.nextHmacSecret ? { secret: parsed.data.nextHmacSecret.secret, createdAt: parsed.data.nextHmacSecret.createdAt } : undefined;
+  const hmacSecrets = [parsed.data.hmacSecret, ...(nextHmacSecret ? [nextHmacSecret.secret] : []), ...previousHmacSecrets.map((p) => p.secret)];
+  // Sealed values name their secret by hmacKeyId; two secrets with one id would make that ambiguous.
+  if (new Set(hmacSecrets.map((s) => hmacKeyId(s).toString('hex'))).size !== hmacSecrets.length) problems.push('HMAC secrets repeat (or share a key id); each must be unique');
+  if (previousHmacSecrets.some((p, i) => i > 0 && Date.parse(p.retiredAt) > Date.parse(previousHmacSecrets[i - 1]!.retiredAt))) {
+    problems.push('previousHmacSecrets must be newest first');
+  }
   if (problems.length > 0) throw new ConfigError(`Keystore ${source} is invalid: ${problems.join('; ')}`);
 
-  return { version: 1, signing, cookieKeys, hmacSecret: parsed.data.hmacSecret };
+  return {
+    version: 1, signing, cookieKeys, hmacSecret: parsed.data.hmacSecret,
+    ...(nextHmacSecret ? { nextHmacSecret } : {}),
+    ...(previousHmacSecrets.length > 0 ? { previousHmacSecrets } : {}),
+  };
 }
 
 export function serializeKeystoreDocument(document: KeystoreDocument): string {

@@ -4,6 +4,7 @@ import type { JWK } from 'jose';
 import type { Config } from '../src/config/index.js';
 import { ConfigError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
+import { hmacKeyRing, type HmacKeyRing } from '../src/security/hmac-key-ring.js';
 import { createFileExclusive, readIfExists } from './atomic-file.js';
 import {
   generateKeystoreDocument, orderCookieKeys, orderSigningEntries, parseKeystoreDocument, publicJwk, serializeKeystoreDocument,
@@ -17,8 +18,10 @@ export interface Keystore {
   readonly signingKeys: JWK[];
   /** Keys for oidc-provider `cookies.keys` (Keygrip), newest first; old ones kept so existing cookies still verify. A key from a half-done rotation comes last (verifies, never signs). */
   readonly cookieKeys: string[];
-  /** A 256-bit secret (base64url) for HMACs: security-code hashes and CSRF tokens. */
+  /** The current 256-bit secret (base64url) for HMACs and sealed boxes: hmacKeys.current. */
   readonly hmacSecret: string;
+  /** The current secret, and the ones that only verify and open: a "next" one first (during rotate-hmac), then the previous ones, newest first. */
+  readonly hmacKeys: HmacKeyRing;
 }
 
 /** The runtime view of a validated keystore document. */
@@ -27,7 +30,13 @@ export function toKeystore(document: KeystoreDocument): Keystore {
     signingKeys: orderSigningEntries(document.signing).map((entry) => ({ ...entry.jwk })),
     cookieKeys: orderCookieKeys(document.cookieKeys),
     hmacSecret: document.hmacSecret,
+    hmacKeys: hmacKeyRing({ current: document.hmacSecret, previous: hmacVerifyOnlySecrets(document) }),
   });
+}
+
+/** The secrets that verify and open but make nothing: the next one (known before it is used) and the previous ones. */
+export function hmacVerifyOnlySecrets(document: KeystoreDocument): string[] {
+  return [...(document.nextHmacSecret ? [document.nextHmacSecret.secret] : []), ...(document.previousHmacSecrets ?? []).map((p) => p.secret)];
 }
 
 /** The JWKS to publish: public members only, in signing order. */

@@ -6,9 +6,10 @@
  */
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { ConfigError } from '../src/errors.js';
+import { hmacKeyId } from '../src/security/hmac-key-ring.js';
 import {
-  MAX_COOKIE_KEYS, SIGNING_KEY_TYPES, generateCookieKey, generateSigningEntry, orderSigningEntries, publicJwk,
-  type CookieKeyEntry, type KeystoreDocument, type SigningEntry, type SigningKeyType,
+  MAX_COOKIE_KEYS, MAX_PREVIOUS_HMAC_SECRETS, SIGNING_KEY_TYPES, generateCookieKey, generateHmacSecret, generateSigningEntry, orderSigningEntries, publicJwk,
+  type CookieKeyEntry, type KeystoreDocument, type PreviousHmacSecret, type SigningEntry, type SigningKeyType,
 } from './keystore-format.js';
 
 /** Phase 2 is refused until the "next" keys have been published this long, unless forced. */
@@ -114,18 +115,85 @@ function promote(document: KeystoreDocument, now: Date, options: RotationOptions
   return { phase: 'promoted', changes, document: { ...document, signing, cookieKeys } };
 }
 
+/** A short, non-secret name for an HMAC secret in messages: its key id, hex. */
+export function hmacSecretName(secret: string): string {
+  return hmacKeyId(secret).toString('hex');
+}
+
+/**
+ * rotate-hmac, in two phases like the cookie keys, because instances restart one at a time and an
+ * instance must be able to check whatever another one made (a form, a code, a setup token):
+ * - Phase 1 (no next secret): add nextHmacSecret. Every instance verifies and opens with it, none makes anything with it.
+ * - Phase 2 (a next secret): it becomes the current secret; the old current one goes first in
+ *   previousHmacSecrets (retiredAt = now) and keeps verifying and opening until pruned.
+ * Refused when MAX_PREVIOUS_HMAC_SECRETS are kept already: dropping one here could turn
+ * authenticator apps off, so prune (after reseal) decides that.
+ */
+export function rotateHmacDocument(document: KeystoreDocument, now: Date): RotationResult {
+  const previous = document.previousHmacSecrets ?? [];
+  if (previous.length >= MAX_PREVIOUS_HMAC_SECRETS) {
+    throw new ConfigError(
+      `Not rotating the HMAC secret: ${previous.length} previous HMAC secrets are kept already (at most ${MAX_PREVIOUS_HMAC_SECRETS}). `
+      + 'Run "npm run keys -- reseal", then "npm run keys -- prune" once they have been retired long enough, and try again.',
+    );
+  }
+  const next = document.nextHmacSecret;
+  if (!next) {
+    const known = [document.hmacSecret, ...previous.map((p) => p.secret)];
+    let secret = generateHmacSecret();
+    // A new secret whose 32-bit key id matches a kept one would make sealed values ambiguous: draw again.
+    while (known.some((s) => hmacKeyId(s).equals(hmacKeyId(secret)))) secret = generateHmacSecret();
+    return {
+      phase: 'published-next',
+      changes: [`added HMAC secret ${hmacSecretName(secret)} as "next" (verifies and opens, makes nothing yet)`],
+      document: { ...document, nextHmacSecret: { secret, createdAt: now.toISOString() } },
+    };
+  }
+  const { nextHmacSecret: _promoted, ...rest } = document;
+  const retired: PreviousHmacSecret = { secret: document.hmacSecret, retiredAt: now.toISOString() };
+  return {
+    phase: 'promoted',
+    changes: [
+      `HMAC secret ${hmacSecretName(next.secret)} is now current (makes new tokens, codes and sealed values)`,
+      `HMAC secret ${hmacSecretName(document.hmacSecret)} is now previous (verifies and opens until pruned)`,
+    ],
+    document: { ...rest, hmacSecret: next.secret, previousHmacSecrets: [retired, ...previous] },
+  };
+}
+
+export interface PruneOptions {
+  /** How long a value made with an HMAC secret can be in flight (forms, codes, setup tokens, ID token jti), in seconds. Default: maxTokenLifetimeSeconds. */
+  readonly hmacInFlightSeconds?: number;
+  /**
+   * Previous HMAC secrets that still seal stored authenticator secrets, with how many: kept however
+   * long ago they were retired (run reseal first). Required before any previous HMAC secret is removed.
+   */
+  readonly hmacSecretsInUse?: ReadonlyMap<string, number>;
+}
+
 export interface PruneResult {
   readonly document: KeystoreDocument;
   readonly removed: readonly string[];
   /** Retired keys that must stay a while longer, with the earliest time they may go. */
   readonly kept: readonly { readonly kid: string; readonly removableAfter: string }[];
+  /** Names (hmacSecretName) of the previous HMAC secrets removed. */
+  readonly removedHmacSecrets: readonly string[];
+  /** Previous HMAC secrets that stay, and why. */
+  readonly keptHmacSecrets: readonly { readonly name: string; readonly reason: string }[];
+}
+
+/** Previous HMAC secrets old enough to be pruned if nothing stored is still sealed under them. */
+export function hmacSecretsDueForPruning(document: KeystoreDocument, now: Date, hmacInFlightSeconds: number): PreviousHmacSecret[] {
+  return (document.previousHmacSecrets ?? []).filter((p) => now.getTime() > Date.parse(p.retiredAt) + (hmacInFlightSeconds + PRUNE_MARGIN_SECONDS) * 1000);
 }
 
 /**
  * Removes retired keys that can no longer have signed an unexpired token: retiredAt older than
  * maxTokenLifetimeSeconds + PRUNE_MARGIN_SECONDS. Current and next keys are never removed.
+ * Previous HMAC secrets go on the same rule (with options.hmacInFlightSeconds) and only when
+ * options.hmacSecretsInUse shows no stored authenticator secret still sealed under them.
  */
-export function pruneDocument(document: KeystoreDocument, now: Date, maxTokenLifetimeSeconds: number): PruneResult {
+export function pruneDocument(document: KeystoreDocument, now: Date, maxTokenLifetimeSeconds: number, options: PruneOptions = {}): PruneResult {
   const removed: string[] = [];
   const kept: { kid: string; removableAfter: string }[] = [];
   const signing = document.signing.filter((entry) => {
@@ -138,7 +206,37 @@ export function pruneDocument(document: KeystoreDocument, now: Date, maxTokenLif
     kept.push({ kid: entry.jwk.kid!, removableAfter: new Date(removableAt).toISOString() });
     return true;
   });
-  return { document: { ...document, signing }, removed, kept };
+  const inFlight = options.hmacInFlightSeconds ?? maxTokenLifetimeSeconds;
+  const due = new Set(hmacSecretsDueForPruning(document, now, inFlight));
+  const removedHmacSecrets: string[] = [];
+  const keptHmacSecrets: { name: string; reason: string }[] = [];
+  const previousHmacSecrets = (document.previousHmacSecrets ?? []).filter((p) => {
+    const name = hmacSecretName(p.secret);
+    if (!due.has(p)) {
+      const after = new Date(Date.parse(p.retiredAt) + (inFlight + PRUNE_MARGIN_SECONDS) * 1000).toISOString();
+      keptHmacSecrets.push({ name, reason: `values made with it may still be in flight until ${after}` });
+      return true;
+    }
+    const sealing = options.hmacSecretsInUse?.get(p.secret);
+    if (sealing === undefined && !options.hmacSecretsInUse) {
+      keptHmacSecrets.push({ name, reason: 'the stored authenticator secrets were not checked' });
+      return true;
+    }
+    if (sealing) {
+      keptHmacSecrets.push({ name, reason: `${sealing} stored authenticator secret(s) are still sealed under it; run "npm run keys -- reseal"` });
+      return true;
+    }
+    removedHmacSecrets.push(name);
+    return false;
+  });
+  const { previousHmacSecrets: _dropped, ...rest } = document;
+  return {
+    document: { ...rest, signing, ...(previousHmacSecrets.length > 0 ? { previousHmacSecrets } : {}) },
+    removed,
+    kept,
+    removedHmacSecrets,
+    keptHmacSecrets,
+  };
 }
 
 /** A human-readable summary without any private material (kids, statuses, dates, sizes). */
@@ -157,6 +255,8 @@ export function describeDocument(document: KeystoreDocument): string[] {
     const role = c.status === 'next' ? 'next (verifies only)' : index === document.cookieKeys.findIndex((k) => k.status !== 'next') ? 'signing' : 'verifies only';
     lines.push(`  ${role.padEnd(20)}  created ${c.createdAt}`);
   });
-  lines.push(`HMAC secret: present (${Buffer.from(document.hmacSecret, 'base64url').length * 8} bits)`);
+  lines.push(`HMAC secret: current ${hmacSecretName(document.hmacSecret)} (${Buffer.from(document.hmacSecret, 'base64url').length * 8} bits)`);
+  if (document.nextHmacSecret) lines.push(`  next     ${hmacSecretName(document.nextHmacSecret.secret)}  created ${document.nextHmacSecret.createdAt} (verifies and opens only)`);
+  for (const p of document.previousHmacSecrets ?? []) lines.push(`  previous ${hmacSecretName(p.secret)}  retired ${p.retiredAt} (verifies and opens only)`);
   return lines;
 }

@@ -81,7 +81,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     const clients = withAccountClient(await loadClients(config), config.issuer);
     const renderer = createRenderer();
     const dataSource = db.dataSource;
-    const idTokenReferences = createIdTokenReferences(keystore.hmacSecret);
+    const idTokenReferences = createIdTokenReferences(keystore.hmacKeys);
     const provider = createProvider({ config, logger, dataSource, keystore, clients, renderer, idTokenReferences });
     await assertClientsUsable(provider, clients.map((c) => c.metadata.client_id));
 
@@ -102,15 +102,15 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       accounts: createAccountService(dataSource),
       hasher,
       counters,
-      codes: createSecurityCodes({ dataSource, config, hmacSecret: keystore.hmacSecret, audit }),
+      codes: createSecurityCodes({ dataSource, config, hmacKeys: keystore.hmacKeys, audit }),
       audit,
-      csrf: createCsrf(keystore.hmacSecret),
-      digest: createKeyedDigest(keystore.hmacSecret),
+      csrf: createCsrf(keystore.hmacKeys),
+      digest: createKeyedDigest(keystore.hmacKeys),
       clients: registered,
       backchannelLogout,
       mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
-      authenticatorApps: createAuthenticatorApps({ dataSource, hmacSecret: keystore.hmacSecret, counters, notifications, audit }),
-      passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacSecret: keystore.hmacSecret, notifications, audit, logger }),
+      authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
+      passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
       demographics: createPatientDemographics(config),
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };

@@ -6,6 +6,7 @@ import { queryRows } from '../db/sql.js';
 import type { Notifications } from '../notifications/outbox.js';
 import type { Audit } from '../security/audit.js';
 import { lockoutKeys, type AttemptCounters } from '../security/attempt-counters.js';
+import type { HmacKeys } from '../security/hmac-key-ring.js';
 import { createSealedBox } from '../security/sealed-box.js';
 
 /**
@@ -28,6 +29,9 @@ const ISSUER_NAME = 'carelogin';
 const TOLERANCE_SECONDS = TOTP_PERIOD_SECONDS;
 /** How long a setup page's secret stays usable: enough to find and install an app. */
 export const SETUP_SECONDS = 30 * 60;
+
+/** The sealed box purpose of account.authenticator_secret. */
+const STORED_PURPOSE = 'carelogin authenticator secret v1';
 
 /** A secret offered on the setup page, waiting for the first code. */
 export interface PendingAuthenticator {
@@ -89,10 +93,10 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-export function createAuthenticatorApps(deps: { dataSource: DataSource; hmacSecret: string; counters: AttemptCounters; notifications: Notifications; audit: Audit }): AuthenticatorApps {
+export function createAuthenticatorApps(deps: { dataSource: DataSource; hmacKeys: HmacKeys; counters: AttemptCounters; notifications: Notifications; audit: Audit }): AuthenticatorApps {
   const { dataSource, counters, notifications, audit } = deps;
-  const stored = createSealedBox(deps.hmacSecret, 'carelogin authenticator secret v1');
-  const setups = createSealedBox(deps.hmacSecret, 'carelogin authenticator setup v1');
+  const stored = createSealedBox(deps.hmacKeys, STORED_PURPOSE);
+  const setups = createSealedBox(deps.hmacKeys, 'carelogin authenticator setup v1');
 
   function open(account: Pick<Account, 'id' | 'authenticatorSecret'>): string | undefined {
     return account.authenticatorSecret ? stored.open(account.authenticatorSecret, account.id)?.toString('utf8') : undefined;
@@ -174,4 +178,81 @@ export function createAuthenticatorApps(deps: { dataSource: DataSource; hmacSecr
       });
     },
   };
+}
+
+/** Rows read per batch by the re-seal and the prune check: one short transaction each. */
+const RESEAL_BATCH = 100;
+
+/** Every stored sealed authenticator secret, in batches by account id (keyset pagination: no long-held snapshot). */
+async function* storedAuthenticatorSecrets(dataSource: DataSource, batchSize: number): AsyncGenerator<{ id: string; sealed: string }[]> {
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const rows = await queryRows<{ id: string; authenticator_secret: string }>(
+      dataSource,
+      `SELECT id, authenticator_secret FROM account WHERE authenticator_secret IS NOT NULL AND id > $1::uuid ORDER BY id LIMIT $2`,
+      [after, batchSize],
+    );
+    if (rows.length === 0) return;
+    yield rows.map((r) => ({ id: r.id, sealed: r.authenticator_secret }));
+    after = rows.at(-1)!.id;
+  }
+}
+
+export interface ResealResult {
+  /** Re-sealed under the current HMAC secret. */
+  readonly resealed: number;
+  /** Already under the current secret. */
+  readonly current: number;
+  /** Changed or removed between the read and the update (the person's change wins; it is sealed under the current secret anyway). */
+  readonly changedMeanwhile: number;
+  /** Opens under no secret of the ring (sealed under a secret already pruned, or damaged): left as it is. */
+  readonly unreadable: number;
+}
+
+/**
+ * Re-seals every account.authenticator_secret not sealed under the ring's current secret
+ * (docs/operations.md "Rotating the HMAC secret"), so the previous secret can be pruned without
+ * turning anyone's authenticator app off. Each update is conditional on the value read, so a
+ * concurrent add, replace or remove wins. An instance checking a code against the old value at that
+ * moment may answer "already used" once; the person tries the next code.
+ */
+export async function resealAuthenticatorSecrets(dataSource: DataSource, hmacKeys: HmacKeys, options: { batchSize?: number } = {}): Promise<ResealResult> {
+  const box = createSealedBox(hmacKeys, STORED_PURPOSE);
+  const counts = { resealed: 0, current: 0, changedMeanwhile: 0, unreadable: 0 };
+  for await (const batch of storedAuthenticatorSecrets(dataSource, options.batchSize ?? RESEAL_BATCH)) {
+    await dataSource.transaction(async (manager) => {
+      for (const { id, sealed } of batch) {
+        if (!box.needsReseal(sealed)) {
+          counts.current++;
+          continue;
+        }
+        const plain = box.open(sealed, id);
+        if (!plain) {
+          counts.unreadable++;
+          continue;
+        }
+        const updated = await queryRows(manager, `UPDATE account SET authenticator_secret = $3 WHERE id = $1 AND authenticator_secret = $2 RETURNING id`, [id, sealed, box.seal(plain, id)]);
+        counts[updated.length > 0 ? 'resealed' : 'changedMeanwhile']++;
+      }
+    });
+  }
+  return counts;
+}
+
+/**
+ * How many stored authenticator secrets each secret of the ring still seals (current first, as in
+ * the ring); `unreadable` opens under none. prune keeps any previous secret with a count above zero.
+ */
+export async function authenticatorSecretsPerHmacSecret(dataSource: DataSource, hmacKeys: HmacKeys): Promise<{ perSecret: Map<string, number>; unreadable: number }> {
+  const box = createSealedBox(hmacKeys, STORED_PURPOSE);
+  const perSecret = new Map<string, number>();
+  let unreadable = 0;
+  for await (const batch of storedAuthenticatorSecrets(dataSource, RESEAL_BATCH)) {
+    for (const { id, sealed } of batch) {
+      const secret = box.secretOf(sealed, id);
+      if (secret === undefined) unreadable++;
+      else perSecret.set(secret, (perSecret.get(secret) ?? 0) + 1);
+    }
+  }
+  return { perSecret, unreadable };
 }

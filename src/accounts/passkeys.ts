@@ -16,6 +16,7 @@ import { isUniqueViolation, queryRows } from '../db/sql.js';
 import type { Logger } from '../logger.js';
 import type { Notifications } from '../notifications/outbox.js';
 import type { Audit } from '../security/audit.js';
+import type { HmacKeys } from '../security/hmac-key-ring.js';
 import { createSealedBox } from '../security/sealed-box.js';
 import { deviceLabel } from './remembered-devices.js';
 
@@ -88,11 +89,11 @@ function isAuthenticationResponse(value: unknown): value is AuthenticationRespon
   return typeof candidate === 'object' && candidate !== null && typeof candidate.id === 'string' && typeof candidate.response === 'object' && candidate.type === 'public-key';
 }
 
-export function createPasskeys(deps: { dataSource: DataSource; issuer: string; hmacSecret: string; notifications: Notifications; audit: Audit; logger: Logger }): Passkeys {
+export function createPasskeys(deps: { dataSource: DataSource; issuer: string; hmacKeys: HmacKeys; notifications: Notifications; audit: Audit; logger: Logger }): Passkeys {
   const { dataSource, notifications, audit, logger } = deps;
   const origin = new URL(deps.issuer).origin;
   const rpID = new URL(deps.issuer).hostname;
-  const tokens = createSealedBox(deps.hmacSecret, 'carelogin passkey registration v1');
+  const tokens = createSealedBox(deps.hmacKeys, 'carelogin passkey registration v1');
 
   async function existingFor(accountId: string): Promise<{ id: string; transports?: AuthenticatorTransport[] }[]> {
     const rows = await queryRows<{ credential_id: string; transports: string }>(dataSource, `SELECT credential_id, transports FROM passkey WHERE account_id = $1`, [accountId]);

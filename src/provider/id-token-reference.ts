@@ -1,3 +1,4 @@
+import type { HmacKeys } from '../security/hmac-key-ring.js';
 import { createSealedBox } from '../security/sealed-box.js';
 
 /**
@@ -28,8 +29,8 @@ export interface IdTokenReferences {
   read(jti: string, clientId: string): IdTokenReference | undefined;
 }
 
-export function createIdTokenReferences(hmacSecret: string): IdTokenReferences {
-  const box = createSealedBox(hmacSecret, 'carelogin id_token jti v1');
+export function createIdTokenReferences(hmacKeys: HmacKeys): IdTokenReferences {
+  const box = createSealedBox(hmacKeys, 'carelogin id_token jti v1');
   return {
     issue(clientId, signIn, now = Math.floor(Date.now() / 1000)) {
       return box.seal(JSON.stringify([signIn.accountId, signIn.authTime, signIn.amr, now]), clientId);

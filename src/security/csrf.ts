@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../errors.js';
+import { hmacKeyRing, ringSecrets, type HmacKeys } from './hmac-key-ring.js';
 
 /**
  * Cross-site request forgery defences for our own forms (security-bar C5; ASVS 3.5.1):
@@ -13,24 +14,27 @@ export interface Csrf {
   verify(binding: string, token: unknown): boolean;
 }
 
-export function createCsrf(hmacSecret: string): Csrf {
-  if (typeof hmacSecret !== 'string' || hmacSecret.length < 16) throw new ConfigError('CSRF protection needs an HMAC secret of at least 16 characters');
+/** Tokens are made with the ring's current secret; a form rendered before a rotation still verifies under a previous one. */
+export function createCsrf(hmacKeys: HmacKeys): Csrf {
+  const secrets = ringSecrets(hmacKeyRing(hmacKeys, 'CSRF tokens'));
   // 'csrf:' keeps these MACs apart from anything else derived from the same secret.
-  const mac = (binding: string): Buffer => createHmac('sha256', hmacSecret).update('csrf:' + binding).digest();
+  const mac = (secret: string, binding: string): Buffer => createHmac('sha256', secret).update('csrf:' + binding).digest();
   return {
     token(binding) {
       if (typeof binding !== 'string' || binding.length === 0) throw new TypeError('a CSRF token needs a non-empty binding');
-      return mac(binding).toString('base64url');
+      return mac(secrets[0]!, binding).toString('base64url');
     },
     verify(binding, token) {
       if (typeof binding !== 'string' || binding.length === 0 || typeof token !== 'string') return false;
       // 32 bytes encode to exactly 43 base64url characters; anything else cannot be ours.
       if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return false;
-      const expected = mac(binding);
       const given = Buffer.from(token, 'base64url');
       // Only the canonical spelling: the last character's two spare bits decode the same either way.
-      if (given.toString('base64url') !== token) return false;
-      return given.length === expected.length && timingSafeEqual(given, expected);
+      if (given.toString('base64url') !== token || given.length !== 32) return false;
+      // Every secret is compared (no early exit), so the time taken does not say which one matched.
+      let matched = false;
+      for (const secret of secrets) matched = timingSafeEqual(given, mac(secret, binding)) || matched;
+      return matched;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { ConfigError } from '../errors.js';
+import { hmacKeyRing, type HmacKeys } from './hmac-key-ring.js';
 
 /**
  * A keyed digest (HMAC-SHA256 with the server's HMAC secret) of personal data that has to become a
@@ -10,8 +10,16 @@ import { ConfigError } from '../errors.js';
  */
 export type KeyedDigest = (scope: string, value: string) => string;
 
-export function createKeyedDigest(hmacSecret: string): KeyedDigest {
-  if (typeof hmacSecret !== 'string' || hmacSecret.length < 16) throw new ConfigError('keyed digests need an HMAC secret of at least 16 characters');
+/**
+ * Only the ring's current secret is used, never a previous one. A digest is a lookup key for a
+ * short-lived row (a registration-email or unknown-account counter within its window, a consent
+ * grant's id within one interaction), not a value someone hands back to be verified: looking each
+ * value up under every secret would multiply queries and split counters for little gain. So these
+ * rows rotate with the secret: after a rotation a counter keyed by an address starts again from zero
+ * (once per rotation, which only an operator can cause) and the old rows expire with their windows.
+ */
+export function createKeyedDigest(hmacKeys: HmacKeys): KeyedDigest {
+  const hmacSecret = hmacKeyRing(hmacKeys, 'keyed digests').current;
   // The scope never contains NUL, so scope + NUL + value is unambiguous.
   return (scope, value) => createHmac('sha256', hmacSecret).update(`${scope}\0${value}`).digest('hex');
 }

@@ -1,10 +1,11 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
-import { CareloginError, ConfigError } from '../errors.js';
+import { CareloginError } from '../errors.js';
 import { capRetryAfter, countFailureSql, countWithinCaps, lockoutKeys, policyParameters, securityCodePolicy, toFailureResult, type CounterRow } from './attempt-counters.js';
 import { queryRows } from '../db/sql.js';
 import type { Audit } from './audit.js';
+import { hmacKeyRing, ringSecrets, type HmacKeys } from './hmac-key-ring.js';
 import { smsSendCaps } from './sms-throttle.js';
 
 /**
@@ -79,16 +80,17 @@ function updateReturning(db: Pick<EntityManager, 'query'>, sql: string, paramete
   return queryRows<unknown>(db, sql, parameters);
 }
 
-export function createSecurityCodes(deps: { dataSource: DataSource; config: Config; hmacSecret: string; audit?: Audit }): SecurityCodes {
-  const { dataSource, config, hmacSecret, audit } = deps;
-  if (typeof hmacSecret !== 'string' || hmacSecret.length < 16) throw new ConfigError('security codes need an HMAC secret of at least 16 characters');
+export function createSecurityCodes(deps: { dataSource: DataSource; config: Config; hmacKeys: HmacKeys; audit?: Audit }): SecurityCodes {
+  const { dataSource, config, audit } = deps;
+  // New codes are hashed with the current secret; a code sent just before a rotation still matches under a previous one.
+  const secrets = ringSecrets(hmacKeyRing(deps.hmacKeys, 'security codes'));
   const policy = securityCodePolicy(config);
 
   // Six digits hashed without a key could be reversed by trying all 10^6; the key makes the
   // stored value useless without the secret. The purpose set is closed and no purpose ends with
   // another, and codes are fixed-width, so the concatenation is unambiguous.
-  const codeHash = (code: string, journeyId: string, purpose: CodePurpose): string =>
-    createHmac('sha256', hmacSecret).update(code + journeyId + purpose).digest('hex');
+  const codeHash = (secret: string, code: string, journeyId: string, purpose: CodePurpose): Buffer =>
+    createHmac('sha256', secret).update(code + journeyId + purpose).digest();
 
   function checkRequest(request: { purpose: CodePurpose; journeyId: string }): void {
     if (!CODE_PURPOSES.includes(request.purpose)) throw new CareloginError('security_code_purpose', `Unknown security code purpose: ${String(request.purpose)}`);
@@ -148,7 +150,7 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
          INSERT INTO security_code (account_id, purpose, journey_id, channel, destination, code_hash, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + $7::int * interval '1 second')
          RETURNING expires_at`,
-        [request.accountId, request.purpose, request.journeyId, request.channel, request.destination, codeHash(code, request.journeyId, request.purpose), config.ttl.securityCode],
+        [request.accountId, request.purpose, request.journeyId, request.channel, request.destination, codeHash(secrets[0]!, code, request.journeyId, request.purpose).toString('hex'), config.ttl.securityCode],
       );
       return { ok: true, code, expiresAt: new Date(row.expires_at) };
     },
@@ -191,8 +193,13 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
 
       const submitted = normaliseSecurityCode(request.code);
       const expected = Buffer.from(candidate.code_hash, 'hex');
-      const actual = Buffer.from(codeHash(SECURITY_CODE_PATTERN.test(submitted) ? submitted : '', request.journeyId, request.purpose), 'hex');
-      const matches = SECURITY_CODE_PATTERN.test(submitted) && expected.length === actual.length && timingSafeEqual(expected, actual);
+      // Every secret is compared (no early exit), so the time taken does not say which one matched.
+      let hashMatches = false;
+      for (const secret of secrets) {
+        const actual = codeHash(secret, SECURITY_CODE_PATTERN.test(submitted) ? submitted : '', request.journeyId, request.purpose);
+        hashMatches = (expected.length === actual.length && timingSafeEqual(expected, actual)) || hashMatches;
+      }
+      const matches = SECURITY_CODE_PATTERN.test(submitted) && hashMatches;
 
       if (matches) {
         // 4. One conditional UPDATE: of any number of simultaneous right answers exactly one wins,

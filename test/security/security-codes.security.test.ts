@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Config } from '../../src/config/index.js';
 import type { Database } from '../../src/db/data-source.js';
 import { CareloginError } from '../../src/errors.js';
@@ -25,7 +25,7 @@ describe('security codes (security)', () => {
     config = testConfig({ ...testDb.env, SECURITY_CODE_TTL_SECONDS: '60' });
     db = await testDb.open(config);
     counters = createAttemptCounters(db.dataSource, config);
-    codes = createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret });
+    codes = createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: hmacSecret });
   });
 
   after(async () => {
@@ -294,8 +294,37 @@ describe('security codes (security)', () => {
     const [{ code_hash }] = await db.dataSource.query('SELECT code_hash FROM security_code WHERE journey_id = $1', [journeyId]);
     expect(code_hash).to.match(/^[0-9a-f]{64}$/);
     // A different secret cannot check codes: the hash is keyed.
-    const otherCodes = createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret: 'a-completely-different-secret' });
+    const otherCodes = createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: 'a-completely-different-secret' });
     expect(await otherCodes.verify({ accountId, purpose: 'sign-in', journeyId, code })).to.equal('invalid');
+  });
+
+  describe('HMAC secret rotation', () => {
+    const newSecret = 'the-secret-after-rotation-0123456789';
+
+    it('a code sent before a rotation still verifies after it, and a new code is hashed with the new secret', async () => {
+      const accountId = await newAccount();
+      const journeyId = randomUUID();
+      const code = await issueCode(accountId, journeyId);
+      const rotated = createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: { current: newSecret, previous: [hmacSecret] } });
+      expect(await rotated.verify({ accountId, purpose: 'sign-in', journeyId, code })).to.equal('valid');
+
+      const laterJourney = randomUUID();
+      const later = await issue(accountId, laterJourney, 'sign-in', { codes: rotated });
+      if (!later.ok) throw new Error('no code');
+      const [{ code_hash }] = await db.dataSource.query('SELECT code_hash FROM security_code WHERE journey_id = $1', [laterJourney]);
+      expect(code_hash).to.equal(createHmac('sha256', newSecret).update(later.code + laterJourney + 'sign-in').digest('hex'));
+    });
+
+    it('a code hashed with a secret that has been pruned does not verify, nor a wrong code under any secret of the ring', async () => {
+      const accountId = await newAccount();
+      const journeyId = randomUUID();
+      const code = await issueCode(accountId, journeyId);
+      const rotated = createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: { current: newSecret, previous: [hmacSecret] } });
+      const wrong = code === '000000' ? '000001' : '000000';
+      expect(await rotated.verify({ accountId, purpose: 'sign-in', journeyId, code: wrong })).to.equal('invalid');
+      const pruned = createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: { current: newSecret, previous: [] } });
+      expect(await pruned.verify({ accountId, purpose: 'sign-in', journeyId, code })).to.equal('invalid');
+    });
   });
 
   describe('persona fixed code', () => {
@@ -323,7 +352,7 @@ describe('security codes (security)', () => {
 
     it('refuses a fixed code in production', async () => {
       const production: Config = { ...config, mode: 'production' };
-      const productionCodes = createSecurityCodes({ dataSource: db.dataSource, config: production, hmacSecret });
+      const productionCodes = createSecurityCodes({ dataSource: db.dataSource, config: production, hmacKeys: hmacSecret });
       const accountId = await newAccount('p0');
       const journeyId = randomUUID();
       let error: unknown;
@@ -338,6 +367,6 @@ describe('security codes (security)', () => {
   });
 
   it('refuses a weak HMAC secret at construction', () => {
-    expect(() => createSecurityCodes({ dataSource: db.dataSource, config, hmacSecret: 'short' })).to.throw();
+    expect(() => createSecurityCodes({ dataSource: db.dataSource, config, hmacKeys: 'short' })).to.throw();
   });
 });

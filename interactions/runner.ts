@@ -107,6 +107,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
         stepUp: { reason, missing: needed.filter((c) => !proven.has(c)), ...(reason === 'proofing' && level ? { level } : {}) },
         mobileChangeHeld: (await services.mobileChanges.heldFor(dataSource, account.id)) !== undefined,
         hasPasskey: (await services.passkeys.count(account.id)) > 0,
+        ...(reason === 'proofing' ? { proofingRoutes: proofingRoutes(services) } : {}),
       },
     };
   }
@@ -425,12 +426,18 @@ function withoutEmail(facts: JourneyFacts): JourneyFacts {
 }
 
 /** What guards need to know about the account, refreshed whenever the journey learns or re-reads it. */
-export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'hasAuthenticatorApp'> {
+export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'hasAuthenticatorApp' | 'identityLevel'> {
   return {
+    identityLevel: account.proofingLevel,
     hasVerifiedMobile: Boolean(account.mobileNumber && account.mobileVerifiedAt),
     hasVerifiedEmail: account.emailVerifiedAt !== null,
     hasAuthenticatorApp: account.authenticatorAddedAt !== null,
   };
+}
+
+/** The proofing routes this instance can run (method ids), by which edges are configured. */
+function proofingRoutes(services: AppServices): string[] {
+  return [...(services.demographics.enabled ? ['demographics-match'] : []), ...(services.gpOnline.enabled ? ['gp-linkage'] : [])];
 }
 
 /**

@@ -15,6 +15,7 @@ import { createAuthenticatorApps } from './accounts/authenticator-app.js';
 import { createPasskeys } from './accounts/passkeys.js';
 import { createIdentityProofing } from './accounts/identity-proofing.js';
 import { createPatientDemographics } from './demographics/index.js';
+import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
 import { createMobileChanges } from './accounts/mobile-change.js';
 import { purgeUnconfirmedAccounts } from './accounts/registration.js';
@@ -112,6 +113,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
       demographics: createPatientDemographics(config),
+      gpOnline: createGpOnlineRegistration(config),
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 

@@ -18,6 +18,7 @@ import type { BackchannelLogout } from './provider/logout.js';
 import type { MobileChanges } from './accounts/mobile-change.js';
 import type { IdentityProofing } from './accounts/identity-proofing.js';
 import type { PatientDemographics } from './demographics/patient-demographics.js';
+import type { GpOnlineRegistration } from './gp-online/gp-online-registration.js';
 
 /** Everything request handlers need, built once by the composition root (src/app.ts). */
 export interface AppServices {
@@ -47,6 +48,8 @@ export interface AppServices {
   readonly passkeys: Passkeys;
   /** The patient register identity checks trace details against (DEMOGRAPHICS_SOURCE). */
   readonly demographics: PatientDemographics;
+  /** GP online services (IM1): registration details that prove identity at P9 (GP_ONLINE_SOURCE). */
+  readonly gpOnline: GpOnlineRegistration;
   /** Records an identity check's outcome on the account (level and the register's details). */
   readonly identityProofing: IdentityProofing;
 }

@@ -1,4 +1,4 @@
-import { credentialsFromAmr, type CredentialComponent } from '../../src/provider/vectors.js';
+import { credentialsFromAmr, proofingAtLeast, type CredentialComponent } from '../../src/provider/vectors.js';
 import type { GuardId, JourneyFacts } from './types.js';
 
 /**
@@ -17,6 +17,24 @@ export function textMessageCompletes(facts: JourneyFacts): boolean {
 }
 
 /**
+ * Step-up: the identity level is settled, so what is left is credentials: the service's vector was
+ * missing only credentials from the start, or identity checks have since raised the account to it.
+ */
+export function credentialsStage(facts: JourneyFacts): boolean {
+  const stepUp = facts.stepUp;
+  if (!stepUp) return false;
+  if (stepUp.reason === 'credentials') return true;
+  return stepUp.level !== undefined && facts.identityLevel !== undefined && proofingAtLeast(facts.identityLevel, stepUp.level);
+}
+
+/** Step-up: the identity level asked for is still above the account's. */
+function proofingOutstanding(facts: JourneyFacts): boolean {
+  return facts.stepUp?.reason === 'proofing' && !credentialsStage(facts);
+}
+
+const canRun = (facts: JourneyFacts, route: string): boolean => facts.proofingRoutes?.includes(route) === true;
+
+/**
  * Guards: named, pure predicates over journey facts. Transitions refer to them by name so
  * journeys stay plain data and every decision can be unit-tested without I/O.
  */
@@ -28,32 +46,39 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
   hasVerifiedEmail: (facts) => facts.hasVerifiedEmail === true,
 
   /** Step-up: the account's identity level is below the one asked for, and no identity check here reaches it. */
-  identityVerificationRequired: (facts) => facts.stepUp?.reason === 'proofing',
+  identityVerificationRequired: (facts) => proofingOutstanding(facts),
 
   /**
-   * Step-up: the identity level asked for is P5, which a demographics match (a trace against the
-   * register) reaches. P9 needs a route carelogin does not have yet (GP linkage, photo ID).
+   * Step-up: a P0 account is asked for P5, or for P9 where GP online details can then take it on
+   * (NHS login: P9 comes after P5). A demographics match (a trace against the register) gives P5.
    */
-  identityCheckCompletesProofing: (facts) => facts.stepUp?.reason === 'proofing' && facts.stepUp.level === 'P5',
+  demographicsMatchNeeded: (facts) =>
+    proofingOutstanding(facts) &&
+    facts.identityLevel === 'P0' &&
+    canRun(facts, 'demographics-match') &&
+    (facts.stepUp?.level === 'P5' || (facts.stepUp?.level === 'P9' && canRun(facts, 'gp-linkage'))),
+
+  /** Step-up: a P5 account is asked for P9, which GP online registration details give. */
+  gpLinkageNeeded: (facts) => proofingOutstanding(facts) && facts.identityLevel === 'P5' && facts.stepUp?.level === 'P9' && canRun(facts, 'gp-linkage'),
 
   /** Step-up: after an identity check, the session already has every credential the vector needs. */
-  stepUpComplete: (facts) => facts.stepUp?.reason === 'credentials' && facts.stepUp.missing.length === 0,
+  stepUpComplete: (facts) => credentialsStage(facts) && facts.stepUp!.missing.length === 0,
 
   /**
    * Step-up: the session lacks Cd and the account's new mobile number is still on hold (X1). Only
    * a sign-in through "I cannot access my mobile" ends without Cd, so this is that person: a code
    * to the old number would not reach them, and the new one cannot give Cd until the hold ends.
    */
-  mobileChangeHeld: (facts) => facts.stepUp?.reason === 'credentials' && facts.stepUp.missing.includes('Cd') && facts.mobileChangeHeld === true,
+  mobileChangeHeld: (facts) => credentialsStage(facts) && facts.stepUp!.missing.includes('Cd') && facts.mobileChangeHeld === true,
 
   /**
    * Step-up: a security code to the verified mobile (Cd) is exactly what the session lacks.
    * Anything else missing (Cp, Ck, Cm) needs a method this journey does not offer.
    */
   securityCodeCompletesStepUp: (facts) =>
-    facts.stepUp?.reason === 'credentials' &&
-    facts.stepUp.missing.length === 1 &&
-    facts.stepUp.missing[0] === 'Cd' &&
+    credentialsStage(facts) &&
+    facts.stepUp!.missing.length === 1 &&
+    facts.stepUp!.missing[0] === 'Cd' &&
     facts.hasVerifiedMobile === true,
 
   /**
@@ -64,10 +89,10 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
   authenticatorAppFirst: (facts) => facts.hasAuthenticatorApp === true && wouldComplete(facts, 'Ck'),
 
   /** Step-up: a code from the account's authenticator app would meet a vector the service asked for. */
-  authenticatorCodeCompletesStepUp: (facts) => facts.stepUp?.reason === 'credentials' && facts.hasAuthenticatorApp === true && wouldComplete(facts, 'Ck'),
+  authenticatorCodeCompletesStepUp: (facts) => credentialsStage(facts) && facts.hasAuthenticatorApp === true && wouldComplete(facts, 'Ck'),
 
   /** Step-up: the account has a passkey and a passkey (Cm) would meet a vector the service asked for. */
-  passkeyCompletesStepUp: (facts) => facts.stepUp?.reason === 'credentials' && facts.hasPasskey === true && wouldComplete(facts, 'Cm'),
+  passkeyCompletesStepUp: (facts) => credentialsStage(facts) && facts.hasPasskey === true && wouldComplete(facts, 'Cm'),
 };
 
 export function evaluateGuard(guard: GuardId, facts: JourneyFacts): boolean {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { DataSource, EntityManager } from 'typeorm';
 import { readAheadKey, takeReadAhead } from '../../src/db/read-ahead.js';
 import { queryRows } from '../../src/db/sql.js';
-import { CREDENTIAL_COMPONENTS } from '../../src/provider/vectors.js';
+import { CREDENTIAL_COMPONENTS, PROOFING_LEVELS } from '../../src/provider/vectors.js';
 import { JourneyConflictError } from './errors.js';
 import type { JourneyFacts, JourneyId } from './types.js';
 
@@ -39,7 +39,12 @@ export const journeyFactsSchema = z.object({
   hasVerifiedEmail: z.boolean().optional(),
   newMobile: z.string().regex(/^\+44\d{10}$/).optional(),
   mobileChangeHeld: z.boolean().optional(),
-  stepUp: z.object({ reason: z.enum(['credentials', 'proofing']), missing: z.array(CREDENTIAL).max(CREDENTIAL_COMPONENTS.length) }).optional(),
+  stepUp: z
+    .object({ reason: z.enum(['credentials', 'proofing']), missing: z.array(CREDENTIAL).max(CREDENTIAL_COMPONENTS.length), level: z.enum(PROOFING_LEVELS as readonly ['P0', 'P5', 'P9']).optional() })
+    .strict()
+    .optional(),
+  identityLevel: z.enum(PROOFING_LEVELS as readonly ['P0', 'P5', 'P9']).optional(),
+  proofingRoutes: z.array(z.enum(['demographics-match', 'gp-linkage'])).max(2).optional(),
   hasAuthenticatorApp: z.boolean().optional(),
   hasPasskey: z.boolean().optional(),
   passkeyChallenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional(),

@@ -34,6 +34,10 @@ export interface JourneyFacts {
   readonly newMobile?: string;
   /** Set when the account is known: it has an authenticator app (Ck). */
   readonly hasAuthenticatorApp?: boolean;
+  /** Set when the account is known: its identity proofing level (step-up compares it with stepUp.level). */
+  readonly identityLevel?: ProofingLevel;
+  /** Step-up only: the proofing routes (method ids) this instance can run, by configuration. */
+  readonly proofingRoutes?: readonly string[];
   /** Step-up only: the account has at least one passkey (Cm). */
   readonly hasPasskey?: boolean;
   /** The passkey step's WebAuthn challenge (base64url, 256 bits), made when the step is entered; not a secret. */
@@ -60,7 +64,8 @@ export type GuardId =
   | 'hasVerifiedMobile'
   | 'hasVerifiedEmail'
   | 'identityVerificationRequired'
-  | 'identityCheckCompletesProofing'
+  | 'demographicsMatchNeeded'
+  | 'gpLinkageNeeded'
   | 'stepUpComplete'
   | 'mobileChangeHeld'
   | 'securityCodeCompletesStepUp'

@@ -10,12 +10,20 @@ const CREDENTIAL_STEPS = [
   { to: 'method-not-available' },
 ] as const;
 
+/** A P5 account still short of P9 goes on to its GP online details; otherwise on to the credentials. */
+const AFTER_IDENTITY_CHECK = [
+  { to: 'enter-gp-details', when: 'gpLinkageNeeded' },
+  { to: 'identity-verification-required', when: 'identityVerificationRequired' },
+  ...CREDENTIAL_STEPS,
+] as const;
+
 /**
  * Stepping up (oidc-provider prompt `vtr`): the session is signed in but does not meet the vector
  * of trust the service asked for. A missing authenticator app code (Ck) or security code (Cd) is
- * asked for here, for the session's own account. A P5 identity level is reached by a demographics
- * match (enter-your-details), after which the journey assesses the credentials again. Everything else
- * (P9 today) gets an honest page and `access_denied`, because a login must never claim more than was done.
+ * asked for here, for the session's own account. A higher identity level is reached by proofing
+ * routes: a demographics match (enter-your-details) gives P5, and GP online registration details
+ * (enter-gp-details) take a P5 account to P9; after each, identity-checked decides what is left.
+ * Everything else gets an honest page and `access_denied`, because a login must never claim more than was done.
  */
 export const stepUpJourney = defineJourney({
   id: 'step-up',
@@ -24,15 +32,14 @@ export const stepUpJourney = defineJourney({
     assess: {
       on: {
         next: [
-          { to: 'enter-your-details', when: 'identityCheckCompletesProofing' },
-          { to: 'identity-verification-required', when: 'identityVerificationRequired' },
-          ...CREDENTIAL_STEPS,
+          { to: 'enter-your-details', when: 'demographicsMatchNeeded' },
+          ...AFTER_IDENTITY_CHECK,
         ],
       },
     },
     // After an identity check: done, or on to the credentials the vector still needs.
     'identity-checked': {
-      on: { next: [{ to: 'signed-in', when: 'stepUpComplete' }, ...CREDENTIAL_STEPS] },
+      on: { next: [{ to: 'signed-in', when: 'stepUpComplete' }, ...AFTER_IDENTITY_CHECK] },
     },
     'enter-authenticator-code': {
       method: 'authenticator-code',
@@ -49,7 +56,13 @@ export const stepUpJourney = defineJourney({
       on: {
         matched: { to: 'identity-checked' },
         alreadyLinked: { to: 'identity-already-linked' },
-        notAvailable: { to: 'identity-verification-required' },
+      },
+    },
+    'enter-gp-details': {
+      method: 'gp-linkage',
+      on: {
+        matched: { to: 'identity-checked' },
+        alreadyLinked: { to: 'identity-already-linked' },
       },
     },
     'identity-already-linked': {

@@ -6,6 +6,7 @@ import { confirmEmailMethod } from './confirm-email/index.js';
 import { confirmMobileMethod } from './confirm-mobile/index.js';
 import { demographicsMatchMethod } from './demographics-match/index.js';
 import { emailMethod } from './email/index.js';
+import { gpLinkageMethod } from './gp-linkage/index.js';
 import { mobileChangeHeldMethod } from './mobile-change-held/index.js';
 import { mobileNumberMethod } from './mobile-number/index.js';
 import { newAccountMethod } from './new-account/index.js';
@@ -19,7 +20,7 @@ import type { AuthMethod } from './types.js';
  * is a folder under interactions/methods and one line here. Journeys refer to methods by id;
  * journey-lint.test.ts fails if a journey names a method that is not listed.
  */
-export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, authenticatorCodeMethod, passkeyMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod, demographicsMatchMethod] as const satisfies readonly AuthMethod[];
+export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, authenticatorCodeMethod, passkeyMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod, demographicsMatchMethod, gpLinkageMethod] as const satisfies readonly AuthMethod[];
 
 export type MethodId = (typeof METHODS)[number]['id'];
 

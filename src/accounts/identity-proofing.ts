@@ -17,6 +17,8 @@ export interface IdentityProofing {
     readonly patient: PatientRecord;
     /** Which proofing route established it (a method id), for the audit trail. */
     readonly route: string;
+    /** GP online (IM1) credentials the route proved, released at P9 with the gp_integration_credentials scope. */
+    readonly gpOnline?: { readonly accountId: string; readonly linkageKey: string };
     readonly clientId?: string;
     readonly ip?: string;
   }): Promise<'proofed' | 'already-linked'>;
@@ -25,7 +27,7 @@ export interface IdentityProofing {
 export function createIdentityProofing(deps: { dataSource: DataSource; audit: Audit }): IdentityProofing {
   const { dataSource, audit } = deps;
   return {
-    async record({ accountId, level, patient, route, clientId, ip }) {
+    async record({ accountId, level, patient, route, gpOnline, clientId, ip }) {
       try {
         return await dataSource.transaction(async (manager) => {
           const [taken] = await queryRows(manager, 'SELECT 1 FROM account WHERE nhs_number = $1 AND id <> $2', [patient.nhsNumber, accountId]);
@@ -37,12 +39,13 @@ export function createIdentityProofing(deps: { dataSource: DataSource; audit: Au
           const updated = await queryRows(
             manager,
             `UPDATE account SET
-               proofing_level = CASE WHEN proofing_level = 'P9' THEN 'P9' ELSE $2 END,
+               proofing_level = CASE WHEN proofing_level = 'P9' THEN 'P9' ELSE $2::varchar END,
                nhs_number = $3, given_name = $4, family_name = $5, birthdate = $6::date, postcode = $7, gp_ods_code = $8,
+               gp_user_id = COALESCE($9::varchar, gp_user_id), gp_linkage_key = COALESCE($10::varchar, gp_linkage_key),
                updated_at = now()
              WHERE id = $1 AND status = 'active'
              RETURNING proofing_level`,
-            [accountId, level, patient.nhsNumber, patient.givenNames.join(' '), patient.familyName, patient.birthdate, patient.postcode, patient.gpOdsCode],
+            [accountId, level, patient.nhsNumber, patient.givenNames.join(' '), patient.familyName, patient.birthdate, patient.postcode, patient.gpOdsCode, gpOnline?.accountId ?? null, gpOnline?.linkageKey ?? null],
           );
           if (updated.length === 0) throw new Error('identity proofing: the account is gone or no longer active');
           await audit.record('identity.proofed', { accountId, clientId, ip, detail: { route, level } }, manager);

@@ -94,6 +94,8 @@ export interface Config {
     /** Details not found this many times → identity checks locked for the lockout time. */
     readonly maxAttempts: number;
   };
+  /** Where P9 checks by GP online registration details go (src/gp-online). */
+  readonly gpOnline: { readonly source: 'fake-im1' | 'unavailable' | 'none' };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   readonly shutdownGraceMs: number;
   /** Pause between reporting not-ready and closing the listener, so a load balancer stops sending first. */
@@ -117,11 +119,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const smsAdapter = e.SMS_ADAPTER ?? (production ? 'notify' : 'dev-outbox');
 
   const demographicsSource = e.DEMOGRAPHICS_SOURCE ?? (production ? 'none' : 'fake-pds');
+  const gpOnlineSource = e.GP_ONLINE_SOURCE ?? (production ? 'none' : 'fake-im1');
 
   const problems: string[] = [];
   if (production) {
     // No real PDS adapter exists yet: production runs without P5 checks rather than on made-up patients.
     if (demographicsSource === 'fake-pds') problems.push('DEMOGRAPHICS_SOURCE=fake-pds is for development and testing only');
+    if (gpOnlineSource === 'fake-im1') problems.push('GP_ONLINE_SOURCE=fake-im1 is for development and testing only');
     if (devOutbox) problems.push('DEV_OUTBOX cannot be enabled in production');
     if (emailAdapter === 'dev-outbox' || smsAdapter === 'dev-outbox') problems.push('the dev-outbox adapter cannot deliver messages in production');
     if (e.SEED_PERSONAS) problems.push('SEED_PERSONAS cannot be enabled in production');
@@ -206,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       fakePdsFile: e.FAKE_PDS_FILE ? path.resolve(PROJECT_ROOT, e.FAKE_PDS_FILE) : undefined,
       maxAttempts: e.IDENTITY_CHECK_MAX_ATTEMPTS,
     },
+    gpOnline: { source: gpOnlineSource },
     personas: {
       seed: e.SEED_PERSONAS ?? mode !== 'production',
       securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),

@@ -81,6 +81,7 @@ export const environmentSchema = z.object({
 
   DEMOGRAPHICS_SOURCE: z.enum(['fake-pds', 'unavailable', 'none']).optional(),
   FAKE_PDS_FILE: z.string().optional(),
+  GP_ONLINE_SOURCE: z.enum(['fake-im1', 'unavailable', 'none']).optional(),
   IDENTITY_CHECK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
 
   SEED_PERSONAS: booleanString.optional(),

@@ -327,7 +327,7 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     expect(broken, 'links that do not lead anywhere').to.deep.equal([]);
   });
 
-  it('errors: no email address, wrong password, wrong security code (each summary takes focus and links to its field), then a P0 account at a P9 service and the service’s error page; axe-clean', async () => {
+  it('errors: no email address, wrong password, wrong security code (each summary takes focus and links to its field), then a P0 account at a P9 service asked to prove who it is, going back, and the service’s error page; axe-clean', async () => {
     const { page, errors } = await freshPage();
     const record = new JourneyRecorder('sign-in-errors');
     const p0 = persona('p0');
@@ -355,12 +355,12 @@ describe('browser: signing in from the demo service (Chromium, axe WCAG 2.2 AA)'
     await record.check(page, 'enter-security-code-error');
     await expectFocusedErrorSummary(page, 'code', 'The security code is not correct');
 
-    // P0 cannot meet the service's P9 request: the IdP says so on a page of its own.
+    // P0 does not meet the service's P9 request: the IdP asks it to prove who it is first.
     await fillSecurityCode(page, FIXED_CODE);
-    await expectPage(page, 'You need to prove your identity to use this service');
-    await record.check(page, 'identity-verification-required');
-    // "Continue" goes back to the service with an error, which the demo service explains.
-    await clickButton(page, 'Continue');
+    await expectPage(page, 'Prove who you are');
+    await record.check(page, 'prove-who-you-are');
+    // Without the details to hand, "Go back to the service" returns an error, which the demo service explains.
+    await clickButton(page, 'Go back to the service');
     expect(page.url()).to.match(new RegExp(`^${env.rpUrl}/callback`));
     await expectPage(page, 'You could not be signed in');
     expect(await page.locator('main').innerText()).to.include('access_denied');

@@ -49,6 +49,9 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...production, DEMOGRAPHICS_SOURCE: 'fake-pds' })).to.throw(ConfigError, /DEMOGRAPHICS_SOURCE=fake-pds is for development and testing only/);
     expect(() => loadConfig({ DEMOGRAPHICS_SOURCE: 'none', FAKE_PDS_FILE: 'patients.json' })).to.throw(ConfigError, /FAKE_PDS_FILE needs DEMOGRAPHICS_SOURCE=fake-pds/);
     expect(loadConfig({ DEMOGRAPHICS_SOURCE: 'unavailable' }).demographics.source).to.equal('unavailable');
+    expect(loadConfig({}).gpOnline.source).to.equal('fake-im1');
+    expect(loadConfig(production).gpOnline.source).to.equal('none');
+    expect(() => loadConfig({ ...production, GP_ONLINE_SOURCE: 'fake-im1' })).to.throw(ConfigError, /GP_ONLINE_SOURCE=fake-im1 is for development and testing only/);
   });
 
   it('rejects an authorization code lifetime beyond NHS login parity (10 minutes)', () => {

@@ -10,6 +10,7 @@ import { createPatientDemographics } from '../../src/demographics/index.js';
 import { loadFakePdsFile, tracePatients } from '../../src/demographics/fake-pds.js';
 import { FAKE_PDS_PATIENTS } from '../../src/demographics/fake-pds-patients.js';
 import { nameKey, postcodeKey, type PatientRecord } from '../../src/demographics/patient-demographics.js';
+import { createGpOnlineRegistration, FAKE_GP_REGISTRATIONS, verifyRegistration } from '../../src/gp-online/fake-gp-online.js';
 
 const REID = FAKE_PDS_PATIENTS.find((p) => p.familyName === 'Reid')!;
 
@@ -72,5 +73,34 @@ describe('fake patient register (PDS stand-in)', () => {
     expect(createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'none' }))).to.include({ source: 'none', enabled: false });
     const down = createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'unavailable' }));
     expect(await down.trace({ nhsNumber: REID.nhsNumber, birthdate: REID.birthdate, postcode: REID.postcode })).to.deep.equal({ kind: 'unavailable' });
+  });
+});
+
+describe('fake GP online registrations (IM1 linkage stand-in)', () => {
+  const amara = FAKE_PDS_PATIENTS.find((p) => p.familyName === 'Patel')!;
+  const registration = FAKE_GP_REGISTRATIONS.find((r) => r.nhsNumber === amara.nhsNumber)!;
+  const query = { odsCode: registration.odsCode, accountId: registration.accountId, linkageKey: registration.linkageKey, familyName: 'patel', birthdate: amara.birthdate };
+
+  it('belong to living patients of the fake register, at the practice the register gives', () => {
+    for (const r of FAKE_GP_REGISTRATIONS) {
+      const patient = FAKE_PDS_PATIENTS.find((p) => p.nhsNumber === r.nhsNumber);
+      expect(patient, r.nhsNumber).to.not.equal(undefined);
+      expect(patient!.deceased).to.equal(undefined);
+      expect(r.odsCode).to.equal(patient!.gpOdsCode);
+    }
+  });
+
+  it('match on the practice, account ID and exact linkage key, with the last name and date of birth', () => {
+    expect(verifyRegistration(FAKE_GP_REGISTRATIONS, FAKE_PDS_PATIENTS, { ...query, odsCode: query.odsCode.toLowerCase() })).to.deep.equal({ kind: 'matched', patient: amara, accountId: registration.accountId, linkageKey: registration.linkageKey });
+    expect(verifyRegistration(FAKE_GP_REGISTRATIONS, FAKE_PDS_PATIENTS, { ...query, linkageKey: query.linkageKey.toUpperCase() })).to.deep.equal({ kind: 'not-matched', why: 'no-registration' });
+    expect(verifyRegistration(FAKE_GP_REGISTRATIONS, FAKE_PDS_PATIENTS, { ...query, accountId: '5100381143' })).to.deep.equal({ kind: 'not-matched', why: 'no-registration' });
+    expect(verifyRegistration(FAKE_GP_REGISTRATIONS, FAKE_PDS_PATIENTS, { ...query, familyName: 'Patil' })).to.deep.equal({ kind: 'not-matched', why: 'details-differ' });
+    expect(verifyRegistration(FAKE_GP_REGISTRATIONS, FAKE_PDS_PATIENTS, { ...query, birthdate: '1991-02-04' })).to.deep.equal({ kind: 'not-matched', why: 'details-differ' });
+  });
+
+  it('are switched by configuration', async () => {
+    expect(createGpOnlineRegistration(loadConfig({ GP_ONLINE_SOURCE: 'none' }))).to.include({ source: 'none', enabled: false });
+    expect(await createGpOnlineRegistration(loadConfig({ GP_ONLINE_SOURCE: 'unavailable' })).verify(query)).to.deep.equal({ kind: 'unavailable' });
+    expect((await createGpOnlineRegistration(loadConfig({})).verify(query)).kind).to.equal('matched');
   });
 });

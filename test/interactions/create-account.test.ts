@@ -4,7 +4,7 @@ import { UK_MOBILE_MESSAGES } from '../../src/accounts/uk-mobile.js';
 import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { emailCode, enterDetails, NEW_PASSWORD, newEmail, newMobile, outboxCount, registerThrough, smsCodeTo, startRegistration } from './create-account-helpers.js';
-import { callbackError, createAccount, errorSummary, heading, startJourney, stepOf, submit, TEST_PASSWORD, wrongCode, type Journey } from './support.js';
+import { createAccount, errorSummary, heading, startJourney, stepOf, submit, TEST_PASSWORD, wrongCode, type Journey } from './support.js';
 import type { Page } from '../helpers/browser.js';
 
 /**
@@ -58,12 +58,12 @@ describe('create-account journey', () => {
     expect(row!.terms_accepted_at).to.be.instanceOf(Date);
   });
 
-  it('gives a service that asks for P9 an honest access_denied after the account is created', async () => {
-    const { journey, page, email } = await registerThrough(test, { params: { vtr: '["P9.Cp.Cd"]' } });
-    expect(heading(page)).to.not.equal('Share your information with Test patient portal');
-    const done = page.callbackUrl ? page : await journey.browser.submit(page, {});
-    expect(callbackError(done)).to.deep.equal({ error: 'access_denied', description: 'identity verification required' });
-    // The account exists and is usable at P0 nevertheless.
+  it('asks a new account at a service that wants P9 to prove who it is, never a token that claims more', async () => {
+    const { page, email } = await registerThrough(test, { params: { vtr: '["P9.Cp.Cd"]' } });
+    expect(heading(page)).to.equal('Prove who you are');
+    expect(page.callbackUrl).to.equal(undefined);
+    // The account exists and is usable at P0 meanwhile.
+    expect((await accountRow(email))!).to.include({ proofing_level: 'P0' });
     expect((await accountRow(email))!.email_verified_at).to.be.instanceOf(Date);
   });
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import type { Account } from '../../entities/account.js';
 import { NOT_FOUND } from '../../interactions/methods/demographics-match/index.js';
+import { GP_DETAILS_NOT_FOUND } from '../../interactions/methods/gp-linkage/index.js';
 import { findForm, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { callbackError, createAccount, errorSummary, heading, signInThroughCode, submit, type Journey } from './support.js';
@@ -10,9 +11,14 @@ import { callbackError, createAccount, errorSummary, heading, signInThroughCode,
 const JORDAN = { 'nhs-number': '991 011 3716', 'birthdate-day': '10', 'birthdate-month': '10', 'birthdate-year': '1990', postcode: 'g1 1xq' };
 const NOBODY = { 'given-name': 'Nobody', 'family-name': 'Known', 'birthdate-day': '1', 'birthdate-month': '1', 'birthdate-year': '1970', postcode: 'ZZ1 1ZZ' };
 
-/** Signs `account` in at a service that asks for P5 and returns the page after the security code. */
-async function signInAtP5(test: TestIdp, account: Account, vtr = '["P5.Cp.Cd"]'): Promise<{ journey: Journey; page: Page }> {
-  return signInThroughCode(test, account, { params: { vtr, scope: 'openid profile' } });
+/** Amara Patel's details and her GP online registration (src/gp-online/fake-gp-online.ts). */
+const AMARA = { 'given-name': 'Amara', 'family-name': 'Patel', 'birthdate-day': '3', 'birthdate-month': '2', 'birthdate-year': '1991', postcode: 'M1 1AE' };
+const AMARA_GP = { 'ods-code': 'p84012', 'gp-account-id': '5100381142', 'linkage-key': 'Vb4NcH8sZe3Qy', 'family-name': 'PATEL', 'birthdate-day': '03', 'birthdate-month': '2', 'birthdate-year': '1991' };
+const JORDAN_GP = { 'ods-code': 'S10002', 'gp-account-id': '5100234871', 'linkage-key': 'Kq7RmT2xWp9Ld', 'family-name': 'Reid', 'birthdate-day': '10', 'birthdate-month': '10', 'birthdate-year': '1990' };
+
+/** Signs `account` in at a service that asks for P5 (or `vtr`) and returns the page after the security code. */
+async function signInAtP5(test: TestIdp, account: Account, vtr = '["P5.Cp.Cd"]', scope = 'openid profile'): Promise<{ journey: Journey; page: Page }> {
+  return signInThroughCode(test, account, { params: { vtr, scope } });
 }
 
 /** Continue on the consent page (first use of the service), or the callback already reached. */
@@ -111,10 +117,10 @@ describe('identity check (P5 by demographics match against the fake register)', 
     const first = await createAccount(test);
     const second = await createAccount(test);
     const firstRun = await signInAtP5(test, first);
-    await throughConsent(firstRun.journey, await submit(firstRun.journey, firstRun.page, { ...JORDAN, 'nhs-number': '9910000016', 'birthdate-day': '3', 'birthdate-month': '2', 'birthdate-year': '1991', postcode: 'M1 1AE' }));
+    await throughConsent(firstRun.journey, await submit(firstRun.journey, firstRun.page, { 'nhs-number': '9910068230', 'birthdate-day': '1', 'birthdate-month': '12', 'birthdate-year': '1995', postcode: 'LL57 2DG' }));
 
     const { journey, page } = await signInAtP5(test, second);
-    const linked = await submit(journey, page, { 'given-name': 'Amara', 'family-name': 'Patel', 'birthdate-day': '3', 'birthdate-month': '2', 'birthdate-year': '1991', postcode: 'M1 1AE' });
+    const linked = await submit(journey, page, { 'given-name': 'Aled', 'family-name': 'Jones', 'birthdate-day': '1', 'birthdate-month': '12', 'birthdate-year': '1995', postcode: 'LL57 2DG' });
     expect(heading(linked)).to.equal('Your details are already linked to another account');
     expect(pageText(linked)).to.contain('CL1027');
     const back = await journey.browser.submit(linked, {});
@@ -123,12 +129,51 @@ describe('identity check (P5 by demographics match against the fake register)', 
     expect(await auditTypes(test, second.id)).to.deep.equal(['identity.already_linked']);
   });
 
-  it('still refuses P9 honestly, saying what it would need', async () => {
+  it('takes a P0 account at a P9 service through P5 and then its GP online details, to vot P9 with GP credentials', async () => {
+    const account = await createAccount(test);
+    const { journey, page } = await signInAtP5(test, account, '["P9.Cp.Cd"]', 'openid profile gp_integration_credentials');
+    expect(heading(page)).to.equal('Prove who you are');
+    const gpPage = await submit(journey, page, AMARA);
+    expect(heading(gpPage)).to.equal('Enter your GP online registration details');
+    expect((await test.idp.services.accounts.findById(account.id))!.proofingLevel, 'P5 is kept even if P9 is not finished').to.equal('P5');
+
+    // A linkage key with the wrong case is not the letter's: "not found", and it is never shown again.
+    const miss = await submit(journey, gpPage, { ...AMARA_GP, 'linkage-key': AMARA_GP['linkage-key'].toLowerCase() });
+    expect(miss.status).to.equal(400);
+    expect(errorSummary(miss)).to.deep.equal([GP_DETAILS_NOT_FOUND]);
+    expect(findForm(miss).fields['linkage-key'] ?? '').to.equal('');
+    expect(findForm(miss).fields['gp-account-id']).to.equal(AMARA_GP['gp-account-id']);
+
+    const done = await throughConsent(journey, await submit(journey, miss, AMARA_GP));
+    const tokens = await test.rp.exchange(done.callbackUrl!, journey.request);
+    const claims = tokens.claims()!;
+    expect(claims).to.include({ vot: 'P9.Cp.Cd', identity_proofing_level: 'P9', nhs_number: '9910000016' });
+    const info = await oidc.fetchUserInfo(await test.rp.configuration(), tokens.access_token, claims.sub);
+    expect(info.gp_integration_credentials).to.deep.equal({ gp_ods_code: 'P84012', gp_user_id: '5100381142', gp_linkage_key: 'Vb4NcH8sZe3Qy' });
+    expect(await auditTypes(test, account.id)).to.deep.equal(['identity.proofed', 'identity.not_matched', 'identity.proofed']);
+  });
+
+  it('lets a person without their details go back to the service, which gets access_denied; a level reached is kept', async () => {
     const account = await createAccount(test);
     const { journey, page } = await signInAtP5(test, account, '["P9.Cp.Cd"]');
-    expect(heading(page)).to.equal('You need to prove your identity to use this service');
-    expect(pageText(page)).to.contain('photo ID');
-    expect(callbackError(await journey.browser.submit(page, {}))).to.deep.equal({ error: 'access_denied', description: 'identity verification required' });
+    const gpPage = await submit(journey, page, { 'given-name': 'Priya', 'family-name': 'Sharma Lewis', 'birthdate-day': '22', 'birthdate-month': '5', 'birthdate-year': '1983', postcode: 'B1 1BB' });
+    expect(heading(gpPage)).to.equal('Enter your GP online registration details');
+    const back = await journey.browser.submit(gpPage, {}, { actionContains: 'return-to-service' });
+    expect(callbackError(back)).to.deep.equal({ error: 'access_denied', description: 'identity verification required' });
+    expect((await test.idp.services.accounts.findById(account.id))!.proofingLevel).to.equal('P5');
+    expect(await auditTypes(test, account.id)).to.deep.equal(['identity.proofed', 'identity.abandoned']);
+  });
+
+  it('refuses the GP online details of another patient than the one the account proved to be at P5', async () => {
+    const account = await createAccount(test, { proofingLevel: 'P5' });
+    await test.idp.db.dataSource.query('UPDATE account SET nhs_number = $2 WHERE id = $1', [account.id, '9910011387']);
+    const { journey, page } = await signInAtP5(test, account, '["P9.Cp.Cd"]');
+    expect(heading(page)).to.equal('Enter your GP online registration details');
+    const miss = await submit(journey, page, JORDAN_GP);
+    expect(errorSummary(miss)).to.deep.equal([GP_DETAILS_NOT_FOUND]);
+    const rows: { detail: { why: string; route: string } }[] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'identity.not_matched'`, [account.id]);
+    expect(rows.map((r) => [r.detail.route, r.detail.why])).to.deep.equal([['gp-linkage', 'another-patient']]);
+    expect((await test.idp.services.accounts.findById(account.id))!.proofingLevel).to.equal('P5');
   });
 });
 
@@ -146,6 +191,19 @@ describe('identity check with another register', () => {
       const { journey, page } = await signInAtP5(test, account);
       expect(heading(page)).to.equal('You need to prove your identity to use this service');
       expect(pageText(page)).to.contain('not available at the moment');
+      expect(callbackError(await journey.browser.submit(page, {}))).to.deep.equal({ error: 'access_denied', description: 'identity verification required' });
+    } finally {
+      await test.close();
+    }
+  });
+
+  it('GP_ONLINE_SOURCE=none: a P9 service gets the honest page at once, with no P5 detour', async () => {
+    const test = await startTestIdp({ env: { GP_ONLINE_SOURCE: 'none' } });
+    try {
+      const account = await createAccount(test);
+      const { journey, page } = await signInAtP5(test, account, '["P9.Cp.Cd"]');
+      expect(heading(page)).to.equal('You need to prove your identity to use this service');
+      expect(pageText(page)).to.contain('to the level this service needs is not available');
       expect(callbackError(await journey.browser.submit(page, {}))).to.deep.equal({ error: 'access_denied', description: 'identity verification required' });
     } finally {
       await test.close();

@@ -57,6 +57,11 @@ describe('step-up journey transitions', () => {
     { name: 'Ck missing', facts: { hasVerifiedMobile: true, stepUp: { reason: 'credentials', missing: ['Ck'] } }, to: 'method-not-available' },
     { name: 'Cp and Cd missing', facts: { hasVerifiedMobile: true, stepUp: { reason: 'credentials', missing: ['Cp', 'Cd'] } }, to: 'method-not-available' },
     { name: 'identity level too low', facts: { hasVerifiedMobile: true, stepUp: { reason: 'proofing', missing: ['Cd'] } }, to: 'identity-verification-required' },
+    { name: 'P0 asked for P5', facts: { identityLevel: 'P0', proofingRoutes: ['demographics-match', 'gp-linkage'], stepUp: { reason: 'proofing', missing: [], level: 'P5' } }, to: 'enter-your-details' },
+    { name: 'P0 asked for P9 (P5 first)', facts: { identityLevel: 'P0', proofingRoutes: ['demographics-match', 'gp-linkage'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'enter-your-details' },
+    { name: 'P0 asked for P9 with no GP route (no P5 detour)', facts: { identityLevel: 'P0', proofingRoutes: ['demographics-match'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'identity-verification-required' },
+    { name: 'P5 asked for P9', facts: { identityLevel: 'P5', proofingRoutes: ['demographics-match', 'gp-linkage'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'enter-gp-details' },
+    { name: 'P0 asked for P5 with checks switched off', facts: { identityLevel: 'P0', proofingRoutes: [], stepUp: { reason: 'proofing', missing: [], level: 'P5' } }, to: 'identity-verification-required' },
     { name: 'nothing known', facts: {}, to: 'method-not-available' },
   ];
   for (const row of rows) {
@@ -64,6 +69,15 @@ describe('step-up journey transitions', () => {
       expect(startStep(stepUpJourney, row.facts).step).to.equal(row.to);
     });
   }
+
+  it('after an identity check: done, the next route, or the credential still missing', () => {
+    const routes = ['demographics-match', 'gp-linkage'];
+    expect(nextStep(stepUpJourney, 'enter-your-details', 'matched', { identityLevel: 'P5', proofingRoutes: routes, stepUp: { reason: 'proofing', missing: [], level: 'P5' } }).step).to.equal('signed-in');
+    expect(nextStep(stepUpJourney, 'enter-your-details', 'matched', { identityLevel: 'P5', proofingRoutes: routes, stepUp: { reason: 'proofing', missing: [], level: 'P9' } }).step).to.equal('enter-gp-details');
+    expect(nextStep(stepUpJourney, 'enter-gp-details', 'matched', { identityLevel: 'P9', hasVerifiedMobile: true, proofingRoutes: routes, stepUp: { reason: 'proofing', missing: ['Cd'], level: 'P9' } }).step).to.equal('enter-security-code');
+    // A match that somehow left the level short never signs in.
+    expect(nextStep(stepUpJourney, 'enter-gp-details', 'matched', { identityLevel: 'P5', proofingRoutes: ['demographics-match'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }).step).to.equal('identity-verification-required');
+  });
 
   it('signs in again after the security code', () => {
     expect(nextStep(stepUpJourney, 'enter-security-code', 'verified', {}).step).to.equal('signed-in');

@@ -15,6 +15,7 @@ import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { SoftwareAuthenticator } from '../helpers/software-authenticator.js';
 import { PASSKEY_MESSAGES } from '../../interactions/methods/passkey/index.js';
 import { FAKE_PDS_PATIENTS } from '../../src/demographics/fake-pds-patients.js';
+import { FAKE_GP_REGISTRATIONS, type FakeGpRegistration } from '../../src/gp-online/fake-gp-online.js';
 import type { PatientRecord } from '../../src/demographics/patient-demographics.js';
 import { addAuthenticatorApp, appCode, createAccount, TEST_PASSWORD } from './support.js';
 
@@ -62,6 +63,15 @@ async function unlinkedPatient(test: TestIdp): Promise<PatientRecord> {
   const patient = FAKE_PDS_PATIENTS.find((p) => !p.deceased && !linked.has(p.nhsNumber));
   if (!patient) throw new Error('every patient of the fake register is linked already');
   return patient;
+}
+
+/** A fake GP online registration whose patient no account of this test IdP is linked to. */
+async function unlinkedRegistration(test: TestIdp): Promise<FakeGpRegistration> {
+  const rows: { nhs_number: string }[] = await test.idp.db.dataSource.query('SELECT nhs_number FROM account WHERE nhs_number IS NOT NULL');
+  const linked = new Set(rows.map((row) => row.nhs_number));
+  const registration = [...FAKE_GP_REGISTRATIONS].reverse().find((r) => !linked.has(r.nhsNumber));
+  if (!registration) throw new Error('every fake GP registration is linked already');
+  return registration;
 }
 
 /** The newest 6-digit code sent to an email address or mobile number. */
@@ -249,6 +259,27 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
       { body: { 'given-name': 'Jo', 'family-name': 'Reid', 'birthdate-day': '1', 'birthdate-year': '1990' }, field: 'birthdate-day', message: 'Date of birth must include a month' },
       { body: { 'given-name': 'Jo', 'family-name': 'Reid', 'birthdate-day': '1', 'birthdate-month': '1', 'birthdate-year': '2990' }, field: 'birthdate-day', message: 'Date of birth must be in the past' },
       { body: { 'given-name': 'Jo', 'family-name': 'Reid', 'birthdate-day': '1', 'birthdate-month': '1', 'birthdate-year': '1990', postcode: 'nowhere' }, field: 'postcode', message: 'Enter a real postcode, like LS1 4AP' },
+    ],
+  },
+  'gp-linkage': {
+    // A P5 account (its NHS number left empty, so any registration no account holds yet is its own).
+    async arrange(test) {
+      return { facts: { stepUp: { reason: 'proofing', missing: [], level: 'P9' }, identityLevel: 'P5' }, account: await createAccount(test, { proofingLevel: 'P5' }) };
+    },
+    valid: async (test) => {
+      const registration = await unlinkedRegistration(test);
+      const patient = FAKE_PDS_PATIENTS.find((p) => p.nhsNumber === registration.nhsNumber)!;
+      const [year, month, day] = patient.birthdate.split('-');
+      return { 'ods-code': registration.odsCode, 'gp-account-id': registration.accountId, 'linkage-key': registration.linkageKey, 'family-name': patient.familyName, 'birthdate-day': day!, 'birthdate-month': month!, 'birthdate-year': year! };
+    },
+    wrong: { 'ods-code': 'A12345', 'gp-account-id': '1234567890', 'linkage-key': 'NotTheKey123', 'family-name': 'Nobody', 'birthdate-day': '1', 'birthdate-month': '1', 'birthdate-year': '1970' },
+    invalid: [
+      { body: {}, field: 'ods-code', message: 'Enter your practice ODS code' },
+      { body: { 'ods-code': '12345' }, field: 'ods-code', message: 'Practice ODS code must be a letter followed by 5 numbers, like A12345' },
+      { body: { 'ods-code': 'a12345', 'gp-account-id': 'abc' }, field: 'gp-account-id', message: 'Account ID must be between 6 and 12 numbers' },
+      { body: { 'ods-code': 'A12345', 'gp-account-id': '1234567' }, field: 'linkage-key', message: 'Enter your linkage key' },
+      { body: { 'ods-code': 'A12345', 'gp-account-id': '1234567', 'linkage-key': 'short' }, field: 'linkage-key', message: 'Linkage key must be between 8 and 20 letters and numbers' },
+      { body: { 'ods-code': 'A12345', 'gp-account-id': '1234567', 'linkage-key': 'LongEnough1' }, field: 'family-name', message: 'Enter your last name' },
     ],
   },
   'confirm-mobile': {

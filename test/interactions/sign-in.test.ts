@@ -69,7 +69,7 @@ describe('sign-in journey', () => {
       expect(pageText(page)).to.contain('your email address');
       // The journey kept what it proved and dropped the typed address once it ended.
       const [state] = await test.idp.db.dataSource.query('SELECT step, account_id, facts FROM journey_state WHERE uid = $1', [journey.uid]);
-      expect(state).to.deep.equal({ step: 'signed-in', account_id: account.id, facts: { amr: ['pwd', 'sms'], hasVerifiedMobile: true, hasVerifiedEmail: true, hasAuthenticatorApp: false, requestedCredentials: [['Cp', 'Cd']] } });
+      expect(state).to.deep.equal({ step: 'signed-in', account_id: account.id, facts: { amr: ['pwd', 'sms'], identityLevel: 'P0', hasVerifiedMobile: true, hasVerifiedEmail: true, hasAuthenticatorApp: false, requestedCredentials: [['Cp', 'Cd']] } });
       page = await journey.browser.submit(page, {}, { button: 'Continue' });
       const tokens = await test.rp.exchange(page.callbackUrl!, journey.request);
       expect(tokens.claims()).to.include({ sub: account.id, vot: 'P0.Cp.Cd', email: account.email });
@@ -325,15 +325,14 @@ describe('sign-in journey', () => {
   });
 
   describe('step-up and unmet vectors of trust', () => {
-    it('tells a P0 account that asks for P9 to prove its identity, then returns access_denied', async () => {
+    it('asks a P0 account at a P9 service to prove who it is (P5 first), never returning a token that claims more', async () => {
       const persona = PERSONAS.find((p) => p.key === 'p0')!;
       const journey = await startJourney(test, { params: { vtr: '["P9.Cp.Cd"]' } });
       let page = await submit(journey, journey.page, { email: persona.email });
       page = await submit(journey, page, { password: persona.password });
       page = await submit(journey, page, { code: test.idp.config.personas.securityCode! });
-      expect(heading(page)).to.equal('You need to prove your identity to use this service');
-      page = await submit(journey, page, {});
-      expect(callbackError(page)).to.deep.equal({ error: 'access_denied', description: 'identity verification required' });
+      expect(heading(page)).to.equal('Prove who you are');
+      expect(page.callbackUrl).to.equal(undefined);
     });
 
     it('says a method the account does not have (Cm) is not available, then returns access_denied', async () => {

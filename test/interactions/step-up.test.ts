@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createJourneyRunner, type InteractionDetails, type JourneyRunner, type Reply } from '../../interactions/runner.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createNoDemographics } from '../../src/demographics/fake-pds.js';
+import { createGpOnlineRegistration } from '../../src/gp-online/fake-gp-online.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { createAccount, latestSmsCode, smsCount, wrongCode } from './support.js';
@@ -84,13 +87,15 @@ describe('step-up journey (vtr prompt, credentials)', () => {
 
   it('never signs in from the explanation page, whatever is posted', async () => {
     const account = await createAccount(test);
+    // The same services with both proofing edges switched off, so P9 cannot be reached.
+    const closed = createJourneyRunner({ ...test.idp.services, demographics: createNoDemographics(), gpOnline: createGpOnlineRegistration(loadConfig({ GP_ONLINE_SOURCE: 'none' })) });
     const details = vtrPrompt(account.id, { needed: 'P9.Cp.Cd', reason: 'proofing' });
-    expect(shownStep(await runner.show(details, request, undefined))).to.equal('identity-verification-required');
-    for (const step of ['enter-security-code', 'signed-in']) {
-      expect(location(await runner.submit(details, request, step, { code: '190696' }))).to.match(/\/identity-verification-required$/);
+    expect(shownStep(await closed.show(details, request, undefined))).to.equal('identity-verification-required');
+    for (const step of ['enter-security-code', 'enter-your-details', 'signed-in']) {
+      expect(location(await closed.submit(details, request, step, { code: '190696' }))).to.match(/\/identity-verification-required$/);
     }
     expect(await smsCount(test, account.mobileNumber!)).to.equal(0);
-    const finished = await runner.submit(details, request, 'identity-verification-required', {});
+    const finished = await closed.submit(details, request, 'identity-verification-required', {});
     expect((finished as Extract<Reply, { kind: 'finish' }>).result).to.deep.equal({ error: 'access_denied', error_description: 'identity verification required' });
   });
 

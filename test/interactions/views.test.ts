@@ -33,6 +33,7 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'too-many-requests.njk': { wait: '10 minutes' },
   'enter-your-details.njk': { values: { 'nhs-number': '991 011 3716', postcode: 'G1 1XQ' }, maxAttempts: 3, lockWait: '15 minutes' },
   'identity-check-locked.njk': { wait: '15 minutes', reference: 'CL1025' },
+  'enter-gp-details.njk': { values: { 'ods-code': 'S10002' }, maxAttempts: 3, lockWait: '15 minutes' },
 };
 
 function render(template: string, data: Record<string, unknown> = {}): string {

@@ -16,6 +16,12 @@ export const ACCOUNT_CALLBACK_PATH = '/account/callback';
 export const ACCOUNT_VECTORS: readonly string[] = ['P0.Cp.Cd', 'P0.Cp.Ck', 'P0.Cm'];
 
 /**
+ * "Prove who you are" in Your account asks for these, so a P0 account goes through the real step-up
+ * journey (the identity check) with the same credentials as above; a service would ask the same.
+ */
+export const ACCOUNT_IDENTITY_VECTORS: readonly string[] = ['P5.Cp.Cd', 'P5.Cp.Ck', 'P5.Cm'];
+
+/**
  * The internal client's registration, in the clients-file shape. The account area never redeems the
  * authorization code it receives (it reads the signed-in session oidc-provider itself keeps), so the
  * registered key is a fresh public key whose private half is discarded: nobody, us included, can
@@ -31,7 +37,7 @@ export function accountClientEntry(issuer: string): ClientFileEntry {
     jwks: { keys: [{ kty: 'RSA', n: String(jwk.n), e: String(jwk.e), kid: randomUUID(), use: 'sig', alg: 'RS512' }] },
     token_endpoint_auth_signing_alg: 'RS512',
     id_token_signed_response_alg: 'RS512',
-    carelogin: { allowed_vectors: [...ACCOUNT_VECTORS], allowed_scopes: ['openid'], pkce: 'required', refresh_tokens: false },
+    carelogin: { allowed_vectors: [...ACCOUNT_VECTORS, ...ACCOUNT_IDENTITY_VECTORS], allowed_scopes: ['openid'], pkce: 'required', refresh_tokens: false },
   };
 }
 

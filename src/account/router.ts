@@ -22,7 +22,8 @@ import type { AppServices } from '../services.js';
 import { minutesText } from '../web/durations.js';
 import { nhsDate, nhsDateTime } from '../web/dates.js';
 import type { FieldError } from '../web/renderer.js';
-import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
+import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_IDENTITY_VECTORS, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
+import { identitySummary } from './identity.js';
 import { logoutTargets } from '../provider/logout.js';
 import { supersedeHeldChange } from '../accounts/mobile-change.js';
 import { addAuthenticatorAppRoutes } from './authenticator-app-routes.js';
@@ -53,6 +54,9 @@ const DONE_MESSAGES: Record<string, string> = {
   passkey: 'Your passkey has been created. You can use it to sign in.',
   'passkey-removed': 'The passkey has been removed. It can no longer be used to sign in.',
 };
+
+/** Why the account area sends the browser to /authorize (kept in the round trip's cookie). */
+type SignInPurpose = 'signin' | 'reauth' | 'identity';
 
 /** Who is signed in, from oidc-provider's own session for this browser. */
 interface SignedIn {
@@ -242,14 +246,14 @@ export function createAccountRouter(services: AppServices): Router {
     await next();
   });
 
-  // Sign in (and re-authenticate): an authorization request for the internal client.
-  router.get('/signin', async (ctx) => {
-    const returnTo = safeReturn(ctx.query.return);
-    const reauth = ctx.query.reauth === '1';
-    const current = await signedIn(ctx);
-    if (current && !reauth) return redirect(ctx, returnTo);
+  /**
+   * Sends the browser to our own /authorize for the internal client: to sign in, to sign in again
+   * (`reauth`), or to prove who they are (`identity`: P5 vectors, so the step-up journey asks for the
+   * details). The round trip's state, the page to return to and the purpose ride in the signed cookie.
+   */
+  async function startAuthorization(ctx: Context, returnTo: string, purpose: SignInPurpose): Promise<void> {
     const state = randomBytes(32).toString('base64url');
-    ctx.cookies.set(signinCookie, `${state}|${returnTo}${reauth ? '|reauth' : ''}`, { httpOnly: true, sameSite: 'lax', secure, signed: true, path: '/', maxAge: config.ttl.interaction * 1000, overwrite: true });
+    ctx.cookies.set(signinCookie, `${state}|${returnTo}${purpose === 'signin' ? '' : `|${purpose}`}`, { httpOnly: true, sameSite: 'lax', secure, signed: true, path: '/', maxAge: config.ttl.interaction * 1000, overwrite: true });
     const verifier = randomBytes(32).toString('base64url');
     const params = new URLSearchParams({
       client_id: ACCOUNT_CLIENT_ID,
@@ -261,25 +265,46 @@ export function createAccountRouter(services: AppServices): Router {
       // The code is never redeemed (see docs/account.md), but PKCE is required of every client.
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
-      vtr: JSON.stringify(ACCOUNT_VECTORS),
+      vtr: JSON.stringify(purpose === 'identity' ? ACCOUNT_IDENTITY_VECTORS : ACCOUNT_VECTORS),
     });
     const session = await provider.Session.get(ctx);
     // A session past its absolute limit is still live for oidc-provider until its row expires: sign in afresh.
     const outlived = Boolean(session.loginTs) && Math.floor(Date.now() / 1000) - session.loginTs! >= config.ttl.sessionAbsolute;
-    if (reauth || outlived) params.set('prompt', 'login');
+    if (purpose === 'reauth' || outlived) params.set('prompt', 'login');
     if (session.accountId) await ensureAccountGrant(provider, dataSource, session.accountId);
     redirect(ctx, `/authorize?${params.toString()}`);
+  }
+
+  // Sign in (and re-authenticate): an authorization request for the internal client.
+  router.get('/signin', async (ctx) => {
+    const returnTo = safeReturn(ctx.query.return);
+    const reauth = ctx.query.reauth === '1';
+    const current = await signedIn(ctx);
+    if (current && !reauth) return redirect(ctx, returnTo);
+    await startAuthorization(ctx, returnTo, reauth ? 'reauth' : 'signin');
+  });
+
+  // "Prove who you are": the same authorization request asking for P5, so the real identity check runs.
+  // A POST with this session's token, so another site cannot start it for the person.
+  router.post('/prove-who-you-are', requireSignIn, forms, checkForm, async (ctx) => {
+    if (me(ctx).account.proofingLevel !== 'P0') return redirect(ctx, '/account');
+    await startAuthorization(ctx, '/account', 'identity');
   });
 
   router.get('/callback', async (ctx) => {
     const stored = ctx.cookies.get(signinCookie, { signed: true }) ?? '';
     ctx.cookies.set(signinCookie, null, { path: '/', secure, overwrite: true });
-    const [state, returnTo, reauth] = stored.split('|');
+    const [state, returnTo, purpose] = stored.split('|');
+    const reauth = purpose === 'reauth';
+    const identity = purpose === 'identity';
     if (!state || typeof ctx.query.state !== 'string' || ctx.query.state !== state) {
       page(ctx, 'signin-failed', { title: 'You are not signed in' }, 400);
       return;
     }
     if (typeof ctx.query.error === 'string') {
+      // An identity check that ended without a match (details already linked, checks unavailable): the
+      // journey's own page has said why, and the person is still signed in, so back to their account.
+      if (identity && (await signedIn(ctx))) return redirect(ctx, '/account');
       page(ctx, 'signin-failed', { title: 'You are not signed in' }, 400);
       return;
     }
@@ -290,7 +315,8 @@ export function createAccountRouter(services: AppServices): Router {
       return;
     }
     if (reauth && Math.floor(Date.now() / 1000) - current.loginTs > REAUTH_WINDOW_SECONDS) return redirect(ctx, '/account');
-    await audit.record('account.signed_in', { accountId: current.account.id, clientId: ACCOUNT_CLIENT_ID, ip: ctx.ip, detail: { reauth: Boolean(reauth) } });
+    await audit.record('account.signed_in', { accountId: current.account.id, clientId: ACCOUNT_CLIENT_ID, ip: ctx.ip, detail: { reauth, ...(identity ? { identityCheck: true } : {}) } });
+    if (identity) return redirect(ctx, current.account.proofingLevel === 'P0' ? '/account' : '/account?done=identity');
     redirect(ctx, safeReturn(returnTo));
   });
 
@@ -305,6 +331,7 @@ export function createAccountRouter(services: AppServices): Router {
       grants.map(async (g) => ({ ...g, name: services.clients.get(g.clientId)?.metadata.client_name ?? (await provider.Client.find(g.clientId))?.clientName ?? g.clientId })),
     );
     const done = typeof ctx.query.done === 'string' ? DONE_MESSAGES[ctx.query.done] : undefined;
+    const identity = identitySummary(account);
     const held = await services.mobileChanges.heldFor(dataSource, account.id);
     page(ctx, 'index', {
       title: 'Your account',
@@ -320,6 +347,10 @@ export function createAccountRouter(services: AppServices): Router {
       sessions: (await listSessions(dataSource, account.id, revokedUpTo(account.sessionsValidAfter))).map((b) => ({ ...b, current: b.uid === me(ctx).sessionUid })),
       services: connected,
       done,
+      identity,
+      // Only an account that has proved who it is gets the banner: the query string alone proves nothing.
+      identityProved: ctx.query.done === 'identity' && identity.proved,
+      identityCheckAvailable: services.demographics.enabled,
       csrfToken: csrfToken(ctx),
     });
   });

@@ -33,6 +33,11 @@ export function isValidNhsNumber(value: unknown): boolean {
   return nhsNumberCheckDigit(value.slice(0, 9)) === Number(value[9]);
 }
 
+/** "991 011 3716": the 3-3-4 grouping the NHS writes numbers in, for people to read. */
+export function formatNhsNumber(digits: string): string {
+  return /^\d{10}$/.test(digits) ? `${digits.slice(0, 3)} ${digits.slice(3, 6)} ${digits.slice(6)}` : digits;
+}
+
 /** Numbers starting 999 are reserved for testing and never belong to a real patient. */
 export function isTestNhsNumber(value: unknown): boolean {
   return isValidNhsNumber(value) && (value as string).startsWith('999');

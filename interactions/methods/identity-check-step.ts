@@ -1,3 +1,4 @@
+import { ACCOUNT_CLIENT_ID } from '../../src/account/internal-client.js';
 import type { PatientRecord } from '../../src/demographics/patient-demographics.js';
 import type { ProofingLevel } from '../../src/provider/vectors.js';
 import { identityCheckPolicy, lockoutKeys } from '../../src/security/attempt-counters.js';
@@ -77,9 +78,12 @@ export async function runIdentityCheck(ctx: StepContext, check: IdentityCheck): 
   return { kind: 'event', event: 'matched', accountId: account.id, ...(proofed ? { account: proofed } : {}) };
 }
 
-/** The page data every proofing route's template takes besides its own. */
+/**
+ * The page data every proofing route's template takes besides its own. `fromAccount`: the check was
+ * started from Your account ("Prove who you are"), not by a service that needs it, and the copy says so.
+ */
 export function identityCheckPageData(ctx: StepContext): Record<string, unknown> {
-  return { maxAttempts: ctx.services.config.demographics.maxAttempts, lockWait: minutesText(ctx.services.config.ttl.lockout) };
+  return { maxAttempts: ctx.services.config.demographics.maxAttempts, lockWait: minutesText(ctx.services.config.ttl.lockout), fromAccount: ctx.clientId === ACCOUNT_CLIENT_ID };
 }
 
 /**

@@ -4,7 +4,7 @@ import { nhsDate } from '../web/dates.js';
 
 /** The identity level in plain words, as NHS login's settings say it. */
 const LEVEL_WORDS = {
-  P5: 'Your identity has been checked against your GP record',
+  P5: 'Your details have been matched to your NHS record',
   P9: 'You have proved who you are with photo ID or your GP surgery',
 } as const;
 

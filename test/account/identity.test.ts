@@ -74,6 +74,16 @@ describe('Your account: your identity', function () {
     expect(pageText(crafted)).not.to.include('You have proved who you are');
   });
 
+  it('the check started from Your account says so, and "Go back to your account" returns there still at P0', async () => {
+    const account = await createAccount(test);
+    const { browser, page } = await signInToAccount(test, account);
+    const check = await proveWhoYouAre(browser, page);
+    expect(pageText(check)).to.include('services that need to know it is you can use your').and.not.include('The service you are using');
+    const back = await browser.submit(check, {}, { actionContains: '/return-to-service' });
+    expect(back.url).to.equal(`${test.url}/account`);
+    expect(identitySection(back)).to.include('You have not proved who you are yet');
+  });
+
   it('"Prove who you are" sends a P0 account through /authorize with the P5 vectors, and back to Your account as P5 with a banner and its new details', async () => {
     const account = await createAccount(test);
     const { browser, page } = await signInToAccount(test, account);
@@ -93,7 +103,7 @@ describe('Your account: your identity', function () {
     expect(done.html).to.match(/class="nhsuk-notification-banner nhsuk-notification-banner--success"[^>]*role="alert"/);
     expect(pageText(done)).to.include('You have proved who you are');
     const section = identitySection(done);
-    expect(section).to.include('Your identity has been checked against your GP record');
+    expect(section).to.include('Your details have been matched to your NHS record');
     expect(section).to.include('991 011 3716');
     expect(section).to.include('Jordan Reid');
     expect(section).to.include('10 October 1990');
@@ -108,7 +118,7 @@ describe('Your account: your identity', function () {
     const account = await provedAccount(test, 'P5', { nhsNumber: '9990001006', givenName: null, familyName: 'Okafor', birthdate: '1985-07-14' });
     const { page } = await signInToAccount(test, account);
     const section = identitySection(page);
-    expect(section).to.match(/Identity\s+Your identity has been checked against your GP record/);
+    expect(section).to.match(/Identity\s+Your details have been matched to your NHS record/);
     expect(section).to.match(/NHS number\s+999 000 1006/);
     expect(section).to.match(/Name\s+Okafor/);
     expect(section).to.match(/Date of birth\s+14 July 1985/);

@@ -162,7 +162,7 @@ describe('browser: proving who you are, P5 (Chromium, axe WCAG 2.2 AA)', functio
     expect(new URL(page.url()).pathname).to.equal('/account');
     expect(await page.getByRole('alert').innerText()).to.include('You have proved who you are');
     await record.check(page, 'account-proved');
-    expect(await summaryValue(page, 'Identity')).to.equal('Your identity has been checked against your GP record');
+    expect(await summaryValue(page, 'Identity')).to.equal('Your details have been matched to your NHS record');
     expect(await summaryValue(page, 'NHS number')).to.equal('991 000 0016');
     expect(await summaryValue(page, 'Name')).to.equal('Amara Patel');
     expect(await summaryValue(page, 'Date of birth')).to.equal('3 February 1991');

@@ -36,6 +36,13 @@ export class DatabaseUnavailableError extends CareloginError {
   }
 }
 
+/** An outside system (the patient register, a GP system) did not answer within its time (E2). */
+export class OutsideSystemTimeoutError extends CareloginError {
+  constructor(system: string, ms: number) {
+    super('outside_system_timeout', `${system} did not answer within ${ms} ms`, { status: 503, expose: false });
+  }
+}
+
 export class NotFoundError extends CareloginError {
   constructor(message = 'Page not found') {
     super('not_found', message, { status: 404 });

@@ -1,7 +1,10 @@
 import { ACCOUNT_CLIENT_ID } from '../../src/account/internal-client.js';
 import type { PatientRecord } from '../../src/demographics/patient-demographics.js';
+import { OutsideSystemTimeoutError } from '../../src/errors.js';
 import type { ProofingLevel } from '../../src/provider/vectors.js';
 import { identityCheckPolicy, lockoutKeys } from '../../src/security/attempt-counters.js';
+import { withTimeout } from '../../src/with-timeout.js';
+import { JourneyInvariantError } from '../engine/errors.js';
 import { identityCheckLockedView, minutesText, tooManyRequestsView } from './pages.js';
 import type { Outcome, SideAction, StepContext } from './types.js';
 
@@ -38,7 +41,7 @@ export const CHECK_UNAVAILABLE = 'Sorry, we cannot check your details at the mom
 export async function runIdentityCheck(ctx: StepContext, check: IdentityCheck): Promise<Outcome<IdentityCheckEvent>> {
   const { accounts, audit, config, counters, identityProofing } = ctx.services;
   const account = ctx.account;
-  if (!account) throw new Error(`${check.route}: an identity check needs the session's account`);
+  if (!account) throw new JourneyInvariantError(`${check.route}: an identity check needs the session's account`);
   const who = { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip };
 
   const ip = await counters.ipBlocked(ctx.ip);
@@ -50,18 +53,24 @@ export async function runIdentityCheck(ctx: StepContext, check: IdentityCheck): 
   const attempt = await counters.reserveAttempt(key, identityCheckPolicy(config));
   if (!attempt.allowed) return { kind: 'page', view: identityCheckLockedView(attempt.retryAfterSeconds) };
 
-  const result = await check.check();
+  // An outside system that does not answer in time is "unavailable" to the person (E2); what it
+  // may still do afterwards is ignored, because nothing is written until an answer arrives in time.
+  const result = await withTimeout(check.check(), config.identityChecks.timeoutMs, () => new OutsideSystemTimeoutError(check.source, config.identityChecks.timeoutMs)).catch((error: unknown) => {
+    if (error instanceof OutsideSystemTimeoutError) return { kind: 'unavailable', timedOut: true } as const;
+    throw error;
+  });
   if (result.kind === 'unavailable') {
+    const timedOut = 'timedOut' in result;
     // The attempt stays counted: an outage must not become a way round the limit.
-    await audit.record('identity.unavailable', { ...who, detail: { route: check.route, source: check.source } });
-    ctx.log.warn({ event: 'identity.unavailable', route: check.route, source: check.source }, 'the identity check could not be made');
+    await audit.record('identity.unavailable', { ...who, detail: { route: check.route, source: check.source, ...(timedOut ? { timedOut } : {}) } });
+    ctx.log.warn({ event: 'identity.unavailable', route: check.route, source: check.source, timedOut }, 'the identity check could not be made');
     return { kind: 'retry', errors: [{ field: check.firstField, text: CHECK_UNAVAILABLE }], values: check.shownAgain };
   }
   if (result.kind === 'not-matched') {
     await counters.recordIpFailure(ctx.ip);
     await audit.record('identity.not_matched', { ...who, detail: { route: check.route, why: result.why, failures: attempt.failures, locked: attempt.locked } });
     if (attempt.locked) return { kind: 'page', view: identityCheckLockedView(attempt.retryAfterSeconds) };
-    const left = config.demographics.maxAttempts - attempt.failures;
+    const left = config.identityChecks.maxAttempts - attempt.failures;
     return {
       kind: 'retry',
       errors: [{ field: check.firstField, text: check.notFound }],
@@ -83,7 +92,7 @@ export async function runIdentityCheck(ctx: StepContext, check: IdentityCheck): 
  * started from Your account ("Prove who you are"), not by a service that needs it, and the copy says so.
  */
 export function identityCheckPageData(ctx: StepContext): Record<string, unknown> {
-  return { maxAttempts: ctx.services.config.demographics.maxAttempts, lockWait: minutesText(ctx.services.config.ttl.lockout), fromAccount: ctx.clientId === ACCOUNT_CLIENT_ID };
+  return { maxAttempts: ctx.services.config.identityChecks.maxAttempts, lockWait: minutesText(ctx.services.config.ttl.lockout), fromAccount: ctx.clientId === ACCOUNT_CLIENT_ID };
 }
 
 /**

@@ -86,16 +86,23 @@ export interface Config {
     /** How long a back-channel logout token is retried before carelogin gives up (it has no attempt cap). */
     readonly backchannelLogoutRetrySeconds: number;
   };
-  /** Where P5 identity checks trace a person's details (src/demographics), and how many misses lock them. */
-  readonly demographics: {
-    readonly source: 'fake-pds' | 'unavailable' | 'none';
-    /** An RP developer's own fake register (a JSON array of patients); absent: the built-in one. */
-    readonly fakePdsFile?: string;
-    /** Details not found this many times → identity checks locked for the lockout time. */
+  /** Identity checks (decisions D18): the outside systems they ask, and their limits. */
+  readonly identityChecks: {
+    /** Where P5 checks trace a person's details (src/demographics). */
+    readonly demographics: {
+      readonly source: 'fake-pds' | 'unavailable' | 'none';
+      /** An RP developer's own fake register (a JSON array of patients); absent: the built-in one. */
+      readonly fakePdsFile?: string;
+    };
+    /** Where P9 checks by GP online registration details go (src/gp-online). */
+    readonly gpOnline: { readonly source: 'fake-im1' | 'unavailable' | 'none' };
+    /** Details not found this many times → identity checks locked for the lockout time (per account). */
     readonly maxAttempts: number;
+    /** Wrong answers naming one GP online registration, from any accounts, before it is locked (E1). */
+    readonly gpRegistrationAttempts: number;
+    /** How long an outside system may take before the person is told to try again later (E2). */
+    readonly timeoutMs: number;
   };
-  /** Where P9 checks by GP online registration details go (src/gp-online). */
-  readonly gpOnline: { readonly source: 'fake-im1' | 'unavailable' | 'none' };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   readonly shutdownGraceMs: number;
   /** Pause between reporting not-ready and closing the listener, so a load balancer stops sending first. */
@@ -205,12 +212,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
       backchannelLogoutRetrySeconds: e.BACKCHANNEL_LOGOUT_RETRY_SECONDS,
     },
-    demographics: {
-      source: demographicsSource,
-      fakePdsFile: e.FAKE_PDS_FILE ? path.resolve(PROJECT_ROOT, e.FAKE_PDS_FILE) : undefined,
+    identityChecks: {
+      demographics: { source: demographicsSource, fakePdsFile: e.FAKE_PDS_FILE ? path.resolve(PROJECT_ROOT, e.FAKE_PDS_FILE) : undefined },
+      gpOnline: { source: gpOnlineSource },
       maxAttempts: e.IDENTITY_CHECK_MAX_ATTEMPTS,
+      gpRegistrationAttempts: e.GP_REGISTRATION_MAX_ATTEMPTS,
+      timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,
     },
-    gpOnline: { source: gpOnlineSource },
     personas: {
       seed: e.SEED_PERSONAS ?? mode !== 'production',
       securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),

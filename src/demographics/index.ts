@@ -4,9 +4,9 @@ import type { PatientDemographics } from './patient-demographics.js';
 
 /** The adapter DEMOGRAPHICS_SOURCE selects; a bad FAKE_PDS_FILE stops the start (ConfigError). */
 export function createPatientDemographics(config: Config): PatientDemographics {
-  switch (config.demographics.source) {
+  switch (config.identityChecks.demographics.source) {
     case 'fake-pds':
-      return createFakePds(config.demographics.fakePdsFile ? loadFakePdsFile(config.demographics.fakePdsFile) : undefined);
+      return createFakePds(config.identityChecks.demographics.fakePdsFile ? loadFakePdsFile(config.identityChecks.demographics.fakePdsFile) : undefined);
     case 'unavailable':
       return createUnavailablePds();
     case 'none':

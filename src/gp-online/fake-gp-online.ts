@@ -46,7 +46,7 @@ function sameSecret(expected: string, given: string): boolean {
 
 /** The adapter GP_ONLINE_SOURCE selects. */
 export function createGpOnlineRegistration(config: Config, patients: readonly PatientRecord[] = FAKE_PDS_PATIENTS): GpOnlineRegistration {
-  switch (config.gpOnline.source) {
+  switch (config.identityChecks.gpOnline.source) {
     case 'fake-im1':
       return { source: 'fake-im1', enabled: true, verify: async (query) => verifyRegistration(FAKE_GP_REGISTRATIONS, patients, query) };
     case 'unavailable':

@@ -66,7 +66,7 @@ describe('Your account: changing the password, email address and mobile number',
       const [devices] = await test.idp.db.dataSource.query(`SELECT count(*) AS n FROM remembered_device WHERE account_id = $1`, [account.id]);
       expect(Number(devices.n)).to.equal(0);
       // The new password signs in; the old one does not.
-      await signIn(test, { email: account.email, password: NEW_PASSWORD });
+      await signIn(test, { email: account.email, password: NEW_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' } });
     });
 
     it('a reset link asked for before the change no longer works after it', async () => {

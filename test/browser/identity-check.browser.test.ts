@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { PERSONAS } from '../../src/accounts/personas.js';
 import { createAccount, TEST_PASSWORD } from '../interactions/support.js';
 import { JourneyRecorder } from './helpers/browser.js';
-import { clickButton, continueFromDemoRp, expectPage, fillEmail, fillPassword, fillSecurityCode, focusedId, signInToYourAccount, summaryValue } from './helpers/pages.js';
+import { clickButton, continueFromDemoRp, expectPage, fillEmail, fillPassword, fillSecurityCode, focusedErrorSummary, focusedId, signInToYourAccount, summaryValue } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
 
 const FIXED_CODE = '190696';
@@ -45,13 +45,7 @@ async function enterDetails(page: Page, details: Details): Promise<void> {
  * field by anchor, and following each link puts keyboard focus on that field.
  */
 async function expectErrorSummary(page: Page, expected: readonly (readonly [fieldId: string, message: string])[]): Promise<void> {
-  const summary = page.locator('.nhsuk-error-summary');
-  await summary.waitFor();
-  expect(await summary.locator('[role="alert"]').count(), 'the error summary is announced (role="alert")').to.equal(1);
-  await page.waitForFunction(() => {
-    const doc = (globalThis as unknown as { document: { activeElement: { closest(selector: string): unknown } | null } }).document;
-    return Boolean(doc.activeElement?.closest('.nhsuk-error-summary'));
-  }, undefined, { timeout: 5000 });
+  const summary = await focusedErrorSummary(page);
   const links = summary.locator('a');
   const listed = await links.evaluateAll((anchors) => anchors.map((a) => ({ href: a.getAttribute('href'), text: (a.textContent ?? '').trim() })));
   expect(listed).to.deep.equal(expected.map(([fieldId, message]) => ({ href: `#${fieldId}`, text: message })));

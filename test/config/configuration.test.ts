@@ -40,17 +40,17 @@ describe('configuration', () => {
     expect(config.personas.seed).to.equal(false);
     expect(config.personas.securityCode).to.equal(undefined);
     expect(config.keystore.generateIfMissing).to.equal(false);
-    expect(config.demographics.source, 'no made-up patients in production').to.equal('none');
+    expect(config.identityChecks.demographics.source, 'no made-up patients in production').to.equal('none');
   });
 
   it('checks identities against the fake register by default outside production, and never in it', () => {
-    expect(loadConfig({}).demographics).to.deep.include({ source: 'fake-pds', maxAttempts: 3 });
+    expect(loadConfig({}).identityChecks).to.deep.include({ demographics: { source: 'fake-pds', fakePdsFile: undefined }, maxAttempts: 3, gpRegistrationAttempts: 5, timeoutMs: 10000 });
     const production = { CARELOGIN_ENV: 'production', ISSUER: 'https://auth.example.org', DATABASE_URL: 'postgres://db/idp', KEYSTORE_FILE: '/k.json', NOTIFY_API_KEY: 'key' };
     expect(() => loadConfig({ ...production, DEMOGRAPHICS_SOURCE: 'fake-pds' })).to.throw(ConfigError, /DEMOGRAPHICS_SOURCE=fake-pds is for development and testing only/);
     expect(() => loadConfig({ DEMOGRAPHICS_SOURCE: 'none', FAKE_PDS_FILE: 'patients.json' })).to.throw(ConfigError, /FAKE_PDS_FILE needs DEMOGRAPHICS_SOURCE=fake-pds/);
-    expect(loadConfig({ DEMOGRAPHICS_SOURCE: 'unavailable' }).demographics.source).to.equal('unavailable');
-    expect(loadConfig({}).gpOnline.source).to.equal('fake-im1');
-    expect(loadConfig(production).gpOnline.source).to.equal('none');
+    expect(loadConfig({ DEMOGRAPHICS_SOURCE: 'unavailable' }).identityChecks.demographics.source).to.equal('unavailable');
+    expect(loadConfig({}).identityChecks.gpOnline.source).to.equal('fake-im1');
+    expect(loadConfig(production).identityChecks.gpOnline.source).to.equal('none');
     expect(() => loadConfig({ ...production, GP_ONLINE_SOURCE: 'fake-im1' })).to.throw(ConfigError, /GP_ONLINE_SOURCE=fake-im1 is for development and testing only/);
   });
 

@@ -5,6 +5,8 @@ import { createLogger } from '../../src/logger.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { createLogCapture, type LogCapture } from '../helpers/log-capture.js';
 import { FAKE_PDS_PATIENTS } from '../../src/demographics/fake-pds-patients.js';
+import { FAKE_GP_REGISTRATIONS } from '../../src/gp-online/fake-gp-online.js';
+import { CHECK_UNAVAILABLE } from '../../interactions/methods/identity-check-step.js';
 import type { PatientRecord } from '../../src/demographics/patient-demographics.js';
 import { createAccount, heading, signInThroughCode, submit } from './support.js';
 
@@ -35,10 +37,10 @@ describe('identity check security', function () {
   });
   after(async () => test?.close());
 
-  function proofingPrompt(accountId: string): InteractionDetails {
+  function proofingPrompt(accountId: string, needed = 'P5.Cp.Cd'): InteractionDetails {
     return {
       uid: randomUUID(),
-      prompt: { name: 'vtr', reasons: ['vtr_unmet'], details: { reason: 'proofing', needed: 'P5.Cp.Cd' } },
+      prompt: { name: 'vtr', reasons: ['vtr_unmet'], details: { reason: 'proofing', needed } },
       session: { accountId, uid: randomUUID(), cookie: randomUUID(), amr: ['pwd', 'sms'] },
       params: { client_id: test.rp.clientId, scope: 'openid' },
       exp: Math.floor(Date.now() / 1000) + 600,
@@ -83,5 +85,54 @@ describe('identity check security', function () {
     const text = capture.text();
     expect(capture.find(/audit identity\.proofed/)).to.have.length(1);
     for (const secret of [patient.nhsNumber, patient.familyName, patient.givenNames[0]!, patient.birthdate, patient.postcode, patient.postcode.replace(' ', '')]) expect(text, secret).to.not.include(secret);
+  });
+
+  /** A register patient's GP online registration as the form takes it, with `linkageKey` instead of the letter's. */
+  function letterOf(familyName: string, linkageKey: string): Record<string, string> {
+    const registration = FAKE_GP_REGISTRATIONS.find((r) => r.nhsNumber === detailsOf(familyName).patient.nhsNumber)!;
+    const { body } = detailsOf(familyName, true);
+    return { 'ods-code': registration.odsCode, 'gp-account-id': registration.accountId, 'linkage-key': linkageKey, 'family-name': body['family-name']!, 'birthdate-day': body['birthdate-day']!, 'birthdate-month': body['birthdate-month']!, 'birthdate-year': body['birthdate-year']! };
+  }
+
+  it('E1: guesses at one GP registration spread over many accounts lock it; the GP system is asked at most 5 times', async () => {
+    let asked = 0;
+    const gpOnline = { ...test.idp.services.gpOnline, verify: (query: Parameters<typeof test.idp.services.gpOnline.verify>[0]) => ((asked += 1), test.idp.services.gpOnline.verify(query)) };
+    const counting = createJourneyRunner({ ...test.idp.services, gpOnline });
+    const rightKey = FAKE_GP_REGISTRATIONS.find((r) => r.nhsNumber === detailsOf('Reid').patient.nhsNumber)!.linkageKey;
+    for (let n = 0; n < 7; n++) {
+      const account = await createAccount(test, { proofingLevel: 'P5' });
+      const details = proofingPrompt(account.id, 'P9.Cp.Cd');
+      await counting.show(details, { ...request, ip: `198.18.0.${n}` }, undefined);
+      await counting.submit(details, { ...request, ip: `198.18.0.${n}` }, 'enter-gp-details', letterOf('Reid', `WrongGuess${n}xyz`));
+    }
+    expect(asked).to.equal(test.idp.config.identityChecks.gpRegistrationAttempts);
+    // Locked: the right letter from yet another account is not checked either, and says only "not found".
+    const owner = await createAccount(test, { proofingLevel: 'P5' });
+    const details = proofingPrompt(owner.id, 'P9.Cp.Cd');
+    await counting.show(details, { ...request, ip: '198.18.1.1' }, undefined);
+    const reply = await counting.submit(details, { ...request, ip: '198.18.1.1' }, 'enter-gp-details', letterOf('Reid', rightKey));
+    expect(reply.kind).to.equal('render');
+    expect(asked).to.equal(test.idp.config.identityChecks.gpRegistrationAttempts);
+    expect((await test.idp.services.accounts.findById(owner.id))!.proofingLevel).to.equal('P5');
+    const [row]: { detail: { why: string } }[] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'identity.not_matched'`, [owner.id]);
+    expect(row!.detail.why).to.equal('registration-locked');
+  });
+
+  it('E2: an outside system that does not answer is "try again later" within the time limit, and nothing changes', async () => {
+    const hanging = { ...test.idp.services.gpOnline, verify: () => new Promise<never>(() => {}) };
+    const config = { ...test.idp.config, identityChecks: { ...test.idp.config.identityChecks, timeoutMs: 300 } };
+    const slow = createJourneyRunner({ ...test.idp.services, config, gpOnline: hanging });
+    const account = await createAccount(test, { proofingLevel: 'P5' });
+    const details = proofingPrompt(account.id, 'P9.Cp.Cd');
+    await slow.show(details, { ...request, ip: '198.18.2.1' }, undefined);
+    const started = Date.now();
+    // Another registration than E1's (which that test leaves locked).
+    const reply = await slow.submit(details, { ...request, ip: '198.18.2.1' }, 'enter-gp-details', letterOf('Jones', 'Jw2FtY6kMa5Rn'));
+    expect(Date.now() - started).to.be.below(3000);
+    expect(reply.kind).to.equal('render');
+    expect(JSON.stringify(reply)).to.contain(CHECK_UNAVAILABLE);
+    expect((await test.idp.services.accounts.findById(account.id))!).to.include({ proofingLevel: 'P5', gpUserId: null });
+    const [row]: { detail: { timedOut: boolean } }[] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'identity.unavailable'`, [account.id]);
+    expect(row!.detail.timedOut).to.equal(true);
   });
 });

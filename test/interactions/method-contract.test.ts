@@ -418,7 +418,7 @@ describe('authentication method contract', () => {
           this.timeout(60_000);
           const arranged = await fixture.arrange(test);
           const ctx = await context(method, arranged);
-          const limit = Math.max(test.idp.config.limits.passwordAttempts, test.idp.config.limits.securityCodeAttempts, test.idp.config.demographics.maxAttempts);
+          const limit = Math.max(test.idp.config.limits.passwordAttempts, test.idp.config.limits.securityCodeAttempts, test.idp.config.identityChecks.maxAttempts);
           for (let i = 0; i < limit; i++) await method.submit(ctx, method.schema.parse(wrong));
           const outcome = await method.submit(ctx, method.schema.parse(await fixture.valid(test, arranged)));
           expect(outcome.kind).to.not.equal('event');

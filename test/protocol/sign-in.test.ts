@@ -4,7 +4,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { PERSONAS } from '../../src/accounts/personas.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
-import { Browser } from '../helpers/browser.js';
+import { Browser, findForm } from '../helpers/browser.js';
 
 const persona = (key: 'p0' | 'p5' | 'p9') => {
   const found = PERSONAS.find((p) => p.key === key)!;
@@ -94,13 +94,21 @@ describe('sign-in for existing accounts, as a relying party sees it', () => {
     expect((await test.rp.exchange(page.callbackUrl!, again)).claims()!.vot).to.equal('P9.Cp.Cd');
   });
 
-  it('refuses honestly when the account is below the requested identity level (no token that claims more)', async () => {
+  it('never gives a token that claims more than the account has proven: a P0 account at a P9 service is asked to prove who it is, and going back is access_denied', async () => {
     const browser = new Browser({ stopAt: test.rp.redirectUri });
     const p0 = persona('p0');
-    const result = await signIn(test, p0, { browser, params: { vtr: '["P9.Cp.Cd"]' } });
-    const params = new URL(result.callbackUrl).searchParams;
+    const request = await test.rp.authorize({ scope: 'openid', vtr: '["P9.Cp.Cd"]' });
+    let page = await browser.get(request.url);
+    page = await browser.submit(page, { email: p0.email });
+    page = await browser.submit(page, { password: p0.password });
+    page = await browser.submit(page, { code: p0.code! });
+    expect(findForm(page).action).to.match(/\/enter-your-details$/);
+    expect(page.callbackUrl).to.equal(undefined);
+    const back = await browser.submit(page, {}, { actionContains: 'return-to-service' });
+    const params = new URL(back.callbackUrl!).searchParams;
     expect(params.get('code')).to.equal(null);
     expect(params.get('error')).to.equal('access_denied');
+    expect(params.get('error_description')).to.equal('identity verification required');
   });
 
   it('returns access_denied with ConsentNotGiven when the patient declines to share', async () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gpRegistrationPolicy, lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { IDENTITY_CHECK_ACTIONS, identityCheckPageData, runIdentityCheck, type IdentityCheckEvent } from '../identity-check-step.js';
 import { birthdateProblem, isoBirthdate, nameProblem, shownBirthdate, trimmedText } from '../identity-fields.js';
 import { defineMethod, type Outcome } from '../types.js';
@@ -60,7 +61,7 @@ export const gpLinkageMethod = defineMethod({
   },
 
   async submit(ctx, details): Promise<Outcome<IdentityCheckEvent>> {
-    const { gpOnline } = ctx.services;
+    const { config, counters, digest, gpOnline } = ctx.services;
     const matchedNhsNumber = ctx.account?.nhsNumber;
     return runIdentityCheck(ctx, {
       route: 'gp-linkage',
@@ -70,10 +71,16 @@ export const gpLinkageMethod = defineMethod({
       notFound: GP_DETAILS_NOT_FOUND,
       shownAgain: { 'ods-code': details.odsCode, 'gp-account-id': details.accountId, 'family-name': details.familyName, ...shownBirthdate(details.birthdate) },
       async check() {
+        // E1: guesses at one registration are counted whichever accounts send them, before the GP system is asked.
+        const target = lockoutKeys.gpRegistration(digest('gp-registration', `${details.odsCode}:${details.accountId}`));
+        const attempt = await counters.reserveAttempt(target, gpRegistrationPolicy(config));
+        if (!attempt.allowed) return { kind: 'not-matched', why: 'registration-locked' };
         const result = await gpOnline.verify(details);
-        if (result.kind !== 'matched') return result;
+        if (result.kind === 'unavailable') return result;
+        if (result.kind === 'not-matched') return result;
         // The letter must be the patient this account proved to be at P5, not someone else's.
         if (matchedNhsNumber && result.patient.nhsNumber !== matchedNhsNumber) return { kind: 'not-matched', why: 'another-patient' };
+        await counters.recordSuccess(target);
         return { kind: 'matched', patient: result.patient, gpOnline: { accountId: result.accountId, linkageKey: result.linkageKey } };
       },
     });

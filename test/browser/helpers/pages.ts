@@ -3,7 +3,7 @@
  * (label text), the way assistive technology does, so a page whose label breaks fails here too.
  */
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 
 /** The page's h1 (there must be exactly one), trimmed. */
 export async function heading(page: Page): Promise<string> {
@@ -59,8 +59,8 @@ export async function summaryValue(page: Page, key: string): Promise<string> {
   return (await row.first().locator('.nhsuk-summary-list__value').innerText()).trim();
 }
 
-/** Asserts that keyboard focus is inside the NHS error summary and that it links to the field in error. */
-export async function expectFocusedErrorSummary(page: Page, fieldId: string, message: string | RegExp): Promise<void> {
+/** The NHS error summary once it is announced (role="alert") and has taken keyboard focus. */
+export async function focusedErrorSummary(page: Page): Promise<Locator> {
   const summary = page.locator('.nhsuk-error-summary');
   await summary.waitFor();
   expect(await summary.locator('[role="alert"]').count(), 'the error summary is announced (role="alert")').to.equal(1);
@@ -69,6 +69,12 @@ export async function expectFocusedErrorSummary(page: Page, fieldId: string, mes
     const doc = (globalThis as unknown as { document: { activeElement: { closest(selector: string): unknown } | null } }).document;
     return Boolean(doc.activeElement?.closest('.nhsuk-error-summary'));
   }, undefined, { timeout: 5000 });
+  return summary;
+}
+
+/** Asserts that keyboard focus is inside the NHS error summary and that it links to the field in error. */
+export async function expectFocusedErrorSummary(page: Page, fieldId: string, message: string | RegExp): Promise<void> {
+  const summary = await focusedErrorSummary(page);
   const link = summary.locator(`a[href="#${fieldId}"]`);
   expect(await link.count(), `one error summary link to #${fieldId}`).to.equal(1);
   const linkText = (await link.innerText()).trim();

@@ -6,6 +6,7 @@ export type ProofingLevel = 'P0' | 'P5' | 'P9';
 @Entity({ name: 'account' })
 // An authenticator app is whole or absent: never a secret without its date, or the reverse.
 @Check('account_authenticator_whole', '(authenticator_secret IS NULL) = (authenticator_added_at IS NULL)')
+@Check('account_back_office_role', "back_office_role IS NULL OR back_office_role IN ('reviewer')")
 // One account per NHS number (identity checks stop at a patient linked to another account).
 @Index('account_nhs_number_unique', ['nhsNumber'], { unique: true, where: 'nhs_number IS NOT NULL' })
 export class Account {
@@ -100,6 +101,10 @@ export class Account {
    */
   @Column({ name: 'sessions_valid_after', type: 'timestamptz', nullable: true })
   sessionsValidAfter!: Date | null;
+
+  /** Back-office access (src/back-office): null for patients; 'reviewer' may decide identity check cases. */
+  @Column({ name: 'back_office_role', type: 'varchar', length: 20, nullable: true })
+  backOfficeRole!: 'reviewer' | null;
 
   @Column({ type: 'varchar', length: 12, default: 'active' })
   status!: 'active' | 'disabled';

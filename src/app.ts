@@ -16,6 +16,7 @@ import { createPasskeys } from './accounts/passkeys.js';
 import { createIdentityProofing } from './accounts/identity-proofing.js';
 import { createPatientDemographics } from './demographics/index.js';
 import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
+import { createPhotoIdCases } from './photo-id/cases.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
 import { createMobileChanges } from './accounts/mobile-change.js';
 import { purgeUnconfirmedAccounts } from './accounts/registration.js';
@@ -114,6 +115,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
       demographics: createPatientDemographics(config),
       gpOnline: createGpOnlineRegistration(config),
+      photoIdCases: createPhotoIdCases({ dataSource, audit, notifications }),
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 

@@ -19,6 +19,7 @@ import type { MobileChanges } from './accounts/mobile-change.js';
 import type { IdentityProofing } from './accounts/identity-proofing.js';
 import type { PatientDemographics } from './demographics/patient-demographics.js';
 import type { GpOnlineRegistration } from './gp-online/gp-online-registration.js';
+import type { PhotoIdCases } from './photo-id/cases.js';
 
 /** Everything request handlers need, built once by the composition root (src/app.ts). */
 export interface AppServices {
@@ -50,6 +51,8 @@ export interface AppServices {
   readonly demographics: PatientDemographics;
   /** GP online services (IM1): registration details that prove identity at P9 (GP_ONLINE_SOURCE). */
   readonly gpOnline: GpOnlineRegistration;
+  /** P9 by photo ID and video: cases the back office reviews (src/photo-id, src/back-office). */
+  readonly photoIdCases: PhotoIdCases;
   /** Records an identity check's outcome on the account (level and the register's details). */
   readonly identityProofing: IdentityProofing;
 }

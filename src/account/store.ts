@@ -141,6 +141,9 @@ export async function deleteAccountRows(manager: EntityManager, accountId: strin
   await manager.query(`DELETE FROM password_reset_token WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM mobile_change WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM passkey WHERE account_id = $1`, [accountId]);
+  // Photo ID and video go with the account; the decision stays in the audit trail.
+  await manager.query(`DELETE FROM identity_evidence WHERE case_id IN (SELECT id FROM identity_check_case WHERE account_id = $1)`, [accountId]);
+  await manager.query(`DELETE FROM identity_check_case WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM journey_state WHERE account_id = $1`, [accountId]);
   if (held) {
     // Email destinations are stored as typed (a change) or normalised (a registration).

@@ -96,6 +96,8 @@ export interface Config {
     };
     /** Where P9 checks by GP online registration details go (src/gp-online). */
     readonly gpOnline: { readonly source: 'fake-im1' | 'unavailable' | 'none' };
+    /** P9 by photo ID and video, reviewed in carelogin's own back office (src/photo-id). */
+    readonly photoId: boolean;
     /** Details not found this many times → identity checks locked for the lockout time (per account). */
     readonly maxAttempts: number;
     /** Wrong answers naming one GP online registration, from any accounts, before it is locked (E1). */
@@ -215,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     identityChecks: {
       demographics: { source: demographicsSource, fakePdsFile: e.FAKE_PDS_FILE ? path.resolve(PROJECT_ROOT, e.FAKE_PDS_FILE) : undefined },
       gpOnline: { source: gpOnlineSource },
+      photoId: e.PHOTO_ID_CHECKS,
       maxAttempts: e.IDENTITY_CHECK_MAX_ATTEMPTS,
       gpRegistrationAttempts: e.GP_REGISTRATION_MAX_ATTEMPTS,
       timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,

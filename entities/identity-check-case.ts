@@ -1,0 +1,59 @@
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
+
+export const CASE_STATUSES = ['awaiting_review', 'approved', 'declined'] as const;
+export type CaseStatus = (typeof CASE_STATUSES)[number];
+
+/**
+ * A P9 identity check by photo ID and a short video (NHS login's "prove your identity" route,
+ * nhs-login.md §5.3), waiting for a person in the back office to compare them with the account's
+ * details. At most one case per account is awaiting review; the evidence is in identity_evidence.
+ */
+@Entity({ name: 'identity_check_case' })
+@Index('ix_identity_check_case_queue', ['status', 'submittedAt'])
+@Index('ix_identity_check_case_account', ['accountId'])
+// One case awaiting review per account: a retried or double submission cannot make a second (E8).
+@Index('identity_check_case_one_open', ['accountId'], { unique: true, where: "status = 'awaiting_review'" })
+@Check('identity_check_case_status', "status IN ('awaiting_review', 'approved', 'declined')")
+// Decided exactly when it has a decision, by someone, with a reason.
+@Check('identity_check_case_decided', "(status = 'awaiting_review') = (decided_at IS NULL) AND (decided_at IS NULL) = (reviewer_account_id IS NULL) AND (decided_at IS NULL) = (decision_reason IS NULL)")
+@Check('identity_check_case_digits', "spoken_digits ~ '^[0-9]{4}$'")
+export class IdentityCheckCase {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'account_id', type: 'uuid' })
+  accountId!: string;
+
+  @Column({ type: 'varchar', length: 20, default: 'awaiting_review' })
+  status!: CaseStatus;
+
+  /** Which kind of photo ID (PHOTO_ID_DOCUMENTS in src/photo-id/cases.ts). */
+  @Column({ name: 'document_type', type: 'varchar', length: 40 })
+  documentType!: string;
+
+  /** The four digits the person was asked to say in the video; the reviewer checks they hear them. */
+  @Column({ name: 'spoken_digits', type: 'varchar', length: 4 })
+  spokenDigits!: string;
+
+  /** The service the person came from, if any (for the audit trail). */
+  @Column({ name: 'client_id', type: 'varchar', length: 200, nullable: true })
+  clientId!: string | null;
+
+  @CreateDateColumn({ name: 'submitted_at', type: 'timestamptz' })
+  submittedAt!: Date;
+
+  /** The back-office reviewer (an account with a back_office_role) who decided. */
+  @Column({ name: 'reviewer_account_id', type: 'uuid', nullable: true })
+  reviewerAccountId!: string | null;
+
+  @Column({ name: 'decided_at', type: 'timestamptz', nullable: true })
+  decidedAt!: Date | null;
+
+  /** A DECISION_REASONS code: `approved`, or why it was declined. */
+  @Column({ name: 'decision_reason', type: 'varchar', length: 60, nullable: true })
+  decisionReason!: string | null;
+
+  /** Free text for the audit trail (a ticket number, say); never shown to the person. */
+  @Column({ name: 'decision_note', type: 'varchar', length: 500, nullable: true })
+  decisionNote!: string | null;
+}

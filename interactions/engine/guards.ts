@@ -61,8 +61,17 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
   /** Step-up: a P5 account is asked for P9, which GP online registration details give. */
   gpLinkageNeeded: (facts) => proofingOutstanding(facts) && facts.identityLevel === 'P5' && facts.stepUp?.level === 'P9' && canRun(facts, 'gp-linkage'),
 
-  /** Step-up: after an identity check, the session already has every credential the vector needs. */
-  stepUpComplete: (facts) => credentialsStage(facts) && facts.stepUp!.missing.length === 0,
+  /**
+   * Step-up: after an identity check, the session's credentials already meet one of the vectors the
+   * service asked for (any of them, not only the one oidc-provider named: a passkey session asked
+   * for NHS login's default vectors is done once the level is reached, though it has no Cd).
+   */
+  stepUpComplete: (facts) => {
+    if (!credentialsStage(facts)) return false;
+    if (!facts.requestedCredentials) return facts.stepUp!.missing.length === 0;
+    const proven = credentialsFromAmr(facts.amr);
+    return facts.requestedCredentials.some((set) => set.every((c) => proven.has(c)));
+  },
 
   /**
    * Step-up: the session lacks Cd and the account's new mobile number is still on hold (X1). Only

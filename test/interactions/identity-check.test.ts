@@ -65,6 +65,14 @@ describe('identity check (P5 by demographics match against the fake register)', 
     expect(heading(again.page)).to.not.equal('Prove who you are');
   });
 
+  it('after a match, any vector asked for will do: a Cp+Cd session at a service asking ["P5.Cp.Ck","P5.Cp.Cd"] is done', async () => {
+    const account = await createAccount(test);
+    const { journey, page } = await signInAtP5(test, account, '["P5.Cp.Ck","P5.Cp.Cd"]');
+    expect(heading(page)).to.equal('Prove who you are');
+    const done = await throughConsent(journey, await submit(journey, page, { 'nhs-number': '9910034123', 'birthdate-day': '9', 'birthdate-month': '9', 'birthdate-year': '1988', postcode: 'EX1 1AA' }));
+    expect((await test.rp.exchange(done.callbackUrl!, journey.request)).claims()!.vot).to.equal('P5.Cp.Cd');
+  });
+
   it('matches by name when there is no NHS number, whatever the case, accents and spacing', async () => {
     const account = await createAccount(test);
     const { journey, page } = await signInAtP5(test, account);

@@ -75,6 +75,9 @@ describe('step-up journey transitions', () => {
     expect(nextStep(stepUpJourney, 'enter-your-details', 'matched', { identityLevel: 'P5', proofingRoutes: routes, stepUp: { reason: 'proofing', missing: [], level: 'P5' } }).step).to.equal('signed-in');
     expect(nextStep(stepUpJourney, 'enter-your-details', 'matched', { identityLevel: 'P5', proofingRoutes: routes, stepUp: { reason: 'proofing', missing: [], level: 'P9' } }).step).to.equal('enter-gp-details');
     expect(nextStep(stepUpJourney, 'enter-gp-details', 'matched', { identityLevel: 'P9', hasVerifiedMobile: true, proofingRoutes: routes, stepUp: { reason: 'proofing', missing: ['Cd'], level: 'P9' } }).step).to.equal('enter-security-code');
+    // Any vector asked for will do, not only the one oidc-provider named (here P5.Cp.Ck, for a Cp+Cd session).
+    expect(nextStep(stepUpJourney, 'enter-your-details', 'matched', { identityLevel: 'P5', amr: ['pwd', 'sms'], requestedCredentials: [['Cp', 'Ck'], ['Cp', 'Cd']], proofingRoutes: routes, stepUp: { reason: 'proofing', missing: ['Ck'], level: 'P5' } }).step).to.equal('signed-in');
+    expect(nextStep(stepUpJourney, 'enter-gp-details', 'matched', { identityLevel: 'P9', amr: ['hwk'], requestedCredentials: [['Cp', 'Cd'], ['Cp', 'Ck'], ['Cm']], proofingRoutes: routes, stepUp: { reason: 'proofing', missing: ['Cp', 'Cd'], level: 'P9' } }).step).to.equal('signed-in');
     // A match that somehow left the level short never signs in.
     expect(nextStep(stepUpJourney, 'enter-gp-details', 'matched', { identityLevel: 'P5', proofingRoutes: ['demographics-match'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }).step).to.equal('identity-verification-required');
   });

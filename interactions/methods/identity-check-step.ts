@@ -2,7 +2,7 @@ import { ACCOUNT_CLIENT_ID } from '../../src/account/internal-client.js';
 import type { PatientRecord } from '../../src/demographics/patient-demographics.js';
 import { OutsideSystemTimeoutError } from '../../src/errors.js';
 import type { ProofingLevel } from '../../src/provider/vectors.js';
-import { identityCheckPolicy, lockoutKeys } from '../../src/security/attempt-counters.js';
+import { identityCheckPolicy, identityTargetPolicy, lockoutKeys } from '../../src/security/attempt-counters.js';
 import { withTimeout } from '../../src/with-timeout.js';
 import { JourneyInvariantError } from '../engine/errors.js';
 import { identityCheckLockedView, minutesText, tooManyRequestsView } from './pages.js';
@@ -33,13 +33,18 @@ export interface IdentityCheck {
   readonly notFound: string;
   /** The answer as the form shows it again after a miss, so a typo can be put right. */
   readonly shownAgain: Readonly<Record<string, string>>;
+  /**
+   * Who or what the answer names (an NHS number, a name and date of birth, a GP registration), as
+   * plain text that is only ever digested: wrong answers are counted against it across accounts (E1).
+   */
+  readonly target: string;
   check(): Promise<CheckResult>;
 }
 
 export const CHECK_UNAVAILABLE = 'Sorry, we cannot check your details at the moment. Try again in a few minutes';
 
 export async function runIdentityCheck(ctx: StepContext, check: IdentityCheck): Promise<Outcome<IdentityCheckEvent>> {
-  const { accounts, audit, config, counters, identityProofing } = ctx.services;
+  const { accounts, audit, config, counters, digest, identityProofing } = ctx.services;
   const account = ctx.account;
   if (!account) throw new JourneyInvariantError(`${check.route}: an identity check needs the session's account`);
   const who = { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip };
@@ -52,10 +57,16 @@ export async function runIdentityCheck(ctx: StepContext, check: IdentityCheck): 
   const key = lockoutKeys.identityCheck(account.id);
   const attempt = await counters.reserveAttempt(key, identityCheckPolicy(config));
   if (!attempt.allowed) return { kind: 'page', view: identityCheckLockedView(attempt.retryAfterSeconds) };
+  // E1: one patient or registration cannot be guessed at by spreading tries over fresh accounts. A
+  // locked target is answered as a miss, so the lock says nothing about whether it exists.
+  const targetKey = lockoutKeys.identityTarget(digest('identity-target', `${check.route}:${check.target}`));
+  const targetAttempt = await counters.reserveAttempt(targetKey, identityTargetPolicy(config));
 
   // An outside system that does not answer in time is "unavailable" to the person (E2); what it
   // may still do afterwards is ignored, because nothing is written until an answer arrives in time.
-  const result = await withTimeout(check.check(), config.identityChecks.timeoutMs, () => new OutsideSystemTimeoutError(check.source, config.identityChecks.timeoutMs)).catch((error: unknown) => {
+  const result = !targetAttempt.allowed
+    ? ({ kind: 'not-matched', why: 'target-locked' } as const)
+    : await withTimeout(check.check(), config.identityChecks.timeoutMs, () => new OutsideSystemTimeoutError(check.source, config.identityChecks.timeoutMs)).catch((error: unknown) => {
     if (error instanceof OutsideSystemTimeoutError) return { kind: 'unavailable', timedOut: true } as const;
     throw error;
   });
@@ -79,6 +90,7 @@ export async function runIdentityCheck(ctx: StepContext, check: IdentityCheck): 
     };
   }
 
+  await counters.recordSuccess(targetKey);
   const outcome = await identityProofing.record({ ...who, level: check.level, patient: result.patient, route: check.route, ...(result.gpOnline ? { gpOnline: result.gpOnline } : {}) });
   await counters.recordSuccess(key);
   if (outcome === 'already-linked') return { kind: 'event', event: 'alreadyLinked' };

@@ -100,8 +100,8 @@ export interface Config {
     readonly photoId: boolean;
     /** Details not found this many times → identity checks locked for the lockout time (per account). */
     readonly maxAttempts: number;
-    /** Wrong answers naming one GP online registration, from any accounts, before it is locked (E1). */
-    readonly gpRegistrationAttempts: number;
+    /** Wrong answers naming one patient or GP online registration, from any accounts, before it is locked (E1). */
+    readonly targetAttempts: number;
     /** How long an outside system may take before the person is told to try again later (E2). */
     readonly timeoutMs: number;
   };
@@ -219,7 +219,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       gpOnline: { source: gpOnlineSource },
       photoId: e.PHOTO_ID_CHECKS,
       maxAttempts: e.IDENTITY_CHECK_MAX_ATTEMPTS,
-      gpRegistrationAttempts: e.GP_REGISTRATION_MAX_ATTEMPTS,
+      targetAttempts: e.IDENTITY_TARGET_MAX_ATTEMPTS,
       timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,
     },
     personas: {

@@ -84,7 +84,7 @@ export const environmentSchema = z.object({
   GP_ONLINE_SOURCE: z.enum(['fake-im1', 'unavailable', 'none']).optional(),
   PHOTO_ID_CHECKS: booleanString.default(true),
   IDENTITY_CHECK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
-  GP_REGISTRATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  IDENTITY_TARGET_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   IDENTITY_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30000).default(10000),
 
   SEED_PERSONAS: booleanString.optional(),

@@ -94,19 +94,20 @@ export const lockoutKeys = {
   /** Details the register did not match (P5 identity checks): 3 → 15 min lock. */
   identityCheck: (accountId: string): string => `identity-check:${accountId}`,
   /**
-   * Wrong answers naming one GP online registration (E1), whichever account sent them; `target` is a
-   * keyed digest of the practice and account ID, so the table holds no GP account IDs.
+   * Wrong answers naming one patient (an NHS number, or a name and date of birth) or one GP online
+   * registration, whichever accounts sent them (E1); `target` is a keyed digest, so the table holds
+   * no NHS numbers, names or GP account IDs.
    */
-  gpRegistration: (target: string): string => `gp-registration:${target}`,
+  identityTarget: (target: string): string => `identity-target:${target}`,
   /** Every counter of one account, for SQL: exact keys and the security codes' LIKE pattern. */
   ofAccount(accountId: string): { exact: string[]; pattern: string } {
     return { exact: [this.password(accountId), this.authenticatorApp(accountId), this.identityCheck(accountId)], pattern: this.securityCode(accountId, '%') };
   },
 };
 
-/** One GP online registration named in wrong answers from any accounts: locked for the lockout time after GP_REGISTRATION_MAX_ATTEMPTS. */
-export function gpRegistrationPolicy(config: Config): LockoutPolicy {
-  return { maxFailures: config.identityChecks.gpRegistrationAttempts, lockSeconds: config.ttl.lockout, windowSeconds: DEFAULT_WINDOW_SECONDS };
+/** One patient or GP registration named in wrong answers from any accounts: locked for the lockout time after IDENTITY_TARGET_MAX_ATTEMPTS. */
+export function identityTargetPolicy(config: Config): LockoutPolicy {
+  return { maxFailures: config.identityChecks.targetAttempts, lockSeconds: config.ttl.lockout, windowSeconds: DEFAULT_WINDOW_SECONDS };
 }
 
 /** Identity checks whose details were not found: `maxAttempts` (3) → locked 15 min; no hard cap (a wait always ends it). */

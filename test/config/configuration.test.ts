@@ -44,7 +44,7 @@ describe('configuration', () => {
   });
 
   it('checks identities against the fake register by default outside production, and never in it', () => {
-    expect(loadConfig({}).identityChecks).to.deep.include({ demographics: { source: 'fake-pds', fakePdsFile: undefined }, maxAttempts: 3, gpRegistrationAttempts: 5, timeoutMs: 10000 });
+    expect(loadConfig({}).identityChecks).to.deep.include({ demographics: { source: 'fake-pds', fakePdsFile: undefined }, maxAttempts: 3, targetAttempts: 5, timeoutMs: 10000 });
     const production = { CARELOGIN_ENV: 'production', ISSUER: 'https://auth.example.org', DATABASE_URL: 'postgres://db/idp', KEYSTORE_FILE: '/k.json', NOTIFY_API_KEY: 'key' };
     expect(() => loadConfig({ ...production, DEMOGRAPHICS_SOURCE: 'fake-pds' })).to.throw(ConfigError, /DEMOGRAPHICS_SOURCE=fake-pds is for development and testing only/);
     expect(() => loadConfig({ DEMOGRAPHICS_SOURCE: 'none', FAKE_PDS_FILE: 'patients.json' })).to.throw(ConfigError, /FAKE_PDS_FILE needs DEMOGRAPHICS_SOURCE=fake-pds/);

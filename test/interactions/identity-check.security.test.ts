@@ -105,17 +105,36 @@ describe('identity check security', function () {
       await counting.show(details, { ...request, ip: `198.18.0.${n}` }, undefined);
       await counting.submit(details, { ...request, ip: `198.18.0.${n}` }, 'enter-gp-details', letterOf('Reid', `WrongGuess${n}xyz`));
     }
-    expect(asked).to.equal(test.idp.config.identityChecks.gpRegistrationAttempts);
+    expect(asked).to.equal(test.idp.config.identityChecks.targetAttempts);
     // Locked: the right letter from yet another account is not checked either, and says only "not found".
     const owner = await createAccount(test, { proofingLevel: 'P5' });
     const details = proofingPrompt(owner.id, 'P9.Cp.Cd');
     await counting.show(details, { ...request, ip: '198.18.1.1' }, undefined);
     const reply = await counting.submit(details, { ...request, ip: '198.18.1.1' }, 'enter-gp-details', letterOf('Reid', rightKey));
     expect(reply.kind).to.equal('render');
-    expect(asked).to.equal(test.idp.config.identityChecks.gpRegistrationAttempts);
+    expect(asked).to.equal(test.idp.config.identityChecks.targetAttempts);
     expect((await test.idp.services.accounts.findById(owner.id))!.proofingLevel).to.equal('P5');
     const [row]: { detail: { why: string } }[] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'identity.not_matched'`, [owner.id]);
-    expect(row!.detail.why).to.equal('registration-locked');
+    expect(row!.detail.why).to.equal('target-locked');
+  });
+
+  it('E1: guesses at one patient\'s details spread over many accounts lock that patient, by NHS number', async () => {
+    const { patient, body } = detailsOf('Hughes');
+    for (let n = 0; n < 6; n++) {
+      const account = await createAccount(test);
+      const details = proofingPrompt(account.id);
+      await runner.show(details, { ...request, ip: `198.18.3.${n}` }, undefined);
+      await runner.submit(details, { ...request, ip: `198.18.3.${n}` }, 'enter-your-details', { ...body, postcode: `BS${n + 2} 4DJ` });
+    }
+    const owner = await createAccount(test);
+    const details = proofingPrompt(owner.id);
+    await runner.show(details, { ...request, ip: '198.18.4.1' }, undefined);
+    await runner.submit(details, { ...request, ip: '198.18.4.1' }, 'enter-your-details', body);
+    expect((await test.idp.services.accounts.findById(owner.id))!.nhsNumber, 'the right details do not pass while the patient is locked').to.equal(null);
+    const [row]: { detail: { why: string } }[] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'identity.not_matched'`, [owner.id]);
+    expect(row!.detail.why).to.equal('target-locked');
+    // Another patient's details are not affected.
+    expect(patient.nhsNumber).to.not.equal(detailsOf('Jones').patient.nhsNumber);
   });
 
   it('E2: an outside system that does not answer is "try again later" within the time limit, and nothing changes', async () => {

@@ -3,6 +3,7 @@ import { isValidNhsNumber, normaliseNhsNumber } from '../../../src/accounts/nhs-
 import { IDENTITY_CHECK_ACTIONS, identityCheckPageData, runIdentityCheck, type IdentityCheckEvent } from '../identity-check-step.js';
 import { birthdateProblem, isoBirthdate, nameProblem, shownBirthdate, trimmedText } from '../identity-fields.js';
 import { defineMethod, type Outcome } from '../types.js';
+import { nameKey } from '../../../src/demographics/patient-demographics.js';
 
 /**
  * P5, "basic identity check" (nhs-login.md §5.2): the person's NHS number (if they know it), name,
@@ -80,6 +81,8 @@ export const demographicsMatchMethod = defineMethod({
       firstField: 'nhs-number',
       notFound: NOT_FOUND,
       shownAgain: shownAgain(body),
+      // The patient the answer names: by NHS number, or by name and date of birth (postcodes are what is guessed).
+      target: body.nhsNumber ?? `${nameKey(body.familyName)}|${nameKey(body.givenName)}|${body.birthdate}`,
       check: () => demographics.trace(body),
     });
   },

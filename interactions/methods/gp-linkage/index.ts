@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { gpRegistrationPolicy, lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { IDENTITY_CHECK_ACTIONS, identityCheckPageData, runIdentityCheck, type IdentityCheckEvent } from '../identity-check-step.js';
 import { birthdateProblem, isoBirthdate, nameProblem, shownBirthdate, trimmedText } from '../identity-fields.js';
 import { defineMethod, type Outcome } from '../types.js';
@@ -61,7 +60,7 @@ export const gpLinkageMethod = defineMethod({
   },
 
   async submit(ctx, details): Promise<Outcome<IdentityCheckEvent>> {
-    const { config, counters, digest, gpOnline } = ctx.services;
+    const { gpOnline } = ctx.services;
     const matchedNhsNumber = ctx.account?.nhsNumber;
     return runIdentityCheck(ctx, {
       route: 'gp-linkage',
@@ -70,17 +69,13 @@ export const gpLinkageMethod = defineMethod({
       firstField: 'ods-code',
       notFound: GP_DETAILS_NOT_FOUND,
       shownAgain: { 'ods-code': details.odsCode, 'gp-account-id': details.accountId, 'family-name': details.familyName, ...shownBirthdate(details.birthdate) },
+      // The registration (practice and account ID), whatever key and name are tried with it.
+      target: `${details.odsCode}:${details.accountId}`,
       async check() {
-        // E1: guesses at one registration are counted whichever accounts send them, before the GP system is asked.
-        const target = lockoutKeys.gpRegistration(digest('gp-registration', `${details.odsCode}:${details.accountId}`));
-        const attempt = await counters.reserveAttempt(target, gpRegistrationPolicy(config));
-        if (!attempt.allowed) return { kind: 'not-matched', why: 'registration-locked' };
         const result = await gpOnline.verify(details);
-        if (result.kind === 'unavailable') return result;
-        if (result.kind === 'not-matched') return result;
+        if (result.kind !== 'matched') return result;
         // The letter must be the patient this account proved to be at P5, not someone else's.
         if (matchedNhsNumber && result.patient.nhsNumber !== matchedNhsNumber) return { kind: 'not-matched', why: 'another-patient' };
-        await counters.recordSuccess(target);
         return { kind: 'matched', patient: result.patient, gpOnline: { accountId: result.accountId, linkageKey: result.linkageKey } };
       },
     });

@@ -41,6 +41,8 @@ import { createKeyedDigest } from './security/keyed-digest.js';
 import { createInteractionRouter } from '../interactions/router.js';
 import { createAccountRouter } from './account/router.js';
 import { withAccountClient } from './account/internal-client.js';
+import { withBackOfficeClient } from './back-office/internal-client.js';
+import { createBackOfficeRouter } from './back-office/router.js';
 import { createPasswordResetRouter } from './web/password-reset-routes.js';
 import { createMobileChangeRouter } from './web/mobile-change-routes.js';
 import { purgeExpiredJourneys } from '../interactions/engine/store.js';
@@ -79,8 +81,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
   const db = await openDatabase(config, logger, { pglite: options.pglite });
   try {
     const keystore = await loadKeystore(config, logger);
-    // Our own "Your account" area is a first-party relying party, registered in code.
-    const clients = withAccountClient(await loadClients(config), config.issuer);
+    // Our own "Your account" area and back office are first-party relying parties, registered in code.
+    const clients = withBackOfficeClient(withAccountClient(await loadClients(config), config.issuer), config.issuer);
     const renderer = createRenderer();
     const dataSource = db.dataSource;
     const idTokenReferences = createIdTokenReferences(keystore.hmacKeys);
@@ -119,7 +121,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 
-    if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger });
+    if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger, hmacKeys: keystore.hmacKeys });
 
     let accepting = true;
     const accessTokens = createAccessTokenJwt({ issuer: config.issuer, keystore, routes: ROUTES });
@@ -138,6 +140,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     provider.use(publicRouter.routes());
     provider.use(createInteractionRouter(services).routes());
     provider.use(createAccountRouter(services).routes());
+    provider.use(createBackOfficeRouter(services, keystore.hmacKeys).routes());
     provider.use(createPasswordResetRouter(services).routes());
     provider.use(createMobileChangeRouter(services).routes());
     provider.use(createUserinfoUpdateRouter({ provider, clients: services.clients, accounts: services.accounts, metadata: createClientUserMetadataStore(dataSource), logger, path: ROUTES.userinfo }).routes());

@@ -1,14 +1,15 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Grant } from 'oidc-provider';
 import { validateClientEntry, type ClientFileEntry, type RegisteredClient } from '../clients/registry.js';
+import { ACCOUNT_CLIENT_ID, firstPartyClientEntry, implicitFirstPartyGrant } from '../clients/first-party.js';
+
+export { ACCOUNT_CLIENT_ID };
 
 /**
  * "Your account" is a first-party relying party of carelogin, as NHS login's settings site is an
  * RP of NHS login: it sends the patient through our own /authorize (and so through the real sign-in
  * journeys, security codes and remembered devices) instead of having a sign-in of its own.
  */
-export const ACCOUNT_CLIENT_ID = 'carelogin-account';
 export const ACCOUNT_CLIENT_NAME = 'Your carelogin account';
 export const ACCOUNT_CALLBACK_PATH = '/account/callback';
 
@@ -21,24 +22,9 @@ export const ACCOUNT_VECTORS: readonly string[] = ['P0.Cp.Cd', 'P0.Cp.Ck', 'P0.C
  */
 export const ACCOUNT_IDENTITY_VECTORS: readonly string[] = ['P5.Cp.Cd', 'P5.Cp.Ck', 'P5.Cm'];
 
-/**
- * The internal client's registration, in the clients-file shape. The account area never redeems the
- * authorization code it receives (it reads the signed-in session oidc-provider itself keeps), so the
- * registered key is a fresh public key whose private half is discarded: nobody, us included, can
- * authenticate as this client at the token endpoint.
- */
+/** The internal client's registration, in the clients-file shape (src/clients/first-party.ts). */
 export function accountClientEntry(issuer: string): ClientFileEntry {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = publicKey.export({ format: 'jwk' });
-  return {
-    client_id: ACCOUNT_CLIENT_ID,
-    client_name: ACCOUNT_CLIENT_NAME,
-    redirect_uris: [`${issuer}${ACCOUNT_CALLBACK_PATH}`],
-    jwks: { keys: [{ kty: 'RSA', n: String(jwk.n), e: String(jwk.e), kid: randomUUID(), use: 'sig', alg: 'RS512' }] },
-    token_endpoint_auth_signing_alg: 'RS512',
-    id_token_signed_response_alg: 'RS512',
-    carelogin: { allowed_vectors: [...ACCOUNT_VECTORS, ...ACCOUNT_IDENTITY_VECTORS], allowed_scopes: ['openid'], pkce: 'required', refresh_tokens: false },
-  };
+  return firstPartyClientEntry(issuer, { clientId: ACCOUNT_CLIENT_ID, clientName: ACCOUNT_CLIENT_NAME, callbackPath: ACCOUNT_CALLBACK_PATH, vectors: [...ACCOUNT_VECTORS, ...ACCOUNT_IDENTITY_VECTORS] });
 }
 
 /** The registration as the provider takes it (for the composition root: `clients: [...loaded, accountClient(config.issuer)]`). */
@@ -62,8 +48,5 @@ export function withAccountClient(clients: readonly RegisteredClient[], issuer: 
  * knows the account.
  */
 export async function implicitAccountGrant(provider: Provider, accountId: string): Promise<Grant> {
-  const grant = new provider.Grant({ accountId, clientId: ACCOUNT_CLIENT_ID });
-  grant.addOIDCScope('openid');
-  await grant.save();
-  return grant;
+  return implicitFirstPartyGrant(provider, accountId, ACCOUNT_CLIENT_ID);
 }

@@ -1,19 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
-import type Provider from 'oidc-provider';
-import type { DataSource } from 'typeorm';
-import { Account, normaliseEmail } from '../../entities/account.js';
+import { normaliseEmail } from '../../entities/account.js';
 import { EMAIL_ADDRESS_MESSAGES, emailAddressProblem, isEmailAddress } from '../accounts/email-address.js';
 import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js';
 import { invalidateResetLinks, textPasswordChanged } from '../accounts/password-reset.js';
 import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
-import { revokedUpTo, revokeSignIns, signInCounts } from '../accounts/sessions-valid-after.js';
+import { revokedUpTo, revokeSignIns } from '../accounts/sessions-valid-after.js';
 import { parseUkMobile } from '../accounts/uk-mobile.js';
 import { isUniqueViolation, queryRows } from '../db/sql.js';
-import { findGrantId } from '../provider/adapter.js';
-import { assessVectors, credentialsFromAmr, parseVector } from '../provider/vectors.js';
 import { CsrfError, NotFoundError } from '../errors.js';
 import { lockoutKeys, passwordPolicy } from '../security/attempt-counters.js';
 import { isCrossSiteRequest } from '../security/csrf.js';
@@ -22,7 +17,8 @@ import type { AppServices } from '../services.js';
 import { minutesText } from '../web/durations.js';
 import { nhsDate, nhsDateTime } from '../web/dates.js';
 import type { FieldError } from '../web/renderer.js';
-import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_IDENTITY_VECTORS, ACCOUNT_VECTORS, implicitAccountGrant } from './internal-client.js';
+import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_CLIENT_NAME, ACCOUNT_IDENTITY_VECTORS, ACCOUNT_VECTORS } from './internal-client.js';
+import { createFirstPartySignIn, type FirstPartySignedIn } from '../web/first-party-sign-in.js';
 import { identitySummary } from './identity.js';
 import { logoutTargets } from '../provider/logout.js';
 import { supersedeHeldChange } from '../accounts/mobile-change.js';
@@ -58,17 +54,7 @@ const DONE_MESSAGES: Record<string, string> = {
 /** Why the account area sends the browser to /authorize (kept in the round trip's cookie). */
 type SignInPurpose = 'signin' | 'reauth' | 'identity';
 
-/** Who is signed in, from oidc-provider's own session for this browser. */
-interface SignedIn {
-  readonly account: Account;
-  readonly sessionId: string;
-  /** Stable for the life of the session: what CSRF tokens and security-code journeys are bound to. */
-  readonly binding: string;
-  /** The session's public uid (never its id, which is the cookie value). */
-  readonly sessionUid: string;
-  /** When the patient last proved who they are (auth_time). */
-  readonly loginTs: number;
-}
+type SignedIn = FirstPartySignedIn;
 
 /**
  * "Your account": the signed-in patient's settings, at /account.
@@ -84,10 +70,13 @@ export function createAccountRouter(services: AppServices): Router {
   const { provider, renderer, csrf, config, dataSource, hasher, codes, notifications, audit, counters, accounts, backchannelLogout } = services;
   const devices = createRememberedDevices(dataSource, config);
   const expectedOrigin = new URL(config.issuer).origin;
-  const secure = config.issuer.startsWith('https://');
-  // The round trip's state: signed, HttpOnly, SameSite=Lax (it must come back on the top-level
-  // redirect from /authorize), and __Host- on https, which needs Path=/.
-  const signinCookie = secure ? '__Host-carelogin-account-signin' : 'carelogin-account-signin';
+  const firstParty = createFirstPartySignIn(services, {
+    client: { clientId: ACCOUNT_CLIENT_ID, clientName: ACCOUNT_CLIENT_NAME, callbackPath: ACCOUNT_CALLBACK_PATH, vectors: ACCOUNT_VECTORS },
+    vectors: ACCOUNT_VECTORS,
+    cookieName: 'carelogin-account-signin',
+    bindingPrefix: 'account',
+  });
+  const { signedIn, sessionEnded, touch, clearSessionCookie } = firstParty;
   const router = new Router({ prefix: '/account' });
   const forms = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
 
@@ -100,45 +89,6 @@ export function createAccountRouter(services: AppServices): Router {
   function redirect(ctx: Context, location: string): void {
     ctx.status = 303;
     ctx.redirect(location);
-  }
-
-  async function signedIn(ctx: Context): Promise<SignedIn | undefined> {
-    const session = await provider.Session.get(ctx);
-    if (!session.accountId || !session.loginTs) return undefined;
-    // A session signed in with a password alone (a service may ask for no more) is not enough here.
-    if (!assessVectors(ACCOUNT_VECTORS.map(parseVector), 'P0', credentialsFromAmr(session.amr)).met) return undefined;
-    // oidc-provider's row expiry is the idle limit; the absolute limit is checked here as well.
-    const now = Math.floor(Date.now() / 1000);
-    if (now - session.loginTs >= config.ttl.sessionAbsolute) return undefined;
-    const account = await accounts.findById(session.accountId);
-    if (!account || account.status !== 'active') return undefined;
-    // Signed out everywhere (or the password changed) since: the session may have been saved back by a request in flight.
-    if (!signInCounts(revokedUpTo(account.sessionsValidAfter), session.loginTs)) return undefined;
-    return { account, sessionId: session.jti, binding: `account:${session.uid}`, sessionUid: session.uid, loginTs: session.loginTs };
-  }
-
-  /**
-   * This browser had a session that no longer exists: it ran out, or it was ended elsewhere (a
-   * password change or "sign out on all devices"), or it is from before such a revocation and was
-   * saved again by a request in flight. Signing out here clears the cookie, so that is
-   * not counted; nor is a session that exists but is not enough for the account area.
-   */
-  async function sessionEnded(ctx: Context): Promise<boolean> {
-    if (!ctx.cookies.get(provider.cookieName('session'), { signed: true })) return false;
-    const session = await provider.Session.get(ctx);
-    if (!session.accountId) return true;
-    const account = await accounts.findById(session.accountId);
-    return Boolean(account) && !signInCounts(revokedUpTo(account!.sessionsValidAfter), session.loginTs);
-  }
-
-  /** Using the account area counts as activity: extend the session's idle lifetime as oidc-provider would. */
-  async function touch(ctx: Context): Promise<void> {
-    const session = await provider.Session.get(ctx);
-    if (!session.accountId || !session.loginTs || typeof session.exp !== 'number') return;
-    const now = Math.floor(Date.now() / 1000);
-    const ttl = Math.max(1, Math.min(config.ttl.sessionIdle, session.loginTs + config.ttl.sessionAbsolute - now));
-    await session.save(ttl);
-    ctx.cookies.set(provider.cookieName('session'), session.jti, { httpOnly: true, sameSite: 'lax', secure, signed: true, expires: new Date((now + ttl) * 1000), overwrite: true });
   }
 
   function csrfToken(ctx: Context): string {
@@ -251,28 +201,8 @@ export function createAccountRouter(services: AppServices): Router {
    * (`reauth`), or to prove who they are (`identity`: P5 vectors, so the step-up journey asks for the
    * details). The round trip's state, the page to return to and the purpose ride in the signed cookie.
    */
-  async function startAuthorization(ctx: Context, returnTo: string, purpose: SignInPurpose): Promise<void> {
-    const state = randomBytes(32).toString('base64url');
-    ctx.cookies.set(signinCookie, `${state}|${returnTo}${purpose === 'signin' ? '' : `|${purpose}`}`, { httpOnly: true, sameSite: 'lax', secure, signed: true, path: '/', maxAge: config.ttl.interaction * 1000, overwrite: true });
-    const verifier = randomBytes(32).toString('base64url');
-    const params = new URLSearchParams({
-      client_id: ACCOUNT_CLIENT_ID,
-      redirect_uri: `${config.issuer}${ACCOUNT_CALLBACK_PATH}`,
-      response_type: 'code',
-      scope: 'openid',
-      state,
-      nonce: randomBytes(16).toString('base64url'),
-      // The code is never redeemed (see docs/account.md), but PKCE is required of every client.
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-      vtr: JSON.stringify(purpose === 'identity' ? ACCOUNT_IDENTITY_VECTORS : ACCOUNT_VECTORS),
-    });
-    const session = await provider.Session.get(ctx);
-    // A session past its absolute limit is still live for oidc-provider until its row expires: sign in afresh.
-    const outlived = Boolean(session.loginTs) && Math.floor(Date.now() / 1000) - session.loginTs! >= config.ttl.sessionAbsolute;
-    if (purpose === 'reauth' || outlived) params.set('prompt', 'login');
-    if (session.accountId) await ensureAccountGrant(provider, dataSource, session.accountId);
-    redirect(ctx, `/authorize?${params.toString()}`);
+  function startAuthorization(ctx: Context, returnTo: string, purpose: SignInPurpose): Promise<void> {
+    return firstParty.startAuthorization(ctx, returnTo, purpose, purpose === 'identity' ? ACCOUNT_IDENTITY_VECTORS : undefined);
   }
 
   // Sign in (and re-authenticate): an authorization request for the internal client.
@@ -292,9 +222,7 @@ export function createAccountRouter(services: AppServices): Router {
   });
 
   router.get('/callback', async (ctx) => {
-    const stored = ctx.cookies.get(signinCookie, { signed: true }) ?? '';
-    ctx.cookies.set(signinCookie, null, { path: '/', secure, overwrite: true });
-    const [state, returnTo, purpose] = stored.split('|');
+    const { state, returnTo, purpose } = firstParty.takeCallbackState(ctx);
     const reauth = purpose === 'reauth';
     const identity = purpose === 'identity';
     if (!state || typeof ctx.query.state !== 'string' || ctx.query.state !== state) {
@@ -695,19 +623,10 @@ export function createAccountRouter(services: AppServices): Router {
     redirect(ctx, '/account/deleted');
   });
 
-  function clearSessionCookie(ctx: Context): void {
-    ctx.cookies.set(provider.cookieName('session'), null, { httpOnly: true, sameSite: 'lax', secure, signed: true, overwrite: true });
-  }
-
   const kit = { requireSignIn, forms, checkForm, recentlySignedIn, page, redirect, me, csrfToken, formBody };
   addAuthenticatorAppRoutes(router, services, kit);
   addPasskeyRoutes(router, services, kit);
   return router;
-}
-
-/** The account area's own consent, recorded once the account is known (see implicitAccountGrant). */
-async function ensureAccountGrant(provider: Provider, dataSource: DataSource, accountId: string): Promise<void> {
-  if (!(await findGrantId(dataSource, accountId, ACCOUNT_CLIENT_ID))) await implicitAccountGrant(provider, accountId);
 }
 
 /** "Ending in 982": enough to recognise the number, not enough to learn it from a shoulder or a screenshot. */

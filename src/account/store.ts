@@ -4,7 +4,7 @@ import { registrationEmailKey } from '../accounts/registration.js';
 import { signInCounts } from '../accounts/sessions-valid-after.js';
 import { lockoutKeys } from '../security/attempt-counters.js';
 import type { KeyedDigest } from '../security/keyed-digest.js';
-import { ACCOUNT_CLIENT_ID } from './internal-client.js';
+import { FIRST_PARTY_CLIENT_IDS } from '../clients/first-party.js';
 
 type Db = Pick<EntityManager, 'query'> | DataSource;
 
@@ -15,22 +15,22 @@ export interface ConnectedService {
   readonly givenAt: Date | null;
 }
 
-/** Live consents of the account, newest first; the account area's own grant is not a "service". */
+/** Live consents of the account, newest first; carelogin's own areas' grants are not "services". */
 export async function listGrants(db: Db, accountId: string): Promise<ConnectedService[]> {
   const rows = await queryRows<{ id: string; client_id: string; iat: string | null }>(
     db,
     `SELECT id, payload->>'clientId' AS client_id, payload->>'iat' AS iat FROM oidc_model
-      WHERE model = 'Grant' AND payload->>'accountId' = $1 AND payload->>'clientId' <> $2
+      WHERE model = 'Grant' AND payload->>'accountId' = $1 AND payload->>'clientId' <> ALL($2::text[])
         AND (expires_at IS NULL OR expires_at > now())
       ORDER BY (payload->>'iat')::bigint DESC NULLS LAST`,
-    [accountId, ACCOUNT_CLIENT_ID],
+    [accountId, [...FIRST_PARTY_CLIENT_IDS]],
   );
   return rows.map((r) => ({ grantId: r.id, clientId: r.client_id, givenAt: r.iat ? new Date(Number(r.iat) * 1000) : null }));
 }
 
 /** True when the grant exists and is this account's (the IDOR check before revoking). */
 export async function grantBelongsTo(db: Db, grantId: string, accountId: string): Promise<boolean> {
-  const rows = await queryRows(db, `SELECT 1 FROM oidc_model WHERE model = 'Grant' AND id = $1 AND payload->>'accountId' = $2 AND payload->>'clientId' <> $3`, [grantId, accountId, ACCOUNT_CLIENT_ID]);
+  const rows = await queryRows(db, `SELECT 1 FROM oidc_model WHERE model = 'Grant' AND id = $1 AND payload->>'accountId' = $2 AND payload->>'clientId' <> ALL($3::text[])`, [grantId, accountId, [...FIRST_PARTY_CLIENT_IDS]]);
   return rows.length === 1;
 }
 

@@ -70,6 +70,16 @@ export interface AuthenticatorApps {
   remove(account: Pick<Account, 'id' | 'email'>, meta: { ip: string }): Promise<boolean>;
 }
 
+/** An authenticator secret sealed for the account as it is stored (the seeded reviewer persona's fixed one). */
+export function sealAuthenticatorSecret(hmacKeys: HmacKeys, accountId: string, secret: string): string {
+  return createSealedBox(hmacKeys, STORED_PURPOSE).seal(secret, accountId);
+}
+
+/** The stored secret in the clear, or undefined when it does not open for this account. */
+export function openAuthenticatorSecret(hmacKeys: HmacKeys, accountId: string, sealed: string): string | undefined {
+  return createSealedBox(hmacKeys, STORED_PURPOSE).open(sealed, accountId)?.toString('utf8');
+}
+
 /** The step a code matches for `secret` at `now` (±1 step), if any and if later than `afterStep`. */
 export async function matchingStep(secret: string, code: string, now: number, afterStep?: number | null): Promise<number | undefined> {
   if (!/^\d{6}$/.test(code)) return undefined;

@@ -1,9 +1,11 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { normaliseEmail } from '../../entities/account.js';
 import { lockoutKeys } from '../security/attempt-counters.js';
+import type { HmacKeys } from '../security/hmac-key-ring.js';
+import { openAuthenticatorSecret, sealAuthenticatorSecret } from './authenticator-app.js';
 import type { PasswordHasher } from './password-hasher.js';
 
 /**
@@ -81,8 +83,36 @@ export const PERSONAS: readonly Persona[] = Object.freeze([
   },
 ].map((persona) => Object.freeze(persona as Persona)));
 
+/**
+ * The back office's reviewer (docs/back-office.md): an account with back_office_role 'reviewer' and an
+ * authenticator app whose key is fixed and published in docs/personas.md, so a developer can add it
+ * to any authenticator app and sign in to /back-office. Not a patient: no identity details.
+ */
+export interface ReviewerPersona {
+  readonly key: 'reviewer';
+  readonly email: string;
+  readonly password: string;
+  readonly mobileNumber: string;
+  readonly givenName: string;
+  readonly familyName: string;
+  /** Base32 TOTP key (SHA-1, 6 digits, 30 seconds), as an authenticator app takes it. */
+  readonly authenticatorSecret: string;
+  readonly description: string;
+}
+
+export const REVIEWER_PERSONA: ReviewerPersona = Object.freeze({
+  key: 'reviewer',
+  email: 'reviewer.persona@carelogin.test',
+  password: PERSONA_PASSWORD,
+  mobileNumber: '+447912345700',
+  givenName: 'Rowan',
+  familyName: 'Reviewer',
+  authenticatorSecret: 'MNQXEZLMN5TWS3RNOJSXM2LFO5SXELJR',
+  description: 'Back office reviewer: signs in to /back-office with the password and a code from the authenticator app (fixed key).',
+});
+
 /** Idempotently creates/updates the three personas (test_persona = key); never in production. */
-export async function seedPersonas(deps: { dataSource: DataSource; hasher: PasswordHasher; config: Config; logger: Logger }): Promise<void> {
+export async function seedPersonas(deps: { dataSource: DataSource; hasher: PasswordHasher; config: Config; logger: Logger; hmacKeys: HmacKeys }): Promise<void> {
   const { dataSource, hasher, config, logger } = deps;
   if (config.mode === 'production') throw new ConfigError('personas are never seeded in production');
   if (!config.personas.seed) {
@@ -103,6 +133,9 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
     const stored = existing.find((row) => row.email_normalised === key)?.password_hash ?? null;
     hashes.set(persona.key, stored !== null && (await hasher.verify(stored, persona.password)) ? stored : await hasher.hash(persona.password));
   }
+
+  const [reviewerRow]: { password_hash: string | null }[] = await dataSource.query('SELECT password_hash FROM account WHERE email_normalised = $1', [normaliseEmail(REVIEWER_PERSONA.email)]);
+  const reviewerHash = reviewerRow?.password_hash && (await hasher.verify(reviewerRow.password_hash, REVIEWER_PERSONA.password)) ? reviewerRow.password_hash : await hasher.hash(REVIEWER_PERSONA.password);
 
   await dataSource.transaction(async (manager) => {
     for (const persona of PERSONAS) {
@@ -160,6 +193,42 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
       const keys = lockoutKeys.ofAccount(row.id);
       await manager.query(`DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2`, [keys.exact, keys.pattern]);
     }
+    await seedReviewer(manager, deps.hmacKeys, reviewerHash);
   });
-  logger.info({ personas: PERSONAS.map((p) => p.key) }, 'test personas seeded (development and test only)');
+  logger.info({ personas: [...PERSONAS.map((p) => p.key), REVIEWER_PERSONA.key] }, 'test personas seeded (development and test only)');
+}
+
+/**
+ * The reviewer persona: reset to its documented values like the others, with the reviewer role and
+ * its fixed authenticator app. An app already holding the fixed key is kept as it is (across restarts,
+ * as for the other personas), so the step it last accepted still refuses a replayed code.
+ */
+async function seedReviewer(manager: EntityManager, hmacKeys: HmacKeys, passwordHash: string): Promise<void> {
+  const persona = REVIEWER_PERSONA;
+  const [row]: { id: string; authenticator_secret: string | null }[] = await manager.query(
+    `INSERT INTO account (email, email_normalised, email_verified_at, password_hash, mobile_number, mobile_verified_at, proofing_level,
+       given_name, family_name, test_persona, back_office_role, status)
+     VALUES ($1, $2, now(), $3, $4, now(), 'P0', $5, $6, $7, 'reviewer', 'active')
+     ON CONFLICT (email_normalised) DO UPDATE SET
+       email = EXCLUDED.email,
+       email_verified_at = COALESCE(account.email_verified_at, EXCLUDED.email_verified_at),
+       password_hash = EXCLUDED.password_hash,
+       mobile_number = EXCLUDED.mobile_number,
+       mobile_verified_at = COALESCE(account.mobile_verified_at, EXCLUDED.mobile_verified_at),
+       given_name = EXCLUDED.given_name,
+       family_name = EXCLUDED.family_name,
+       test_persona = EXCLUDED.test_persona,
+       back_office_role = 'reviewer',
+       status = 'active',
+       updated_at = now()
+     RETURNING id, authenticator_secret`,
+    [persona.email, normaliseEmail(persona.email), passwordHash, persona.mobileNumber, persona.givenName, persona.familyName, persona.key],
+  );
+  if (!row) throw new ConfigError('the reviewer persona was not seeded');
+  const held = row.authenticator_secret ? openAuthenticatorSecret(hmacKeys, row.id, row.authenticator_secret) : undefined;
+  if (held !== persona.authenticatorSecret) {
+    await manager.query(`UPDATE account SET authenticator_secret = $2, authenticator_added_at = now(), authenticator_last_step = NULL WHERE id = $1`, [row.id, sealAuthenticatorSecret(hmacKeys, row.id, persona.authenticatorSecret)]);
+  }
+  const keys = lockoutKeys.ofAccount(row.id);
+  await manager.query(`DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2`, [keys.exact, keys.pattern]);
 }

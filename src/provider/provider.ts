@@ -11,7 +11,7 @@ import { createClientUserMetadataStore } from '../accounts/client-user-metadata.
 import { revokedUpTo, signInCounts } from '../accounts/sessions-valid-after.js';
 import { withReadAhead } from '../db/read-ahead.js';
 import { createAdapterFactory, findGrantId } from './adapter.js';
-import { ACCOUNT_CLIENT_ID, implicitAccountGrant } from '../account/internal-client.js';
+import { implicitFirstPartyGrant, isFirstPartyClient } from '../clients/first-party.js';
 import { accountClaims, ID_TOKEN_CLAIMS, NHS_SCOPES, SCOPE_CLAIMS, trustmarkUrl } from './claims.js';
 import { createInteractionPolicy, type CareloginAccountExtras } from './policy.js';
 import { logoutPages } from './logout.js';
@@ -163,8 +163,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session?.grantIdFor(clientId) ?? (await findGrantId(dataSource, accountId, clientId));
         return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
       });
-      // Our own account area shares nothing with a third party: no consent page for it.
-      if (!grant && clientId === ACCOUNT_CLIENT_ID) return implicitAccountGrant(ctx.oidc.provider, accountId);
+      // Our own account area and back office share nothing with a third party: no consent page for them.
+      if (!grant && isFirstPartyClient(clientId)) return implicitFirstPartyGrant(ctx.oidc.provider, accountId, clientId);
       return grant;
     },
     // Stored with the access token and repeated in its JWT (access-token-jwt.ts; NHS login EIS Table 17).

@@ -57,7 +57,9 @@ export function securityHeaders(options: { https: boolean }): Middleware {
     ctx.set('Content-Security-Policy', policy(nonce, []));
     await next();
     const hashes = ctx.response.get('Content-Security-Policy').match(/'sha256-[A-Za-z0-9+/=]+'/g) ?? [];
-    ctx.set('Content-Security-Policy', policy(nonce, hashes));
+    // A route serving something other than our pages (back-office evidence) may set a stricter policy.
+    const own = ctx.state.contentSecurityPolicy;
+    ctx.set('Content-Security-Policy', typeof own === 'string' ? own : policy(nonce, hashes));
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
     // same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on our own form posts,

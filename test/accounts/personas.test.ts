@@ -6,13 +6,18 @@ import type { Config } from '../../src/config/index.js';
 import { createPasswordHasher } from '../../src/accounts/password-hasher.js';
 import { checkPassword } from '../../src/accounts/password-policy.js';
 import { isTestNhsNumber } from '../../src/accounts/nhs-number.js';
-import { PERSONA_PASSWORD, PERSONAS, seedPersonas } from '../../src/accounts/personas.js';
+import { PERSONA_PASSWORD, PERSONAS, REVIEWER_PERSONA, seedPersonas } from '../../src/accounts/personas.js';
+import { openAuthenticatorSecret } from '../../src/accounts/authenticator-app.js';
+import { generate } from 'otplib';
 import { createAccountService } from '../../src/accounts/account-service.js';
 import { createAttemptCounters, lockoutKeys, passwordPolicy } from '../../src/security/attempt-counters.js';
 import type { Database } from '../../src/db/data-source.js';
 import { createLogger } from '../../src/logger.js';
 import { PROJECT_ROOT } from '../../src/project-root.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../helpers/database.js';
+
+/** The keystore's HMAC secret stands in for the authenticator app's sealing key. */
+const HMAC_KEYS = 'personas-test-hmac-secret-0123456789';
 
 describe('personas', () => {
   const byKey = (key: 'p0' | 'p5' | 'p9') => PERSONAS.find((p) => p.key === key)!;
@@ -82,6 +87,16 @@ describe('personas', () => {
         if (persona.nhsNumber) expect(doc).to.include(persona.nhsNumber);
         if (persona.gpLinkageKey) expect(doc).to.include(persona.gpLinkageKey);
       }
+      expect(doc).to.include(REVIEWER_PERSONA.email);
+      expect(doc).to.include(REVIEWER_PERSONA.authenticatorSecret);
+    });
+
+    it('gives the reviewer a .test email, a mobile, the shared password and a base32 authenticator key of 160 bits', () => {
+      expect(REVIEWER_PERSONA.email).to.equal('reviewer.persona@carelogin.test');
+      expect(REVIEWER_PERSONA.password).to.equal(PERSONA_PASSWORD);
+      expect(parsePhoneNumberWithError(REVIEWER_PERSONA.mobileNumber).getType()).to.equal('MOBILE');
+      expect(PERSONAS.map((p) => p.mobileNumber)).to.not.include(REVIEWER_PERSONA.mobileNumber);
+      expect(REVIEWER_PERSONA.authenticatorSecret).to.match(/^[A-Z2-7]{32}$/);
     });
   });
 
@@ -102,14 +117,14 @@ describe('personas', () => {
       await testDb?.drop();
     });
 
-    it('creates the three personas, verified, with a working password, and is idempotent', async () => {
+    it('creates the three personas and the reviewer, verified, with a working password, and is idempotent', async () => {
       const hasher = createPasswordHasher(config);
-      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger });
+      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger, hmacKeys: HMAC_KEYS });
       const first: Record<string, unknown>[] = await db.dataSource.query('SELECT * FROM account ORDER BY test_persona');
-      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger });
+      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger, hmacKeys: HMAC_KEYS });
       const second: Record<string, unknown>[] = await db.dataSource.query('SELECT * FROM account ORDER BY test_persona');
 
-      expect(second).to.have.length(3);
+      expect(second).to.have.length(4);
       expect(second.map((r) => r.id)).to.deep.equal(first.map((r) => r.id));
       expect(second.map((r) => r.password_hash)).to.deep.equal(first.map((r) => r.password_hash));
       expect(second.map((r) => String(r.email_verified_at))).to.deep.equal(first.map((r) => String(r.email_verified_at)));
@@ -137,6 +152,27 @@ describe('personas', () => {
       }
     });
 
+    it('seeds the reviewer with the reviewer role and the documented authenticator key, sealed, kept across restarts', async () => {
+      const hasher = createPasswordHasher(config);
+      const reviewer = async () => (await createAccountService(db.dataSource).findByEmail(REVIEWER_PERSONA.email))!;
+      const first = await reviewer();
+      expect(first.backOfficeRole).to.equal('reviewer');
+      expect(first.testPersona).to.equal('reviewer');
+      expect(first.authenticatorSecret).to.be.a('string').and.not.include(REVIEWER_PERSONA.authenticatorSecret);
+      expect(openAuthenticatorSecret(HMAC_KEYS, first.id, first.authenticatorSecret!)).to.equal(REVIEWER_PERSONA.authenticatorSecret);
+      expect(await hasher.verify(first.passwordHash, PERSONA_PASSWORD)).to.equal(true);
+      expect(await generate({ secret: REVIEWER_PERSONA.authenticatorSecret })).to.match(/^\d{6}$/);
+      // A restart keeps the app as it is (the step last used still counts); a lost role or app comes back.
+      await db.dataSource.query(`UPDATE account SET authenticator_last_step = 42 WHERE id = $1`, [first.id]);
+      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger, hmacKeys: HMAC_KEYS });
+      expect(await reviewer()).to.deep.include({ authenticatorSecret: first.authenticatorSecret, authenticatorLastStep: 42 });
+      await db.dataSource.query(`UPDATE account SET back_office_role = NULL, authenticator_secret = NULL, authenticator_added_at = NULL WHERE id = $1`, [first.id]);
+      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger, hmacKeys: HMAC_KEYS });
+      const again = await reviewer();
+      expect(again.backOfficeRole).to.equal('reviewer');
+      expect(openAuthenticatorSecret(HMAC_KEYS, again.id, again.authenticatorSecret!)).to.equal(REVIEWER_PERSONA.authenticatorSecret);
+    });
+
     it('puts a changed persona back to its documented state and lifts its lockouts', async () => {
       const p9 = byKey('p9');
       await db.dataSource.query(`UPDATE account SET proofing_level = 'P0', nhs_number = NULL, status = 'disabled' WHERE email_normalised = $1`, [p9.email]);
@@ -145,7 +181,7 @@ describe('personas', () => {
       for (let i = 0; i < config.limits.passwordAttempts; i++) await counters.recordFailure(lockoutKeys.password(id), passwordPolicy(config));
       expect((await counters.status(lockoutKeys.password(id))).locked).to.equal(true);
 
-      await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(config), config, logger });
+      await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(config), config, logger, hmacKeys: HMAC_KEYS });
       const account = await createAccountService(db.dataSource).findById(id);
       expect(account!.proofingLevel).to.equal('P9');
       expect(account!.nhsNumber).to.equal(p9.nhsNumber);
@@ -156,7 +192,7 @@ describe('personas', () => {
     it('does nothing when seeding is switched off', async () => {
       const off = testConfig({ ...testDb.env, SEED_PERSONAS: 'false' });
       await db.dataSource.query('DELETE FROM account');
-      await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(off), config: off, logger });
+      await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(off), config: off, logger, hmacKeys: HMAC_KEYS });
       expect(await db.dataSource.query('SELECT id FROM account')).to.have.length(0);
     });
 
@@ -164,7 +200,7 @@ describe('personas', () => {
       const production: Config = { ...config, mode: 'production', personas: { seed: true } };
       let error: unknown;
       try {
-        await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(config), config: production, logger });
+        await seedPersonas({ dataSource: db.dataSource, hasher: createPasswordHasher(config), config: production, logger, hmacKeys: HMAC_KEYS });
       } catch (caught) {
         error = caught;
       }

@@ -1,0 +1,172 @@
+import { expect } from 'chai';
+import { createEvidenceLinks, EVIDENCE_LINK_SECONDS } from '../../src/back-office/evidence-links.js';
+import { pageText } from '../helpers/browser.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { completeSignIn, csrfOf, newBrowser } from '../account/support.js';
+import { TEST_PASSWORD, addAuthenticatorApp, createAccount, heading } from '../interactions/support.js';
+import { auditTypes, createReviewer, evidenceLinks, PHOTO, patientWithCase, signedInReviewer, signInToBackOffice, VIDEO } from './support.js';
+
+describe('back office: security (E7 access control and review concurrency, E3 evidence serving)', () => {
+  let test: TestIdp;
+  before(async () => {
+    test = await startTestIdp();
+  });
+  after(async () => test?.close());
+
+  const links = () => createEvidenceLinks(test.idp.keystore.hmacKeys);
+
+  it('E7: an anonymous request for evidence gets 401, whatever the link', async () => {
+    const { caseId } = await patientWithCase(test);
+    const someone = await createAccount(test);
+    for (const kind of ['photo', 'video'] as const) {
+      const response = await fetch(`${test.url}${links().link(caseId, kind, someone.id)}`);
+      expect(response.status, kind).to.equal(401);
+      expect(await response.text()).to.not.include(PHOTO.content.toString());
+    }
+  });
+
+  it('E7: a patient (the case\'s own account included) fetching evidence or a case by id gets 403, even with a link made for them', async () => {
+    const patient = await patientWithCase(test);
+    const other = await patientWithCase(test);
+    const account = (await test.idp.services.accounts.findById(patient.accountId))!;
+    const secret = await addAuthenticatorApp(test, account);
+    const browser = newBrowser(test);
+    await completeSignIn(test, account, browser, await browser.get(`${test.url}/back-office`), TEST_PASSWORD, secret);
+    for (const caseId of [patient.caseId, other.caseId]) {
+      for (const kind of ['photo', 'video'] as const) {
+        const page = await browser.get(`${test.url}${links().link(caseId, kind, account.id)}`);
+        expect(page.status, `${kind} of ${caseId === patient.caseId ? 'own' : 'another'} case`).to.equal(403);
+        expect(page.html).to.not.include(PHOTO.content.toString()).and.not.include(VIDEO.content.toString());
+      }
+      const casePage = await browser.get(`${test.url}/back-office/cases/${caseId}`);
+      expect(casePage.status).to.equal(403);
+      expect(heading(casePage)).to.equal('You do not have access to the back office');
+    }
+    expect((await auditTypes(test, account.id)).map((r) => r.type)).to.include('back_office.access_refused');
+  });
+
+  it('E7: a reviewer guessing case ids gets 404 for pages and evidence', async () => {
+    const { account, browser } = await signedInReviewer(test);
+    for (const id of ['00000000-0000-4000-8000-000000000000', '1', 'not-a-case', '../../etc/passwd']) {
+      const page = await browser.get(`${test.url}/back-office/cases/${encodeURIComponent(id)}`);
+      expect(page.status, id).to.equal(404);
+      const evidence = await browser.get(`${test.url}${links().link(id, 'photo', account.id).replace(`/cases/${id}/`, `/cases/${encodeURIComponent(id)}/`)}`);
+      expect(evidence.status, id).to.equal(404);
+    }
+  });
+
+  it('E7: a reviewer with text message codes only cannot get in (the back office asks for an app or a passkey)', async () => {
+    const { account } = await createReviewer(test, { app: false });
+    const { page } = await signInToBackOffice(test, account, undefined);
+    expect(page.status).to.be.oneOf([400, 403]);
+    expect(heading(page)).to.equal('You are not signed in');
+    expect(pageText(page)).to.include('authenticator app or a passkey');
+    const { caseId } = await patientWithCase(test);
+    // Signed in to Your account with a text message code: still not enough for the back office.
+    const browser = newBrowser(test);
+    await completeSignIn(test, account, browser, await browser.get(`${test.url}/account`));
+    const queue = await browser.get(`${test.url}/back-office`);
+    expect(heading(queue)).to.not.equal('Identity checks');
+    const evidence = await browser.get(`${test.url}${links().link(caseId, 'photo', account.id)}`);
+    expect(evidence.status).to.equal(401);
+    expect((await auditTypes(test, account.id)).map((r) => r.type)).to.not.include('back_office.signed_in');
+  });
+
+  it('E7: a reviewer cannot open or decide their own case (403), and it stays undecided', async () => {
+    const { account, browser } = await signedInReviewer(test);
+    const own = await patientWithCase(test, { accountId: account.id });
+    const page = await browser.get(`${test.url}/back-office/cases/${own.caseId}`);
+    expect(page.status).to.equal(403);
+    expect(heading(page)).to.equal('You cannot check your own identity');
+    const other = await patientWithCase(test);
+    const token = csrfOf(await browser.get(`${test.url}/back-office/cases/${other.caseId}`));
+    const post = await browser.post(`${test.url}/back-office/cases/${own.caseId}`, { _csrf: token, decision: 'approve' }, { origin: test.url });
+    expect(post.status).to.equal(403);
+    const evidence = await browser.get(`${test.url}${links().link(own.caseId, 'photo', account.id)}`);
+    expect(evidence.status).to.equal(403);
+    expect((await test.idp.services.photoIdCases.get(own.caseId))!.status).to.equal('awaiting_review');
+    // "Start next check" never offers it.
+    await test.idp.db.dataSource.query(`UPDATE identity_check_case SET submitted_at = submitted_at - interval '30 days' WHERE id = $1`, [own.caseId]);
+    const next = await browser.get(`${test.url}/back-office/next`);
+    expect(next.url).to.not.include(own.caseId);
+  });
+
+  it('E7: two reviewers deciding the same case at the same instant: one 200, one 409, one decision persists', async () => {
+    const first = await signedInReviewer(test);
+    const second = await signedInReviewer(test);
+    const patient = await patientWithCase(test);
+    const [pageA, pageB] = await Promise.all([first.browser.get(`${test.url}/back-office/cases/${patient.caseId}`), second.browser.get(`${test.url}/back-office/cases/${patient.caseId}`)]);
+    const results = await Promise.all([
+      first.browser.post(`${test.url}/back-office/cases/${patient.caseId}`, { _csrf: csrfOf(pageA), decision: 'approve' }, { origin: test.url }),
+      second.browser.post(`${test.url}/back-office/cases/${patient.caseId}`, { _csrf: csrfOf(pageB), decision: 'decline', reason: 'face-mismatch' }, { origin: test.url }),
+    ]);
+    expect(results.map((r) => r.status).sort()).to.deep.equal([200, 409]);
+    const loser = results.find((r) => r.status === 409)!;
+    expect(heading(loser)).to.equal('Another reviewer has already decided this check');
+    const decided = (await test.idp.services.photoIdCases.get(patient.caseId))!;
+    expect((await test.idp.services.accounts.findById(patient.accountId))!.proofingLevel).to.equal(decided.status === 'approved' ? 'P9' : 'P5');
+    const emails: unknown[] = await test.idp.db.dataSource.query(`SELECT id FROM outbox_message WHERE recipient = $1 AND template = 'identity-check-outcome'`, [patient.email]);
+    expect(emails).to.have.length(1);
+  });
+
+  it('E7: every case view and every evidence fetch is audited with who and which case', async () => {
+    const { account, browser } = await signedInReviewer(test);
+    const patient = await patientWithCase(test);
+    const casePage = await browser.get(`${test.url}/back-office/cases/${patient.caseId}`);
+    await browser.get(`${test.url}/back-office/cases/${patient.caseId}`);
+    await browser.get(`${test.url}${evidenceLinks(casePage).photo}`);
+    const rows = await auditTypes(test, account.id);
+    expect(rows.filter((r) => r.type === 'back_office.case_viewed').map((r) => r.detail.caseId)).to.deep.equal([patient.caseId, patient.caseId]);
+    expect(rows.filter((r) => r.type === 'back_office.evidence_viewed').map((r) => r.detail)).to.deep.equal([{ caseId: patient.caseId, kind: 'photo' }]);
+    expect(rows.map((r) => r.type)).to.include('back_office.signed_in');
+  });
+
+  it('E3/E7: evidence is served only through a fresh link for this reviewer and case, as an attachment with a fixed type, nosniff, a sandbox CSP and no-store', async () => {
+    const { account, browser } = await signedInReviewer(test);
+    const other = await signedInReviewer(test);
+    const patient = await patientWithCase(test);
+    const { photo, video } = evidenceLinks(await browser.get(`${test.url}/back-office/cases/${patient.caseId}`));
+
+    const served = await browser.get(`${test.url}${photo}`);
+    expect(served.status).to.equal(200);
+    expect(served.html).to.equal(PHOTO.content.toString());
+    expect(served.headers.get('content-type')).to.equal('image/jpeg');
+    expect(served.headers.get('x-content-type-options')).to.equal('nosniff');
+    expect(served.headers.get('content-disposition')).to.match(/^attachment/);
+    expect(served.headers.get('content-security-policy')).to.equal("default-src 'none'; sandbox");
+    expect(served.headers.get('cache-control')).to.equal('no-store');
+    const movie = await browser.get(`${test.url}${video}`);
+    expect(movie.status).to.equal(200);
+    expect(movie.headers.get('content-type')).to.equal('video/mp4');
+
+    const now = Math.floor(Date.now() / 1000);
+    const refused = {
+      'expired': links().link(patient.caseId, 'photo', account.id, now - EVIDENCE_LINK_SECONDS - 1),
+      'tampered signature': photo.replace(/sig=(.)/, (_m, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`),
+      'later expiry': photo.replace(/expires=(\d+)/, (_m, e: string) => `expires=${Number(e) + 60}`),
+      'photo link used for the video': photo.replace('/evidence/photo?', '/evidence/video?'),
+      'no signature': photo.replace(/&sig=.*/, ''),
+    };
+    for (const [what, link] of Object.entries(refused)) {
+      const page = await browser.get(`${test.url}${link}`);
+      expect(page.status, what).to.equal(403);
+      expect(page.html, what).to.not.include(PHOTO.content.toString());
+    }
+    // Another reviewer cannot use this reviewer's link (it is bound to who it was made for).
+    const borrowed = await other.browser.get(`${test.url}${photo}`);
+    expect(borrowed.status).to.equal(403);
+    // Nor is the evidence anywhere under a public path.
+    expect((await fetch(`${test.url}/assets/${patient.caseId}`)).status).to.equal(404);
+  });
+
+  it('C5: a decision without this session\'s CSRF token, or from another site, is refused and changes nothing', async () => {
+    const { browser } = await signedInReviewer(test);
+    const patient = await patientWithCase(test);
+    const token = csrfOf(await browser.get(`${test.url}/back-office/cases/${patient.caseId}`));
+    const forged = await browser.post(`${test.url}/back-office/cases/${patient.caseId}`, { decision: 'approve' }, { origin: test.url });
+    expect(forged.status).to.equal(403);
+    const crossSite = await browser.post(`${test.url}/back-office/cases/${patient.caseId}`, { _csrf: token, decision: 'approve' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+    expect(crossSite.status).to.equal(403);
+    expect((await test.idp.services.photoIdCases.get(patient.caseId))!.status).to.equal('awaiting_review');
+  });
+});

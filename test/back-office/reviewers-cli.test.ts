@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { listReviewers, setReviewer } from '../../src/back-office/reviewers.js';
+import { parseReviewersArgs, reviewerLine, ReviewersUsageError } from '../../src/cli/reviewers.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { addAuthenticatorApp, createAccount } from '../interactions/support.js';
+
+describe('npm run reviewers (who may use the back office)', () => {
+  let test: TestIdp;
+  before(async () => {
+    test = await startTestIdp();
+  });
+  after(async () => test?.close());
+
+  it('adds and removes the reviewer role by email address, audited with the reason; lists reviewers and how they can sign in', async () => {
+    const { dataSource, services } = { dataSource: test.idp.db.dataSource, services: test.idp.services };
+    const account = await createAccount(test);
+    expect(await setReviewer(dataSource, services.audit, account.email.toUpperCase(), true, 'joined the ID checking team, ticket 12')).to.equal('changed');
+    expect(await setReviewer(dataSource, services.audit, account.email, true, 'again')).to.equal('unchanged');
+    expect((await services.accounts.findById(account.id))!.backOfficeRole).to.equal('reviewer');
+    let listed = (await listReviewers(dataSource)).find((r) => r.email === account.email)!;
+    expect(listed).to.deep.equal({ email: account.email, hasAuthenticatorApp: false, passkeys: 0 });
+    expect(reviewerLine(listed)).to.include('cannot sign in to the back office');
+    await addAuthenticatorApp(test, account);
+    listed = (await listReviewers(dataSource)).find((r) => r.email === account.email)!;
+    expect(reviewerLine(listed)).to.include('authenticator app');
+    // The seeded reviewer persona is one too.
+    expect((await listReviewers(dataSource)).map((r) => r.email)).to.include('reviewer.persona@carelogin.test');
+
+    expect(await setReviewer(dataSource, services.audit, account.email, false, 'left the team')).to.equal('changed');
+    expect((await services.accounts.findById(account.id))!.backOfficeRole).to.equal(null);
+    expect((await listReviewers(dataSource)).map((r) => r.email)).to.not.include(account.email);
+    const audit: { type: string; detail: Record<string, unknown> }[] = await dataSource.query(`SELECT type, detail FROM audit_event WHERE account_id = $1 AND type LIKE 'back_office.%' ORDER BY id`, [account.id]);
+    expect(audit).to.deep.equal([
+      { type: 'back_office.role_granted', detail: { by: 'operator', role: 'reviewer', reason: 'joined the ID checking team, ticket 12' } },
+      { type: 'back_office.role_revoked', detail: { by: 'operator', role: 'reviewer', reason: 'left the team' } },
+    ]);
+    expect(await setReviewer(dataSource, services.audit, 'nobody@example.test', true, 'x')).to.equal('no-account');
+  });
+
+  it('needs a command, and for add and remove an email address and a reason', () => {
+    expect(() => parseReviewersArgs([])).to.throw(ReviewersUsageError);
+    expect(parseReviewersArgs(['list'])).to.deep.equal({ command: 'list' });
+    expect(() => parseReviewersArgs(['add', '--email', 'a@example.test'])).to.throw(ReviewersUsageError, /--reason/);
+    expect(() => parseReviewersArgs(['remove', '--reason', 'x'])).to.throw(ReviewersUsageError, /--email/);
+    expect(parseReviewersArgs(['add', '--email', 'a@example.test', '--reason', ' new reviewer '])).to.deep.equal({ command: 'add', email: 'a@example.test', reason: 'new reviewer' });
+  });
+});

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import type { Account } from '../../entities/account.js';
+import type { Evidence } from '../../src/photo-id/cases.js';
+import { formatNhsNumber, nhsNumberCheckDigit } from '../../src/accounts/nhs-number.js';
+import type { Browser, Page } from '../helpers/browser.js';
+import { pageText } from '../helpers/browser.js';
+import type { TestIdp } from '../helpers/idp.js';
+import { completeSignIn, newBrowser } from '../account/support.js';
+import { TEST_PASSWORD, addAuthenticatorApp, createAccount, heading } from '../interactions/support.js';
+
+/** Helpers for the back-office tests (a module of its own so importing it runs no tests). */
+
+export const PHOTO: Evidence = { contentType: 'image/jpeg', content: Buffer.from('a re-encoded jpeg stands here') };
+export const VIDEO: Evidence = { contentType: 'video/mp4', content: Buffer.from('an mp4 stands here') };
+
+/** An account with the reviewer role, and (unless `app: false`) an authenticator app: its secret. */
+export async function createReviewer(test: TestIdp, options: { app?: boolean } = {}): Promise<{ account: Account; secret?: string }> {
+  const account = await createAccount(test);
+  await test.idp.db.dataSource.query(`UPDATE account SET back_office_role = 'reviewer' WHERE id = $1`, [account.id]);
+  const secret = options.app === false ? undefined : await addAuthenticatorApp(test, account);
+  return { account: (await test.idp.services.accounts.findById(account.id))!, secret };
+}
+
+/** A fresh NHS number from the 999 test range with a valid check digit. */
+export function testNhsNumber(): string {
+  for (;;) {
+    const nine = `999${String(Math.floor(Math.random() * 1_000_000)).padStart(6, '0')}`;
+    const check = nhsNumberCheckDigit(nine);
+    if (check !== null) return `${nine}${check}`;
+  }
+}
+
+/** A P5 patient with details matched at P5 and a case awaiting review. */
+export async function patientWithCase(test: TestIdp, options: { accountId?: string } = {}): Promise<{ accountId: string; caseId: string; email: string; nhsNumber?: string }> {
+  let accountId = options.accountId;
+  let nhsNumber: string | undefined;
+  if (!accountId) {
+    const account = await createAccount(test, { proofingLevel: 'P5' });
+    nhsNumber = testNhsNumber();
+    await test.idp.db.dataSource.query(`UPDATE account SET given_name = 'Ada', family_name = 'Lovelace', birthdate = '1985-12-10', nhs_number = $2 WHERE id = $1`, [account.id, nhsNumber]);
+    accountId = account.id;
+  }
+  const submitted = await test.idp.services.photoIdCases.submit({ accountId, documentType: 'uk-driving-licence', spokenDigits: '7156', photo: PHOTO, video: VIDEO });
+  const [row]: { email: string }[] = await test.idp.db.dataSource.query(`SELECT email FROM account WHERE id = $1`, [accountId]);
+  return { accountId, caseId: submitted.caseId, email: row!.email, ...(nhsNumber ? { nhsNumber } : {}) };
+}
+
+/** Signs in to the back office in a new browser (password and an app code); returns the queue page. */
+export async function signInToBackOffice(test: TestIdp, account: Account, secret: string | undefined): Promise<{ browser: Browser; page: Page }> {
+  const browser = newBrowser(test);
+  const page = await completeSignIn(test, account, browser, await browser.get(`${test.url}/back-office`), TEST_PASSWORD, secret);
+  return { browser, page };
+}
+
+export async function signedInReviewer(test: TestIdp): Promise<{ account: Account; browser: Browser; page: Page }> {
+  const { account, secret } = await createReviewer(test);
+  const { browser, page } = await signInToBackOffice(test, account, secret);
+  expect(heading(page), pageText(page).slice(0, 400)).to.equal('Identity checks');
+  return { account, browser, page };
+}
+
+/** Evidence link paths on a case page, by kind. */
+export function evidenceLinks(page: Page): { photo: string; video: string } {
+  const photo = /<img[^>]*src="([^"]+)"/.exec(page.html)?.[1];
+  const video = /<video[^>]*src="([^"]+)"/.exec(page.html)?.[1];
+  if (!photo || !video) throw new Error(`no evidence on ${page.url}`);
+  return { photo: photo.replace(/&amp;/g, '&'), video: video.replace(/&amp;/g, '&') };
+}
+
+export async function auditTypes(test: TestIdp, accountId: string, prefix = 'back_office.'): Promise<{ type: string; detail: Record<string, unknown> }[]> {
+  return test.idp.db.dataSource.query(`SELECT type, detail FROM audit_event WHERE account_id = $1 AND type LIKE $2 ORDER BY id`, [accountId, `${prefix}%`]);
+}
+
+export { formatNhsNumber };

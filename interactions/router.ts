@@ -2,10 +2,12 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
-import { CsrfError, JourneyExpiredError } from '../src/errors.js';
+import { BadRequestError, CsrfError, JourneyExpiredError, PayloadTooLargeError } from '../src/errors.js';
 import { withReadAhead } from '../src/db/read-ahead.js';
 import { isCrossSiteRequest } from '../src/security/csrf.js';
 import type { AppServices } from '../src/services.js';
+import { ERROR_REFERENCES } from '../src/web/error-references.js';
+import { readMultipart } from '../src/web/multipart.js';
 import { CONSENT_STEP, decideConsent, showConsent } from './consent/consent.js';
 import { createInteractionReadAhead } from './read-ahead.js';
 import { createJourneyRunner, stepPath, type InteractionDetails, type Reply, type RequestInfo } from './runner.js';
@@ -62,6 +64,11 @@ export function createInteractionRouter(services: AppServices): Router {
       if (error instanceof oidcErrors.SessionNotFound || error instanceof JourneyExpiredError) {
         requestInfo(ctx).log.info({ reason: error instanceof JourneyExpiredError ? 'journey' : 'interaction' }, 'interaction session expired or missing');
         page(ctx, 400, 'session-expired.njk');
+        return;
+      }
+      if (error instanceof PayloadTooLargeError) {
+        requestInfo(ctx).log.info({ field: error.field }, 'upload refused: over its size limit');
+        page(ctx, 413, 'upload-too-large.njk', { stepHref: ctx.path, reference: ERROR_REFERENCES.photoIdUploadTooLarge });
         return;
       }
       if (error instanceof CsrfError) {
@@ -131,7 +138,24 @@ export function createInteractionRouter(services: AppServices): Router {
   // A bookmarked or typed action URL never acts on GET; it just shows where the journey is.
   router.get('/:step/:action', (ctx) => show(ctx, ''));
 
-  router.post('/:step', forms, checkForm, async (ctx) => {
+  /**
+   * A step that takes files (photo ID) posts multipart/form-data; no other step reads it. The origin
+   * is checked before anything, the journey is asked which files its current step takes, and the
+   * body is streamed with that step's limits; the CSRF token is checked as it arrives (multipart.ts).
+   */
+  const uploads: Middleware = async (ctx: Context, next: Next) => {
+    if (!ctx.is('multipart/form-data')) return next();
+    if (isCrossSiteRequest(ctx.headers, expectedOrigin)) throw new CsrfError();
+    const interaction = await details(ctx);
+    const step = ctx.params.step!;
+    const spec = interaction.prompt.name === 'consent' ? undefined : await runner.uploadsAt(interaction, requestInfo(ctx), step);
+    if (!spec) throw new BadRequestError('this form does not take files');
+    const uid = String(ctx.params.uid);
+    const body = await readMultipart(ctx.req, ctx.headers, { ...spec, verifyCsrf: (token) => csrf.verify(uid, token) });
+    return reply(ctx, await runner.submit(interaction, requestInfo(ctx), step, body), interaction);
+  };
+
+  router.post('/:step', uploads, forms, checkForm, async (ctx) => {
     const interaction = await details(ctx);
     const step = ctx.params.step!;
     if (interaction.prompt.name === 'consent') {

@@ -17,7 +17,7 @@ import { createJourneyStore, type JourneyRecord, type JourneyStore } from './eng
 import { BACK_EVENT, isEndStep, isMethodStep, type Amr, type Journey, type JourneyFacts, type JourneyId } from './engine/types.js';
 import { JOURNEYS, JOURNEY_FOR_PROMPT } from './journeys/index.js';
 import { findMethod } from './methods/registry.js';
-import type { AuthMethod, MethodServices, Outcome, Presentation, StepContext, StepRequest, View } from './methods/types.js';
+import type { AuthMethod, MethodServices, Outcome, Presentation, StepContext, StepRequest, UploadSpec, View } from './methods/types.js';
 
 /** What oidc-provider's interactionDetails returns. */
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -43,6 +43,8 @@ export interface JourneyRunner {
   show(details: InteractionDetails, request: RequestInfo, requestedStep: string | undefined): Promise<Reply>;
   /** POST of a step's form. A step that is not the current one is never evaluated (B11). */
   submit(details: InteractionDetails, request: RequestInfo, stepId: string, body: Record<string, unknown>): Promise<Reply>;
+  /** The files the current step takes, when `stepId` is the current step and its method takes any. */
+  uploadsAt(details: InteractionDetails, request: RequestInfo, stepId: string): Promise<UploadSpec | undefined>;
   /** POST of a step's side action, e.g. "Send a new code". */
   act(details: InteractionDetails, request: RequestInfo, stepId: string, action: string): Promise<Reply>;
 }
@@ -388,6 +390,12 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       return handleOutcome(journey, record, method, outcome, ctx, details, request);
     },
 
+    async uploadsAt(details, request, stepId) {
+      const { journey, record } = await ensure(details, request);
+      if (stepId !== record.step) return undefined;
+      return methodAt(journey, record.step)?.uploads;
+    },
+
     async act(details, request, stepId, actionName) {
       const { journey, record } = await ensure(details, request);
       if (stepId !== record.step) return redirectTo(record);
@@ -437,7 +445,11 @@ export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedM
 
 /** The proofing routes this instance can run (method ids), by which edges are configured. */
 function proofingRoutes(services: AppServices): string[] {
-  return [...(services.demographics.enabled ? ['demographics-match'] : []), ...(services.gpOnline.enabled ? ['gp-linkage'] : [])];
+  return [
+    ...(services.demographics.enabled ? ['demographics-match'] : []),
+    ...(services.gpOnline.enabled ? ['gp-linkage'] : []),
+    ...(services.config.identityChecks.photoId ? ['photo-id'] : []),
+  ];
 }
 
 /**

@@ -55,6 +55,13 @@ export class BadRequestError extends CareloginError {
   }
 }
 
+/** An upload (or a whole form) bigger than its limit: refused as soon as the limit is passed, before the rest arrives (E4). */
+export class PayloadTooLargeError extends CareloginError {
+  constructor(readonly field?: string) {
+    super('payload_too_large', 'The file you chose is too large.', { status: 413 });
+  }
+}
+
 export class CsrfError extends CareloginError {
   constructor() {
     super('csrf_failed', 'Your session has expired or this form was sent from another site. Go back and try again.', { status: 403 });

@@ -34,6 +34,19 @@ function proofingOutstanding(facts: JourneyFacts): boolean {
 
 const canRun = (facts: JourneyFacts, route: string): boolean => facts.proofingRoutes?.includes(route) === true;
 
+/** The proofing routes that take a P5 account to P9. */
+const P9_ROUTES = ['gp-linkage', 'photo-id'] as const;
+
+/** Step-up: a P5 account is asked for P9. */
+function p9Outstanding(facts: JourneyFacts): boolean {
+  return proofingOutstanding(facts) && facts.identityLevel === 'P5' && facts.stepUp?.level === 'P9';
+}
+
+/** Photo ID is one of this instance's routes (the GP details page offers it as the way without a letter). */
+export function photoIdRouteOn(facts: JourneyFacts): boolean {
+  return canRun(facts, 'photo-id');
+}
+
 /**
  * Guards: named, pure predicates over journey facts. Transitions refer to them by name so
  * journeys stay plain data and every decision can be unit-tested without I/O.
@@ -49,17 +62,20 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
   identityVerificationRequired: (facts) => proofingOutstanding(facts),
 
   /**
-   * Step-up: a P0 account is asked for P5, or for P9 where GP online details can then take it on
-   * (NHS login: P9 comes after P5). A demographics match (a trace against the register) gives P5.
+   * Step-up: a P0 account is asked for P5, or for P9 where GP online details or photo ID can then
+   * take it on (NHS login: P9 comes after P5). A demographics match (a trace against the register) gives P5.
    */
   demographicsMatchNeeded: (facts) =>
     proofingOutstanding(facts) &&
     facts.identityLevel === 'P0' &&
     canRun(facts, 'demographics-match') &&
-    (facts.stepUp?.level === 'P5' || (facts.stepUp?.level === 'P9' && canRun(facts, 'gp-linkage'))),
+    (facts.stepUp?.level === 'P5' || (facts.stepUp?.level === 'P9' && P9_ROUTES.some((route) => canRun(facts, route)))),
 
   /** Step-up: a P5 account is asked for P9, which GP online registration details give. */
-  gpLinkageNeeded: (facts) => proofingOutstanding(facts) && facts.identityLevel === 'P5' && facts.stepUp?.level === 'P9' && canRun(facts, 'gp-linkage'),
+  gpLinkageNeeded: (facts) => p9Outstanding(facts) && canRun(facts, 'gp-linkage'),
+
+  /** Step-up: a P5 account is asked for P9 and photo ID is the way (the GP route is off, or the person chose it). */
+  photoIdNeeded: (facts) => p9Outstanding(facts) && canRun(facts, 'photo-id'),
 
   /**
    * Step-up: after an identity check, the session's credentials already meet one of the vectors the

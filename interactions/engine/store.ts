@@ -44,7 +44,8 @@ export const journeyFactsSchema = z.object({
     .strict()
     .optional(),
   identityLevel: z.enum(PROOFING_LEVELS as readonly ['P0', 'P5', 'P9']).optional(),
-  proofingRoutes: z.array(z.enum(['demographics-match', 'gp-linkage'])).max(2).optional(),
+  proofingRoutes: z.array(z.enum(['demographics-match', 'gp-linkage', 'photo-id'])).max(3).optional(),
+  photoIdDigits: z.string().regex(/^\d{4}$/).optional(),
   hasAuthenticatorApp: z.boolean().optional(),
   hasPasskey: z.boolean().optional(),
   passkeyChallenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional(),

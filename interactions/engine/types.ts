@@ -40,6 +40,8 @@ export interface JourneyFacts {
   readonly proofingRoutes?: readonly string[];
   /** Step-up only: the account has at least one passkey (Cm). */
   readonly hasPasskey?: boolean;
+  /** The photo ID step's four random digits, which the person says in their video; made when the step is entered. */
+  readonly photoIdDigits?: string;
   /** The passkey step's WebAuthn challenge (base64url, 256 bits), made when the step is entered; not a secret. */
   readonly passkeyChallenge?: string;
   /**
@@ -66,6 +68,7 @@ export type GuardId =
   | 'identityVerificationRequired'
   | 'demographicsMatchNeeded'
   | 'gpLinkageNeeded'
+  | 'photoIdNeeded'
   | 'stepUpComplete'
   | 'mobileChangeHeld'
   | 'securityCodeCompletesStepUp'
@@ -106,7 +109,7 @@ export interface LoginEndStep {
 }
 
 /** Pages explaining why the journey cannot continue; the copy lives in views/cannot-continue.njk. */
-export type CannotContinuePage = 'identity-verification-required' | 'identity-already-linked' | 'authentication-method-not-available' | 'mobile-number-required' | 'mobile-change-held' | 'mobile-change-cancelled';
+export type CannotContinuePage = 'identity-verification-required' | 'identity-already-linked' | 'authentication-method-not-available' | 'mobile-number-required' | 'mobile-change-held' | 'mobile-change-cancelled' | 'identity-check-pending';
 
 /**
  * The journey cannot give the service what it asked for. The person reads an honest page, presses

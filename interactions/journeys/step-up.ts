@@ -10,9 +10,13 @@ const CREDENTIAL_STEPS = [
   { to: 'method-not-available' },
 ] as const;
 
-/** A P5 account still short of P9 goes on to its GP online details; otherwise on to the credentials. */
+/**
+ * A P5 account still short of P9 goes on to its GP online details (with photo ID offered there as
+ * the way without a GP letter), or to photo ID when that is the only P9 route; otherwise on to the credentials.
+ */
 const AFTER_IDENTITY_CHECK = [
   { to: 'enter-gp-details', when: 'gpLinkageNeeded' },
+  { to: 'provide-photo-id', when: 'photoIdNeeded' },
   { to: 'identity-verification-required', when: 'identityVerificationRequired' },
   ...CREDENTIAL_STEPS,
 ] as const;
@@ -23,6 +27,8 @@ const AFTER_IDENTITY_CHECK = [
  * asked for here, for the session's own account. A higher identity level is reached by proofing
  * routes: a demographics match (enter-your-details) gives P5, and GP online registration details
  * (enter-gp-details) take a P5 account to P9; after each, identity-checked decides what is left.
+ * Photo ID (provide-photo-id) also aims at P9 but proves nothing now: the journey ends on
+ * identity-check-pending (access_denied, "identity verification pending") until a reviewer approves.
  * Everything else gets an honest page and `access_denied`, because a login must never claim more than was done.
  */
 export const stepUpJourney = defineJourney({
@@ -63,7 +69,20 @@ export const stepUpJourney = defineJourney({
       on: {
         matched: { to: 'identity-checked' },
         alreadyLinked: { to: 'identity-already-linked' },
+        // "I do not have these details: use photo ID instead" (offered only when photo ID is on).
+        photoIdChosen: { to: 'provide-photo-id' },
       },
+    },
+    // Nothing is proven here: a reviewer decides later and the person is emailed (D19).
+    'provide-photo-id': {
+      method: 'photo-id',
+      on: { submitted: { to: 'identity-check-pending' } },
+    },
+    'identity-check-pending': {
+      end: 'abort',
+      page: 'identity-check-pending',
+      error: 'access_denied',
+      description: 'identity verification pending',
     },
     'identity-already-linked': {
       end: 'abort',

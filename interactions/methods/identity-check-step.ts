@@ -112,7 +112,7 @@ export function identityCheckPageData(ctx: StepContext): Record<string, unknown>
  * (no GP letter, say). The service gets `access_denied` / `identity verification required`, the same
  * answer as when no check can be made, and the account keeps any level it has reached already.
  */
-export const IDENTITY_CHECK_ACTIONS: Readonly<Record<string, SideAction<IdentityCheckEvent>>> = {
+export const IDENTITY_CHECK_ACTIONS: Readonly<Record<string, SideAction<never>>> = {
   'return-to-service': {
     async run(ctx) {
       await ctx.services.audit.record('identity.abandoned', { accountId: ctx.account?.id, clientId: ctx.clientId, ip: ctx.ip, detail: { step: ctx.step } });

@@ -15,9 +15,9 @@ export { minutesText };
  * 429: too many failed attempts from this network across accounts (per-IP throttle, A4), or too
  * many texts to this network or number block (B4), which the page words differently.
  */
-export function tooManyRequestsView(retryAfterSeconds: number, reason: 'attempts' | 'texts' = 'attempts'): View {
-  const reference = reason === 'texts' ? ERROR_REFERENCES.textsThrottled : ERROR_REFERENCES.networkThrottled;
-  return { template: 'too-many-requests.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds, reason, reference }, status: 429 };
+export function tooManyRequestsView(retryAfterSeconds: number, reason: 'attempts' | 'texts' | 'uploads' = 'attempts', extra: Record<string, unknown> = {}): View {
+  const reference = reason === 'texts' ? ERROR_REFERENCES.textsThrottled : reason === 'uploads' ? ERROR_REFERENCES.photoIdUploadsThrottled : ERROR_REFERENCES.networkThrottled;
+  return { template: 'too-many-requests.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds, reason, reference, ...extra }, status: 429 };
 }
 
 /** A step locked after too many wrong answers (X8), or disabled at the hard cap (no time ends that). */

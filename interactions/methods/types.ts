@@ -126,8 +126,26 @@ export interface AuthMethod<Body = unknown, E extends string = string> {
    */
   arrive?(ctx: StepContext): Promise<Outcome<E> | undefined>;
   present(ctx: StepContext, presentation: Presentation): Promise<View>;
+  /**
+   * A step whose form sends files (multipart/form-data, read by src/web/multipart.ts): the text
+   * fields it takes besides `_csrf`, and each file field's size limit. Any other part is refused,
+   * and a file over its limit ends the request with 413 before the rest of it is read. Each file
+   * reaches `submit` as an Upload; its name and declared type are never kept.
+   */
+  readonly uploads?: UploadSpec;
   submit(ctx: StepContext, body: Body): Promise<Outcome<E>>;
   readonly actions?: Readonly<Record<string, SideAction<E>>>;
+}
+
+export interface UploadSpec {
+  readonly fields: readonly string[];
+  readonly files: Readonly<Record<string, { readonly maxBytes: number }>>;
+}
+
+/** A file as a method's schema receives it: the bytes only. */
+export interface Upload {
+  readonly kind: 'upload';
+  readonly bytes: Buffer;
 }
 
 /** Declares a method with its body and event types inferred (and checked) from its parts. */

@@ -99,6 +99,8 @@ export const lockoutKeys = {
    * no NHS numbers, names or GP account IDs.
    */
   identityTarget: (target: string): string => `identity-target:${target}`,
+  /** Photo ID uploads by one account (E3 quota): every upload counts, whatever becomes of it. */
+  photoIdUpload: (accountId: string): string => `photo-id-upload:${accountId}`,
   /** Every counter of one account, for SQL: exact keys and the security codes' LIKE pattern. */
   ofAccount(accountId: string): { exact: string[]; pattern: string } {
     return { exact: [this.password(accountId), this.authenticatorApp(accountId), this.identityCheck(accountId)], pattern: this.securityCode(accountId, '%') };
@@ -109,6 +111,15 @@ export const lockoutKeys = {
 export function identityTargetPolicy(config: Config): LockoutPolicy {
   return { maxFailures: config.identityChecks.targetAttempts, lockSeconds: config.ttl.lockout, windowSeconds: DEFAULT_WINDOW_SECONDS };
 }
+
+/** At most PHOTO_ID_UPLOADS_PER_DAY photo ID uploads per account a day (E3); the 11th waits out the day. */
+export const PHOTO_ID_UPLOADS_PER_DAY = 10;
+
+export function photoIdUploadPolicy(): LockoutPolicy {
+  return { maxFailures: PHOTO_ID_UPLOADS_PER_DAY, lockSeconds: DAY_SECONDS, windowSeconds: DAY_SECONDS };
+}
+
+const DAY_SECONDS = 24 * 3600;
 
 /** Identity checks whose details were not found: `maxAttempts` (3) → locked 15 min; no hard cap (a wait always ends it). */
 export function identityCheckPolicy(config: Config): LockoutPolicy {

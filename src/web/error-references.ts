@@ -19,6 +19,9 @@ export const ERROR_REFERENCES = {
   identityVerificationRequired: 'CL1020',
   identityCheckLocked: 'CL1025',
   identityAlreadyLinked: 'CL1027',
+  identityCheckPending: 'CL1030',
+  photoIdUploadsThrottled: 'CL1031',
+  photoIdUploadTooLarge: 'CL1032',
   methodNotAvailable: 'CL1021',
   mobileNumberRequired: 'CL1022',
   mobileChangeHeld: 'CL1023',
@@ -29,6 +32,7 @@ export const ERROR_REFERENCES = {
 export const CANNOT_CONTINUE_REFERENCES: Readonly<Record<string, ErrorReference>> = {
   'identity-verification-required': ERROR_REFERENCES.identityVerificationRequired,
   'identity-already-linked': ERROR_REFERENCES.identityAlreadyLinked,
+  'identity-check-pending': ERROR_REFERENCES.identityCheckPending,
   'authentication-method-not-available': ERROR_REFERENCES.methodNotAvailable,
   'mobile-number-required': ERROR_REFERENCES.mobileNumberRequired,
   'mobile-change-held': ERROR_REFERENCES.mobileChangeHeld,

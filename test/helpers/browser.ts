@@ -59,6 +59,24 @@ export class Browser {
     });
   }
 
+  /**
+   * Submits a page's form as multipart/form-data, as a browser does for a form with file inputs:
+   * its fields (CSRF token first, as on the page) and then `files`, each with a made-up name and type.
+   */
+  async submitMultipart(page: Page, fields: Record<string, string>, files: Record<string, { bytes: Uint8Array; type?: string; filename?: string }>, options: { actionContains?: string; omit?: string[]; headers?: Record<string, string> } = {}): Promise<Page> {
+    const form = findForm(page, options.actionContains);
+    const data = new FormData();
+    for (const [name, value] of Object.entries({ ...form.fields, ...fields })) if (!options.omit?.includes(name) && !Object.hasOwn(files, name)) data.append(name, value);
+    for (const [name, file] of Object.entries(files)) data.append(name, new Blob([new Uint8Array(file.bytes)], { type: file.type ?? 'application/octet-stream' }), file.filename ?? `${name}.bin`);
+    const action = new URL(form.action || page.url, page.url).toString();
+    return this.navigate(action, { method: 'POST', body: data, headers: { origin: new URL(page.url).origin, ...options.headers } });
+  }
+
+  /** The Cookie header this browser would send to `url` (for raw requests a test builds itself). */
+  cookiesFor(url: string): string {
+    return this.cookieHeader(url);
+  }
+
   /** Posts arbitrary form data (for negative tests: forged or replayed submissions). */
   post(url: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Page> {
     return this.navigate(url, { method: 'POST', body: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
@@ -74,7 +92,7 @@ export class Browser {
   }
 
   /** With `noFollow`, the first answer is returned even when it is a redirect (its Location header tells where to). */
-  private async navigate(url: string, init: { method: string; body?: string; headers: Record<string, string>; noFollow?: boolean }): Promise<Page> {
+  private async navigate(url: string, init: { method: string; body?: string | FormData; headers: Record<string, string>; noFollow?: boolean }): Promise<Page> {
     let current = url;
     let method = init.method;
     let body = init.body;

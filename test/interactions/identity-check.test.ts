@@ -205,8 +205,8 @@ describe('identity check with another register', () => {
     }
   });
 
-  it('GP_ONLINE_SOURCE=none: a P9 service gets the honest page at once, with no P5 detour', async () => {
-    const test = await startTestIdp({ env: { GP_ONLINE_SOURCE: 'none' } });
+  it('GP_ONLINE_SOURCE=none and PHOTO_ID_CHECKS=false: a P9 service gets the honest page at once, with no P5 detour', async () => {
+    const test = await startTestIdp({ env: { GP_ONLINE_SOURCE: 'none', PHOTO_ID_CHECKS: 'false' } });
     try {
       const account = await createAccount(test);
       const { journey, page } = await signInAtP5(test, account, '["P9.Cp.Cd"]');

@@ -61,6 +61,10 @@ describe('step-up journey transitions', () => {
     { name: 'P0 asked for P9 (P5 first)', facts: { identityLevel: 'P0', proofingRoutes: ['demographics-match', 'gp-linkage'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'enter-your-details' },
     { name: 'P0 asked for P9 with no GP route (no P5 detour)', facts: { identityLevel: 'P0', proofingRoutes: ['demographics-match'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'identity-verification-required' },
     { name: 'P5 asked for P9', facts: { identityLevel: 'P5', proofingRoutes: ['demographics-match', 'gp-linkage'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'enter-gp-details' },
+    { name: 'P0 asked for P9 with photo ID only (P5 first)', facts: { identityLevel: 'P0', proofingRoutes: ['demographics-match', 'photo-id'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'enter-your-details' },
+    { name: 'P5 asked for P9 with both P9 routes (GP first, photo ID offered there)', facts: { identityLevel: 'P5', proofingRoutes: ['demographics-match', 'gp-linkage', 'photo-id'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'enter-gp-details' },
+    { name: 'P5 asked for P9 with photo ID only', facts: { identityLevel: 'P5', proofingRoutes: ['photo-id'], stepUp: { reason: 'proofing', missing: [], level: 'P9' } }, to: 'provide-photo-id' },
+    { name: 'P5 asked for P5 with photo ID on (nothing to prove)', facts: { identityLevel: 'P5', hasVerifiedMobile: true, proofingRoutes: ['photo-id'], stepUp: { reason: 'proofing', missing: ['Cd'], level: 'P5' } }, to: 'enter-security-code' },
     { name: 'P0 asked for P5 with checks switched off', facts: { identityLevel: 'P0', proofingRoutes: [], stepUp: { reason: 'proofing', missing: [], level: 'P5' } }, to: 'identity-verification-required' },
     { name: 'nothing known', facts: {}, to: 'method-not-available' },
   ];

@@ -18,6 +18,7 @@ import { FAKE_PDS_PATIENTS } from '../../src/demographics/fake-pds-patients.js';
 import { FAKE_GP_REGISTRATIONS, type FakeGpRegistration } from '../../src/gp-online/fake-gp-online.js';
 import type { PatientRecord } from '../../src/demographics/patient-demographics.js';
 import { addAuthenticatorApp, appCode, createAccount, TEST_PASSWORD } from './support.js';
+import { jpegWithMetadata, mp4 } from '../photo-id/fixtures.js';
 
 /** The software authenticator that holds each passkey arranged for the passkey method, by challenge. */
 const authenticators = new Map<string, SoftwareAuthenticator>();
@@ -39,9 +40,9 @@ interface MethodFixture {
   /** The journey position this method's step is reached with. */
   arrange(test: TestIdp): Promise<Arranged>;
   /** A body the method accepts and answers with an event. */
-  valid(test: TestIdp, arranged: Arranged): Promise<Record<string, string>>;
+  valid(test: TestIdp, arranged: Arranged): Promise<Record<string, unknown>>;
   /** A well-formed but wrong answer; absent for a method with no wrong answers. */
-  readonly wrong?: Record<string, string>;
+  readonly wrong?: Record<string, unknown>;
   /** Why this method has no lockout of its own (the lock test is skipped); absent: it must lock. */
   readonly noLockout?: string;
   /** Bodies the schema refuses, and the message the page must give for each. */
@@ -280,6 +281,21 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
       { body: { 'ods-code': 'A12345', 'gp-account-id': '1234567' }, field: 'linkage-key', message: 'Enter your linkage key' },
       { body: { 'ods-code': 'A12345', 'gp-account-id': '1234567', 'linkage-key': 'short' }, field: 'linkage-key', message: 'Linkage key must be between 8 and 20 letters and numbers' },
       { body: { 'ods-code': 'A12345', 'gp-account-id': '1234567', 'linkage-key': 'LongEnough1' }, field: 'family-name', message: 'Enter your last name' },
+    ],
+  },
+  // Photo ID: files arrive as uploads (src/web/multipart.ts); nothing is proven, so there is no lock to test (a daily quota instead).
+  'photo-id': {
+    async arrange(test) {
+      return { facts: { stepUp: { reason: 'proofing', missing: [], level: 'P9' }, identityLevel: 'P5', photoIdDigits: '7156' }, account: await createAccount(test, { proofingLevel: 'P5' }) };
+    },
+    valid: async () => ({ document: 'passport', photo: { kind: 'upload', bytes: await jpegWithMetadata() }, video: { kind: 'upload', bytes: mp4(5) } }),
+    wrong: { document: 'passport', photo: { kind: 'upload', bytes: Buffer.from('not a photo') }, video: { kind: 'upload', bytes: mp4(5) } },
+    invalid: [
+      { body: {}, field: 'document', message: 'Select the photo ID you are using' },
+      { body: { document: 'library-card' }, field: 'document', message: 'Select the photo ID you are using' },
+      { body: { document: 'passport' }, field: 'photo', message: 'Select a photo of your ID' },
+      { body: { document: 'passport', photo: 'photo.jpg' }, field: 'photo', message: 'Select a photo of your ID' },
+      { body: { document: 'passport', photo: { kind: 'upload', bytes: Buffer.from('x') } }, field: 'video', message: 'Select a video of you saying the numbers' },
     ],
   },
   'confirm-mobile': {

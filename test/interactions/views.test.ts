@@ -33,7 +33,9 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'too-many-requests.njk': { wait: '10 minutes' },
   'enter-your-details.njk': { values: { 'nhs-number': '991 011 3716', postcode: 'G1 1XQ' }, maxAttempts: 3, lockWait: '15 minutes' },
   'identity-check-locked.njk': { wait: '15 minutes', reference: 'CL1025' },
-  'enter-gp-details.njk': { values: { 'ods-code': 'S10002' }, maxAttempts: 3, lockWait: '15 minutes' },
+  'enter-gp-details.njk': { values: { 'ods-code': 'S10002' }, maxAttempts: 3, lockWait: '15 minutes', canUsePhotoId: true },
+  'provide-photo-id.njk': { digits: ['7', '1', '5', '6'], documents: [{ value: 'passport', text: 'Passport' }], values: {} },
+  'upload-too-large.njk': { stepHref: '/interaction/uid/provide-photo-id', reference: 'CL1032' },
 };
 
 function render(template: string, data: Record<string, unknown> = {}): string {
@@ -84,6 +86,7 @@ describe('interaction views', () => {
     'mobile-number-required': 'You need a mobile phone number to sign in',
     'mobile-change-held': 'You cannot use this service until your new mobile phone number is ready',
     'mobile-change-cancelled': 'Your mobile phone number has not been changed',
+    'identity-check-pending': 'We are checking your photo ID',
   };
   for (const [page, heading] of Object.entries(pages)) {
     it(`explains "${page}" and offers Continue back to the service`, () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { photoIdRouteOn } from '../../engine/guards.js';
 import { IDENTITY_CHECK_ACTIONS, identityCheckPageData, runIdentityCheck, type IdentityCheckEvent } from '../identity-check-step.js';
 import { birthdateProblem, isoBirthdate, nameProblem, shownBirthdate, trimmedText } from '../identity-fields.js';
 import { defineMethod, type Outcome } from '../types.js';
@@ -50,13 +51,14 @@ export const GP_DETAILS_NOT_FOUND = 'We could not find your GP online registrati
 export const gpLinkageMethod = defineMethod({
   id: 'gp-linkage',
   proofs: { level: 'P9', event: 'matched' },
-  events: ['matched', 'alreadyLinked'] satisfies IdentityCheckEvent[],
+  // photoIdChosen: "I do not have these details: use photo ID instead".
+  events: ['matched', 'alreadyLinked', 'photoIdChosen'] as ('photoIdChosen' | IdentityCheckEvent)[],
   schema,
   // Never the linkage key: it is a credential for the GP system.
   redisplay: ['ods-code', 'gp-account-id', 'family-name', 'birthdate-day', 'birthdate-month', 'birthdate-year'],
 
   async present(ctx, presentation) {
-    return { template: 'enter-gp-details.njk', data: { errors: presentation.errors, values: presentation.values ?? {}, notice: presentation.notice, ...identityCheckPageData(ctx) } };
+    return { template: 'enter-gp-details.njk', data: { errors: presentation.errors, values: presentation.values ?? {}, notice: presentation.notice, canUsePhotoId: photoIdRouteOn(ctx.facts), ...identityCheckPageData(ctx) } };
   },
 
   async submit(ctx, details): Promise<Outcome<IdentityCheckEvent>> {
@@ -80,5 +82,11 @@ export const gpLinkageMethod = defineMethod({
       },
     });
   },
-  actions: IDENTITY_CHECK_ACTIONS,
+  actions: {
+    ...IDENTITY_CHECK_ACTIONS,
+    'use-photo-id': {
+      // Only where photo ID is one of this instance's routes; otherwise the page is shown again.
+      run: async (ctx) => (photoIdRouteOn(ctx.facts) ? { kind: 'event', event: 'photoIdChosen' } : { kind: 'retry' }),
+    },
+  },
 });

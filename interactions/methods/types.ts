@@ -149,6 +149,7 @@ export interface Upload {
 }
 
 /** Declares a method with its body and event types inferred (and checked) from its parts. */
-export function defineMethod<Body, E extends string>(method: AuthMethod<Body, E>): AuthMethod<Body, E> {
+export function defineMethod<Body, E extends string, const Id extends string>(method: AuthMethod<Body, E> & { readonly id: Id }): AuthMethod<Body, E> & { readonly id: Id } {
+  // The id keeps its literal type, so MethodId (registry.ts) is the union of ids and a record keyed by it must list them all.
   return method;
 }

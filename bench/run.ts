@@ -23,6 +23,7 @@ import pg from 'pg';
 import { hash as argon2Hash, Algorithm } from '@node-rs/argon2';
 import { PROJECT_ROOT } from '../src/project-root.js';
 import { PERSONAS } from '../src/accounts/personas.js';
+import { nhsNumberCheckDigit } from '../src/accounts/nhs-number.js';
 import { Browser, pageText } from '../test/helpers/browser.js';
 import { createTestRp, type AuthorizationRequest } from '../test/helpers/relying-party.js';
 import { signIn } from '../test/helpers/journeys.js';
@@ -139,7 +140,19 @@ async function main(): Promise<void> {
   }
 }
 
-/** Bench-only accounts: copies of the P9 persona (same password hash, persona code allowed outside production). */
+/**
+ * A distinct, checksum-valid NHS number for the n-th bench account, from the 998 range (neither the
+ * personas' nor the fake register's): one account per NHS number is a database rule.
+ */
+function benchNhsNumber(n: number): string {
+  for (let candidate = n * 10; ; candidate++) {
+    const firstNine = `998${String(candidate).padStart(6, '0')}`;
+    const check = nhsNumberCheckDigit(firstNine);
+    if (check !== null) return `${firstNine}${check}`;
+  }
+}
+
+/** Bench-only accounts: copies of the P9 persona (same password hash, persona code allowed outside production), each with an NHS number of its own. */
 async function cloneP9Persona(count: number): Promise<{ email: string; password: string; code: string }[]> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
@@ -151,10 +164,10 @@ async function cloneP9Persona(count: number): Promise<{ email: string; password:
       await client.query(
         `INSERT INTO account (email, email_normalised, email_verified_at, password_hash, mobile_number, mobile_verified_at, proofing_level, nhs_number,
            given_name, family_name, birthdate, postcode, gp_ods_code, gp_user_id, gp_linkage_key, test_persona)
-         SELECT $1, $1, email_verified_at, password_hash, mobile_number, mobile_verified_at, proofing_level, nhs_number,
+         SELECT $1, $1, email_verified_at, password_hash, mobile_number, mobile_verified_at, proofing_level, $3,
            given_name, family_name, birthdate, postcode, gp_ods_code, gp_user_id, gp_linkage_key, $2
          FROM account WHERE test_persona = 'p9'`,
-        [email, `bench-${i}`],
+        [email, `bench-${i}`, benchNhsNumber(i)],
       );
       accounts.push({ email, password: p9.password, code: '190696' });
     }

@@ -11,13 +11,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { normaliseEmail } from '../../entities/account.js';
-import { loadConfig } from '../config/index.js';
-import { openDatabase } from '../db/data-source.js';
 import { queryRows } from '../db/sql.js';
 import { CareloginError } from '../errors.js';
-import { createLogger } from '../logger.js';
 import { lockoutKeys } from '../security/attempt-counters.js';
 import { createAudit, type Audit } from '../security/audit.js';
+import { noAccount, runDatabaseCommand } from './database-command.js';
 
 export interface AccountLock {
   /** What the counter guards: "password", "security code (sign-in)", "authenticator app". */
@@ -100,37 +98,19 @@ function lockText(lock: AccountLock): string {
   return `  ${lock.what}: ${state}; ${lock.failures} recent failures, ${lock.consecutiveFailures} in a row`;
 }
 
-export async function runAccountsCli(argv: readonly string[]): Promise<number> {
-  let args;
-  try {
-    args = parseAccountsArgs(argv);
-  } catch (error) {
-    if (!(error instanceof AccountsUsageError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return argv.includes('--help') ? 0 : 1;
-  }
-  const config = loadConfig();
-  const logger = createLogger({ level: 'warn' });
-  const db = await openDatabase(config, logger);
-  try {
+export function runAccountsCli(argv: readonly string[]): Promise<number> {
+  return runDatabaseCommand(argv, parseAccountsArgs, (error) => error instanceof AccountsUsageError, async (args, dataSource, logger) => {
     if (args.command === 'locks') {
-      const locks = await accountLocks(db.dataSource, args.email);
+      const locks = await accountLocks(dataSource, args.email);
       if (!locks) return noAccount();
       process.stdout.write(locks.length === 0 ? 'No failed attempts are counted against this account.\n' : `${locks.map(lockText).join('\n')}\n`);
       return 0;
     }
-    const cleared = await unlockAccount(db.dataSource, createAudit(db.dataSource, logger), args.email, args.reason!);
+    const cleared = await unlockAccount(dataSource, createAudit(dataSource, logger), args.email, args.reason!);
     if (cleared === undefined) return noAccount();
     process.stdout.write(`Cleared ${cleared} counter(s). The account can sign in again; the audit trail records account.unlocked.\n`);
     return 0;
-  } finally {
-    await db.close();
-  }
-}
-
-function noAccount(): number {
-  process.stderr.write('No account has that email address.\n');
-  return 1;
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -10,11 +10,9 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { listReviewers, setReviewer, type Reviewer } from '../back-office/reviewers.js';
-import { loadConfig } from '../config/index.js';
-import { openDatabase } from '../db/data-source.js';
 import { CareloginError } from '../errors.js';
-import { createLogger } from '../logger.js';
 import { createAudit } from '../security/audit.js';
+import { noAccount, runDatabaseCommand } from './database-command.js';
 
 export class ReviewersUsageError extends CareloginError {
   constructor(message: string) {
@@ -49,35 +47,19 @@ export function reviewerLine(reviewer: Reviewer): string {
   return `  ${reviewer.email}: ${methods.length > 0 ? methods.join(', ') : 'no authenticator app or passkey yet (cannot sign in to the back office)'}`;
 }
 
-export async function runReviewersCli(argv: readonly string[]): Promise<number> {
-  let args;
-  try {
-    args = parseReviewersArgs(argv);
-  } catch (error) {
-    if (!(error instanceof ReviewersUsageError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return argv.includes('--help') ? 0 : 1;
-  }
-  const config = loadConfig();
-  const logger = createLogger({ level: 'warn' });
-  const db = await openDatabase(config, logger);
-  try {
+export function runReviewersCli(argv: readonly string[]): Promise<number> {
+  return runDatabaseCommand(argv, parseReviewersArgs, (error) => error instanceof ReviewersUsageError, async (args, dataSource, logger) => {
     if (args.command === 'list') {
-      const reviewers = await listReviewers(db.dataSource);
+      const reviewers = await listReviewers(dataSource);
       process.stdout.write(reviewers.length === 0 ? 'No account has the reviewer role.\n' : `${reviewers.map(reviewerLine).join('\n')}\n`);
       return 0;
     }
-    const result = await setReviewer(db.dataSource, createAudit(db.dataSource, logger), args.email, args.command === 'add', args.reason);
-    if (result === 'no-account') {
-      process.stderr.write('No account has that email address.\n');
-      return 1;
-    }
+    const result = await setReviewer(dataSource, createAudit(dataSource, logger), args.email, args.command === 'add', args.reason);
+    if (result === 'no-account') return noAccount();
     const done = args.command === 'add' ? 'is a reviewer' : 'is no longer a reviewer';
     process.stdout.write(result === 'changed' ? `The account ${done}; the audit trail records it.\n` : `Nothing to change: the account already ${done}.\n`);
     return 0;
-  } finally {
-    await db.close();
-  }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

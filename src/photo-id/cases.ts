@@ -184,8 +184,9 @@ export function createPhotoIdCases(deps: { dataSource: DataSource; audit: Audit;
 
     async evidence(caseId, kind) {
       if (!UUID.test(caseId)) return undefined;
-      const [row] = await queryRows<{ content_type: string; content: Buffer }>(dataSource, `SELECT content_type, content FROM identity_evidence WHERE case_id = $1 AND kind = $2`, [caseId, kind]);
-      return row ? { contentType: row.content_type, content: row.content } : undefined;
+      const [row] = await queryRows<{ content_type: string; content: Uint8Array }>(dataSource, `SELECT content_type, content FROM identity_evidence WHERE case_id = $1 AND kind = $2`, [caseId, kind]);
+      // pg gives a Buffer, PGlite a plain Uint8Array: callers always get a Buffer (Koa sends any other object as JSON).
+      return row ? { contentType: row.content_type, content: Buffer.isBuffer(row.content) ? row.content : Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength) } : undefined;
     },
 
     async decide({ caseId, reviewerAccountId, decision, reason, note, ip }) {

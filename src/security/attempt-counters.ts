@@ -103,7 +103,7 @@ export const lockoutKeys = {
   photoIdUpload: (accountId: string): string => `photo-id-upload:${accountId}`,
   /** Every counter of one account, for SQL: exact keys and the security codes' LIKE pattern. */
   ofAccount(accountId: string): { exact: string[]; pattern: string } {
-    return { exact: [this.password(accountId), this.authenticatorApp(accountId), this.identityCheck(accountId)], pattern: this.securityCode(accountId, '%') };
+    return { exact: [this.password(accountId), this.authenticatorApp(accountId), this.identityCheck(accountId), this.photoIdUpload(accountId)], pattern: this.securityCode(accountId, '%') };
   },
 };
 

@@ -2,11 +2,13 @@ import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn,
 
 export type ProofingLevel = 'P0' | 'P5' | 'P9';
 
+export type BackOfficeRole = 'reviewer' | 'support';
+
 /** A patient's account. `id` is the OIDC `sub`: a UUID, the same for every relying party, never reassigned. */
 @Entity({ name: 'account' })
 // An authenticator app is whole or absent: never a secret without its date, or the reverse.
 @Check('account_authenticator_whole', '(authenticator_secret IS NULL) = (authenticator_added_at IS NULL)')
-@Check('account_back_office_role', "back_office_role IS NULL OR back_office_role IN ('reviewer')")
+@Check('account_back_office_role', "back_office_role IS NULL OR back_office_role IN ('reviewer', 'support')")
 // One account per NHS number (identity checks stop at a patient linked to another account).
 @Index('account_nhs_number_unique', ['nhsNumber'], { unique: true, where: 'nhs_number IS NOT NULL' })
 export class Account {
@@ -102,9 +104,12 @@ export class Account {
   @Column({ name: 'sessions_valid_after', type: 'timestamptz', nullable: true })
   sessionsValidAfter!: Date | null;
 
-  /** Back-office access (src/back-office): null for patients; 'reviewer' may decide identity check cases. */
+  /**
+   * Back-office access (src/back-office): null for patients; 'reviewer' may decide identity check
+   * cases; 'support' may find accounts, lift their locks, disable and re-enable them.
+   */
   @Column({ name: 'back_office_role', type: 'varchar', length: 20, nullable: true })
-  backOfficeRole!: 'reviewer' | null;
+  backOfficeRole!: BackOfficeRole | null;
 
   @Column({ type: 'varchar', length: 12, default: 'active' })
   status!: 'active' | 'disabled';

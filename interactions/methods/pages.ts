@@ -36,6 +36,14 @@ export function lockedView(options: { retryAfterSeconds: number; disabled: boole
   };
 }
 
+/**
+ * 403: the account was disabled by the support desk (NHS login's CID2012). Shown only after the
+ * right password or the account's passkey, so it tells nothing to someone who has neither.
+ */
+export function accountDisabledView(): View {
+  return { template: 'account-disabled.njk', data: { reference: ERROR_REFERENCES.accountDisabled }, status: 403 };
+}
+
 /** Identity checks locked after too many sets of details the register did not find (identityCheckPolicy). */
 export function identityCheckLockedView(retryAfterSeconds: number): View {
   return { template: 'identity-check-locked.njk', data: { wait: minutesText(retryAfterSeconds), retryAfterSeconds, reference: ERROR_REFERENCES.identityCheckLocked }, status: 429 };

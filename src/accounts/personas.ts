@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { normaliseEmail } from '../../entities/account.js';
+import { normaliseEmail, type BackOfficeRole } from '../../entities/account.js';
 import { lockoutKeys } from '../security/attempt-counters.js';
 import type { HmacKeys } from '../security/hmac-key-ring.js';
 import { openAuthenticatorSecret, sealAuthenticatorSecret } from './authenticator-app.js';
@@ -84,12 +84,13 @@ export const PERSONAS: readonly Persona[] = Object.freeze([
 ].map((persona) => Object.freeze(persona as Persona)));
 
 /**
- * The back office's reviewer (docs/back-office.md): an account with back_office_role 'reviewer' and an
+ * The back office's staff personas (docs/back-office.md): accounts with a back_office_role and an
  * authenticator app whose key is fixed and published in docs/personas.md, so a developer can add it
- * to any authenticator app and sign in to /back-office. Not a patient: no identity details.
+ * to any authenticator app and sign in to /back-office. Not patients: no identity details.
  */
-export interface ReviewerPersona {
-  readonly key: 'reviewer';
+export interface BackOfficePersona {
+  readonly key: BackOfficeRole;
+  readonly role: BackOfficeRole;
   readonly email: string;
   readonly password: string;
   readonly mobileNumber: string;
@@ -100,8 +101,11 @@ export interface ReviewerPersona {
   readonly description: string;
 }
 
-export const REVIEWER_PERSONA: ReviewerPersona = Object.freeze({
+export type ReviewerPersona = BackOfficePersona;
+
+export const REVIEWER_PERSONA: BackOfficePersona = Object.freeze({
   key: 'reviewer',
+  role: 'reviewer',
   email: 'reviewer.persona@carelogin.test',
   password: PERSONA_PASSWORD,
   mobileNumber: '+447912345700',
@@ -110,6 +114,21 @@ export const REVIEWER_PERSONA: ReviewerPersona = Object.freeze({
   authenticatorSecret: 'MNQXEZLMN5TWS3RNOJSXM2LFO5SXELJR',
   description: 'Back office reviewer: signs in to /back-office with the password and a code from the authenticator app (fixed key).',
 });
+
+/** The support desk's persona (/back-office/accounts): finds accounts, lifts locks, disables and enables them. */
+export const SUPPORT_PERSONA: BackOfficePersona = Object.freeze({
+  key: 'support',
+  role: 'support',
+  email: 'support.persona@carelogin.test',
+  password: PERSONA_PASSWORD,
+  mobileNumber: '+447912345701',
+  givenName: 'Sasha',
+  familyName: 'Support',
+  authenticatorSecret: 'MNQXEZLMN5TWS3RNON2XA4DPOJ2C2MBR',
+  description: 'Support desk: signs in to /back-office/accounts with the password and a code from the authenticator app (fixed key).',
+});
+
+export const BACK_OFFICE_PERSONAS: readonly BackOfficePersona[] = [REVIEWER_PERSONA, SUPPORT_PERSONA];
 
 /** Idempotently creates/updates the three personas (test_persona = key); never in production. */
 export async function seedPersonas(deps: { dataSource: DataSource; hasher: PasswordHasher; config: Config; logger: Logger; hmacKeys: HmacKeys }): Promise<void> {
@@ -134,8 +153,11 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
     hashes.set(persona.key, stored !== null && (await hasher.verify(stored, persona.password)) ? stored : await hasher.hash(persona.password));
   }
 
-  const [reviewerRow]: { password_hash: string | null }[] = await dataSource.query('SELECT password_hash FROM account WHERE email_normalised = $1', [normaliseEmail(REVIEWER_PERSONA.email)]);
-  const reviewerHash = reviewerRow?.password_hash && (await hasher.verify(reviewerRow.password_hash, REVIEWER_PERSONA.password)) ? reviewerRow.password_hash : await hasher.hash(REVIEWER_PERSONA.password);
+  const staffHashes = new Map<string, string>();
+  for (const persona of BACK_OFFICE_PERSONAS) {
+    const [row]: { password_hash: string | null }[] = await dataSource.query('SELECT password_hash FROM account WHERE email_normalised = $1', [normaliseEmail(persona.email)]);
+    staffHashes.set(persona.key, row?.password_hash && (await hasher.verify(row.password_hash, persona.password)) ? row.password_hash : await hasher.hash(persona.password));
+  }
 
   await dataSource.transaction(async (manager) => {
     for (const persona of PERSONAS) {
@@ -193,22 +215,21 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
       const keys = lockoutKeys.ofAccount(row.id);
       await manager.query(`DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2`, [keys.exact, keys.pattern]);
     }
-    await seedReviewer(manager, deps.hmacKeys, reviewerHash);
+    for (const persona of BACK_OFFICE_PERSONAS) await seedBackOfficePersona(manager, deps.hmacKeys, persona, staffHashes.get(persona.key)!);
   });
-  logger.info({ personas: [...PERSONAS.map((p) => p.key), REVIEWER_PERSONA.key] }, 'test personas seeded (development and test only)');
+  logger.info({ personas: [...PERSONAS.map((p) => p.key), ...BACK_OFFICE_PERSONAS.map((p) => p.key)] }, 'test personas seeded (development and test only)');
 }
 
 /**
- * The reviewer persona: reset to its documented values like the others, with the reviewer role and
- * its fixed authenticator app. An app already holding the fixed key is kept as it is (across restarts,
+ * A back-office persona: reset to its documented values like the others, with its role and its
+ * fixed authenticator app. An app already holding the fixed key is kept as it is (across restarts,
  * as for the other personas), so the step it last accepted still refuses a replayed code.
  */
-async function seedReviewer(manager: EntityManager, hmacKeys: HmacKeys, passwordHash: string): Promise<void> {
-  const persona = REVIEWER_PERSONA;
+async function seedBackOfficePersona(manager: EntityManager, hmacKeys: HmacKeys, persona: BackOfficePersona, passwordHash: string): Promise<void> {
   const [row]: { id: string; authenticator_secret: string | null }[] = await manager.query(
     `INSERT INTO account (email, email_normalised, email_verified_at, password_hash, mobile_number, mobile_verified_at, proofing_level,
        given_name, family_name, test_persona, back_office_role, status)
-     VALUES ($1, $2, now(), $3, $4, now(), 'P0', $5, $6, $7, 'reviewer', 'active')
+     VALUES ($1, $2, now(), $3, $4, now(), 'P0', $5, $6, $7, $8, 'active')
      ON CONFLICT (email_normalised) DO UPDATE SET
        email = EXCLUDED.email,
        email_verified_at = COALESCE(account.email_verified_at, EXCLUDED.email_verified_at),
@@ -218,13 +239,13 @@ async function seedReviewer(manager: EntityManager, hmacKeys: HmacKeys, password
        given_name = EXCLUDED.given_name,
        family_name = EXCLUDED.family_name,
        test_persona = EXCLUDED.test_persona,
-       back_office_role = 'reviewer',
+       back_office_role = EXCLUDED.back_office_role,
        status = 'active',
        updated_at = now()
      RETURNING id, authenticator_secret`,
-    [persona.email, normaliseEmail(persona.email), passwordHash, persona.mobileNumber, persona.givenName, persona.familyName, persona.key],
+    [persona.email, normaliseEmail(persona.email), passwordHash, persona.mobileNumber, persona.givenName, persona.familyName, persona.key, persona.role],
   );
-  if (!row) throw new ConfigError('the reviewer persona was not seeded');
+  if (!row) throw new ConfigError(`the ${persona.key} persona was not seeded`);
   const held = row.authenticator_secret ? openAuthenticatorSecret(hmacKeys, row.id, row.authenticator_secret) : undefined;
   if (held !== persona.authenticatorSecret) {
     await manager.query(`UPDATE account SET authenticator_secret = $2, authenticator_added_at = now(), authenticator_last_step = NULL WHERE id = $1`, [row.id, sealAuthenticatorSecret(hmacKeys, row.id, persona.authenticatorSecret)]);

@@ -14,6 +14,7 @@ import { createFirstPartySignIn, type FirstPartySignedIn } from '../web/first-pa
 import type { FieldError } from '../web/renderer.js';
 import { createEvidenceLinks, type EvidenceKind } from './evidence-links.js';
 import { BACK_OFFICE_CLIENT, BACK_OFFICE_VECTORS } from './internal-client.js';
+import { mountSupportDesk } from './support/router.js';
 
 const FORM_LIMIT = '8kb';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -138,7 +139,7 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       page(ctx, 'signin-failed', { title: 'You are not signed in', needsStrongerSignIn: ctx.query.error === 'access_denied' }, ctx.query.error === 'access_denied' ? 403 : 400);
       return;
     }
-    if (current.account.backOfficeRole !== 'reviewer') {
+    if (!current.account.backOfficeRole) {
       await audit.record('back_office.access_refused', { accountId: current.account.id, ip: ctx.ip, detail: { path: 'callback' } });
       page(ctx, 'forbidden', { title: 'You do not have access to the back office' }, 403);
       return;
@@ -146,6 +147,8 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     await audit.record('back_office.signed_in', { accountId: current.account.id, clientId: BACK_OFFICE_CLIENT.clientId, ip: ctx.ip });
     redirect(ctx, safeReturn(returnTo));
   });
+
+  mountSupportDesk(router, services, firstParty);
 
   // The queue: cases awaiting review, oldest first.
   router.get('/', requireReviewer('page'), async (ctx) => {

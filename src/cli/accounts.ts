@@ -4,41 +4,24 @@
  *   npm run accounts -- unlock --email <address> --reason "<why, for the audit trail>"
  * `locks` lists the password, security code and authenticator app counters of the account;
  * `unlock` lifts them all, including a hard-cap lock that no time ends (CL1002, CL1004), and
- * records who asked why in the audit trail (`account.unlocked`). Run it against the same
+ * records who asked why in the audit trail (`account.unlocked`); the back office's support desk
+ * does the same through src/accounts/account-locks.ts. Run it against the same
  * DATABASE_URL as carelogin; it changes nothing else.
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DataSource } from 'typeorm';
 import { normaliseEmail } from '../../entities/account.js';
+import { liftLocks, locksOf, type AccountLock } from '../accounts/account-locks.js';
 import { queryRows } from '../db/sql.js';
 import { CareloginError } from '../errors.js';
-import { lockoutKeys } from '../security/attempt-counters.js';
 import { createAudit, type Audit } from '../security/audit.js';
 import { noAccount, runDatabaseCommand } from './database-command.js';
-
-export interface AccountLock {
-  /** What the counter guards: "password", "security code (sign-in)", "authenticator app". */
-  readonly what: string;
-  readonly failures: number;
-  readonly consecutiveFailures: number;
-  /** When the lock ends; null when not locked; 'never' when the hard cap turned the method off. */
-  readonly lockedUntil: Date | 'never' | null;
-}
 
 export class AccountsUsageError extends CareloginError {
   constructor(message: string) {
     super('usage', message);
   }
-}
-
-function counterName(key: string, accountId: string): string {
-  if (key === lockoutKeys.password(accountId)) return 'password';
-  if (key === lockoutKeys.authenticatorApp(accountId)) return 'authenticator app';
-  if (key === lockoutKeys.identityCheck(accountId)) return 'identity check';
-  if (key === lockoutKeys.photoIdUpload(accountId)) return 'photo ID uploads (per day)';
-  const purpose = /^security-code:(.+):[^:]+$/.exec(key)?.[1];
-  return `security code (${purpose ?? 'unknown'})`;
 }
 
 async function accountIdFor(dataSource: DataSource, email: string): Promise<string | undefined> {
@@ -49,32 +32,13 @@ async function accountIdFor(dataSource: DataSource, email: string): Promise<stri
 /** The account's counters, or undefined when no account has this email address. */
 export async function accountLocks(dataSource: DataSource, email: string): Promise<AccountLock[] | undefined> {
   const accountId = await accountIdFor(dataSource, email);
-  if (!accountId) return undefined;
-  const { exact, pattern } = lockoutKeys.ofAccount(accountId);
-  const rows = await queryRows<{ key: string; failures: number; consecutive_failures: number; locked_until: Date | string | null; forever: boolean }>(
-    dataSource,
-    `SELECT key, failures, consecutive_failures, CASE WHEN locked_until > now() THEN locked_until END AS locked_until, locked_until = 'infinity' AS forever
-       FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2 ORDER BY key`,
-    [exact, pattern],
-  );
-  return rows.map((r) => ({
-    what: counterName(r.key, accountId),
-    failures: Number(r.failures),
-    consecutiveFailures: Number(r.consecutive_failures),
-    lockedUntil: r.forever ? 'never' : r.locked_until ? new Date(r.locked_until) : null,
-  }));
+  return accountId ? locksOf(dataSource, accountId) : undefined;
 }
 
 /** Lifts every lock of the account and audits it; the number of counters cleared, or undefined for no account. */
 export async function unlockAccount(dataSource: DataSource, audit: Audit, email: string, reason: string): Promise<number | undefined> {
   const accountId = await accountIdFor(dataSource, email);
-  if (!accountId) return undefined;
-  const { exact, pattern } = lockoutKeys.ofAccount(accountId);
-  return dataSource.transaction(async (manager) => {
-    const cleared = await queryRows(manager, `DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2 RETURNING key`, [exact, pattern]);
-    await audit.record('account.unlocked', { accountId, detail: { by: 'operator', reason, counters: cleared.length } }, manager);
-    return cleared.length;
-  });
+  return accountId ? liftLocks(dataSource, audit, accountId, { operator: true }, reason) : undefined;
 }
 
 const USAGE = `Usage: npm run accounts -- locks --email <address>

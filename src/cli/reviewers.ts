@@ -1,15 +1,17 @@
 /**
- * Who may use the identity-check back office (docs/back-office.md):
- *   npm run reviewers -- list
- *   npm run reviewers -- add --email <address> --reason "<why, for the audit trail>"
- *   npm run reviewers -- remove --email <address> --reason "<why>"
- * `add` gives an existing carelogin account back_office_role 'reviewer', `remove` takes it away;
- * each is audited (back_office.role_granted / back_office.role_revoked) with the reason. Run it
- * against the same DATABASE_URL as carelogin; it changes nothing else.
+ * Who may use the back office (docs/back-office.md):
+ *   npm run reviewers -- list [--role reviewer|support]
+ *   npm run reviewers -- add --email <address> --reason "<why, for the audit trail>" [--role reviewer|support]
+ *   npm run reviewers -- remove --email <address> --reason "<why>" [--role reviewer|support]
+ * `add` gives an existing carelogin account back_office_role 'reviewer' (identity checks) or, with
+ * --role support, 'support' (the support desk); `remove` takes that role away. The role defaults to
+ * reviewer. Each change is audited (back_office.role_granted / back_office.role_revoked) with the
+ * reason. Run it against the same DATABASE_URL as carelogin; it changes nothing else.
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { listReviewers, setReviewer, type Reviewer } from '../back-office/reviewers.js';
+import type { BackOfficeRole } from '../../entities/account.js';
+import { BACK_OFFICE_ROLES, listReviewers, setReviewer, type Reviewer } from '../back-office/reviewers.js';
 import { CareloginError } from '../errors.js';
 import { createAudit } from '../security/audit.js';
 import { noAccount, runDatabaseCommand } from './database-command.js';
@@ -20,43 +22,45 @@ export class ReviewersUsageError extends CareloginError {
   }
 }
 
-const USAGE = `Usage: npm run reviewers -- list
-       npm run reviewers -- add --email <address> --reason "<why>"
-       npm run reviewers -- remove --email <address> --reason "<why>"`;
+const USAGE = `Usage: npm run reviewers -- list [--role reviewer|support]
+       npm run reviewers -- add --email <address> --reason "<why>" [--role reviewer|support]
+       npm run reviewers -- remove --email <address> --reason "<why>" [--role reviewer|support]`;
 
-export type ReviewersArgs = { command: 'list' } | { command: 'add' | 'remove'; email: string; reason: string };
+export type ReviewersArgs = { command: 'list'; role?: BackOfficeRole } | { command: 'add' | 'remove'; email: string; reason: string; role: BackOfficeRole };
 
 export function parseReviewersArgs(argv: readonly string[]): ReviewersArgs {
   const [command, ...rest] = argv;
   if (command !== 'list' && command !== 'add' && command !== 'remove') throw new ReviewersUsageError(USAGE);
   let values;
   try {
-    ({ values } = parseArgs({ args: rest, allowPositionals: false, options: { email: { type: 'string' }, reason: { type: 'string' } } }));
+    ({ values } = parseArgs({ args: rest, allowPositionals: false, options: { email: { type: 'string' }, reason: { type: 'string' }, role: { type: 'string' } } }));
   } catch (error) {
     throw new ReviewersUsageError(`${(error as Error).message}\n${USAGE}`);
   }
-  if (command === 'list') return { command };
+  if (values.role !== undefined && !(BACK_OFFICE_ROLES as readonly string[]).includes(values.role)) throw new ReviewersUsageError(`--role is reviewer or support\n${USAGE}`);
+  const role = values.role as BackOfficeRole | undefined;
+  if (command === 'list') return role ? { command, role } : { command };
   if (!values.email) throw new ReviewersUsageError(`Give --email\n${USAGE}`);
   if (!values.reason?.trim()) throw new ReviewersUsageError(`Give --reason: it goes in the audit trail\n${USAGE}`);
-  return { command, email: values.email, reason: values.reason.trim().slice(0, 200) };
+  return { command, email: values.email, reason: values.reason.trim().slice(0, 200), role: role ?? 'reviewer' };
 }
 
 /** One line per reviewer, saying whether they can sign in to the back office yet. */
 export function reviewerLine(reviewer: Reviewer): string {
   const methods = [reviewer.hasAuthenticatorApp ? 'authenticator app' : undefined, reviewer.passkeys > 0 ? `${reviewer.passkeys} passkey(s)` : undefined].filter(Boolean);
-  return `  ${reviewer.email}: ${methods.length > 0 ? methods.join(', ') : 'no authenticator app or passkey yet (cannot sign in to the back office)'}`;
+  return `  ${reviewer.email} (${reviewer.role}): ${methods.length > 0 ? methods.join(', ') : 'no authenticator app or passkey yet (cannot sign in to the back office)'}`;
 }
 
 export function runReviewersCli(argv: readonly string[]): Promise<number> {
   return runDatabaseCommand(argv, parseReviewersArgs, (error) => error instanceof ReviewersUsageError, async (args, dataSource, logger) => {
     if (args.command === 'list') {
-      const reviewers = await listReviewers(dataSource);
-      process.stdout.write(reviewers.length === 0 ? 'No account has the reviewer role.\n' : `${reviewers.map(reviewerLine).join('\n')}\n`);
+      const reviewers = await listReviewers(dataSource, args.role);
+      process.stdout.write(reviewers.length === 0 ? `No account has ${args.role ? `the ${args.role} role` : 'a back-office role'}.\n` : `${reviewers.map(reviewerLine).join('\n')}\n`);
       return 0;
     }
-    const result = await setReviewer(dataSource, createAudit(dataSource, logger), args.email, args.command === 'add', args.reason);
+    const result = await setReviewer(dataSource, createAudit(dataSource, logger), args.email, args.command === 'add', args.reason, args.role);
     if (result === 'no-account') return noAccount();
-    const done = args.command === 'add' ? 'is a reviewer' : 'is no longer a reviewer';
+    const done = args.command === 'add' ? `has the ${args.role} role` : `does not have the ${args.role} role`;
     process.stdout.write(result === 'changed' ? `The account ${done}; the audit trail records it.\n` : `Nothing to change: the account already ${done}.\n`);
     return 0;
   });

@@ -69,6 +69,9 @@ export interface TemplateDataMap {
   'sign-in-method-changed': { readonly change: 'added' | 'removed'; readonly method: SignInMethod };
   'account-deleted': NoData;
   'identity-check-outcome': { readonly outcome: 'approved' | 'declined'; readonly reason?: string };
+  /** The support desk disabled the account (NHS login's CID2012), or enabled it again. */
+  'account-disabled': NoData;
+  'account-enabled': NoData;
 }
 
 export type TemplateId = keyof TemplateDataMap;
@@ -431,6 +434,35 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
         ),
       };
     },
+  },
+  'account-disabled': {
+    id: 'account-disabled',
+    channel: 'email',
+    secret: false,
+    purpose: 'The support desk disabled the account: it cannot be used to sign in until it is enabled again.',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Your carelogin account has been disabled',
+      body: paragraphs(
+        'Your carelogin account has been disabled. You cannot use it to sign in to health services, and you have been signed out everywhere.',
+        'We disable an account when something about it needs to be checked, for example if someone else may be using it.',
+        'Your health records have not changed. To find out more or to ask for your account to be enabled again, contact us and give the reference CID2012.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'account-enabled': {
+    id: 'account-enabled',
+    channel: 'email',
+    secret: false,
+    purpose: 'The support desk enabled a disabled account again.',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Your carelogin account has been enabled',
+      body: paragraphs(
+        'Your carelogin account has been enabled again. You can now sign in to health services with it.',
+        'If you did not ask for this, get help straight away.',
+        helpLine(context, 'someone-else'),
+      ),
+    }),
   },
 };
 

@@ -9,6 +9,8 @@ export const ERROR_REFERENCES = {
   resetLinkUsed: 'CID2022',
   resetLinkBroken: 'CID2023',
   unknownClient: 'CID2024',
+  // The support desk disabled the account (docs/back-office.md "Support desk").
+  accountDisabled: 'CID2012',
   // carelogin's own (CL), for situations NHS login publishes no code for.
   securityCodeLocked: 'CL1001',
   securityCodesTurnedOff: 'CL1002',

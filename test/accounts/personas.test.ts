@@ -6,7 +6,7 @@ import type { Config } from '../../src/config/index.js';
 import { createPasswordHasher } from '../../src/accounts/password-hasher.js';
 import { checkPassword } from '../../src/accounts/password-policy.js';
 import { isTestNhsNumber } from '../../src/accounts/nhs-number.js';
-import { PERSONA_PASSWORD, PERSONAS, REVIEWER_PERSONA, seedPersonas } from '../../src/accounts/personas.js';
+import { BACK_OFFICE_PERSONAS, PERSONA_PASSWORD, PERSONAS, REVIEWER_PERSONA, SUPPORT_PERSONA, seedPersonas } from '../../src/accounts/personas.js';
 import { openAuthenticatorSecret } from '../../src/accounts/authenticator-app.js';
 import { generate } from 'otplib';
 import { createAccountService } from '../../src/accounts/account-service.js';
@@ -87,8 +87,10 @@ describe('personas', () => {
         if (persona.nhsNumber) expect(doc).to.include(persona.nhsNumber);
         if (persona.gpLinkageKey) expect(doc).to.include(persona.gpLinkageKey);
       }
-      expect(doc).to.include(REVIEWER_PERSONA.email);
-      expect(doc).to.include(REVIEWER_PERSONA.authenticatorSecret);
+      for (const staff of BACK_OFFICE_PERSONAS) {
+        expect(doc).to.include(staff.email);
+        expect(doc).to.include(staff.authenticatorSecret);
+      }
     });
 
     it('gives the reviewer a .test email, a mobile, the shared password and a base32 authenticator key of 160 bits', () => {
@@ -97,6 +99,13 @@ describe('personas', () => {
       expect(parsePhoneNumberWithError(REVIEWER_PERSONA.mobileNumber).getType()).to.equal('MOBILE');
       expect(PERSONAS.map((p) => p.mobileNumber)).to.not.include(REVIEWER_PERSONA.mobileNumber);
       expect(REVIEWER_PERSONA.authenticatorSecret).to.match(/^[A-Z2-7]{32}$/);
+    });
+
+    it('gives the support persona the support role, its own mobile and its own base32 authenticator key of 160 bits', () => {
+      expect(SUPPORT_PERSONA).to.deep.include({ email: 'support.persona@carelogin.test', role: 'support', password: PERSONA_PASSWORD });
+      expect(parsePhoneNumberWithError(SUPPORT_PERSONA.mobileNumber).getType()).to.equal('MOBILE');
+      expect([...PERSONAS.map((p) => p.mobileNumber), REVIEWER_PERSONA.mobileNumber]).to.not.include(SUPPORT_PERSONA.mobileNumber);
+      expect(SUPPORT_PERSONA.authenticatorSecret).to.match(/^[A-Z2-7]{32}$/).and.not.equal(REVIEWER_PERSONA.authenticatorSecret);
     });
   });
 
@@ -171,6 +180,17 @@ describe('personas', () => {
       const again = await reviewer();
       expect(again.backOfficeRole).to.equal('reviewer');
       expect(openAuthenticatorSecret(HMAC_KEYS, again.id, again.authenticatorSecret!)).to.equal(REVIEWER_PERSONA.authenticatorSecret);
+    });
+
+    it('seeds the support persona with the support role and its documented authenticator key, and puts a lost role back', async () => {
+      const hasher = createPasswordHasher(config);
+      const support = async () => (await createAccountService(db.dataSource).findByEmail(SUPPORT_PERSONA.email))!;
+      const first = await support();
+      expect(first).to.deep.include({ backOfficeRole: 'support', testPersona: 'support', status: 'active' });
+      expect(openAuthenticatorSecret(HMAC_KEYS, first.id, first.authenticatorSecret!)).to.equal(SUPPORT_PERSONA.authenticatorSecret);
+      await db.dataSource.query(`UPDATE account SET back_office_role = 'reviewer' WHERE id = $1`, [first.id]);
+      await seedPersonas({ dataSource: db.dataSource, hasher, config, logger, hmacKeys: HMAC_KEYS });
+      expect((await support()).backOfficeRole).to.equal('support');
     });
 
     it('puts a changed persona back to its documented state and lifts its lockouts', async () => {

@@ -42,6 +42,8 @@ const SAMPLES: { [T in TemplateId]: TemplateData<T>[] } = {
   ],
   'account-deleted': [{}],
   'identity-check-outcome': [{ outcome: 'approved' }, { outcome: 'declined', reason: 'The photo of your ID was blurred.' }, { outcome: 'declined' }],
+  'account-disabled': [{}],
+  'account-enabled': [{}],
 };
 
 function allRendered(): { id: TemplateId; channel: string; subject?: string; body: string }[] {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { JourneyInvariantError } from '../../engine/errors.js';
-import { tooManyRequestsView } from '../pages.js';
+import { accountDisabledView, tooManyRequestsView } from '../pages.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
 /**
@@ -63,9 +63,14 @@ export const passkeyMethod = defineMethod({
     }
     const signedIn = response === undefined ? undefined : await passkeys.authenticate(challengeOf(ctx), response);
     const account = signedIn ? await accounts.findById(signedIn.accountId) : null;
-    if (!account || account.status !== 'active') {
+    if (account && account.status !== 'active') {
+      // A passkey proves as much as the right password does: the owner is told (CID2012), nothing signs in.
+      await audit.record('sign_in.account_disabled', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { method: 'passkey' } });
+      return { kind: 'page', view: accountDisabledView() };
+    }
+    if (!account) {
       await counters.recordIpFailure(ctx.ip);
-      await audit.record('passkey.failed', { accountId: account?.id, clientId: ctx.clientId, ip: ctx.ip });
+      await audit.record('passkey.failed', { clientId: ctx.clientId, ip: ctx.ip });
       return { kind: 'retry', errors: [{ field: 'passkey', text: PASSKEY_MESSAGES.failed }] };
     }
     await audit.record('passkey.verified', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip });

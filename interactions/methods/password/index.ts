@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { normaliseEmail } from '../../../entities/account.js';
 import { lockoutKeys, passwordPolicy } from '../../../src/security/attempt-counters.js';
 import type { KeyedDigest } from '../../../src/security/keyed-digest.js';
-import { tooManyRequestsView } from '../pages.js';
+import { accountDisabledView, tooManyRequestsView } from '../pages.js';
 import { defineMethod, type MethodServices, type Outcome } from '../types.js';
 
 /**
@@ -14,7 +14,9 @@ import { defineMethod, type MethodServices, type Outcome } from '../types.js';
  *   guesses can never overrun the limit, and a locked account's correct password is never checked;
  * - an unknown address is counted under its own key and verified against the dummy hash, so it
  *   gets exactly the delays, lock and timing a known account gets;
- * - wrong, unknown, locked and disabled all get the same page, message, status and delay.
+ * - wrong, unknown, locked and disabled all get the same page, message, status and delay; only the
+ *   right password of a disabled account gets "Your account has been disabled" (CID2012), which
+ *   someone without the password can never reach, so it is no way to learn which accounts exist.
  */
 
 export const WRONG_CREDENTIALS = 'Enter the correct email address and password';
@@ -85,9 +87,16 @@ export const passwordMethod = defineMethod({
     const account = await accounts.findByEmail(email);
     const key = account ? lockoutKeys.password(account.id) : unknownAccountKey(ctx.services.digest, email);
     const attempt = await counters.reserveAttempt(key, passwordPolicy(config));
-    const checkable = account !== null && account.status === 'active' && attempt.allowed;
+    const checkable = account !== null && attempt.allowed;
     // Always one Argon2 verification: against the real hash, or the dummy one (same cost).
     const correct = await hasher.verify(checkable ? account.passwordHash : null, body.password);
+
+    if (correct && account && account.status !== 'active') {
+      // The owner (or whoever has the password) is told, and nothing signs in; no failure is counted.
+      await counters.recordSuccess(key);
+      await audit.record('sign_in.account_disabled', { accountId: account.id, clientId: ctx.clientId, ip: ctx.ip, detail: { method: 'password' } });
+      return { kind: 'page', view: accountDisabledView() };
+    }
 
     if (correct && account) {
       const failedAttempts = await clearFailures(ctx.services, key, account, attempt.consecutiveFailures);
@@ -96,7 +105,7 @@ export const passwordMethod = defineMethod({
     }
 
     await counters.recordIpFailure(ctx.ip);
-    const reason = !account ? 'unknown_account' : account.status !== 'active' ? 'account_disabled' : attempt.disabled ? 'hard_cap' : !attempt.allowed ? 'locked' : 'wrong_password';
+    const reason = !account ? 'unknown_account' : attempt.disabled ? 'hard_cap' : !attempt.allowed ? 'locked' : 'wrong_password';
     await audit.record('password.failed', { accountId: account?.id, clientId: ctx.clientId, ip: ctx.ip, detail: { reason, failures: attempt.failures, locked: attempt.locked } });
     ctx.log.info({ event: 'password.failed', locked: attempt.locked }, 'password not accepted');
     // Growing delays from the 3rd failure; a locked answer carries the delay a wrong one would.

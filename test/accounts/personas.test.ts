@@ -126,14 +126,14 @@ describe('personas', () => {
       await testDb?.drop();
     });
 
-    it('creates the three personas and the reviewer, verified, with a working password, and is idempotent', async () => {
+    it('creates the three personas, the reviewer and the support persona, verified, with a working password, and is idempotent', async () => {
       const hasher = createPasswordHasher(config);
       await seedPersonas({ dataSource: db.dataSource, hasher, config, logger, hmacKeys: HMAC_KEYS });
       const first: Record<string, unknown>[] = await db.dataSource.query('SELECT * FROM account ORDER BY test_persona');
       await seedPersonas({ dataSource: db.dataSource, hasher, config, logger, hmacKeys: HMAC_KEYS });
       const second: Record<string, unknown>[] = await db.dataSource.query('SELECT * FROM account ORDER BY test_persona');
 
-      expect(second).to.have.length(4);
+      expect(second).to.have.length(5);
       expect(second.map((r) => r.id)).to.deep.equal(first.map((r) => r.id));
       expect(second.map((r) => r.password_hash)).to.deep.equal(first.map((r) => r.password_hash));
       expect(second.map((r) => String(r.email_verified_at))).to.deep.equal(first.map((r) => String(r.email_verified_at)));

@@ -6,7 +6,7 @@ import type { Browser, Page } from '../helpers/browser.js';
 import { pageText } from '../helpers/browser.js';
 import type { TestIdp } from '../helpers/idp.js';
 import { completeSignIn, newBrowser } from '../account/support.js';
-import { TEST_PASSWORD, addAuthenticatorApp, createAccount, heading } from '../interactions/support.js';
+import { TEST_PASSWORD, addAuthenticatorApp, createAccount, heading, startJourney } from '../interactions/support.js';
 
 /** Helpers for the back-office tests (a module of its own so importing it runs no tests). */
 
@@ -72,3 +72,32 @@ export async function auditTypes(test: TestIdp, accountId: string, prefix = 'bac
 }
 
 export { formatNhsNumber };
+
+/** An account with the support role and an authenticator app (its secret). */
+export async function createSupportStaff(test: TestIdp): Promise<{ account: Account; secret: string }> {
+  const account = await createAccount(test);
+  await test.idp.db.dataSource.query(`UPDATE account SET back_office_role = 'support' WHERE id = $1`, [account.id]);
+  const secret = await addAuthenticatorApp(test, account);
+  return { account: (await test.idp.services.accounts.findById(account.id))!, secret };
+}
+
+/** Support staff signed in to the back office; they land on "Find an account". */
+export async function signedInSupport(test: TestIdp): Promise<{ account: Account; browser: Browser; page: Page }> {
+  const { account, secret } = await createSupportStaff(test);
+  const { browser, page } = await signInToBackOffice(test, account, secret);
+  expect(heading(page), pageText(page).slice(0, 400)).to.equal('Find an account');
+  return { account, browser, page };
+}
+
+/** Searches the support desk for `query` giving `reason`; the answer page. */
+export async function findOnDesk(test: TestIdp, browser: Browser, query: string, reason: string): Promise<Page> {
+  const form = await browser.get(`${test.url}/back-office/accounts`);
+  return browser.submit(form, { query, reason }, { actionContains: '/back-office/accounts' });
+}
+
+/** A patient's answer to one password attempt on a new sign-in journey (the page after the password). */
+export async function passwordAnswer(test: TestIdp, email: string, password: string): Promise<Page> {
+  const journey = await startJourney(test);
+  const passwordPage = await journey.browser.submit(journey.page, { email });
+  return journey.browser.submit(passwordPage, { password });
+}

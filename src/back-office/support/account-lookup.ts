@@ -72,8 +72,8 @@ export async function signInMethodsOf(dataSource: DataSource, account: Account):
 }
 
 export async function recentEventsOf(dataSource: DataSource, accountId: string): Promise<RecentEvent[]> {
-  const rows = await queryRows<{ type: string; created_at: Date | string }>(dataSource, `SELECT type, created_at FROM audit_event WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, [accountId, RECENT_EVENTS]);
-  return rows.map((r) => ({ type: r.type, at: new Date(r.created_at) }));
+  const rows = await queryRows<{ type: string; at: Date | string }>(dataSource, `SELECT type, at FROM audit_event WHERE account_id = $1 ORDER BY id DESC LIMIT $2`, [accountId, RECENT_EVENTS]);
+  return rows.map((r) => ({ type: r.type, at: new Date(r.at) }));
 }
 
 export async function supportAccountView(dataSource: DataSource, account: Account, openCase: CaseSummary | undefined): Promise<SupportAccountView> {

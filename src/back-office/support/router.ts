@@ -20,7 +20,7 @@ export const SUPPORT_REASON_MAX = 200;
 
 /** What support staff may do to an account, each a POST of its own with a reason (D25). */
 const ACTIONS = {
-  unlock: { title: 'Lift this account\'s locks', button: 'Lift locks', done: 'Locks lifted' },
+  unlock: { title: 'Lift the locks on this account', button: 'Lift locks', done: 'Locks lifted' },
   disable: { title: 'Disable this account', button: 'Disable account', done: 'Account disabled' },
   enable: { title: 'Enable this account again', button: 'Enable account', done: 'Account enabled' },
 } as const;

@@ -1,0 +1,146 @@
+import { expect } from 'chai';
+import { WRONG_CREDENTIALS } from '../../interactions/methods/password/index.js';
+import { lockoutKeys, passwordPolicy } from '../../src/security/attempt-counters.js';
+import type { Page } from '../helpers/browser.js';
+import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { completeSignIn, csrfOf, newBrowser } from '../account/support.js';
+import { TEST_PASSWORD, addAuthenticatorApp, createAccount, errorSummary, heading } from '../interactions/support.js';
+import { auditTypes, createReviewer, findOnDesk, passwordAnswer, signedInReviewer, signedInSupport } from './support.js';
+
+describe('back office: support desk security (F1/A4 no enumeration through disabling, E7 access control, C5 CSRF)', function () {
+  this.timeout(60_000);
+  let test: TestIdp;
+  before(async () => {
+    test = await startTestIdp();
+  });
+  after(async () => test?.close());
+
+  /** The answer page with what differs per journey taken out (interaction ids, CSRF tokens, the address typed). */
+  function comparable(page: Page, email: string): { status: number; errors: string[]; body: string } {
+    const main = /<main[\s\S]*<\/main>/.exec(page.html)?.[0] ?? page.html;
+    const body = main.replaceAll(email, 'EMAIL').replace(/\/interaction\/[A-Za-z0-9_-]+/g, '/interaction/UID').replace(/interaction=[A-Za-z0-9_-]+/g, 'interaction=UID').replace(/name="_csrf" value="[^"]+"/g, 'name="_csrf"');
+    return { status: page.status, errors: errorSummary(page), body };
+  }
+
+  async function disabledAccount(): Promise<{ id: string; email: string }> {
+    const account = await createAccount(test);
+    await test.idp.db.dataSource.query(`UPDATE account SET status = 'disabled' WHERE id = $1`, [account.id]);
+    return { id: account.id, email: account.email };
+  }
+
+  it('F1, A4: a wrong password for a disabled account is answered exactly as for an active or an unknown account', async () => {
+    const disabled = await disabledAccount();
+    const active = await createAccount(test);
+    const unknown = `nobody-${Date.now()}@example.test`;
+    const answers = [
+      comparable(await passwordAnswer(test, disabled.email, 'a wrong password here'), disabled.email),
+      comparable(await passwordAnswer(test, active.email, 'a wrong password here'), active.email),
+      comparable(await passwordAnswer(test, unknown, 'a wrong password here'), unknown),
+    ];
+    expect(answers[0]!.errors).to.deep.equal([WRONG_CREDENTIALS]);
+    expect(answers[0]).to.deep.equal(answers[1]);
+    expect(answers[0]).to.deep.equal(answers[2]);
+  });
+
+  it('F1, A4: once a disabled account\'s password step is locked, even the right password gets the ordinary error, never the disabled page', async () => {
+    const disabled = await disabledAccount();
+    for (let i = 0; i < 5; i++) await test.idp.services.counters.recordFailure(lockoutKeys.password(disabled.id), passwordPolicy(test.idp.config));
+    const right = await passwordAnswer(test, disabled.email, TEST_PASSWORD);
+    expect(heading(right)).to.not.equal('Your account has been disabled');
+    expect(errorSummary(right)).to.deep.equal([WRONG_CREDENTIALS]);
+    expect(right.html).to.not.include('CID2012');
+  });
+
+  it('E7: a disabled back-office account is stopped at the disabled page after its password and never reaches the back office', async () => {
+    const { account: reviewer } = await createReviewer(test);
+    await test.idp.db.dataSource.query(`UPDATE account SET status = 'disabled' WHERE id = $1`, [reviewer.id]);
+    const browser = newBrowser(test);
+    const emailPage = await browser.get(`${test.url}/back-office`);
+    expect(emailPage.url).to.include('/interaction/');
+    const passwordPage = await browser.submit(emailPage, { email: reviewer.email });
+    const page = await browser.submit(passwordPage, { password: TEST_PASSWORD });
+    expect(page.status).to.equal(403);
+    expect(heading(page)).to.equal('Your account has been disabled');
+    const queue = await browser.get(`${test.url}/back-office`);
+    expect(queue.url).to.include('/interaction/');
+    expect(heading(queue)).to.not.equal('Identity checks');
+  });
+
+  it('E7: only support staff reach the support desk: signed out is sent to sign in; a reviewer or a patient gets 403 everywhere and changes nothing', async () => {
+    const target = await createAccount(test);
+    const paths = ['/back-office/accounts', `/back-office/accounts/${target.id}`, `/back-office/accounts/${target.id}/disable`, `/back-office/accounts/${target.id}/unlock`, `/back-office/accounts/${target.id}/enable`];
+    for (const path of paths) {
+      for (const method of ['GET', 'POST']) {
+        const response = await fetch(`${test.url}${path}`, { method, redirect: 'manual', headers: { origin: test.url, 'content-type': 'application/x-www-form-urlencoded' }, ...(method === 'POST' ? { body: 'reason=x&query=x' } : {}) });
+        expect(response.status, `${method} ${path} signed out`).to.equal(303);
+        expect(response.headers.get('location'), `${method} ${path}`).to.match(/^\/back-office\/signin\?return=/);
+      }
+    }
+
+    const { account: reviewer, browser: reviewerBrowser } = await signedInReviewer(test);
+    const patient = await createAccount(test);
+    const patientBrowser = newBrowser(test);
+    const patientPage = await completeSignIn(test, patient, patientBrowser, await patientBrowser.get(`${test.url}/back-office/accounts`), TEST_PASSWORD, await addAuthenticatorApp(test, patient));
+    expect(patientPage.status).to.equal(403);
+    // The reviewer posts with a valid token of their own back-office session (from a case page).
+    const reviewerToken = csrfOf(await reviewerBrowser.get(`${test.url}/back-office/cases/${await anyCaseId()}`));
+    for (const [who, browser, token] of [['reviewer', reviewerBrowser, reviewerToken], ['patient', patientBrowser, 'no-token']] as const) {
+      for (const path of paths) {
+        const get = await browser.get(`${test.url}${path}`);
+        expect(get.status, `${who} GET ${path}`).to.equal(403);
+        expect(heading(get), `${who} GET ${path}`).to.equal('You do not have access to the back office');
+        expect(get.html).to.not.include(target.email);
+        const post = await browser.post(`${test.url}${path}`, { _csrf: token, reason: 'trying', query: target.email }, { origin: test.url });
+        expect(post.status, `${who} POST ${path}`).to.equal(403);
+        expect(post.html).to.not.include(target.email);
+      }
+    }
+    expect((await test.idp.services.accounts.findById(target.id))!.status).to.equal('active');
+    expect((await auditTypes(test, reviewer.id)).map((r) => r.type)).to.include('back_office.access_refused');
+    expect((await auditTypes(test, reviewer.id)).map((r) => r.type)).to.not.include('back_office.account_viewed');
+  });
+
+  /** A case id for the reviewer to open (so their page carries their session's CSRF token). */
+  async function anyCaseId(): Promise<string> {
+    const account = await createAccount(test);
+    const submitted = await test.idp.services.photoIdCases.submit({ accountId: account.id, documentType: 'passport', spokenDigits: '1234', photo: { contentType: 'image/jpeg', content: Buffer.from('x') }, video: { contentType: 'video/mp4', content: Buffer.from('y') } });
+    return submitted.caseId;
+  }
+
+  it('E7: support cannot open or act on its own account or another back-office account (403, audited, nothing changes)', async () => {
+    const { account: staff, browser, page } = await signedInSupport(test);
+    const { account: reviewer } = await createReviewer(test);
+    const { account: otherSupport } = await signedInSupport(test);
+    const token = csrfOf(page);
+    for (const [target, title] of [[staff, 'You cannot use the support desk on your own account'], [reviewer, 'You cannot use the support desk on a back-office account'], [otherSupport, 'You cannot use the support desk on a back-office account']] as const) {
+      const found = await findOnDesk(test, browser, target.email, 'curious');
+      expect(found.status, target.email).to.equal(403);
+      expect(heading(found)).to.equal(title);
+      expect(found.html).to.not.include(`/back-office/accounts/${target.id}/disable`);
+      for (const path of ['', '/disable', '/unlock', '/enable']) {
+        expect((await browser.get(`${test.url}/back-office/accounts/${target.id}${path}`)).status, `GET ${path}`).to.equal(403);
+        const post = await browser.post(`${test.url}/back-office/accounts/${target.id}${path}`, { _csrf: token, reason: 'INC-1' }, { origin: test.url });
+        expect(post.status, `POST ${path}`).to.equal(403);
+        expect(heading(post)).to.equal(title);
+      }
+      expect((await test.idp.services.accounts.findById(target.id))!.status).to.equal('active');
+    }
+    const refused = (await auditTypes(test, staff.id)).filter((r) => r.type === 'back_office.support_refused');
+    expect(refused.map((r) => r.detail.why)).to.include('own-account').and.include('back-office-account');
+    expect(await auditTypes(test, reviewer.id, 'account.')).to.deep.equal([]);
+  });
+
+  it('C5: a support action without this session\'s CSRF token, or from another site, is refused and changes nothing', async () => {
+    const { browser, page } = await signedInSupport(test);
+    const target = await createAccount(test);
+    const path = `${test.url}/back-office/accounts/${target.id}/disable`;
+    const forged = await browser.post(path, { _csrf: 'x'.repeat(43), reason: 'INC-2' }, { origin: test.url });
+    expect(forged.status).to.equal(403);
+    const crossSite = await browser.post(path, { _csrf: csrfOf(page), reason: 'INC-2' }, { origin: 'https://evil.example' });
+    expect(crossSite.status).to.equal(403);
+    const search = await browser.post(`${test.url}/back-office/accounts`, { query: target.email, reason: 'INC-2' }, { origin: test.url });
+    expect(search.status).to.equal(403);
+    expect(search.html).to.not.include(target.id);
+    expect((await test.idp.services.accounts.findById(target.id))!.status).to.equal('active');
+  });
+});

@@ -7,9 +7,9 @@
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import sharp from 'sharp';
-import { PERSONAS, REVIEWER_PERSONA } from '../../src/accounts/personas.js';
+import { PERSONAS, REVIEWER_PERSONA, SUPPORT_PERSONA } from '../../src/accounts/personas.js';
 import { JourneyRecorder } from './helpers/browser.js';
-import { clickButton, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, latestOutboxMessage } from './helpers/pages.js';
+import { clickButton, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, followLink, latestOutboxMessage } from './helpers/pages.js';
 import { useBrowserSuite } from './helpers/servers.js';
 
 /** Enough of an MP4's first box (ftyp) to look like one; the browser need not be able to play it. */
@@ -59,5 +59,66 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
 
     expect(record.scanned).to.deep.equal(['back-office-queue', 'back-office-case', 'back-office-case-error', 'back-office-approved']);
     expect(errors, 'no page errors').to.deep.equal([]);
+  });
+
+  it('the support persona finds a patient, disables the account (the patient sees CID2012), then enables it again', async () => {
+    const { page, errors } = await suite.openPage();
+    const record = new JourneyRecorder('support-desk');
+    const test = suite.env.idp;
+    const p0 = PERSONAS.find((p) => p.key === 'p0')!;
+
+    await page.goto(`${test.url}/back-office`);
+    await fillEmail(page, SUPPORT_PERSONA.email);
+    await fillPassword(page, SUPPORT_PERSONA.password);
+    await expectPage(page, 'Enter the security code from your authenticator app');
+    await fillSecurityCode(page, await generate({ secret: SUPPORT_PERSONA.authenticatorSecret }));
+    await expectPage(page, 'Find an account');
+    await record.check(page, 'support-find');
+
+    await page.getByRole('textbox', { name: 'Email address, NHS number or account ID' }).fill(p0.email);
+    await clickButton(page, 'Find account');
+    await expectPage(page, 'Find an account');
+    await expectFocusedErrorSummary(page, 'reason', 'Enter a reason or ticket number');
+    await record.check(page, 'support-find-error');
+
+    await page.getByRole('textbox', { name: 'Reason or ticket number' }).fill('Browser test, ticket 1');
+    await clickButton(page, 'Find account');
+    await expectPage(page, 'Account details');
+    expect(await page.getByText(p0.email).count()).to.be.greaterThan(0);
+    await record.check(page, 'support-account');
+
+    await followLink(page, 'Disable this account');
+    await expectPage(page, 'Disable this account');
+    await record.check(page, 'support-disable');
+    await page.getByRole('textbox', { name: 'Reason or ticket number' }).fill('Browser test, INC-1');
+    await clickButton(page, 'Disable account');
+    await expectPage(page, 'Account disabled');
+    await record.check(page, 'support-disabled');
+    expect((await latestOutboxMessage(test.url, p0.email, 'account-disabled')).body).to.include('CID2012');
+
+    // The patient, in a browser of their own, gives the right password.
+    const patient = await suite.openPage();
+    await patient.page.goto(`${test.url}/account`);
+    await fillEmail(patient.page, p0.email);
+    await fillPassword(patient.page, p0.password);
+    await expectPage(patient.page, 'Your account has been disabled');
+    expect(await patient.page.getByText('Reference: CID2012').count()).to.equal(1);
+    await record.check(patient.page, 'account-disabled');
+
+    await followLink(page, 'Open this account again');
+    await expectPage(page, 'Why are you opening this account?');
+    await record.check(page, 'support-reason');
+    await page.getByRole('textbox', { name: 'Reason or ticket number' }).fill('Browser test, INC-1');
+    await clickButton(page, 'Open account');
+    await expectPage(page, 'Account details');
+    await followLink(page, 'Enable this account again');
+    await page.getByRole('textbox', { name: 'Reason or ticket number' }).fill('Browser test, INC-1 closed');
+    await clickButton(page, 'Enable account');
+    await expectPage(page, 'Account enabled');
+    expect((await test.idp.services.accounts.findByEmail(p0.email))!.status).to.equal('active');
+
+    expect(record.scanned).to.deep.equal(['support-find', 'support-find-error', 'support-account', 'support-disable', 'support-disabled', 'account-disabled', 'support-reason']);
+    expect(errors, 'no page errors').to.deep.equal([]);
+    expect(patient.errors, 'no page errors').to.deep.equal([]);
   });
 });

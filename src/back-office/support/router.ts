@@ -242,12 +242,13 @@ function accountPageData(view: SupportAccountView): Record<string, unknown> {
     level: LEVEL_WORDS[account.proofingLevel] ?? account.proofingLevel,
     nhsNumber: account.nhsNumber ? formatNhsNumber(account.nhsNumber) : undefined,
     authenticatorApp: methods.authenticatorApp,
-    passkeys: methods.passkeys,
-    rememberedDevices: methods.rememberedDevices,
+    // As text: the summary list would leave a 0 blank.
+    passkeys: String(methods.passkeys),
+    rememberedDevices: String(methods.rememberedDevices),
     locks: locks.map((lock) => ({
       what: lock.what,
       state: lock.lockedUntil === 'never' ? 'Turned off until the lock is lifted' : lock.lockedUntil ? `Locked until ${nhsDateTime(lock.lockedUntil)}` : 'Not locked',
-      failures: lock.consecutiveFailures,
+      failures: String(lock.consecutiveFailures),
     })),
     anyLocked: locks.some((lock) => lock.lockedUntil !== null || lock.failures > 0),
     openCase: openCase ? { submitted: nhsDateTime(openCase.submittedAt) } : undefined,

@@ -3,15 +3,17 @@ import { WRONG_CREDENTIALS } from '../../interactions/methods/password/index.js'
 import { lockoutKeys, passwordPolicy } from '../../src/security/attempt-counters.js';
 import type { Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { completeSignIn, csrfOf, newBrowser } from '../account/support.js';
+import * as oidc from 'openid-client';
+import { signIn } from '../helpers/journeys.js';
+import { completeSignIn, csrfOf, newBrowser, signInToAccount } from '../account/support.js';
 import { TEST_PASSWORD, addAuthenticatorApp, createAccount, errorSummary, heading } from '../interactions/support.js';
 import { auditTypes, createReviewer, findOnDesk, passwordAnswer, signedInReviewer, signedInSupport } from './support.js';
 
-describe('back office: support desk security (F1/A4 no enumeration through disabling, E7 access control, C5 CSRF)', function () {
+describe('back office: support desk security (F1/A4 no enumeration through disabling, C4 revocation, E7 access control, C5 CSRF)', function () {
   this.timeout(60_000);
   let test: TestIdp;
   before(async () => {
-    test = await startTestIdp();
+    test = await startTestIdp({ rp: { refreshTokens: true } });
   });
   after(async () => test?.close());
 
@@ -142,5 +144,35 @@ describe('back office: support desk security (F1/A4 no enumeration through disab
     expect(search.status).to.equal(403);
     expect(search.html).to.not.include(target.id);
     expect((await test.idp.services.accounts.findById(target.id))!.status).to.equal('active');
+  });
+
+  it('C4: a session or refresh token saved back by a request in flight while disabling does not work again after enabling', async () => {
+    const { browser } = await signedInSupport(test);
+    const person = await createAccount(test);
+    const { browser: patientBrowser } = await signInToAccount(test, person);
+    const signedIn = await signIn(test, { email: person.email, password: TEST_PASSWORD }, { params: { vtr: '["P0.Cp.Cd"]' }, browser: patientBrowser });
+    const tokens = await test.rp.exchange(signedIn.callbackUrl, signedIn.request);
+    const rows: { r: Record<string, unknown> }[] = await test.idp.db.dataSource.query(`SELECT row_to_json(o) AS r FROM oidc_model o WHERE payload->>'accountId' = $1 AND model IN ('Session', 'RefreshToken', 'Grant')`, [person.id]);
+    expect(rows.length).to.be.at.least(3);
+
+    for (const action of ['disable', 'enable'] as const) {
+      const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/${action}`);
+      expect((await browser.submit(form, { reason: 'INC-9' })).status).to.equal(200);
+      if (action === 'disable') {
+        // What a request in flight during the disable would do: save the rows it read before it.
+        for (const { r } of rows) {
+          await test.idp.db.dataSource.query(`INSERT INTO oidc_model SELECT * FROM json_populate_record(NULL::oidc_model, $1::json) ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload`, [JSON.stringify(r)]);
+        }
+      }
+    }
+    expect((await test.idp.services.accounts.findById(person.id))!.status).to.equal('active');
+    expect(heading(await patientBrowser.get(`${test.url}/account`))).to.not.equal('Your account');
+    let refreshError: string | undefined;
+    try {
+      await oidc.refreshTokenGrant(await test.rp.configuration(), tokens.refresh_token!);
+    } catch (error) {
+      refreshError = (error as { error?: string }).error;
+    }
+    expect(refreshError).to.equal('invalid_grant');
   });
 });

@@ -33,6 +33,7 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'too-many-requests.njk': { wait: '10 minutes' },
   'enter-your-details.njk': { values: { 'nhs-number': '991 011 3716', postcode: 'G1 1XQ' }, maxAttempts: 3, lockWait: '15 minutes' },
   'identity-check-locked.njk': { wait: '15 minutes', reference: 'CL1025' },
+  'account-disabled.njk': { reference: 'CID2012' },
   'enter-gp-details.njk': { values: { 'ods-code': 'S10002' }, maxAttempts: 3, lockWait: '15 minutes', canUsePhotoId: true },
   'provide-photo-id.njk': { digits: ['7', '1', '5', '6'], documents: [{ value: 'passport', text: 'Passport' }], values: {} },
   'upload-too-large.njk': { stepHref: '/interaction/uid/provide-photo-id', reference: 'CL1032' },

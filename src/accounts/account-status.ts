@@ -37,7 +37,7 @@ export async function disableAccount(deps: StatusDeps, change: StatusChange): Pr
     await deleteProtocolState(manager, change.accountId);
     const devicesRemoved = await devices.removeAllDevices(change.accountId, manager);
     await notifications.enqueue(manager, { template: 'account-disabled', to: email, data: {}, accountId: change.accountId });
-    await audit.record('account.disabled', { accountId: change.accountId, ip: change.ip ?? null, detail: { by: 'support', supportAccountId: change.supportAccountId, reason: change.reason, devicesRemoved } }, manager);
+    await audit.record('account.disabled', { accountId: change.accountId, ip: change.ip ?? null, detail: { by: 'support', supportAccountId: change.supportAccountId, note: change.reason, devicesRemoved } }, manager);
     return backchannelLogout.enqueue(manager, change.accountId, signedIn);
   });
   if (!Array.isArray(outcome)) return outcome;
@@ -53,7 +53,7 @@ export async function enableAccount(deps: StatusDeps, change: StatusChange): Pro
     if (typeof set === 'string') return set;
     const { email } = set;
     await notifications.enqueue(manager, { template: 'account-enabled', to: email, data: {}, accountId: change.accountId });
-    await audit.record('account.enabled', { accountId: change.accountId, ip: change.ip ?? null, detail: { by: 'support', supportAccountId: change.supportAccountId, reason: change.reason } }, manager);
+    await audit.record('account.enabled', { accountId: change.accountId, ip: change.ip ?? null, detail: { by: 'support', supportAccountId: change.supportAccountId, note: change.reason } }, manager);
     return 'changed';
   });
 }

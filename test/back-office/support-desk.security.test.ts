@@ -2,12 +2,14 @@ import { expect } from 'chai';
 import { WRONG_CREDENTIALS } from '../../interactions/methods/password/index.js';
 import { lockoutKeys, passwordPolicy } from '../../src/security/attempt-counters.js';
 import type { Page } from '../helpers/browser.js';
+import { createLogger } from '../../src/logger.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
+import { createLogCapture, type LogCapture } from '../helpers/log-capture.js';
 import * as oidc from 'openid-client';
 import { signIn } from '../helpers/journeys.js';
 import { completeSignIn, csrfOf, newBrowser, signInToAccount } from '../account/support.js';
 import { TEST_PASSWORD, addAuthenticatorApp, createAccount, errorSummary, heading } from '../interactions/support.js';
-import { auditTypes, createReviewer, findOnDesk, passwordAnswer, signedInReviewer, signedInSupport } from './support.js';
+import { auditTypes, createReviewer, findOnDesk, passwordAnswer, signedInReviewer, signedInSupport, testNhsNumber } from './support.js';
 
 describe('back office: support desk security (F1/A4 no enumeration through disabling, C4 revocation, E7 access control, C5 CSRF)', function () {
   this.timeout(60_000);
@@ -174,5 +176,34 @@ describe('back office: support desk security (F1/A4 no enumeration through disab
       refreshError = (error as { error?: string }).error;
     }
     expect(refreshError).to.equal('invalid_grant');
+  });
+});
+
+describe('back office: support desk logs (F4: no reason text, address or NHS number in log lines)', function () {
+  this.timeout(60_000);
+  let test: TestIdp;
+  let capture: LogCapture;
+  before(async () => {
+    capture = createLogCapture();
+    test = await startTestIdp({ logger: createLogger({ level: 'debug' }, capture) });
+  });
+  after(async () => test?.close());
+
+  it('F4: searching, viewing and disabling log their audit events, but not the reason typed, the address searched or the NHS number', async () => {
+    const { browser } = await signedInSupport(test);
+    const person = await createAccount(test);
+    const nhsNumber = testNhsNumber();
+    await test.idp.db.dataSource.query(`UPDATE account SET nhs_number = $2 WHERE id = $1`, [person.id, nhsNumber]);
+    expect(heading(await findOnDesk(test, browser, person.email, 'Caller Jane Example, ticket 77'))).to.equal('Account details');
+    expect(heading(await findOnDesk(test, browser, nhsNumber, 'Caller Jane Example again'))).to.equal('Account details');
+    const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/disable`);
+    expect(heading(await browser.submit(form, { reason: 'Jane Example says her phone was stolen' }))).to.equal('Account disabled');
+
+    expect(capture.find(/audit back_office\.account_viewed/)).to.have.length(2);
+    expect(capture.find(/audit account\.disabled/)).to.have.length(1);
+    const text = capture.text();
+    expect(text).to.not.include('Jane Example').and.not.include(person.email).and.not.include(nhsNumber);
+    const [row] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'account.disabled'`, [person.id]);
+    expect(row.detail.note).to.equal('Jane Example says her phone was stolen');
   });
 });

@@ -74,9 +74,9 @@ describe('back office: the support desk (find an account, see its state, lift lo
     const rows = await auditTypes(test, staff.id);
     const searched = rows.filter((r) => r.type === 'back_office.account_searched');
     expect(searched.map((r) => r.detail)).to.deep.equal([
-      { by: 'email', found: true, reason: 'ticket email', subject: person.id },
-      { by: 'nhs-number', found: true, reason: 'ticket nhs-number', subject: person.id },
-      { by: 'account-id', found: true, reason: 'ticket account-id', subject: person.id },
+      { by: 'email', found: true, note: 'ticket email', subject: person.id },
+      { by: 'nhs-number', found: true, note: 'ticket nhs-number', subject: person.id },
+      { by: 'account-id', found: true, note: 'ticket account-id', subject: person.id },
     ]);
     expect(rows.filter((r) => r.type === 'back_office.account_viewed').map((r) => r.detail.subject)).to.deep.equal([person.id, person.id, person.id]);
   });
@@ -120,7 +120,7 @@ describe('back office: the support desk (find an account, see its state, lift lo
     // Nothing was viewed; the searches that ran are audited, without what was searched for.
     const rows = await auditTypes(test, staff.id);
     expect(rows.filter((r) => r.type === 'back_office.account_viewed')).to.deep.equal([]);
-    expect(rows.filter((r) => r.type === 'back_office.account_searched').at(-1)!.detail).to.deep.equal({ by: 'email', found: false, reason: 'ticket 3' });
+    expect(rows.filter((r) => r.type === 'back_office.account_searched').at(-1)!.detail).to.deep.equal({ by: 'email', found: false, note: 'ticket 3' });
     expect(JSON.stringify(rows)).to.not.include('nobody-here');
   });
 
@@ -137,7 +137,7 @@ describe('back office: the support desk (find an account, see its state, lift lo
     const shown = await browser.submit(ask, { reason: 'follow-up, ticket 9' });
     expect(heading(shown)).to.equal('Account details');
     expect(pageText(shown)).to.include(person.email);
-    expect((await auditTypes(test, staff.id)).filter((r) => r.type === 'back_office.account_viewed').map((r) => r.detail)).to.deep.equal([{ subject: person.id, reason: 'follow-up, ticket 9', via: 'link' }]);
+    expect((await auditTypes(test, staff.id)).filter((r) => r.type === 'back_office.account_viewed').map((r) => r.detail)).to.deep.equal([{ subject: person.id, note: 'follow-up, ticket 9', via: 'link' }]);
     expect((await browser.get(`${test.url}/back-office/accounts/${randomUUID()}`)).status).to.equal(404);
     expect((await browser.get(`${test.url}/back-office/accounts/not-an-id`)).status).to.equal(404);
   });
@@ -160,7 +160,7 @@ describe('back office: the support desk (find an account, see its state, lift lo
     expect(pageText(done)).to.include('We cleared 1 counter');
     expect((await test.idp.services.counters.status(lockoutKeys.password(person.id))).locked).to.equal(false);
     const [row] = await auditTypes(test, person.id, 'account.unlocked');
-    expect(row!.detail).to.deep.equal({ by: 'support', supportAccountId: staff.id, reason: 'caller passed security questions, ticket 5', counters: 1 });
+    expect(row!.detail).to.deep.equal({ by: 'support', supportAccountId: staff.id, note: 'caller passed security questions, ticket 5', counters: 1 });
     await signIn(test, { email: person.email, password: TEST_PASSWORD }, { params: VTR });
   });
 
@@ -185,7 +185,7 @@ describe('back office: the support desk (find an account, see its state, lift lo
     expect(heading(done)).to.equal('Account disabled');
     expect((await test.idp.services.accounts.findById(person.id))!.status).to.equal('disabled');
     const [row] = await auditTypes(test, person.id, 'account.disabled');
-    expect(row!.detail).to.deep.include({ by: 'support', supportAccountId: staff.id, reason: 'reported by the patient as used by someone else, INC-101' });
+    expect(row!.detail).to.deep.include({ by: 'support', supportAccountId: staff.id, note: 'reported by the patient as used by someone else, INC-101' });
     expect((await outbox(test, person.email, 'account-disabled'))[0]!.body).to.include('has been disabled').and.include('CID2012');
 
     // Everything resting on the patient's sign-ins is gone.
@@ -242,7 +242,7 @@ describe('back office: the support desk (find an account, see its state, lift lo
     expect((await test.idp.services.accounts.findById(person.id))!.status).to.equal('active');
     expect((await outbox(test, person.email, 'account-enabled'))).to.have.length(1);
     const [row] = await auditTypes(test, person.id, 'account.enabled');
-    expect(row!.detail).to.deep.equal({ by: 'support', supportAccountId: staff.id, reason: 'identity confirmed by phone, INC-303' });
+    expect(row!.detail).to.deep.equal({ by: 'support', supportAccountId: staff.id, note: 'identity confirmed by phone, INC-303' });
 
     const signedIn = await signIn(test, { email: person.email, password: TEST_PASSWORD }, { params: VTR });
     const tokens = await test.rp.exchange(signedIn.callbackUrl, signedIn.request);

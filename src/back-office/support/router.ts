@@ -125,9 +125,12 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
     return { reason };
   }
 
-  /** E7: every view of an account is in the audit trail: who (the staff account), whom, why, when. */
+  /**
+   * E7: every view of an account is in the audit trail: who (the staff account), whom, why, when.
+   * The reason is free text, so it goes under `note`, which the audit keeps out of log lines.
+   */
   async function showAccount(ctx: Context, target: Account, reason: string, via: 'search' | 'link'): Promise<void> {
-    await audit.record('back_office.account_viewed', { accountId: me(ctx).account.id, ip: ctx.ip, detail: { subject: target.id, reason, via } });
+    await audit.record('back_office.account_viewed', { accountId: me(ctx).account.id, ip: ctx.ip, detail: { subject: target.id, note: reason, via } });
     const view = await supportAccountView(dataSource, target, await photoIdCases.openCaseFor(target.id));
     page(ctx, 'account', { title: 'Account details', ...accountPageData(view), csrfToken: csrfToken(ctx) });
   }
@@ -161,7 +164,7 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
     }
     const accountId = await findAccountId(dataSource, key);
     // The key itself is not stored: a miss is personal data about someone who may have no account.
-    await audit.record('back_office.account_searched', { accountId: me(ctx).account.id, ip: ctx.ip, detail: { by: key.by, found: Boolean(accountId), reason, ...(accountId ? { subject: accountId } : {}) } });
+    await audit.record('back_office.account_searched', { accountId: me(ctx).account.id, ip: ctx.ip, detail: { by: key.by, found: Boolean(accountId), note: reason, ...(accountId ? { subject: accountId } : {}) } });
     const target = accountId ? await accounts.findById(accountId) : null;
     if (!target) {
       page(ctx, 'find', { title: 'Find an account', errors: [{ field: 'query', text: `No account has this ${KEY_WORDS[key.by]}` }], values, csrfToken: csrfToken(ctx) }, 404);

@@ -9,7 +9,7 @@ import { pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
 import { ageSignIn, csrfOf, outbox, signInToAccount } from '../account/support.js';
-import { TEST_PASSWORD, createAccount, errorSummary, heading } from '../interactions/support.js';
+import { TEST_PASSWORD, addPasskey, createAccount, errorSummary, heading, passkeyOptionsOn, startJourney } from '../interactions/support.js';
 import { auditTypes, findOnDesk, formatNhsNumber, passwordAnswer, signedInReviewer, signedInSupport, testNhsNumber } from './support.js';
 
 const VTR = { vtr: '["P0.Cp.Cd"]' };
@@ -228,6 +228,19 @@ describe('back office: the support desk (find an account, see its state, lift lo
     const after = (await test.idp.services.accounts.findById(person.id))!;
     expect(after.status).to.equal('disabled');
     expect(await test.idp.services.hasher.verify(after.passwordHash, TEST_PASSWORD)).to.equal(true);
+  });
+
+  it('a disabled account\'s passkey gets "Your account has been disabled" too, and signs nothing in', async () => {
+    const person = await createAccount(test);
+    const authenticator = await addPasskey(test, person);
+    await test.idp.db.dataSource.query(`UPDATE account SET status = 'disabled' WHERE id = $1`, [person.id]);
+    const journey = await startJourney(test, { params: { vtr: '["P0.Cp.Cd","P0.Cm"]' } });
+    const page = await journey.browser.submit(journey.page, {}, { actionContains: '/use-passkey' });
+    const answer = await journey.browser.submit(page, { credential: JSON.stringify(authenticator.authenticate(passkeyOptionsOn(page))) });
+    expect(answer.status).to.equal(403);
+    expect(heading(answer)).to.equal('Your account has been disabled');
+    expect(answer.callbackUrl).to.equal(undefined);
+    expect((await auditTypes(test, person.id, 'sign_in.')).map((r) => r.detail.method)).to.deep.equal(['passkey']);
   });
 
   it('re-enabling lets the patient sign in again and emails them; disabling or enabling twice changes nothing more', async () => {

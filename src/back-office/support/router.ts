@@ -253,7 +253,6 @@ function accountPageData(view: SupportAccountView): Record<string, unknown> {
       state: lock.lockedUntil === 'never' ? 'Turned off until the lock is lifted' : lock.lockedUntil ? `Locked until ${nhsDateTime(lock.lockedUntil)}` : 'Not locked',
       failures: String(lock.consecutiveFailures),
     })),
-    anyLocked: locks.some((lock) => lock.lockedUntil !== null || lock.failures > 0),
     openCase: openCase ? { submitted: nhsDateTime(openCase.submittedAt) } : undefined,
     recentEvents: recentEvents.map((event) => ({ type: event.type, at: nhsDateTime(event.at) })),
     created: nhsDateTime(account.createdAt),

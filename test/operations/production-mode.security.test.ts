@@ -48,6 +48,7 @@ describe('A8: no default accounts and no development features in production', ()
       ['SEED_PERSONAS', 'true', /SEED_PERSONAS cannot be enabled in production/],
       ['PERSONA_SECURITY_CODE', '190696', /PERSONA_SECURITY_CODE cannot be set in production/],
       ['DEV_OUTBOX', 'true', /DEV_OUTBOX cannot be enabled in production/],
+      ['DEMO_RP_ENABLED', 'true', /DEMO_RP_ENABLED cannot be enabled in production/],
       ['EMAIL_ADAPTER', 'dev-outbox', /dev-outbox adapter cannot deliver messages in production/],
       ['SMS_ADAPTER', 'dev-outbox', /dev-outbox adapter cannot deliver messages in production/],
       ['DEMOGRAPHICS_SOURCE', 'fake-pds', /DEMOGRAPHICS_SOURCE=fake-pds is for development and testing only/],

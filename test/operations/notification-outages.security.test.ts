@@ -4,7 +4,7 @@ import type { Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { enterDetails, newEmail, startRegistration } from '../interactions/create-account-helpers.js';
 import { createAccount, heading, startJourney, submit, TEST_PASSWORD } from '../interactions/support.js';
-import { makeRetriesDue } from '../notifications/helpers.js';
+import { captureLogs, makeRetriesDue, type LogCapture } from '../notifications/helpers.js';
 import { startFakeNotify, type FakeNotify } from '../notifications/fakes/fake-notify.js';
 
 /**
@@ -23,11 +23,14 @@ interface OutboxState {
 describe('G3 and G4: text message and email provider outages', () => {
   let notify: FakeNotify;
   let test: TestIdp;
+  let logs: LogCapture;
 
   before(async function () {
     this.timeout(60_000);
     notify = await startFakeNotify();
+    logs = captureLogs('warn');
     test = await startTestIdp({
+      logger: logs.logger,
       env: {
         EMAIL_ADAPTER: 'notify',
         SMS_ADAPTER: 'notify',
@@ -158,6 +161,36 @@ describe('G3 and G4: text message and email provider outages', () => {
     expect(heading(next)).to.equal('Enter your mobile phone number');
     const [confirmed]: { email_verified_at: Date | null }[] = await test.idp.db.dataSource.query('SELECT email_verified_at FROM account WHERE id = $1', [account!.id]);
     expect(confirmed!.email_verified_at).to.be.instanceOf(Date);
+  });
+
+  it('G4: a message the provider never takes is abandoned after the retry cap, with an alert, and the person can ask for the code again', async function () {
+    this.timeout(60_000);
+    notify.mode = 'server-error';
+    const email = newEmail();
+    const { journey, page: first } = await startRegistration(test);
+    const page = await enterDetails(journey, first, { email });
+    expect(heading(page)).to.equal('Check your email');
+    for (let attempt = 0; attempt < test.idp.config.notifications.maxAttempts; attempt++) {
+      await makeRetriesDue(test.idp.db.dataSource);
+      await test.idp.services.notifications.deliverDue();
+    }
+    const [abandoned] = await messagesTo(email, 'email-confirmation-code');
+    expect(abandoned).to.include({ status: 'abandoned', attempts: test.idp.config.notifications.maxAttempts, sent_at: null });
+    expect(notify.received.filter((m) => m.to === email)).to.have.length(0);
+    const alerts = logs.lines.filter((line) => line.alert === 'outbox_message_abandoned' && line.messageId === abandoned!.id);
+    expect(alerts, 'an alert names the abandoned message (without the address)').to.have.length(1);
+    expect(JSON.stringify(alerts[0])).not.to.include(email);
+
+    // The provider is back; the person asks for a new code, which is delivered and confirms the address.
+    notify.mode = 'ok';
+    const resent = await journey.browser.submit(page, {}, { actionContains: '/resend' });
+    expect(heading(resent)).to.equal('Check your email');
+    await test.idp.services.notifications.deliverDue();
+    const emails = notify.received.filter((m) => m.to === email);
+    expect(emails, 'the new code, once').to.have.length(1);
+    const code = /\b(\d{6})\b/.exec(emails[0]!.personalisation.body ?? '')?.[1];
+    const next = await submit(journey, resent, { code: code! });
+    expect(heading(next)).to.equal('Enter your mobile phone number');
   });
 
   it('G4: the account and its confirmation email commit together: when the outbox insert fails, no account is left behind', async function () {

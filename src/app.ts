@@ -32,7 +32,7 @@ import { createNotifications } from './notifications/outbox.js';
 import { createDevOutboxRouter } from './notifications/dev-outbox-router.js';
 import { createAccountService } from './accounts/account-service.js';
 import { createPasswordHasher } from './accounts/password-hasher.js';
-import { PERSONAS, seedPersonas } from './accounts/personas.js';
+import { PERSONAS, refusePersonasInProduction, seedPersonas } from './accounts/personas.js';
 import { createAttemptCounters } from './security/attempt-counters.js';
 import { createSecurityCodes } from './security/security-codes.js';
 import { createAudit } from './security/audit.js';
@@ -121,6 +121,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 
+    await refusePersonasInProduction(dataSource, config);
     if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger, hmacKeys: keystore.hmacKeys });
 
     let accepting = true;

@@ -142,6 +142,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (emailAdapter === 'dev-outbox' || smsAdapter === 'dev-outbox') problems.push('the dev-outbox adapter cannot deliver messages in production');
     if (e.SEED_PERSONAS) problems.push('SEED_PERSONAS cannot be enabled in production');
     if (e.PERSONA_SECURITY_CODE) problems.push('PERSONA_SECURITY_CODE cannot be set in production');
+    // The demo service signs real people in to a page that shows their claims (A8: no development features).
+    if (e.DEMO_RP_ENABLED) problems.push('DEMO_RP_ENABLED cannot be enabled in production');
     if (!e.DATABASE_URL) problems.push('DATABASE_URL is required in production (PGlite is for development only)');
     if (!e.KEYSTORE_FILE && !e.KEYSTORE_JSON) problems.push('KEYSTORE_FILE or KEYSTORE_JSON is required in production');
     if (!e.ISSUER.startsWith('https://')) problems.push('ISSUER must use https in production');

@@ -4,7 +4,7 @@ import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { completeSignIn, csrfOf, newBrowser } from '../account/support.js';
 import { TEST_PASSWORD, addAuthenticatorApp, createAccount, heading } from '../interactions/support.js';
-import { auditTypes, createReviewer, evidenceLinks, PHOTO, patientWithCase, signedInReviewer, signInToBackOffice, VIDEO } from './support.js';
+import { auditTypes, createReviewer, evidenceLinks, PHOTO, patientWithCase, signedInReviewer, signInToBackOffice, startNextCheck, VIDEO } from './support.js';
 
 describe('back office: security (E7 access control and review concurrency, E3 evidence serving)', () => {
   let test: TestIdp;
@@ -87,7 +87,7 @@ describe('back office: security (E7 access control and review concurrency, E3 ev
     expect((await test.idp.services.photoIdCases.get(own.caseId))!.status).to.equal('awaiting_review');
     // "Start next check" never offers it.
     await test.idp.db.dataSource.query(`UPDATE identity_check_case SET submitted_at = submitted_at - interval '30 days' WHERE id = $1`, [own.caseId]);
-    const next = await browser.get(`${test.url}/back-office/next`);
+    const next = await startNextCheck(browser, test);
     expect(next.url).to.not.include(own.caseId);
   });
 

@@ -59,6 +59,13 @@ export async function signedInReviewer(test: TestIdp): Promise<{ account: Accoun
   return { account, browser, page };
 }
 
+/** Presses "Start next check" on the queue (a form POST): the case page it leads to, or the queue again when none is left. */
+export async function startNextCheck(browser: Browser, test: TestIdp): Promise<Page> {
+  const queue = await browser.get(`${test.url}/back-office`);
+  const token = /name="_csrf" value="([^"]+)"/.exec(queue.html)?.[1] ?? '';
+  return browser.post(`${test.url}/back-office/next`, { _csrf: token }, { origin: test.url });
+}
+
 /** Evidence link paths on a case page, by kind. */
 export function evidenceLinks(page: Page): { photo: string; video: string } {
   const photo = /<img[^>]*src="([^"]+)"/.exec(page.html)?.[1];

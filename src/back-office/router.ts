@@ -170,7 +170,7 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     const [cases, held] = await Promise.all([queue.waiting(QUEUE_PAGE), queue.held(QUEUE_PAGE)]);
     page(ctx, 'queue', {
       title: 'Identity checks',
-      none: ctx.query.none === '1',
+      noneLeft: ctx.query.none === '1',
       assignmentTime: minutesText(config.backOffice.assignmentSeconds),
       heldCount: held.length,
       cases: cases.map((c) => ({

@@ -244,7 +244,13 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       canRecheck: recheckAvailable,
       recheckAvailable,
       recheckUnavailableWhy: !services.demographics.enabled ? 'carelogin is not connected to the patient register' : 'the account has no NHS number',
-      holdReasons: Object.entries(HOLD_REASONS).map(([value, text]) => ({ value, text, checked: extra.values?.holdReason === value })),
+      // Each radio is described by the error too, so a screen reader hears it on the field (as the decline reasons).
+      holdReasons: Object.entries(HOLD_REASONS).map(([value, text]) => ({
+        value,
+        text,
+        checked: extra.values?.holdReason === value,
+        ...(extra.errors?.some((e) => e.field === 'holdReason') ? { attributes: { 'aria-describedby': 'holdReason-error' } } : {}),
+      })),
       caseId: found.id,
       submitted: nhsDateTime(found.submittedAt),
       document: PHOTO_ID_DOCUMENTS[found.documentType] ?? found.documentType,

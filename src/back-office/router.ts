@@ -229,10 +229,11 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     const decided = found.status !== 'awaiting_review';
     const state = decided ? {} : await queue.stateOf(found.id);
     const recheckAvailable = services.demographics.enabled && Boolean(person?.nhsNumber);
+    const canAct = !decided && !othersAssignment(ctx, state);
     page(ctx, 'case', {
       title: decided ? 'Identity check decided' : 'Check this identity',
       reference: extra.reference,
-      canAct: !decided && !othersAssignment(ctx, state),
+      canAct,
       assignment: state.assignment
         ? { mine: state.assignment.accountId === reviewer.id, by: state.assignment.email, until: nhsTime(state.assignment.lapsesAt), lapsed: state.assignment.lapsed }
         : undefined,
@@ -241,7 +242,7 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
         : undefined,
       recordCheck: state.recordCheck ? recordCheckView(state.recordCheck.check, state.recordCheck.at) : undefined,
       confirmNeeded: needsConfirmation(state.recordCheck?.check),
-      canRecheck: recheckAvailable,
+      canRecheck: recheckAvailable && canAct,
       recheckAvailable,
       recheckUnavailableWhy: !services.demographics.enabled ? 'carelogin is not connected to the patient register' : 'the account has no NHS number',
       // Each radio is described by the error too, so a screen reader hears it on the field (as the decline reasons).
@@ -393,6 +394,9 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     const found = await actionableCase(ctx);
     if (!found) return;
     const reviewer = me(ctx).account;
+    // The result is kept on the case and shapes its Approve, so it is the holder's to ask (read only for others).
+    const assignment = othersAssignment(ctx, await queue.stateOf(found.id));
+    if (assignment) return assignedElsewhere(ctx, found.id, assignment);
     const person = await accounts.findById(found.accountId);
     if (!person?.nhsNumber || !services.demographics.enabled) return redirect(ctx, `/back-office/cases/${found.id}`);
     const { timeoutMs } = config.identityChecks;

@@ -67,7 +67,7 @@ describe('back office: the queue (assignment, the holding list, re-checking the 
     expect(assigned).to.deep.equal([{ caseId: older.caseId }, { caseId: older.caseId, again: true }]);
   });
 
-  it('a case another reviewer is working on opens read only; deciding or holding it gets "Another reviewer is working on this check" (409, CL1040) and changes nothing', async () => {
+  it('a case another reviewer is working on opens read only; deciding, holding or re-checking it gets "Another reviewer is working on this check" (409, CL1040) and changes nothing', async () => {
     const holder = await signedInReviewer(test);
     const other = await signedInReviewer(test);
     await emptyQueue(test);
@@ -81,8 +81,8 @@ describe('back office: the queue (assignment, the holding list, re-checking the 
     const readOnly = await other.browser.get(`${test.url}/back-office/cases/${patient.caseId}`);
     expect(readOnly.status).to.equal(200);
     expect(pageText(readOnly)).to.include(`${holder.account.email} is working on this check until`);
-    expect(readOnly.html).to.not.include('name="decision"').and.not.include('/hold"');
-    for (const [path, fields] of [[`/back-office/cases/${patient.caseId}`, { decision: 'approve' }], [`/back-office/cases/${patient.caseId}`, { decision: 'decline', reason: 'face-mismatch' }], [`/back-office/cases/${patient.caseId}/hold`, { holdReason: 'second-opinion' }]] as const) {
+    expect(readOnly.html).to.not.include('name="decision"').and.not.include('/hold"').and.not.include('/recheck"');
+    for (const [path, fields] of [[`/back-office/cases/${patient.caseId}`, { decision: 'approve' }], [`/back-office/cases/${patient.caseId}`, { decision: 'decline', reason: 'face-mismatch' }], [`/back-office/cases/${patient.caseId}/hold`, { holdReason: 'second-opinion' }], [`/back-office/cases/${patient.caseId}/recheck`, {}]] as const) {
       const refused = await post(other.browser, readOnly, path, fields);
       expect(refused.status, `${path} ${JSON.stringify(fields)}`).to.equal(409);
       expect(heading(refused)).to.equal('Another reviewer is working on this check');
@@ -90,7 +90,9 @@ describe('back office: the queue (assignment, the holding list, re-checking the 
     }
     const still = (await test.idp.services.photoIdCases.get(patient.caseId))!;
     expect(still.status).to.equal('awaiting_review');
-    expect((await auditTypes(test, other.account.id)).filter((r) => r.type === 'back_office.assigned_elsewhere')).to.have.length(3);
+    expect((await auditTypes(test, other.account.id)).filter((r) => r.type === 'back_office.assigned_elsewhere')).to.have.length(4);
+    const [untouched]: Record<string, unknown>[] = await test.idp.db.dataSource.query(`SELECT held_at, record_check FROM identity_check_case WHERE id = $1`, [patient.caseId]);
+    expect(untouched).to.deep.equal({ held_at: null, record_check: null });
 
     // The holder decides as usual.
     const casePage = await holder.browser.get(`${test.url}/back-office/cases/${patient.caseId}`);

@@ -115,7 +115,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
-      demographics: createPatientDemographics(config),
+      demographics: createPatientDemographics(config, logger),
       gpOnline: createGpOnlineRegistration(config),
       photoIdCases: createPhotoIdCases({ dataSource, audit, notifications, assignmentSeconds: config.backOffice.assignmentSeconds }),
       identityProofing: createIdentityProofing({ dataSource, audit }),

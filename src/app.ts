@@ -117,7 +117,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
       demographics: createPatientDemographics(config, logger),
       gpOnline: createGpOnlineRegistration(config),
-      photoIdCases: createPhotoIdCases({ dataSource, audit, notifications }),
+      photoIdCases: createPhotoIdCases({ dataSource, audit, notifications, assignmentSeconds: config.backOffice.assignmentSeconds }),
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 

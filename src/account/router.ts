@@ -5,7 +5,7 @@ import { normaliseEmail } from '../../entities/account.js';
 import { EMAIL_ADDRESS_MESSAGES, emailAddressProblem, isEmailAddress } from '../accounts/email-address.js';
 import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js';
 import { invalidateResetLinks, textPasswordChanged } from '../accounts/password-reset.js';
-import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
+import { createRememberedDevices } from '../accounts/remembered-devices.js';
 import { revokedUpTo, revokeSignIns } from '../accounts/sessions-valid-after.js';
 import { parseUkMobile } from '../accounts/uk-mobile.js';
 import { isUniqueViolation, queryRows } from '../db/sql.js';
@@ -348,19 +348,9 @@ export function createAccountRouter(services: AppServices): Router {
   });
 
   router.post('/sign-out', requireSignIn, forms, checkForm, async (ctx) => {
-    const { account, sessionId } = me(ctx);
-    const logouts = await dataSource.transaction(async (manager) => {
-      const targets = await logoutTargets(manager, account.id, { sessionId });
-      await manager.query(`DELETE FROM oidc_model WHERE model = 'Session' AND id = $1`, [sessionId]);
-      return backchannelLogout.enqueue(manager, account.id, targets);
-    });
-    await backchannelLogout.deliverNow(logouts);
-    clearSessionCookie(ctx);
-    // As NHS login's "Log out": this browser is no longer remembered either (it may be a shared one).
-    const deviceCookie = ctx.cookies.get(deviceCookieName(config.issuer), { signed: false });
-    const device = parseDeviceCookie(deviceCookie);
-    if (device && (await devices.recognise(account.id, deviceCookie))) await devices.removeDevice(account.id, device.id);
-    if (deviceCookie !== undefined) ctx.append('Set-Cookie', deviceCookieHeader(config.issuer, '', 0));
+    const { account } = me(ctx);
+    // As NHS login's "Log out": the session ends at the server, and this browser is no longer remembered.
+    await firstParty.signOut(ctx, me(ctx));
     await audit.record('account.signed_out', { accountId: account.id, ip: ctx.ip });
     redirect(ctx, '/account/signed-out');
   });

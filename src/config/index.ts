@@ -108,6 +108,11 @@ export interface Config {
     /** How long an outside system may take before the person is told to try again later (E2). */
     readonly timeoutMs: number;
   };
+  /** The identity-check back office (docs/back-office.md, decisions D23). */
+  readonly backOffice: {
+    /** How long a case "Start next check" gave a reviewer stays theirs; after that it is back in the queue. */
+    readonly assignmentSeconds: number;
+  };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   readonly shutdownGraceMs: number;
   /** Pause between reporting not-ready and closing the listener, so a load balancer stops sending first. */
@@ -245,6 +250,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       targetAttempts: e.IDENTITY_TARGET_MAX_ATTEMPTS,
       timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,
     },
+    backOffice: { assignmentSeconds: e.BACK_OFFICE_ASSIGNMENT_SECONDS },
     personas: {
       seed: e.SEED_PERSONAS ?? mode !== 'production',
       securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),

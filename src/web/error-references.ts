@@ -22,6 +22,8 @@ export const ERROR_REFERENCES = {
   identityCheckPending: 'CL1030',
   photoIdUploadsThrottled: 'CL1031',
   photoIdUploadTooLarge: 'CL1032',
+  backOfficeAssignedElsewhere: 'CL1040',
+  backOfficeRegisterUnavailable: 'CL1041',
   methodNotAvailable: 'CL1021',
   mobileNumberRequired: 'CL1022',
   mobileChangeHeld: 'CL1023',

@@ -128,7 +128,7 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
         : await get(`Patient?${searchParameters(query)}`);
       const outcome = spineErrorCode(answer.body);
       const facts = { status: answer.status, spineError: outcome, requestId: answer.requestId, by: query.nhsNumber ? 'nhs-number' : 'search' };
-      if (answer.status === 404 || (answer.status === 400 && outcome === 'INVALID_RESOURCE_ID')) {
+      if (noSuchPatient(answer.status, outcome)) {
         log.info(facts, 'PDS has no such patient');
         return { kind: 'not-matched', why: 'no-record' };
       }
@@ -145,9 +145,13 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
       const records = patientsIn(answer.body, now()).filter((record): record is PatientRecord => record !== undefined);
       return tracePatients(records, query);
     } catch (error) {
-      log.warn({ reason: error instanceof PdsCallFailed ? error.message : (error as Error).name, status: error instanceof PdsCallFailed ? error.status : undefined }, 'PDS could not be reached');
-      return { kind: 'unavailable' };
+      return unreachable(error);
     }
+  }
+
+  function unreachable(error: unknown): { kind: 'unavailable' } {
+    log.warn({ reason: error instanceof PdsCallFailed ? error.message : (error as Error).name, status: error instanceof PdsCallFailed ? error.status : undefined }, 'PDS could not be reached');
+    return { kind: 'unavailable' };
   }
 
   async function retrieve(nhsNumber: string): Promise<RetrieveResult> {
@@ -155,7 +159,7 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
       const answer = await get(`Patient/${encodeURIComponent(nhsNumber)}`);
       const outcome = spineErrorCode(answer.body);
       const facts = { status: answer.status, spineError: outcome, requestId: answer.requestId, by: 'retrieve' };
-      if (answer.status === 404 || (answer.status === 400 && outcome === 'INVALID_RESOURCE_ID')) {
+      if (noSuchPatient(answer.status, outcome)) {
         log.info(facts, 'PDS has no such patient');
         return { kind: 'no-record' };
       }
@@ -167,12 +171,16 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
       }
       return { kind: 'found', patient: record };
     } catch (error) {
-      log.warn({ reason: error instanceof PdsCallFailed ? error.message : (error as Error).name, status: error instanceof PdsCallFailed ? error.status : undefined }, 'PDS could not be reached');
-      return { kind: 'unavailable' };
+      return unreachable(error);
     }
   }
 
   return { source: 'pds-fhir', enabled: true, trace, retrieve };
+}
+
+/** PDS's own "no such patient": a miss, unlike every other failure. */
+function noSuchPatient(status: number, spineError: string | undefined): boolean {
+  return status === 404 || (status === 400 && spineError === 'INVALID_RESOURCE_ID');
 }
 
 class PdsCallFailed extends Error {

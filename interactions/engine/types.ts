@@ -34,6 +34,8 @@ export interface JourneyFacts {
   readonly newMobile?: string;
   /** Set when the account is known: it has an authenticator app (Ck). */
   readonly hasAuthenticatorApp?: boolean;
+  /** Set when the account is known: it has unused saved recovery codes (D21), which sign-in offers as a way in without the usual second factor. */
+  readonly hasRecoveryCodes?: boolean;
   /** Set when the account is known: its identity proofing level (step-up compares it with stepUp.level). */
   readonly identityLevel?: ProofingLevel;
   /** Step-up only: the proofing routes (method ids) this instance can run, by configuration. */

@@ -172,3 +172,18 @@ export function createRecoveryCodes(deps: { dataSource: DataSource; hmacKeys: Hm
     },
   };
 }
+
+/**
+ * How many accounts have unused recovery codes hashed under any of `secrets` (by key id). A code
+ * cannot be hashed again without the code itself, so pruning a previous HMAC secret ends those
+ * codes; `keys prune` says how many people that touches (decisions D21).
+ */
+export async function accountsWithRecoveryCodesUnder(dataSource: DataSource, secrets: readonly string[]): Promise<number> {
+  if (secrets.length === 0) return 0;
+  const [row] = await queryRows<{ accounts: number }>(
+    dataSource,
+    'SELECT count(DISTINCT account_id)::int AS accounts FROM recovery_code WHERE used_at IS NULL AND key_id = ANY($1::varchar[])',
+    [secrets.map((secret) => hmacKeyId(secret).toString('hex'))],
+  );
+  return row?.accounts ?? 0;
+}

@@ -2,23 +2,12 @@ import { expect } from 'chai';
 import type { Account } from '../../entities/account.js';
 import { findForm, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { addAuthenticatorApp, createAccount, errorSummary, heading, journeyAmr, startJourney, submit, TEST_PASSWORD, type Journey } from './support.js';
+import { addAuthenticatorApp, codesOn, createAccount, errorSummary, heading, journeyAmr, startJourney, submit, submitStepForm, TEST_PASSWORD, type Journey } from './support.js';
 
 const APP_HEADING = 'Enter the security code from your authenticator app';
 const SMS_HEADING = 'Check your mobile phone';
 const RECOVERY_HEADING = 'Enter a recovery code';
 const USED_HEADING = 'You signed in with a recovery code';
-
-/** The codes a "Save your new recovery codes" page shows, without the spaces. */
-export function codesOn(page: Page): string[] {
-  return [...page.html.matchAll(/<li><code>([0-9A-Z ]+)<\/code><\/li>/g)].map((m) => m[1]!.replace(/ /g, ''));
-}
-
-/** The page's form posting to the step itself (not one of its actions such as /generate). */
-export function submitStepForm(journey: Journey, page: Page, fields: Record<string, string> = {}): Promise<Page> {
-  const withoutActions = page.html.replace(/<form method="post" action="[^"]*\/interaction\/[^/"]+\/[a-z-]+\/[a-z-]+"[\s\S]*?<\/form>/g, '');
-  return journey.browser.submit({ ...page, html: withoutActions }, fields);
-}
 
 /**
  * Signing in with a saved recovery code (decisions D21), over HTTP with a real relying party:

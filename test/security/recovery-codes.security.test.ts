@@ -18,7 +18,7 @@ const INCORRECT = 'The recovery code is not correct, or has already been used. C
  * Saved recovery codes against security-bar B7 (≥64 bits, shown once, stored hashed, used once,
  * racing uses, a new set kills the old, guessing throttled as B2, a replacement offered after use),
  * A7 (a recent sign-in to make them, and the owner told), B3 (parallel guesses never overrun the
- * limit), C5 (CSRF), F4 (never in the logs) and deletion with the account. Decisions D21.
+ * limit), C5 (CSRF), F4 (never in the logs) and deletion with the account (docs/decisions.md, "Recovery codes").
  */
 describe('recovery codes security', function () {
   this.timeout(120_000);

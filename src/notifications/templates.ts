@@ -454,7 +454,7 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
     secret: false,
     purpose: 'The same warning as recovery-code-used, to the verified mobile number.',
     render: ({ left }) => ({
-      body: `Someone signed in to your carelogin account with a recovery code. You have ${codesLeftText(left)} left. If this was not you, reset your password from the carelogin sign in page.`,
+      body: `Someone signed in to your carelogin account with a recovery code (${codesLeftText(left)} left). If this was not you, reset your password on the sign in page.`,
     }),
   },
   'account-deleted': {

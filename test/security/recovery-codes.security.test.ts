@@ -151,7 +151,7 @@ describe('recovery codes security', function () {
     expect(heading(used)).to.equal(USED_HEADING);
     expect(await outbox(test, account.email, 'recovery-code-used')).to.have.length(1);
     const [sms] = await outbox(test, account.mobileNumber!, 'recovery-code-used-sms');
-    expect(sms!.body).to.contain('You have 9 recovery codes left');
+    expect(sms!.body).to.contain('(9 recovery codes left)');
     const audited: { type: string }[] = await test.idp.db.dataSource.query(`SELECT type FROM audit_event WHERE account_id = $1 AND type = 'recovery_code.used'`, [account.id]);
     expect(audited).to.have.length(1);
 

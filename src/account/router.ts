@@ -25,10 +25,10 @@ import { supersedeHeldChange } from '../accounts/mobile-change.js';
 import { addAuthenticatorAppRoutes } from './authenticator-app-routes.js';
 import { addPasskeyRoutes } from './passkey-routes.js';
 import { addRecoveryCodeRoutes, FEW_RECOVERY_CODES } from './recovery-code-routes.js';
+import { REAUTH_WINDOW_SECONDS } from './reauthentication.js';
 import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, redateSession, revokeTokens } from './store.js';
 
-/** Changes to sign-in details need a sign-in no older than this (security-bar "Sessions"; ASVS 7.5.1). */
-export const REAUTH_WINDOW_SECONDS = 15 * 60;
+export { REAUTH_WINDOW_SECONDS };
 
 const FORM_LIMIT = '8kb';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

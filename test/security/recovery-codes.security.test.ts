@@ -244,6 +244,23 @@ describe('recovery codes security', function () {
     await submitStepForm(journey, fresh);
   });
 
+  it('A7: the page after a recovery code makes no new set once the sign-in is older than 15 minutes', async () => {
+    const { account, codes } = await withCodes();
+    const { journey, page } = await atRecoveryStep(account.email);
+    const used = await submit(journey, page, { code: codes[2]! });
+    await test.idp.db.dataSource.query(
+      `UPDATE journey_state SET facts = jsonb_set(facts, '{recoveryCodeUsedAt}', to_jsonb((facts->>'recoveryCodeUsedAt')::bigint - 16 * 60)) WHERE uid = $1`,
+      [journey.uid],
+    );
+    const refused = await journey.browser.submit(used, {}, { actionContains: '/generate' });
+    expect(heading(refused)).to.equal(USED_HEADING);
+    expect(pageText(refused)).to.contain('It is more than 15 minutes since you signed in');
+    expect(codesOn(refused)).to.deep.equal([]);
+    expect(refused.html).to.not.contain('/generate');
+    expect(await codesLeft(account.id)).to.equal(9);
+    expect(await outbox(test, account.email, 'recovery-codes-changed')).to.have.length(1);
+  });
+
   it('F4: no code reaches the logs, through making them in Your account and signing in with one', async () => {
     const { account, secret } = await appAccount();
     const { browser } = await signInToAccount(test, account, { appSecret: secret });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Account } from '../../../entities/account.js';
+import { REAUTH_WINDOW_SECONDS } from '../../../src/account/reauthentication.js';
 import { groupedRecoveryCode } from '../../../src/accounts/recovery-codes.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { defineMethod, type StepContext } from '../types.js';
@@ -12,8 +13,17 @@ import { defineMethod, type StepContext } from '../types.js';
  *
  * "Get new recovery codes" makes the set and shows it in the answer to that POST: the codes are never
  * stored in the clear, in the journey or anywhere else, so they cannot be shown again. "Continue"
- * goes on to the service either way.
+ * goes on to the service either way. A page left open past the re-authentication window (the
+ * interaction lives an hour) no longer makes codes: Your account, after a fresh sign-in, does.
  */
+
+export const STALE_NOTICE = 'It is more than 15 minutes since you signed in, so you cannot get new recovery codes here. Continue, then get them in your account settings';
+
+/** This sign-in used its recovery code within the re-authentication window. */
+function recent(ctx: StepContext): boolean {
+  const usedAt = ctx.facts.recoveryCodeUsedAt;
+  return usedAt !== undefined && Math.floor(Date.now() / 1000) - usedAt <= REAUTH_WINDOW_SECONDS;
+}
 
 const schema = z.object({});
 
@@ -28,9 +38,9 @@ export const newRecoveryCodesMethod = defineMethod({
   schema,
   redisplay: [],
 
-  async present(ctx) {
+  async present(ctx, presentation) {
     const account = accountOf(ctx);
-    return { template: 'recovery-code-used.njk', data: { left: account.recoveryCodesLeft } };
+    return { template: 'recovery-code-used.njk', data: { left: account.recoveryCodesLeft, canGenerate: recent(ctx), notice: presentation.notice } };
   },
 
   async submit() {
@@ -41,6 +51,7 @@ export const newRecoveryCodesMethod = defineMethod({
     /** "Get new recovery codes": every old code dies, the owner is told, and the new ones are shown this once. */
     generate: {
       async run(ctx) {
+        if (!recent(ctx)) return { kind: 'retry', notice: STALE_NOTICE };
         const codes = await ctx.services.recoveryCodes.generate(accountOf(ctx), { ip: ctx.ip });
         return { kind: 'page', view: { template: 'new-recovery-codes.njk', data: { codes: codes.map(groupedRecoveryCode) } } };
       },

@@ -87,7 +87,8 @@ export const recoveryCodeMethod = defineMethod({
     const result = await recoveryCodes.use(account, body.code, { ip: ctx.ip, clientId: ctx.clientId });
     if (result.used) {
       await counters.recordSuccess(key);
-      return { kind: 'event', event: 'used' };
+      // The next page may make a new set while this sign-in is recent (A7), not an hour later.
+      return { kind: 'event', event: 'used', facts: { recoveryCodeUsedAt: Math.floor(Date.now() / 1000) } };
     }
     // Wrong, used before, or from a set since replaced: one answer for all, counted here and against the network.
     await counters.recordIpFailure(ctx.ip);

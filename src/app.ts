@@ -117,7 +117,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
       recoveryCodes: createRecoveryCodes({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
-      demographics: createPatientDemographics(config),
+      demographics: createPatientDemographics(config, logger),
       gpOnline: createGpOnlineRegistration(config),
       photoIdCases: createPhotoIdCases({ dataSource, audit, notifications }),
       identityProofing: createIdentityProofing({ dataSource, audit }),

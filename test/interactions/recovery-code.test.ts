@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { Account } from '../../entities/account.js';
+import { recoveryCodeOffered } from '../../interactions/engine/guards.js';
 import { findForm, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { addAuthenticatorApp, codesOn, createAccount, errorSummary, heading, journeyAmr, startJourney, submit, submitStepForm, TEST_PASSWORD, type Journey } from './support.js';
@@ -8,6 +9,15 @@ const APP_HEADING = 'Enter the security code from your authenticator app';
 const SMS_HEADING = 'Check your mobile phone';
 const RECOVERY_HEADING = 'Enter a recovery code';
 const USED_HEADING = 'You signed in with a recovery code';
+
+describe('recoveryCodeOffered', () => {
+  it('offers a recovery code in sign-in to an account with unused codes, never in a step-up', () => {
+    expect(recoveryCodeOffered({ hasRecoveryCodes: true })).to.equal(true);
+    expect(recoveryCodeOffered({ hasRecoveryCodes: false })).to.equal(false);
+    expect(recoveryCodeOffered({})).to.equal(false);
+    expect(recoveryCodeOffered({ hasRecoveryCodes: true, stepUp: { reason: 'credentials', missing: ['Ck'] } })).to.equal(false);
+  });
+});
 
 /**
  * Signing in with a saved recovery code (decisions D21), over HTTP with a real relying party:

@@ -13,6 +13,7 @@ import { createProvider, ROUTES } from './provider/provider.js';
 import { createBackchannelLogout, createBackchannelLogoutAdapter } from './provider/logout.js';
 import { createAuthenticatorApps } from './accounts/authenticator-app.js';
 import { createPasskeys } from './accounts/passkeys.js';
+import { createRecoveryCodes } from './accounts/recovery-codes.js';
 import { createIdentityProofing } from './accounts/identity-proofing.js';
 import { createPatientDemographics } from './demographics/index.js';
 import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
@@ -115,6 +116,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
+      recoveryCodes: createRecoveryCodes({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       demographics: createPatientDemographics(config, logger),
       gpOnline: createGpOnlineRegistration(config),
       photoIdCases: createPhotoIdCases({ dataSource, audit, notifications, assignmentSeconds: config.backOffice.assignmentSeconds }),

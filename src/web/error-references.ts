@@ -14,6 +14,8 @@ export const ERROR_REFERENCES = {
   securityCodesTurnedOff: 'CL1002',
   authenticatorAppLocked: 'CL1003',
   authenticatorAppTurnedOff: 'CL1004',
+  recoveryCodeLocked: 'CL1033',
+  recoveryCodesTurnedOff: 'CL1034',
   networkThrottled: 'CL1010',
   textsThrottled: 'CL1011',
   identityVerificationRequired: 'CL1020',

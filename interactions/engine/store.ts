@@ -47,6 +47,8 @@ export const journeyFactsSchema = z.object({
   proofingRoutes: z.array(z.enum(['demographics-match', 'gp-linkage', 'photo-id'])).max(3).optional(),
   photoIdDigits: z.string().regex(/^\d{4}$/).optional(),
   hasAuthenticatorApp: z.boolean().optional(),
+  hasRecoveryCodes: z.boolean().optional(),
+  recoveryCodeUsedAt: z.number().int().positive().optional(),
   hasPasskey: z.boolean().optional(),
   passkeyChallenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional(),
   requestedCredentials: z.array(z.array(CREDENTIAL).max(CREDENTIAL_COMPONENTS.length)).max(12).optional(),

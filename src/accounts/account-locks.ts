@@ -24,6 +24,7 @@ export type UnlockedBy = { readonly operator: true } | { readonly supportAccount
 function counterName(key: string, accountId: string): string {
   if (key === lockoutKeys.password(accountId)) return 'password';
   if (key === lockoutKeys.authenticatorApp(accountId)) return 'authenticator app';
+  if (key === lockoutKeys.recoveryCode(accountId)) return 'recovery codes';
   if (key === lockoutKeys.identityCheck(accountId)) return 'identity check';
   if (key === lockoutKeys.photoIdUpload(accountId)) return 'photo ID uploads (per day)';
   const purpose = /^security-code:(.+):[^:]+$/.exec(key)?.[1];

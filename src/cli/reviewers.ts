@@ -1,6 +1,6 @@
 /**
  * Who may use the back office (docs/back-office.md):
- *   npm run reviewers -- list [--role reviewer|support]
+ *   npm run reviewers -- list [--role reviewer|support]   (each account, how they sign in, a reviewer's checks assigned)
  *   npm run reviewers -- add --email <address> --reason "<why, for the audit trail>" [--role reviewer|support]
  *   npm run reviewers -- remove --email <address> --reason "<why>" [--role reviewer|support]
  * `add` gives an existing carelogin account back_office_role 'reviewer' (identity checks) or, with
@@ -45,16 +45,25 @@ export function parseReviewersArgs(argv: readonly string[]): ReviewersArgs {
   return { command, email: values.email, reason: values.reason.trim().slice(0, 200), role: role ?? 'reviewer' };
 }
 
-/** One line per reviewer, saying whether they can sign in to the back office yet. */
+/**
+ * One line per reviewer, saying whether they can sign in to the back office yet, then a line for each
+ * check assigned to them ("Start next check") that is not decided or on hold.
+ */
 export function reviewerLine(reviewer: Reviewer): string {
   const methods = [reviewer.hasAuthenticatorApp ? 'authenticator app' : undefined, reviewer.passkeys > 0 ? `${reviewer.passkeys} passkey(s)` : undefined].filter(Boolean);
-  return `  ${reviewer.email} (${reviewer.role}): ${methods.length > 0 ? methods.join(', ') : 'no authenticator app or passkey yet (cannot sign in to the back office)'}`;
+  const lines = [`  ${reviewer.email} (${reviewer.role}): ${methods.length > 0 ? methods.join(', ') : 'no authenticator app or passkey yet (cannot sign in to the back office)'}`];
+  // Only reviewers take checks; the support desk has none to list.
+  if (reviewer.role === 'reviewer' && reviewer.assignments.length === 0) lines.push('    no checks in progress');
+  for (const a of reviewer.assignments) {
+    lines.push(`    check ${a.caseId}: assigned ${a.since.toISOString()}, ${a.lapsed ? `time ran out ${a.lapsesAt.toISOString()} (back in the queue)` : `until ${a.lapsesAt.toISOString()}`}`);
+  }
+  return lines.join('\n');
 }
 
 export function runReviewersCli(argv: readonly string[]): Promise<number> {
-  return runDatabaseCommand(argv, parseReviewersArgs, (error) => error instanceof ReviewersUsageError, async (args, dataSource, logger) => {
+  return runDatabaseCommand(argv, parseReviewersArgs, (error) => error instanceof ReviewersUsageError, async (args, dataSource, logger, config) => {
     if (args.command === 'list') {
-      const reviewers = await listReviewers(dataSource, args.role);
+      const reviewers = await listReviewers(dataSource, config.backOffice.assignmentSeconds, args.role);
       process.stdout.write(reviewers.length === 0 ? `No account has ${args.role ? `the ${args.role} role` : 'a back-office role'}.\n` : `${reviewers.map(reviewerLine).join('\n')}\n`);
       return 0;
     }

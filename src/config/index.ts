@@ -108,6 +108,11 @@ export interface Config {
     /** How long an outside system may take before the person is told to try again later (E2). */
     readonly timeoutMs: number;
   };
+  /** The identity-check back office (docs/back-office.md, decisions D23). */
+  readonly backOffice: {
+    /** How long a case "Start next check" gave a reviewer stays theirs; after that it is back in the queue. */
+    readonly assignmentSeconds: number;
+  };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   readonly shutdownGraceMs: number;
   /** Pause between reporting not-ready and closing the listener, so a load balancer stops sending first. */
@@ -142,6 +147,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (emailAdapter === 'dev-outbox' || smsAdapter === 'dev-outbox') problems.push('the dev-outbox adapter cannot deliver messages in production');
     if (e.SEED_PERSONAS) problems.push('SEED_PERSONAS cannot be enabled in production');
     if (e.PERSONA_SECURITY_CODE) problems.push('PERSONA_SECURITY_CODE cannot be set in production');
+    // The demo service signs real people in to a page that shows their claims (A8: no development features).
+    if (e.DEMO_RP_ENABLED) problems.push('DEMO_RP_ENABLED cannot be enabled in production');
     if (!e.DATABASE_URL) problems.push('DATABASE_URL is required in production (PGlite is for development only)');
     if (!e.KEYSTORE_FILE && !e.KEYSTORE_JSON) problems.push('KEYSTORE_FILE or KEYSTORE_JSON is required in production');
     if (!e.ISSUER.startsWith('https://')) problems.push('ISSUER must use https in production');
@@ -243,6 +250,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       targetAttempts: e.IDENTITY_TARGET_MAX_ATTEMPTS,
       timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,
     },
+    backOffice: { assignmentSeconds: e.BACK_OFFICE_ASSIGNMENT_SECONDS },
     personas: {
       seed: e.SEED_PERSONAS ?? mode !== 'production',
       securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),

@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tracePatients } from './fake-pds.js';
-import type { PatientDemographics, PatientRecord, TraceQuery, TraceResult } from './patient-demographics.js';
+import type { PatientDemographics, PatientRecord, RetrieveResult, TraceQuery, TraceResult } from './patient-demographics.js';
 
 /**
  * NHS England's Personal Demographics Service through its FHIR R4 API, in application-restricted
@@ -17,6 +17,8 @@ import type { PatientDemographics, PatientRecord, TraceQuery, TraceResult } from
  * - a trace with an NHS number reads `Patient/{nhs-number}`; without one it searches by family name,
  *   given name, date of birth (`eq`) and postcode with `_exact-match=true`, which in this mode
  *   returns a single unique match or none, or `TOO_MANY_MATCHES`;
+ * - the back office's re-check (`retrieve`) reads `Patient/{nhs-number}` and returns the record as it
+ *   is, a death included; a restricted record (no address) is `unavailable` to it, never "no record";
  * - whatever PDS returns is then judged by the same rules as the fake register (`tracePatients`):
  *   exact names after normalisation, date of birth and current home postcode, no recorded death.
  *   A restricted record (no address in the answer) therefore never matches online.
@@ -126,7 +128,7 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
         : await get(`Patient?${searchParameters(query)}`);
       const outcome = spineErrorCode(answer.body);
       const facts = { status: answer.status, spineError: outcome, requestId: answer.requestId, by: query.nhsNumber ? 'nhs-number' : 'search' };
-      if (answer.status === 404 || (answer.status === 400 && outcome === 'INVALID_RESOURCE_ID')) {
+      if (noSuchPatient(answer.status, outcome)) {
         log.info(facts, 'PDS has no such patient');
         return { kind: 'not-matched', why: 'no-record' };
       }
@@ -143,12 +145,42 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
       const records = patientsIn(answer.body, now()).filter((record): record is PatientRecord => record !== undefined);
       return tracePatients(records, query);
     } catch (error) {
-      log.warn({ reason: error instanceof PdsCallFailed ? error.message : (error as Error).name, status: error instanceof PdsCallFailed ? error.status : undefined }, 'PDS could not be reached');
-      return { kind: 'unavailable' };
+      return unreachable(error);
     }
   }
 
-  return { source: 'pds-fhir', enabled: true, trace };
+  function unreachable(error: unknown): { kind: 'unavailable' } {
+    log.warn({ reason: error instanceof PdsCallFailed ? error.message : (error as Error).name, status: error instanceof PdsCallFailed ? error.status : undefined }, 'PDS could not be reached');
+    return { kind: 'unavailable' };
+  }
+
+  async function retrieve(nhsNumber: string): Promise<RetrieveResult> {
+    try {
+      const answer = await get(`Patient/${encodeURIComponent(nhsNumber)}`);
+      const outcome = spineErrorCode(answer.body);
+      const facts = { status: answer.status, spineError: outcome, requestId: answer.requestId, by: 'retrieve' };
+      if (noSuchPatient(answer.status, outcome)) {
+        log.info(facts, 'PDS has no such patient');
+        return { kind: 'no-record' };
+      }
+      const [record] = answer.status === 200 && answer.body ? patientsIn(answer.body, now()) : [];
+      if (!record) {
+        // Down, refusing us, or a record without the details a comparison needs (restricted): nothing to show.
+        log.warn(facts, 'PDS could not answer a retrieval');
+        return { kind: 'unavailable' };
+      }
+      return { kind: 'found', patient: record };
+    } catch (error) {
+      return unreachable(error);
+    }
+  }
+
+  return { source: 'pds-fhir', enabled: true, trace, retrieve };
+}
+
+/** PDS's own "no such patient": a miss, unlike every other failure. */
+function noSuchPatient(status: number, spineError: string | undefined): boolean {
+  return status === 404 || (status === 400 && spineError === 'INVALID_RESOURCE_ID');
 }
 
 class PdsCallFailed extends Error {

@@ -56,6 +56,14 @@ describe('back office: the support desk (find an account, see its state, lift lo
     expect(heading(await reviewer.browser.get(`${test.url}/back-office`))).to.equal('Identity checks');
   });
 
+  it('support staff see who they are signed in as and can sign out (C4), after which the desk asks them to sign in', async () => {
+    const { account, browser, page } = await signedInSupport(test);
+    expect(pageText(page)).to.include(`Signed in as ${account.email}`);
+    const out = await browser.submit(page, {}, { actionContains: '/back-office/sign-out' });
+    expect(heading(out)).to.equal('You have signed out');
+    expect((await browser.get(`${test.url}/back-office/accounts`)).url).to.include('/interaction/');
+  });
+
   it('finds an account by its email address (any case), its NHS number (with spaces) and its account ID, and shows its state', async () => {
     const { account: staff, browser } = await signedInSupport(test);
     const person = await patient();

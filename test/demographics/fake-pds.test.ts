@@ -75,6 +75,17 @@ describe('fake patient register (PDS stand-in)', () => {
     expect(createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'none' }), silentLogger)).to.include({ source: 'none', enabled: false });
     const down = createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'unavailable' }), silentLogger);
     expect(await down.trace({ nhsNumber: REID.nhsNumber, birthdate: REID.birthdate, postcode: REID.postcode })).to.deep.equal({ kind: 'unavailable' });
+    expect(await down.retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'unavailable' });
+    expect(await createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'none' }), silentLogger).retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'unavailable' });
+  });
+
+  it('retrieves the record under an NHS number whatever it says, a death included (the back office\'s re-check), and says when there is none', async () => {
+    const register = createPatientDemographics(loadConfig({}), silentLogger);
+    expect(await register.retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'found', patient: REID });
+    const deceased = FAKE_PDS_PATIENTS.find((p) => p.deceased)!;
+    expect(await register.retrieve(deceased.nhsNumber)).to.deep.equal({ kind: 'found', patient: deceased });
+    const p5 = PERSONAS.find((p) => p.key === 'p5')!;
+    expect(await register.retrieve(p5.nhsNumber!)).to.deep.equal({ kind: 'no-record' });
   });
 });
 

@@ -116,6 +116,20 @@ describe('PDS FHIR adapter (DEMOGRAPHICS_SOURCE=pds-fhir) against an HTTP stand-
     for (const typed of [REID.nhsNumber, 'Jordan', REID.birthdate, REID.postcode]) expect(text).to.not.include(typed);
   });
 
+  it('retrieves the record under an NHS number as PDS holds it, a death included (the back office\'s re-check); no record, down or too slow are told apart', async () => {
+    expect(await register.retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'found', patient: REID });
+    expect(await register.retrieve(ELLIS.nhsNumber)).to.deep.equal({ kind: 'found', patient: ELLIS });
+    expect(fhirRequests().map((r) => r.url)).to.deep.equal([`/personal-demographics/FHIR/R4/Patient/${REID.nhsNumber}`, `/personal-demographics/FHIR/R4/Patient/${ELLIS.nhsNumber}`]);
+    expect(await register.retrieve('9434765919')).to.deep.equal({ kind: 'no-record' });
+    pds.mode = 'down';
+    expect(await register.retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'unavailable' });
+    pds.mode = 'silent';
+    const started = Date.now();
+    expect(await client({ timeoutMs: 300 }).retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'unavailable' });
+    expect(Date.now() - started).to.be.below(2000);
+    expect(logs.text()).to.not.include(REID.nhsNumber);
+  });
+
   it('never matches a restricted record, whose answer has no address', () => {
     const restricted = { ...toFhirPatient(REID), address: undefined };
     expect(toPatientRecord(restricted as never, Date.now())).to.equal(undefined);

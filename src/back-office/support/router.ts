@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import type { Account } from '../../../entities/account.js';
-import { REAUTH_WINDOW_SECONDS } from '../../account/router.js';
+import { REAUTH_WINDOW_SECONDS } from '../../account/reauthentication.js';
 import { liftLocks } from '../../accounts/account-locks.js';
 import { disableAccount, enableAccount } from '../../accounts/account-status.js';
 import { formatNhsNumber } from '../../accounts/nhs-number.js';
@@ -52,7 +52,10 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
   function page(ctx: Context, template: string, data: Record<string, unknown> = {}, status = 200): void {
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = renderer.render(`back-office/support/${template}.njk`, { ...data, cspNonce: ctx.state.cspNonce });
+    // The back office's header: who is signed in, and "Sign out" (a form with this session's token).
+    const staff = ctx.state.supportStaff as FirstPartySignedIn | undefined;
+    const header = staff ? { reviewerEmail: staff.account.email, signOutToken: csrf.token(staff.binding) } : {};
+    ctx.body = renderer.render(`back-office/support/${template}.njk`, { ...header, ...data, cspNonce: ctx.state.cspNonce });
   }
 
   function redirect(ctx: Context, location: string): void {

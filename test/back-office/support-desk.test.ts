@@ -138,11 +138,11 @@ describe('back office: the support desk (find an account, see its state, lift lo
     const ask = await browser.get(`${test.url}/back-office/accounts/${person.id}`);
     expect(heading(ask)).to.equal('Why are you opening this account?');
     expect(pageText(ask)).to.not.include(person.email);
-    const noReason = await browser.submit(ask, { reason: '' });
+    const noReason = await browser.submit(ask, { reason: '' }, { actionContains: `/back-office/accounts/${person.id}` });
     expect(noReason.status).to.equal(400);
     expect(errorSummary(noReason)).to.deep.equal(['Enter a reason or ticket number']);
     expect(pageText(noReason)).to.not.include(person.email);
-    const shown = await browser.submit(ask, { reason: 'follow-up, ticket 9' });
+    const shown = await browser.submit(ask, { reason: 'follow-up, ticket 9' }, { actionContains: `/back-office/accounts/${person.id}` });
     expect(heading(shown)).to.equal('Account details');
     expect(pageText(shown)).to.include(person.email);
     expect((await auditTypes(test, staff.id)).filter((r) => r.type === 'back_office.account_viewed').map((r) => r.detail)).to.deep.equal([{ subject: person.id, note: 'follow-up, ticket 9', via: 'link' }]);
@@ -157,12 +157,12 @@ describe('back office: the support desk (find an account, see its state, lift lo
     expect((await test.idp.services.counters.status(lockoutKeys.password(person.id))).locked).to.equal(true);
     const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/unlock`);
     expect(heading(form)).to.equal('Lift the locks on this account');
-    const noReason = await browser.submit(form, { reason: '' });
+    const noReason = await browser.submit(form, { reason: '' }, { actionContains: '/back-office/accounts/' });
     expect(noReason.status).to.equal(400);
     expect(errorSummary(noReason)).to.deep.equal(['Enter a reason or ticket number']);
     expect((await test.idp.services.counters.status(lockoutKeys.password(person.id))).locked).to.equal(true);
 
-    const done = await browser.submit(form, { reason: 'caller passed security questions, ticket 5' });
+    const done = await browser.submit(form, { reason: 'caller passed security questions, ticket 5' }, { actionContains: '/back-office/accounts/' });
     expect(done.status).to.equal(200);
     expect(heading(done)).to.equal('Locks lifted');
     expect(pageText(done)).to.include('We cleared 1 counter');
@@ -184,11 +184,11 @@ describe('back office: the support desk (find an account, see its state, lift lo
 
     const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/disable`);
     expect(heading(form)).to.equal('Disable this account');
-    const noReason = await browser.submit(form, { reason: '' });
+    const noReason = await browser.submit(form, { reason: '' }, { actionContains: '/back-office/accounts/' });
     expect(noReason.status).to.equal(400);
     expect((await test.idp.services.accounts.findById(person.id))!.status).to.equal('active');
 
-    const done = await browser.submit(form, { reason: 'reported by the patient as used by someone else, INC-101' });
+    const done = await browser.submit(form, { reason: 'reported by the patient as used by someone else, INC-101' }, { actionContains: '/back-office/accounts/' });
     expect(done.status).to.equal(200);
     expect(heading(done)).to.equal('Account disabled');
     expect((await test.idp.services.accounts.findById(person.id))!.status).to.equal('disabled');
@@ -277,7 +277,7 @@ describe('back office: the support desk (find an account, see its state, lift lo
     const person = await patient();
     const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/disable`);
     await ageSignIn(test, staff.id);
-    const stale = await browser.submit(form, { reason: 'INC-404' });
+    const stale = await browser.submit(form, { reason: 'INC-404' }, { actionContains: '/back-office/accounts/' });
     expect(stale.url).to.include('/interaction/');
     expect((await test.idp.services.accounts.findById(person.id))!.status).to.equal('active');
   });

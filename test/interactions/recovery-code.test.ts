@@ -219,4 +219,16 @@ describe('sign-in with a recovery code', function () {
     const done = await finish(journey, await journey.browser.submit(stale, {}, { actionContains: '/skip' }));
     expect((await test.rp.exchange(done.callbackUrl!, journey.request)).claims()).to.include({ vot: 'P0.Cp' });
   });
+  it('offers a recovery code on the page that says the app step is locked, and the code still signs the person in', async () => {
+    const { account, codes } = await codesAccount();
+    const { journey, page } = await toSecondFactor(account.email, '["P0.Cp.Ck","P0.Cp"]');
+    let current = page;
+    for (let i = 0; i < test.idp.config.limits.securityCodeAttempts; i++) current = await submitStepForm(journey, current, { code: '000000' });
+    expect(current.status).to.equal(429);
+    expect(heading(current)).to.equal('You entered the wrong security code too many times');
+    const recovery = await journey.browser.submit(current, {}, { actionContains: '/use-recovery-code' });
+    expect(heading(recovery)).to.equal(RECOVERY_HEADING);
+    const used = await submit(journey, recovery, { code: codes[0]! });
+    expect(heading(used)).to.equal(USED_HEADING);
+  });
 });

@@ -393,7 +393,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     async uploadsAt(details, request, stepId) {
       const { journey, record } = await ensure(details, request);
       if (stepId !== record.step) return undefined;
-      return methodAt(journey, record.step)?.uploads;
+      return methodAt(journey, record.step)?.uploads?.(services.config);
     },
 
     async act(details, request, stepId, actionName) {

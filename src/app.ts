@@ -17,6 +17,7 @@ import { createIdentityProofing } from './accounts/identity-proofing.js';
 import { createPatientDemographics } from './demographics/index.js';
 import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
 import { createPhotoIdCases } from './photo-id/cases.js';
+import { createPhotoDecoder } from './photo-id/images.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
 import { createMobileChanges } from './accounts/mobile-change.js';
 import { purgeUnconfirmedAccounts } from './accounts/registration.js';
@@ -118,6 +119,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       demographics: createPatientDemographics(config),
       gpOnline: createGpOnlineRegistration(config),
       photoIdCases: createPhotoIdCases({ dataSource, audit, notifications }),
+      photoDecoder: createPhotoDecoder(config.identityChecks.photoIdLimits),
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 

@@ -20,6 +20,7 @@ import type { IdentityProofing } from './accounts/identity-proofing.js';
 import type { PatientDemographics } from './demographics/patient-demographics.js';
 import type { GpOnlineRegistration } from './gp-online/gp-online-registration.js';
 import type { PhotoIdCases } from './photo-id/cases.js';
+import type { PhotoDecoder } from './photo-id/images.js';
 
 /** Everything request handlers need, built once by the composition root (src/app.ts). */
 export interface AppServices {
@@ -53,6 +54,8 @@ export interface AppServices {
   readonly gpOnline: GpOnlineRegistration;
   /** P9 by photo ID and video: cases the back office reviews (src/photo-id, src/back-office). */
   readonly photoIdCases: PhotoIdCases;
+  /** Decodes and re-encodes uploaded photos in workers, a bounded number at once (E4). */
+  readonly photoDecoder: PhotoDecoder;
   /** Records an identity check's outcome on the account (level and the register's details). */
   readonly identityProofing: IdentityProofing;
 }

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { STORED_PHOTO_LONG_SIDE, createPhotoDecoder } from '../../src/photo-id/images.js';
 
 describe('the stored photo', function () {
   this.timeout(60_000);
   const decoder = createPhotoDecoder({ photoMaxBytes: 10 * 1024 * 1024, photoMaxPixels: 50_000_000, concurrentDecodes: 1 });
 
-  async function stored(width: number, height: number, format: 'jpeg' | 'png'): Promise<sharp.Metadata> {
+  async function stored(width: number, height: number, format: 'jpeg' | 'png'): Promise<Metadata> {
     const image = sharp({ create: { width, height, channels: 3, background: '#5a7d9a' } });
     const result = await decoder.reencode(await (format === 'jpeg' ? image.jpeg() : image.png()).toBuffer());
     if (result.kind !== 'ok') throw new Error(`refused: ${result.reason}`);

@@ -1,0 +1,87 @@
+import type { DataSource } from 'typeorm';
+import { queryRows } from '../db/sql.js';
+import type { Audit } from '../security/audit.js';
+
+/**
+ * Photo ID evidence is kept only while it is needed (security-bar H3, decisions D22): once a case
+ * has been decided (approved or declined) for `retentionDays`, its photo and video bytes are
+ * deleted. The case row, the evidence rows' SHA-256 and size, and the audit trail stay, so what
+ * was decided, by whom, on what (by hash) is still on record. Cases awaiting review keep theirs.
+ */
+export interface EvidenceRetention {
+  readonly retentionDays: number;
+  /**
+   * Deletes the evidence of every case decided at least `retentionDays` before `now`, in batches,
+   * each batch in one transaction with an audit row per case (`identity.evidence_deleted`). Safe to
+   * run on several instances at once: each item is deleted, and audited, exactly once.
+   */
+  purge(now?: Date): Promise<{ readonly cases: number; readonly items: number }>;
+  /** How many cases `purge` would clear now, without deleting anything. */
+  due(now?: Date): Promise<number>;
+  /** When a case's evidence was deleted, or null while it is kept. */
+  deletedOn(caseId: string): Promise<Date | null>;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+/** Cases per transaction: each frees up to ~60 MB of bytes, so batches stay short. */
+const BATCH_CASES = 50;
+const DECIDED = `c.status IN ('approved', 'declined')`;
+
+export function createEvidenceRetention(deps: { dataSource: DataSource; audit: Audit; retentionDays: number }): EvidenceRetention {
+  const { dataSource, audit, retentionDays } = deps;
+  const cutoff = (now: Date): Date => new Date(now.getTime() - retentionDays * DAY_MS);
+
+  return {
+    retentionDays,
+
+    async purge(now = new Date()) {
+      let cases = 0;
+      let items = 0;
+      for (;;) {
+        const batch = await dataSource.transaction(async (manager) => {
+          // Driven by the partial index of evidence still kept; rows another instance holds are skipped.
+          const rows = await queryRows<{ case_id: string; account_id: string; kinds: string[] }>(
+            manager,
+            `WITH due_cases AS (
+               SELECT DISTINCT e.case_id FROM identity_evidence e JOIN identity_check_case c ON c.id = e.case_id
+               WHERE e.deleted_at IS NULL AND ${DECIDED} AND c.decided_at <= $1
+               LIMIT $2
+             ), locked AS (
+               SELECT e.id FROM identity_evidence e WHERE e.case_id IN (SELECT case_id FROM due_cases) AND e.deleted_at IS NULL
+               FOR UPDATE SKIP LOCKED
+             ), gone AS (
+               UPDATE identity_evidence e SET content = NULL, deleted_at = $3 FROM locked WHERE e.id = locked.id
+               RETURNING e.case_id, e.kind
+             )
+             SELECT gone.case_id, c.account_id, array_agg(gone.kind::text ORDER BY gone.kind) AS kinds
+             FROM gone JOIN identity_check_case c ON c.id = gone.case_id
+             GROUP BY gone.case_id, c.account_id`,
+            [cutoff(now), BATCH_CASES, now],
+          );
+          for (const row of rows) {
+            await audit.record('identity.evidence_deleted', { accountId: row.account_id, detail: { caseId: row.case_id, kinds: row.kinds, retentionDays } }, manager);
+          }
+          return rows;
+        });
+        cases += batch.length;
+        items += batch.reduce((sum, row) => sum + row.kinds.length, 0);
+        if (batch.length === 0) return { cases, items };
+      }
+    },
+
+    async due(now = new Date()) {
+      const [row] = await queryRows<{ n: number }>(
+        dataSource,
+        `SELECT count(DISTINCT e.case_id)::int AS n FROM identity_evidence e JOIN identity_check_case c ON c.id = e.case_id
+         WHERE e.deleted_at IS NULL AND ${DECIDED} AND c.decided_at <= $1`,
+        [cutoff(now)],
+      );
+      return row?.n ?? 0;
+    },
+
+    async deletedOn(caseId) {
+      const [row] = await queryRows<{ deleted_at: Date | null }>(dataSource, `SELECT max(deleted_at) AS deleted_at FROM identity_evidence WHERE case_id = $1`, [caseId]);
+      return row?.deleted_at ? new Date(row.deleted_at) : null;
+    },
+  };
+}

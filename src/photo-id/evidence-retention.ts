@@ -26,6 +26,8 @@ const DAY_MS = 24 * 3600 * 1000;
 /** Cases per transaction: each frees up to ~60 MB of bytes, so batches stay short. */
 const BATCH_CASES = 50;
 const DECIDED = `c.status IN ('approved', 'declined')`;
+/** The decision time to the millisecond, as JavaScript dates (and so callers' clocks) see it; PostgreSQL keeps microseconds. */
+const DECIDED_BY = `date_trunc('milliseconds', c.decided_at)`;
 
 export function createEvidenceRetention(deps: { dataSource: DataSource; audit: Audit; retentionDays: number }): EvidenceRetention {
   const { dataSource, audit, retentionDays } = deps;
@@ -44,7 +46,7 @@ export function createEvidenceRetention(deps: { dataSource: DataSource; audit: A
             manager,
             `WITH due_cases AS (
                SELECT DISTINCT e.case_id FROM identity_evidence e JOIN identity_check_case c ON c.id = e.case_id
-               WHERE e.deleted_at IS NULL AND ${DECIDED} AND c.decided_at <= $1
+               WHERE e.deleted_at IS NULL AND ${DECIDED} AND ${DECIDED_BY} <= $1
                LIMIT $2
              ), locked AS (
                SELECT e.id FROM identity_evidence e WHERE e.case_id IN (SELECT case_id FROM due_cases) AND e.deleted_at IS NULL
@@ -73,7 +75,7 @@ export function createEvidenceRetention(deps: { dataSource: DataSource; audit: A
       const [row] = await queryRows<{ n: number }>(
         dataSource,
         `SELECT count(DISTINCT e.case_id)::int AS n FROM identity_evidence e JOIN identity_check_case c ON c.id = e.case_id
-         WHERE e.deleted_at IS NULL AND ${DECIDED} AND c.decided_at <= $1`,
+         WHERE e.deleted_at IS NULL AND ${DECIDED} AND ${DECIDED_BY} <= $1`,
         [cutoff(now)],
       );
       return row?.n ?? 0;

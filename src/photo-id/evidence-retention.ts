@@ -41,23 +41,23 @@ export function createEvidenceRetention(deps: { dataSource: DataSource; audit: A
       let items = 0;
       for (;;) {
         const batch = await dataSource.transaction(async (manager) => {
-          // Driven by the partial index of evidence still kept; rows another instance holds are skipped.
+          // Cases, not evidence rows, are locked (skipping those another instance holds), so a case's
+          // photo and video go together, in one audit row; the evidence still kept is found by its partial index.
           const rows = await queryRows<{ case_id: string; account_id: string; kinds: string[] }>(
             manager,
             `WITH due_cases AS (
-               SELECT DISTINCT e.case_id FROM identity_evidence e JOIN identity_check_case c ON c.id = e.case_id
-               WHERE e.deleted_at IS NULL AND ${DECIDED} AND ${DECIDED_BY} <= $1
+               SELECT c.id, c.account_id FROM identity_check_case c
+               WHERE c.id IN (SELECT e.case_id FROM identity_evidence e WHERE e.deleted_at IS NULL) AND ${DECIDED} AND ${DECIDED_BY} <= $1
                LIMIT $2
-             ), locked AS (
-               SELECT e.id FROM identity_evidence e WHERE e.case_id IN (SELECT case_id FROM due_cases) AND e.deleted_at IS NULL
-               FOR UPDATE SKIP LOCKED
+               FOR UPDATE OF c SKIP LOCKED
              ), gone AS (
-               UPDATE identity_evidence e SET content = NULL, deleted_at = $3 FROM locked WHERE e.id = locked.id
+               UPDATE identity_evidence e SET content = NULL, deleted_at = $3 FROM due_cases d
+               WHERE e.case_id = d.id AND e.deleted_at IS NULL
                RETURNING e.case_id, e.kind
              )
-             SELECT gone.case_id, c.account_id, array_agg(gone.kind::text ORDER BY gone.kind) AS kinds
-             FROM gone JOIN identity_check_case c ON c.id = gone.case_id
-             GROUP BY gone.case_id, c.account_id`,
+             SELECT gone.case_id, d.account_id, array_agg(gone.kind::text ORDER BY gone.kind) AS kinds
+             FROM gone JOIN due_cases d ON d.id = gone.case_id
+             GROUP BY gone.case_id, d.account_id`,
             [cutoff(now), BATCH_CASES, now],
           );
           for (const row of rows) {

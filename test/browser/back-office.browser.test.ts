@@ -1,8 +1,9 @@
 /**
  * The back office in a real browser: the seeded reviewer persona signs in with its password and a
  * code from its authenticator app (the documented fixed key), starts the next identity check, sees
- * the photo, tries to decline without a reason (the error), then approves. Every page is
- * screenshotted and scanned with axe-core (WCAG 2.2 A/AA).
+ * the photo, tries to decline without a reason (the error), then approves; once the evidence is past
+ * its retention the case says when it was deleted. Every page is screenshotted and scanned with
+ * axe-core (WCAG 2.2 A/AA).
  */
 import { expect } from 'chai';
 import { generate } from 'otplib';
@@ -57,7 +58,16 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
     expect((await test.idp.services.accounts.findById(patient.id))!.proofingLevel).to.equal('P9');
     expect((await latestOutboxMessage(test.url, p5.email, 'identity-check-outcome')).body).to.include('confirmed who you are');
 
-    expect(record.scanned).to.deep.equal(['back-office-queue', 'back-office-case', 'back-office-case-error', 'back-office-approved']);
+    // Past the retention period (a clock 30 days on) the case page says when the evidence was deleted.
+    const decidedAt = (await test.idp.services.photoIdCases.get(submitted.caseId))!.decidedAt!;
+    await test.idp.services.evidenceRetention.purge(new Date(decidedAt.getTime() + 30 * 24 * 3600 * 1000));
+    await page.goto(`${test.url}/back-office/cases/${submitted.caseId}`);
+    await expectPage(page, 'Identity check decided');
+    expect(await page.getByText(/Evidence deleted on \d{1,2} \w+ \d{4}/).count()).to.equal(1);
+    expect(await page.locator('img, video').count()).to.equal(0);
+    await record.check(page, 'back-office-evidence-deleted');
+
+    expect(record.scanned).to.deep.equal(['back-office-queue', 'back-office-case', 'back-office-case-error', 'back-office-approved', 'back-office-evidence-deleted']);
     expect(errors, 'no page errors').to.deep.equal([]);
   });
 });

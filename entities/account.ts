@@ -96,6 +96,17 @@ export class Account {
   authenticatorLastStep!: number | null;
 
   /**
+   * Saved recovery codes (entities/recovery-code.ts): how many of the current set are unused, kept
+   * with the account so a sign-in knows whether to offer them without another query, and when the
+   * set was made (null: none). Changed only in the transactions that change recovery_code rows.
+   */
+  @Column({ name: 'recovery_codes_left', type: 'integer', default: 0 })
+  recoveryCodesLeft!: number;
+
+  @Column({ name: 'recovery_codes_created_at', type: 'timestamptz', nullable: true })
+  recoveryCodesCreatedAt!: Date | null;
+
+  /**
    * The security stamp: set by "sign out everywhere", a password change and a password reset. Only a
    * sign-in in a later second than this counts (src/accounts/sessions-valid-after.ts).
    */

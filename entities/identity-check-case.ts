@@ -11,12 +11,19 @@ export type CaseStatus = (typeof CASE_STATUSES)[number];
 @Entity({ name: 'identity_check_case' })
 @Index('ix_identity_check_case_queue', ['status', 'submittedAt'])
 @Index('ix_identity_check_case_account', ['accountId'])
+// A reviewer's own assignment ("Start next check" again, npm run reviewers -- list).
+@Index('ix_identity_check_case_assigned', ['assignedTo'], { where: 'assigned_to IS NOT NULL' })
 // One case awaiting review per account: a retried or double submission cannot make a second (E8).
 @Index('identity_check_case_one_open', ['accountId'], { unique: true, where: "status = 'awaiting_review'" })
 @Check('identity_check_case_status', "status IN ('awaiting_review', 'approved', 'declined')")
 // Decided exactly when it has a decision, by someone, with a reason.
 @Check('identity_check_case_decided', "(status = 'awaiting_review') = (decided_at IS NULL) AND (decided_at IS NULL) = (reviewer_account_id IS NULL) AND (decided_at IS NULL) = (decision_reason IS NULL)")
 @Check('identity_check_case_digits', "spoken_digits ~ '^[0-9]{4}$'")
+// The back office's queue (D23): assigned to one reviewer, or on hold, only while awaiting review, never both.
+@Check('identity_check_case_assigned', "(assigned_to IS NULL) = (assigned_at IS NULL)")
+@Check('identity_check_case_held', "(held_at IS NULL) = (held_by IS NULL) AND (held_at IS NULL) = (hold_reason IS NULL)")
+@Check('identity_check_case_queue_state', "(status = 'awaiting_review' OR (assigned_to IS NULL AND held_at IS NULL)) AND (assigned_to IS NULL OR held_at IS NULL)")
+@Check('identity_check_case_record_check', "(record_checked_at IS NULL) = (record_check IS NULL)")
 export class IdentityCheckCase {
   @PrimaryColumn('uuid')
   id!: string;
@@ -56,4 +63,31 @@ export class IdentityCheckCase {
   /** Free text for the audit trail (a ticket number, say); never shown to the person. */
   @Column({ name: 'decision_note', type: 'varchar', length: 500, nullable: true })
   decisionNote!: string | null;
+
+  /** The reviewer working the case ("Start next check"); lapses after BACK_OFFICE_ASSIGNMENT_SECONDS. */
+  @Column({ name: 'assigned_to', type: 'uuid', nullable: true })
+  assignedTo!: string | null;
+
+  @Column({ name: 'assigned_at', type: 'timestamptz', nullable: true })
+  assignedAt!: Date | null;
+
+  /** On the holding list since, by whom, why (a HOLD_REASONS code) and a note for other reviewers. */
+  @Column({ name: 'held_at', type: 'timestamptz', nullable: true })
+  heldAt!: Date | null;
+
+  @Column({ name: 'held_by', type: 'uuid', nullable: true })
+  heldBy!: string | null;
+
+  @Column({ name: 'hold_reason', type: 'varchar', length: 40, nullable: true })
+  holdReason!: string | null;
+
+  @Column({ name: 'hold_note', type: 'varchar', length: 500, nullable: true })
+  holdNote!: string | null;
+
+  /** The last re-check of the NHS record from the back office: what matched (RecordCheck), never the record itself. */
+  @Column({ name: 'record_checked_at', type: 'timestamptz', nullable: true })
+  recordCheckedAt!: Date | null;
+
+  @Column({ name: 'record_check', type: 'jsonb', nullable: true })
+  recordCheck!: Record<string, boolean> | null;
 }

@@ -9,11 +9,12 @@ import { MobileChange } from './mobile-change.js';
 import { OidcModel } from './oidc-model.js';
 import { OutboxMessage } from './outbox-message.js';
 import { Passkey } from './passkey.js';
+import { RecoveryCode } from './recovery-code.js';
 import { PasswordResetToken } from './password-reset-token.js';
 import { RememberedDevice } from './remembered-device.js';
 import { SecurityCode } from './security-code.js';
 
-export { Account, AttemptCounter, AuditEvent, ClientUserMetadata, IdentityCheckCase, IdentityEvidence, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RememberedDevice, SecurityCode };
+export { Account, AttemptCounter, AuditEvent, ClientUserMetadata, IdentityCheckCase, IdentityEvidence, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RecoveryCode, RememberedDevice, SecurityCode };
 export { normaliseEmail, type ProofingLevel } from './account.js';
 
-export const ENTITIES = [Account, AttemptCounter, AuditEvent, ClientUserMetadata, IdentityCheckCase, IdentityEvidence, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RememberedDevice, SecurityCode];
+export const ENTITIES = [Account, AttemptCounter, AuditEvent, ClientUserMetadata, IdentityCheckCase, IdentityEvidence, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RecoveryCode, RememberedDevice, SecurityCode];

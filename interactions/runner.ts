@@ -438,12 +438,13 @@ function withoutEmail(facts: JourneyFacts): JourneyFacts {
 }
 
 /** What guards need to know about the account, refreshed whenever the journey learns or re-reads it. */
-export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'hasAuthenticatorApp' | 'identityLevel'> {
+export function accountFacts(account: Account): Pick<JourneyFacts, 'hasVerifiedMobile' | 'hasVerifiedEmail' | 'hasAuthenticatorApp' | 'hasRecoveryCodes' | 'identityLevel'> {
   return {
     identityLevel: account.proofingLevel,
     hasVerifiedMobile: Boolean(account.mobileNumber && account.mobileVerifiedAt),
     hasVerifiedEmail: account.emailVerifiedAt !== null,
     hasAuthenticatorApp: account.authenticatorAddedAt !== null,
+    hasRecoveryCodes: account.recoveryCodesLeft > 0,
   };
 }
 

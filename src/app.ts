@@ -13,6 +13,7 @@ import { createProvider, ROUTES } from './provider/provider.js';
 import { createBackchannelLogout, createBackchannelLogoutAdapter } from './provider/logout.js';
 import { createAuthenticatorApps } from './accounts/authenticator-app.js';
 import { createPasskeys } from './accounts/passkeys.js';
+import { createRecoveryCodes } from './accounts/recovery-codes.js';
 import { createIdentityProofing } from './accounts/identity-proofing.js';
 import { createPatientDemographics } from './demographics/index.js';
 import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
@@ -34,7 +35,7 @@ import { createNotifications } from './notifications/outbox.js';
 import { createDevOutboxRouter } from './notifications/dev-outbox-router.js';
 import { createAccountService } from './accounts/account-service.js';
 import { createPasswordHasher } from './accounts/password-hasher.js';
-import { PERSONAS, seedPersonas } from './accounts/personas.js';
+import { PERSONAS, refusePersonasInProduction, seedPersonas } from './accounts/personas.js';
 import { createAttemptCounters } from './security/attempt-counters.js';
 import { createSecurityCodes } from './security/security-codes.js';
 import { createAudit } from './security/audit.js';
@@ -117,14 +118,16 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       mobileChanges: createMobileChanges({ config, dataSource, notifications, audit, counters, backchannelLogout }),
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
-      demographics: createPatientDemographics(config),
+      recoveryCodes: createRecoveryCodes({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
+      demographics: createPatientDemographics(config, logger),
       gpOnline: createGpOnlineRegistration(config),
-      photoIdCases: createPhotoIdCases({ dataSource, audit, notifications }),
+      photoIdCases: createPhotoIdCases({ dataSource, audit, notifications, assignmentSeconds: config.backOffice.assignmentSeconds }),
       photoDecoder: createPhotoDecoder(config.identityChecks.photoIdLimits),
       evidenceRetention: createEvidenceRetention({ dataSource, audit, retentionDays: config.identityChecks.photoIdEvidenceRetentionDays }),
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 
+    await refusePersonasInProduction(dataSource, config);
     if (config.personas.seed) await seedPersonas({ dataSource, hasher, config, logger, hmacKeys: keystore.hmacKeys });
 
     let accepting = true;

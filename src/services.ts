@@ -1,5 +1,6 @@
 import type { AuthenticatorApps } from './accounts/authenticator-app.js';
 import type { Passkeys } from './accounts/passkeys.js';
+import type { RecoveryCodes } from './accounts/recovery-codes.js';
 import type { DataSource } from 'typeorm';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.js';
@@ -49,6 +50,8 @@ export interface AppServices {
   readonly authenticatorApps: AuthenticatorApps;
   /** Passkeys (WebAuthn, Cm): made in Your account, used to sign in without a password. */
   readonly passkeys: Passkeys;
+  /** Saved recovery codes (B7, D21): made in Your account, each used once to sign in when the usual second factor is lost. */
+  readonly recoveryCodes: RecoveryCodes;
   /** The patient register identity checks trace details against (DEMOGRAPHICS_SOURCE). */
   readonly demographics: PatientDemographics;
   /** GP online services (IM1): registration details that prove identity at P9 (GP_ONLINE_SOURCE). */

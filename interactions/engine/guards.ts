@@ -17,6 +17,15 @@ export function textMessageCompletes(facts: JourneyFacts): boolean {
 }
 
 /**
+ * "Use a recovery code" is offered: the account has unused codes and this is a sign-in. A recovery
+ * code proves no credential of its own (D21: the login reports Cp alone), so it can never complete
+ * a step-up, which exists to add a credential the session lacks.
+ */
+export function recoveryCodeOffered(facts: JourneyFacts): boolean {
+  return facts.hasRecoveryCodes === true && facts.stepUp === undefined;
+}
+
+/**
  * Step-up: the identity level is settled, so what is left is credentials: the service's vector was
  * missing only credentials from the start, or identity checks have since raised the account to it.
  */

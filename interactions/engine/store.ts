@@ -48,6 +48,8 @@ export const journeyFactsSchema = z.object({
   photoIdCaseAwaitingReview: z.boolean().optional(),
   photoIdDigits: z.string().regex(/^\d{4}$/).optional(),
   hasAuthenticatorApp: z.boolean().optional(),
+  hasRecoveryCodes: z.boolean().optional(),
+  recoveryCodeUsedAt: z.number().int().positive().optional(),
   hasPasskey: z.boolean().optional(),
   passkeyChallenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional(),
   requestedCredentials: z.array(z.array(CREDENTIAL).max(CREDENTIAL_COMPONENTS.length)).max(12).optional(),

@@ -34,6 +34,10 @@ export interface JourneyFacts {
   readonly newMobile?: string;
   /** Set when the account is known: it has an authenticator app (Ck). */
   readonly hasAuthenticatorApp?: boolean;
+  /** When this sign-in's recovery code was used (epoch seconds): a new set may be made on the next page within the re-authentication window (A7). */
+  readonly recoveryCodeUsedAt?: number;
+  /** Set when the account is known: it has unused saved recovery codes (D21), which sign-in offers as a way in without the usual second factor. */
+  readonly hasRecoveryCodes?: boolean;
   /** Set when the account is known: its identity proofing level (step-up compares it with stepUp.level). */
   readonly identityLevel?: ProofingLevel;
   /** Step-up only: the proofing routes (method ids) this instance can run, by configuration. */

@@ -3,7 +3,7 @@ import { changeMobileSteps } from './change-mobile.js';
 
 /**
  * Signing in (oidc-provider prompt `login`): email address, password, then a code from the account's
- * authenticator app or a security code to its verified mobile. An account with no verified mobile adds one (a code texted to it
+ * authenticator app or a security code to its verified mobile, or a saved recovery code (which proves no second factor, D21). An account with no verified mobile adds one (a code texted to it
  * proves it) before it can finish: a login never claims a second factor it did not check.
  */
 export const signInJourney = defineJourney({
@@ -30,13 +30,30 @@ export const signInJourney = defineJourney({
     // message step, which the method offers only when a code by text would do for the service.
     'enter-authenticator-code': {
       method: 'authenticator-code',
-      on: { verified: { to: 'signed-in' }, textMessageRequested: { to: 'enter-security-code' }, deviceRemembered: { to: 'enter-security-code' } },
+      on: {
+        verified: { to: 'signed-in' },
+        textMessageRequested: { to: 'enter-security-code' },
+        deviceRemembered: { to: 'enter-security-code' },
+        recoveryCodeRequested: { to: 'enter-recovery-code' },
+      },
     },
     // A remembered device also ends here with `verified` (amr remembered_device, Cd) without a page.
     'enter-security-code': {
       method: 'sms-code',
-      on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' }, authenticatorAppRequested: { to: 'enter-authenticator-code' } },
+      on: {
+        verified: { to: 'signed-in' },
+        mobileUnavailable: { to: 'change-mobile-confirm-email' },
+        authenticatorAppRequested: { to: 'enter-authenticator-code' },
+        recoveryCodeRequested: { to: 'enter-recovery-code' },
+      },
     },
+    // "Use a recovery code" (D21), offered to an account with unused codes. A recovery code proves no
+    // credential: the login reports Cp alone, and the next page offers a new set (NIST §4.2.1.1).
+    'enter-recovery-code': {
+      method: 'recovery-code',
+      on: { used: { to: 'recovery-code-used' }, authenticatorAppRequested: { to: 'enter-authenticator-code' }, textMessageRequested: { to: 'enter-security-code' } },
+    },
+    'recovery-code-used': { method: 'new-recovery-codes', on: { continued: { to: 'signed-in' } } },
     ...changeMobileSteps('signed-in'),
     // No verified mobile (NHS login help 002 §2.2): add one and prove it with a code, then sign in.
     // An account whose registration was never confirmed confirms its email address first.

@@ -56,6 +56,8 @@ export const stepUpJourney = defineJourney({
         // Offered only when a code by text meets a vector asked for (textMessageCompletes).
         textMessageRequested: { to: 'enter-security-code' },
         deviceRemembered: { to: 'enter-security-code' },
+        // Never offered here (recoveryCodeOffered): a recovery code adds no credential, so it cannot complete a step-up.
+        recoveryCodeRequested: { to: 'method-not-available' },
       },
     },
     'use-passkey': { method: 'passkey', on: { verified: { to: 'signed-in' } } },
@@ -94,7 +96,13 @@ export const stepUpJourney = defineJourney({
     },
     'enter-security-code': {
       method: 'sms-code',
-      on: { verified: { to: 'signed-in' }, mobileUnavailable: { to: 'change-mobile-confirm-email' }, authenticatorAppRequested: { to: 'enter-authenticator-code' } },
+      on: {
+        verified: { to: 'signed-in' },
+        mobileUnavailable: { to: 'change-mobile-confirm-email' },
+        authenticatorAppRequested: { to: 'enter-authenticator-code' },
+        // As on the app step: never offered in a step-up.
+        recoveryCodeRequested: { to: 'method-not-available' },
+      },
     },
     ...changeMobileSteps('mobile-change-held'),
     'mobile-change-held': {

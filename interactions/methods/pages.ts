@@ -5,6 +5,7 @@ import type { View } from './types.js';
 const LOCKED_REFERENCES = {
   'security-code': { locked: ERROR_REFERENCES.securityCodeLocked, off: ERROR_REFERENCES.securityCodesTurnedOff },
   'authenticator-app': { locked: ERROR_REFERENCES.authenticatorAppLocked, off: ERROR_REFERENCES.authenticatorAppTurnedOff },
+  'recovery-code': { locked: ERROR_REFERENCES.recoveryCodeLocked, off: ERROR_REFERENCES.recoveryCodesTurnedOff },
 } as const;
 
 /** Pages several methods show when a person has to wait. Copy lives in the templates. */
@@ -21,7 +22,7 @@ export function tooManyRequestsView(retryAfterSeconds: number, reason: 'attempts
 }
 
 /** A step locked after too many wrong answers (X8), or disabled at the hard cap (no time ends that). */
-export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' | 'authenticator-app'; canUseTextMessage?: boolean }): View {
+export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' | 'authenticator-app' | 'recovery-code'; canUseTextMessage?: boolean }): View {
   return {
     template: 'locked.njk',
     data: {

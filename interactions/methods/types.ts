@@ -16,7 +16,7 @@ import type { Amr, JourneyFacts, JourneyId } from '../engine/types.js';
  */
 
 /** What a method may use. Narrower than AppServices: no provider, no renderer, no CSRF. */
-export type MethodServices = Pick<AppServices, 'config' | 'dataSource' | 'accounts' | 'hasher' | 'counters' | 'codes' | 'audit' | 'notifications' | 'digest' | 'mobileChanges' | 'authenticatorApps' | 'passkeys' | 'demographics' | 'gpOnline' | 'identityProofing' | 'photoIdCases' | 'photoDecoder'>;
+export type MethodServices = Pick<AppServices, 'config' | 'dataSource' | 'accounts' | 'hasher' | 'counters' | 'codes' | 'audit' | 'notifications' | 'digest' | 'mobileChanges' | 'authenticatorApps' | 'passkeys' | 'recoveryCodes' | 'demographics' | 'gpOnline' | 'identityProofing' | 'photoIdCases' | 'photoDecoder'>;
 
 /** A page to render: a template in interactions/views and the data it needs. */
 export interface View {

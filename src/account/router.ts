@@ -5,7 +5,7 @@ import { normaliseEmail } from '../../entities/account.js';
 import { EMAIL_ADDRESS_MESSAGES, emailAddressProblem, isEmailAddress } from '../accounts/email-address.js';
 import { checkPassword, PASSWORD_MESSAGES } from '../accounts/password-policy.js';
 import { invalidateResetLinks, textPasswordChanged } from '../accounts/password-reset.js';
-import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
+import { createRememberedDevices } from '../accounts/remembered-devices.js';
 import { revokedUpTo, revokeSignIns } from '../accounts/sessions-valid-after.js';
 import { parseUkMobile } from '../accounts/uk-mobile.js';
 import { isUniqueViolation, queryRows } from '../db/sql.js';
@@ -24,10 +24,11 @@ import { logoutTargets } from '../provider/logout.js';
 import { supersedeHeldChange } from '../accounts/mobile-change.js';
 import { addAuthenticatorAppRoutes } from './authenticator-app-routes.js';
 import { addPasskeyRoutes } from './passkey-routes.js';
+import { addRecoveryCodeRoutes, FEW_RECOVERY_CODES } from './recovery-code-routes.js';
+import { REAUTH_WINDOW_SECONDS } from './reauthentication.js';
 import { deleteAccountRows, deleteSessions, endSession, grantBelongsTo, listGrants, listSessions, redateSession, revokeTokens } from './store.js';
 
-/** Changes to sign-in details need a sign-in no older than this (security-bar "Sessions"; ASVS 7.5.1). */
-export const REAUTH_WINDOW_SECONDS = 15 * 60;
+export { REAUTH_WINDOW_SECONDS };
 
 const FORM_LIMIT = '8kb';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -49,6 +50,7 @@ const DONE_MESSAGES: Record<string, string> = {
   'authenticator-app-removed': 'Your authenticator app has been removed. We will send security codes to your mobile phone instead.',
   passkey: 'Your passkey has been created. You can use it to sign in.',
   'passkey-removed': 'The passkey has been removed. It can no longer be used to sign in.',
+  'recovery-codes-turned-off': 'Your recovery codes have been turned off. None of them can be used to sign in.',
 };
 
 /** Why the account area sends the browser to /authorize (kept in the round trip's cookie). */
@@ -271,6 +273,7 @@ export function createAccountRouter(services: AppServices): Router {
       // Turned off at the hard cap (X8): it works again only once set up again.
       authenticatorOff: account.authenticatorAddedAt !== null && (await counters.status(lockoutKeys.authenticatorApp(account.id))).disabled,
       passkeyCount: await services.passkeys.count(account.id),
+      recoveryCodes: account.recoveryCodesCreatedAt ? { left: account.recoveryCodesLeft, few: account.recoveryCodesLeft <= FEW_RECOVERY_CODES } : undefined,
       devices: await devices.listDevices(account.id),
       sessions: (await listSessions(dataSource, account.id, revokedUpTo(account.sessionsValidAfter))).map((b) => ({ ...b, current: b.uid === me(ctx).sessionUid })),
       services: connected,
@@ -348,19 +351,9 @@ export function createAccountRouter(services: AppServices): Router {
   });
 
   router.post('/sign-out', requireSignIn, forms, checkForm, async (ctx) => {
-    const { account, sessionId } = me(ctx);
-    const logouts = await dataSource.transaction(async (manager) => {
-      const targets = await logoutTargets(manager, account.id, { sessionId });
-      await manager.query(`DELETE FROM oidc_model WHERE model = 'Session' AND id = $1`, [sessionId]);
-      return backchannelLogout.enqueue(manager, account.id, targets);
-    });
-    await backchannelLogout.deliverNow(logouts);
-    clearSessionCookie(ctx);
-    // As NHS login's "Log out": this browser is no longer remembered either (it may be a shared one).
-    const deviceCookie = ctx.cookies.get(deviceCookieName(config.issuer), { signed: false });
-    const device = parseDeviceCookie(deviceCookie);
-    if (device && (await devices.recognise(account.id, deviceCookie))) await devices.removeDevice(account.id, device.id);
-    if (deviceCookie !== undefined) ctx.append('Set-Cookie', deviceCookieHeader(config.issuer, '', 0));
+    const { account } = me(ctx);
+    // As NHS login's "Log out": the session ends at the server, and this browser is no longer remembered.
+    await firstParty.signOut(ctx, me(ctx));
     await audit.record('account.signed_out', { accountId: account.id, ip: ctx.ip });
     redirect(ctx, '/account/signed-out');
   });
@@ -626,6 +619,7 @@ export function createAccountRouter(services: AppServices): Router {
   const kit = { requireSignIn, forms, checkForm, recentlySignedIn, page, redirect, me, csrfToken, formBody };
   addAuthenticatorAppRoutes(router, services, kit);
   addPasskeyRoutes(router, services, kit);
+  addRecoveryCodeRoutes(router, services, kit);
   return router;
 }
 

@@ -141,6 +141,7 @@ export async function deleteAccountRows(manager: EntityManager, accountId: strin
   await manager.query(`DELETE FROM password_reset_token WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM mobile_change WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM passkey WHERE account_id = $1`, [accountId]);
+  await manager.query(`DELETE FROM recovery_code WHERE account_id = $1`, [accountId]);
   // Photo ID and video go with the account; the decision stays in the audit trail.
   await manager.query(`DELETE FROM identity_evidence WHERE case_id IN (SELECT id FROM identity_check_case WHERE account_id = $1)`, [accountId]);
   await manager.query(`DELETE FROM identity_check_case WHERE account_id = $1`, [accountId]);
@@ -151,11 +152,12 @@ export async function deleteAccountRows(manager: EntityManager, accountId: strin
     await manager.query(`DELETE FROM journey_state WHERE lower(facts->>'email') = $1`, [held.email_normalised]);
   }
   // Lockout counters by account id (password, every code step) and the registration email count by address.
-  await manager.query(`DELETE FROM attempt_counter WHERE key = $1 OR key LIKE $2 OR key = $3 OR key = $4`, [
+  await manager.query(`DELETE FROM attempt_counter WHERE key = $1 OR key LIKE $2 OR key = $3 OR key = $4 OR key = $5`, [
     lockoutKeys.password(accountId),
     lockoutKeys.securityCode(accountId, '%'),
     held ? registrationEmailKey(digest, held.email_normalised) : null,
     lockoutKeys.authenticatorApp(accountId),
+    lockoutKeys.recoveryCode(accountId),
   ]);
   await manager.query(`UPDATE outbox_message SET account_id = NULL WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM account WHERE id = $1`, [accountId]);

@@ -199,6 +199,20 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
 }
 
 /**
+ * Production refuses to start on a database holding persona accounts (security-bar A8: no default
+ * accounts). Their passwords, and the reviewer's authenticator key, are published in
+ * docs/personas.md, so a database once used in development must not carry them into production.
+ */
+export async function refusePersonasInProduction(dataSource: DataSource, config: Config): Promise<void> {
+  if (config.mode !== 'production') return;
+  const rows: { n: string | number }[] = await dataSource.query('SELECT count(*) AS n FROM account WHERE test_persona IS NOT NULL');
+  const count = Number(rows[0]?.n ?? 0);
+  if (count > 0) {
+    throw new ConfigError(`this database holds ${count} test persona account(s), whose credentials are published; delete them (DELETE FROM account WHERE test_persona IS NOT NULL) before running in production`);
+  }
+}
+
+/**
  * The reviewer persona: reset to its documented values like the others, with the reviewer role and
  * its fixed authenticator app. An app already holding the fixed key is kept as it is (across restarts,
  * as for the other personas), so the step it last accepted still refuses a replayed code.

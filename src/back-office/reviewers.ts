@@ -9,15 +9,37 @@ export interface Reviewer {
   /** Whether the reviewer can sign in to the back office at all (an authenticator app or a passkey). */
   readonly hasAuthenticatorApp: boolean;
   readonly passkeys: number;
+  /** Cases assigned to them by "Start next check" and not yet decided or put on hold, oldest first (D23). */
+  readonly assignments: readonly ReviewerAssignment[];
 }
 
-export async function listReviewers(dataSource: DataSource): Promise<Reviewer[]> {
-  const rows = await queryRows<{ email: string; app: boolean; passkeys: string | number }>(
+export interface ReviewerAssignment {
+  readonly caseId: string;
+  readonly since: Date;
+  readonly lapsesAt: Date;
+  /** Past its time: back in the queue for anyone, though still theirs until someone takes it. */
+  readonly lapsed: boolean;
+}
+
+export async function listReviewers(dataSource: DataSource, assignmentSeconds: number): Promise<Reviewer[]> {
+  const rows = await queryRows<{ id: string; email: string; app: boolean; passkeys: string | number }>(
     dataSource,
-    `SELECT a.email, a.authenticator_secret IS NOT NULL AS app, (SELECT count(*) FROM passkey p WHERE p.account_id = a.id) AS passkeys
+    `SELECT a.id, a.email, a.authenticator_secret IS NOT NULL AS app, (SELECT count(*) FROM passkey p WHERE p.account_id = a.id) AS passkeys
        FROM account a WHERE a.back_office_role = 'reviewer' ORDER BY a.email_normalised`,
   );
-  return rows.map((r) => ({ email: r.email, hasAuthenticatorApp: Boolean(r.app), passkeys: Number(r.passkeys) }));
+  const assigned = await queryRows<{ assigned_to: string; id: string; assigned_at: Date; lapses_at: Date; lapsed: boolean }>(
+    dataSource,
+    `SELECT c.assigned_to, c.id, c.assigned_at, c.assigned_at + $1::int * interval '1 second' AS lapses_at, c.assigned_at <= now() - $1::int * interval '1 second' AS lapsed
+       FROM identity_check_case c JOIN account a ON a.id = c.assigned_to
+      WHERE c.assigned_to IS NOT NULL AND a.back_office_role = 'reviewer' ORDER BY c.assigned_at, c.id`,
+    [assignmentSeconds],
+  );
+  return rows.map((r) => ({
+    email: r.email,
+    hasAuthenticatorApp: Boolean(r.app),
+    passkeys: Number(r.passkeys),
+    assignments: assigned.filter((a) => a.assigned_to === r.id).map((a) => ({ caseId: a.id, since: new Date(a.assigned_at), lapsesAt: new Date(a.lapses_at), lapsed: Boolean(a.lapsed) })),
+  }));
 }
 
 export type RoleChange = 'changed' | 'unchanged' | 'no-account';

@@ -3,16 +3,20 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import { REAUTH_WINDOW_SECONDS } from '../account/router.js';
 import { identitySummary } from '../account/identity.js';
-import { CsrfError, NotFoundError } from '../errors.js';
+import { CsrfError, NotFoundError, OutsideSystemTimeoutError } from '../errors.js';
 import { DECLINE_REASONS, PHOTO_ID_DOCUMENTS, type CaseDetail, type DeclineReason } from '../photo-id/cases.js';
 import { isCrossSiteRequest } from '../security/csrf.js';
 import type { HmacKeys } from '../security/hmac-key-ring.js';
 import type { AppServices } from '../services.js';
-import { nhsDate, nhsDateTime } from '../web/dates.js';
+import { nhsDate, nhsDateTime, nhsTime } from '../web/dates.js';
 import { minutesText } from '../web/durations.js';
+import { ERROR_REFERENCES } from '../web/error-references.js';
 import { createFirstPartySignIn, type FirstPartySignedIn } from '../web/first-party-sign-in.js';
 import type { FieldError } from '../web/renderer.js';
+import { withTimeout } from '../with-timeout.js';
+import { createCaseQueue, HOLD_REASONS, type Assignment, type HoldReason, type QueueState } from './case-queue.js';
 import { createEvidenceLinks, type EvidenceKind } from './evidence-links.js';
+import { compareRecord, needsConfirmation, type RecordCheck } from './record-check.js';
 import { BACK_OFFICE_CLIENT, BACK_OFFICE_VECTORS } from './internal-client.js';
 
 const FORM_LIMIT = '8kb';
@@ -20,6 +24,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NOTE_MAX = 500;
 /** How many cases the queue page lists (the oldest; "Start next check" always takes the oldest). */
 const QUEUE_PAGE = 100;
+
+/** What the re-check of the NHS record says, for the reviewer, when something is not as it was. */
+const REGISTER_UNAVAILABLE = 'The NHS record could not be checked: the patient register did not answer. Nothing has been decided. Try again in a few minutes';
+const CONFIRM_RECORD = 'Confirm that you have seen what the NHS record says, or do not approve this check';
 
 /** The groups of DECLINE_REASONS as the form shows them, in order. */
 const REASON_GROUPS: readonly { readonly group: string; readonly legend: string }[] = [
@@ -44,9 +52,10 @@ export const EVIDENCE_CSP = "default-src 'none'; sandbox";
  * password and an authenticator app or with a passkey (E7). See docs/back-office.md.
  */
 export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys): Router {
-  const { renderer, csrf, config, audit, accounts, photoIdCases } = services;
+  const { renderer, csrf, config, audit, accounts, photoIdCases, dataSource } = services;
   const expectedOrigin = new URL(config.issuer).origin;
   const links = createEvidenceLinks(hmacKeys);
+  const queue = createCaseQueue({ dataSource, audit, assignmentSeconds: config.backOffice.assignmentSeconds });
   const firstParty = createFirstPartySignIn(services, { client: BACK_OFFICE_CLIENT, vectors: BACK_OFFICE_VECTORS, cookieName: 'carelogin-back-office-signin', bindingPrefix: 'back-office' });
   const router = new Router({ prefix: '/back-office' });
   const forms = bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT, encoding: 'utf-8' });
@@ -54,7 +63,10 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
   function page(ctx: Context, template: string, data: Record<string, unknown> = {}, status = 200): void {
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = renderer.render(`back-office/${template}.njk`, { ...data, cspNonce: ctx.state.cspNonce });
+    // A signed-in reviewer's header says who they are and has "Sign out" (a form with this session's token).
+    const reviewer = ctx.state.reviewer as FirstPartySignedIn | undefined;
+    const header = reviewer ? { reviewerEmail: reviewer.account.email, signOutToken: csrf.token(reviewer.binding) } : {};
+    ctx.body = renderer.render(`back-office/${template}.njk`, { ...header, ...data, cspNonce: ctx.state.cspNonce });
   }
 
   function redirect(ctx: Context, location: string): void {
@@ -147,27 +159,54 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     redirect(ctx, safeReturn(returnTo));
   });
 
-  // The queue: cases awaiting review, oldest first.
+  /** "You" or the reviewer's email address: who is working on a case. */
+  function who(ctx: Context, accountId: string, email: string): string {
+    return accountId === me(ctx).account.id ? 'You' : email;
+  }
+
+  // The queue: cases awaiting review and not on hold, oldest first, with who is working on each.
   router.get('/', requireReviewer('page'), async (ctx) => {
     const now = Date.now();
-    const cases = await photoIdCases.queue(QUEUE_PAGE);
+    const [cases, held] = await Promise.all([queue.waiting(QUEUE_PAGE), queue.held(QUEUE_PAGE)]);
     page(ctx, 'queue', {
       title: 'Identity checks',
-      none: ctx.query.none === '1',
+      noneLeft: ctx.query.none === '1',
+      assignmentTime: minutesText(config.backOffice.assignmentSeconds),
+      heldCount: held.length,
       cases: cases.map((c) => ({
         id: c.id,
         waiting: waitingText(now - c.submittedAt.getTime()),
         submitted: nhsDateTime(c.submittedAt),
         document: PHOTO_ID_DOCUMENTS[c.documentType] ?? c.documentType,
         own: c.accountId === me(ctx).account.id,
+        ...(c.assignment ? { assignedTo: who(ctx, c.assignment.accountId, c.assignment.email), assignedUntil: nhsTime(c.assignment.lapsesAt) } : {}),
+      })),
+      csrfToken: csrf.token(me(ctx).binding),
+    });
+  });
+
+  // The holding list.
+  router.get('/on-hold', requireReviewer('page'), async (ctx) => {
+    const now = Date.now();
+    const cases = await queue.held(QUEUE_PAGE);
+    page(ctx, 'on-hold', {
+      title: 'Checks on hold',
+      cases: cases.map((c) => ({
+        id: c.id,
+        reason: HOLD_REASONS[c.hold.reason] ?? c.hold.reason,
+        heldSince: nhsDateTime(c.hold.since),
+        heldBy: who(ctx, c.hold.byAccountId, c.hold.byEmail),
+        waiting: waitingText(now - c.submittedAt.getTime()),
+        own: c.accountId === me(ctx).account.id,
       })),
     });
   });
 
-  // "Start next check": the oldest case the reviewer may decide (never their own).
-  router.get('/next', requireReviewer('page'), async (ctx) => {
-    const next = (await photoIdCases.queue(QUEUE_PAGE)).find((c) => c.accountId !== me(ctx).account.id);
-    redirect(ctx, next ? `/back-office/cases/${next.id}` : '/back-office?none=1');
+  // "Start next check" assigns a case (D23), so it is a POST: the reviewer's case in progress, else
+  // the oldest nobody is working on, never their own or one on hold.
+  router.post('/next', requireReviewer('page'), forms, checkForm, async (ctx) => {
+    const next = await queue.assignNext(me(ctx).account.id, ctx.ip);
+    redirect(ctx, next ? `/back-office/cases/${next}` : '/back-office?none=1');
   });
 
   /** The case, or 404 for anything not a case (guessed ids included). */
@@ -178,15 +217,43 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     return found;
   }
 
-  async function renderCase(ctx: Context, found: CaseDetail, extra: { errors?: FieldError[]; values?: Record<string, string>; status?: number } = {}): Promise<void> {
+  /** Someone else's assignment that has not lapsed: they alone may decide or hold the case. */
+  function othersAssignment(ctx: Context, state: QueueState): Assignment | undefined {
+    return state.assignment && !state.assignment.lapsed && state.assignment.accountId !== me(ctx).account.id ? state.assignment : undefined;
+  }
+
+  async function renderCase(ctx: Context, found: CaseDetail, extra: { errors?: FieldError[]; values?: Record<string, string>; status?: number; reference?: string } = {}): Promise<void> {
     const reviewer = me(ctx).account;
     const person = await accounts.findById(found.accountId);
     const identity = person ? identitySummary(person) : { proved: false as const };
     const decided = found.status !== 'awaiting_review';
+    const state = decided ? {} : await queue.stateOf(found.id);
+    const recheckAvailable = services.demographics.enabled && Boolean(person?.nhsNumber);
+    const canAct = !decided && !othersAssignment(ctx, state);
     // Past its retention period (D22) the evidence is gone: the page says when, instead of broken images.
     const evidenceDeletedOn = decided ? await services.evidenceRetention.deletedOn(found.id) : null;
     page(ctx, 'case', {
       title: decided ? 'Identity check decided' : 'Check this identity',
+      reference: extra.reference,
+      canAct,
+      assignment: state.assignment
+        ? { mine: state.assignment.accountId === reviewer.id, by: state.assignment.email, until: nhsTime(state.assignment.lapsesAt), lapsed: state.assignment.lapsed }
+        : undefined,
+      hold: state.hold
+        ? { since: nhsDateTime(state.hold.since), by: who(ctx, state.hold.byAccountId, state.hold.byEmail), reason: HOLD_REASONS[state.hold.reason] ?? state.hold.reason, note: state.hold.note }
+        : undefined,
+      recordCheck: state.recordCheck ? recordCheckView(state.recordCheck.check, state.recordCheck.at) : undefined,
+      confirmNeeded: needsConfirmation(state.recordCheck?.check),
+      canRecheck: recheckAvailable && canAct,
+      recheckAvailable,
+      recheckUnavailableWhy: !services.demographics.enabled ? 'carelogin is not connected to the patient register' : 'the account has no NHS number',
+      // Each radio is described by the error too, so a screen reader hears it on the field (as the decline reasons).
+      holdReasons: Object.entries(HOLD_REASONS).map(([value, text]) => ({
+        value,
+        text,
+        checked: extra.values?.holdReason === value,
+        ...(extra.errors?.some((e) => e.field === 'holdReason') ? { attributes: { 'aria-describedby': 'holdReason-error' } } : {}),
+      })),
       caseId: found.id,
       submitted: nhsDateTime(found.submittedAt),
       document: PHOTO_ID_DOCUMENTS[found.documentType] ?? found.documentType,
@@ -237,7 +304,12 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     const note = typeof body[noteField] === 'string' ? String(body[noteField]).trim() : '';
     const errors: FieldError[] = [];
     if (!decision) return renderCase(ctx, found, { status: 400 });
+    const state = await queue.stateOf(found.id);
+    const held = othersAssignment(ctx, state);
+    if (held && found.status === 'awaiting_review') return assignedElsewhere(ctx, found.id, held);
     if (decision === 'declined' && !reason) errors.push({ field: 'reason', text: 'Select why you are declining this check' });
+    // A record that no longer matches, or records a death, is approved only deliberately.
+    if (decision === 'approved' && needsConfirmation(state.recordCheck?.check) && body.confirmRecord !== 'yes') errors.push({ field: 'confirmRecord', text: CONFIRM_RECORD });
     if (note.length > NOTE_MAX) errors.push({ field: noteField, text: `The note must be ${NOTE_MAX} characters or fewer` });
     if (errors.length > 0) return renderCase(ctx, found, { errors, values: { reason: reason ?? '', [noteField]: note }, status: 400 });
 
@@ -247,13 +319,116 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       page(ctx, 'own-case', { title: 'You cannot check your own identity' }, 403);
       return;
     }
+    if (result === 'assigned-elsewhere') {
+      const assignment = othersAssignment(ctx, await queue.stateOf(found.id));
+      if (assignment) return assignedElsewhere(ctx, found.id, assignment);
+      // It lapsed in between: show the case again rather than decide for the reviewer.
+      return renderCase(ctx, found, { status: 409 });
+    }
     const now = (await photoIdCases.get(found.id)) ?? found;
     if (result === 'already-decided') {
       page(ctx, 'already-decided', { title: 'Another reviewer has already decided this check', outcome: outcomeOf(now) }, 409);
       return;
     }
-    page(ctx, 'decided', { title: decision === 'approved' ? 'Identity check approved' : 'Identity check declined', outcome: outcomeOf(now) });
+    page(ctx, 'decided', { title: decision === 'approved' ? 'Identity check approved' : 'Identity check declined', outcome: outcomeOf(now), csrfToken: csrf.token(me(ctx).binding) });
   });
+
+  /** 409: another reviewer is working on the case; nothing was saved (never a silent override). */
+  async function assignedElsewhere(ctx: Context, caseId: string, assignment: Assignment): Promise<void> {
+    await audit.record('back_office.assigned_elsewhere', { accountId: me(ctx).account.id, ip: ctx.ip, detail: { caseId, holder: assignment.accountId } });
+    page(ctx, 'assigned-elsewhere', {
+      title: 'Another reviewer is working on this check',
+      caseId,
+      assignedTo: assignment.email,
+      assignedUntil: nhsTime(assignment.lapsesAt),
+      reference: ERROR_REFERENCES.backOfficeAssignedElsewhere,
+    }, 409);
+  }
+
+  /** A case that may still be acted on by this reviewer: 404 if none, 403 if their own, the read-only page if decided. */
+  async function actionableCase(ctx: Context): Promise<CaseDetail | undefined> {
+    const found = await caseOr404(ctx);
+    if (found.accountId === me(ctx).account.id) {
+      page(ctx, 'own-case', { title: 'You cannot check your own identity' }, 403);
+      return undefined;
+    }
+    if (found.status !== 'awaiting_review') {
+      page(ctx, 'already-decided', { title: 'Another reviewer has already decided this check', outcome: outcomeOf(found) }, 409);
+      return undefined;
+    }
+    return found;
+  }
+
+  // Put on hold with a coded reason and a note (the holding list); the case leaves the queue and its assignment.
+  router.post('/cases/:id/hold', requireReviewer('page'), forms, checkForm, async (ctx) => {
+    const found = await actionableCase(ctx);
+    if (!found) return;
+    const body = formBody(ctx);
+    const reason = typeof body.holdReason === 'string' && Object.hasOwn(HOLD_REASONS, body.holdReason) ? (body.holdReason as HoldReason) : undefined;
+    const note = typeof body.holdNote === 'string' ? body.holdNote.trim() : '';
+    const errors: FieldError[] = [];
+    if (!reason) errors.push({ field: 'holdReason', text: 'Select why you are putting this check on hold' });
+    if (note.length > NOTE_MAX) errors.push({ field: 'holdNote', text: `The note must be ${NOTE_MAX} characters or fewer` });
+    else if (reason === 'other' && !note) errors.push({ field: 'holdNote', text: 'Enter a note saying why this check is on hold' });
+    if (errors.length > 0) return renderCase(ctx, found, { errors, values: { holdReason: reason ?? '', holdNote: note }, status: 400 });
+    const result = await queue.hold({ caseId: found.id, reviewerAccountId: me(ctx).account.id, reason: reason!, ...(note ? { note } : {}), ip: ctx.ip });
+    if (result === 'assigned-elsewhere') {
+      const assignment = othersAssignment(ctx, await queue.stateOf(found.id));
+      if (assignment) return assignedElsewhere(ctx, found.id, assignment);
+    }
+    if (result === 'decided') {
+      const now = (await photoIdCases.get(found.id)) ?? found;
+      page(ctx, 'already-decided', { title: 'Another reviewer has already decided this check', outcome: outcomeOf(now) }, 409);
+      return;
+    }
+    redirect(ctx, result === 'held' ? '/back-office/on-hold' : `/back-office/cases/${found.id}`);
+  });
+
+  // Release from the holding list: back to the queue, unassigned. Any reviewer may (a senior checker, say).
+  router.post('/cases/:id/release', requireReviewer('page'), forms, checkForm, async (ctx) => {
+    const found = await actionableCase(ctx);
+    if (!found) return;
+    await queue.release({ caseId: found.id, reviewerAccountId: me(ctx).account.id, ip: ctx.ip });
+    redirect(ctx, '/back-office');
+  });
+
+  // Ask the patient register again for the account's NHS number (E2's time limit; nothing is decided).
+  router.post('/cases/:id/recheck', requireReviewer('page'), forms, checkForm, async (ctx) => {
+    const found = await actionableCase(ctx);
+    if (!found) return;
+    const reviewer = me(ctx).account;
+    // The result is kept on the case and shapes its Approve, so it is the holder's to ask (read only for others).
+    const assignment = othersAssignment(ctx, await queue.stateOf(found.id));
+    if (assignment) return assignedElsewhere(ctx, found.id, assignment);
+    const person = await accounts.findById(found.accountId);
+    if (!person?.nhsNumber || !services.demographics.enabled) return redirect(ctx, `/back-office/cases/${found.id}`);
+    const { timeoutMs } = config.identityChecks;
+    const register = services.demographics;
+    const answer = await withTimeout(register.retrieve(person.nhsNumber), timeoutMs, () => new OutsideSystemTimeoutError(register.source, timeoutMs)).catch((error: unknown) => {
+      if (error instanceof OutsideSystemTimeoutError) return { kind: 'unavailable', timedOut: true } as const;
+      throw error;
+    });
+    if (answer.kind === 'unavailable') {
+      const timedOut = 'timedOut' in answer;
+      await audit.record('back_office.record_recheck_unavailable', { accountId: reviewer.id, ip: ctx.ip, detail: { caseId: found.id, source: register.source, ...(timedOut ? { timedOut } : {}) } });
+      log(ctx).warn({ event: 'back_office.record_recheck_unavailable', source: register.source, timedOut }, 'the NHS record could not be re-checked');
+      return renderCase(ctx, found, { errors: [{ field: 'recheck', text: REGISTER_UNAVAILABLE }], status: 503, reference: ERROR_REFERENCES.backOfficeRegisterUnavailable });
+    }
+    const check: RecordCheck = answer.kind === 'found' ? compareRecord(person, answer.patient) : { found: false };
+    await queue.saveRecordCheck({ caseId: found.id, reviewerAccountId: reviewer.id, check, ip: ctx.ip });
+    redirect(ctx, `/back-office/cases/${found.id}#recheck`);
+  });
+
+  // Sign out: the session ends at the server, as "Sign out" in Your account (C4); a form POST (C5).
+  router.post('/sign-out', requireReviewer('page'), forms, checkForm, async (ctx) => {
+    const current = me(ctx);
+    await firstParty.signOut(ctx, current);
+    await audit.record('back_office.signed_out', { accountId: current.account.id, ip: ctx.ip });
+    delete ctx.state.reviewer;
+    redirect(ctx, '/back-office/signed-out');
+  });
+
+  router.get('/signed-out', (ctx) => page(ctx, 'signed-out', { title: 'You have signed out' }));
 
   // E3, E7: the evidence itself, only for a reviewer, only through a fresh link made for them.
   router.get('/cases/:id/evidence/:kind', requireReviewer('api'), async (ctx) => {
@@ -290,6 +465,29 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
   });
 
   return router;
+}
+
+/** The last re-check as the case page shows it: a warning when approving needs a confirmation, and a row per detail. */
+function recordCheckView(check: RecordCheck, at: Date): { warning?: string; rows: { key: { text: string }; value: { text: string } }[] } {
+  const checked = { key: { text: 'Checked' }, value: { text: nhsDateTime(at) } };
+  if (!check.found) return { warning: 'The patient register has no record for this NHS number', rows: [checked, { key: { text: 'Record found' }, value: { text: 'No' } }] };
+  const words = (same: boolean): string => (same ? 'Matches the account' : 'Does not match the account');
+  const changed = [!check.name && 'name', !check.birthdate && 'date of birth', !check.postcode && 'postcode'].filter(Boolean) as string[];
+  const warning = check.deceased
+    ? 'The NHS record says this person has died'
+    : changed.length > 0
+      ? `The ${changed.join(', ').replace(/, ([^,]*)$/, ' and $1')} on the NHS record ${changed.length === 1 ? 'does' : 'do'} not match the account`
+      : undefined;
+  return {
+    ...(warning ? { warning } : {}),
+    rows: [
+      checked,
+      { key: { text: 'Name' }, value: { text: words(check.name) } },
+      { key: { text: 'Date of birth' }, value: { text: words(check.birthdate) } },
+      { key: { text: 'Postcode' }, value: { text: words(check.postcode) } },
+      { key: { text: 'Recorded as died' }, value: { text: check.deceased ? 'Yes' : 'No' } },
+    ],
+  };
 }
 
 /** What was decided, in words, for the read-only views. */

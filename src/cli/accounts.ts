@@ -35,6 +35,7 @@ export class AccountsUsageError extends CareloginError {
 function counterName(key: string, accountId: string): string {
   if (key === lockoutKeys.password(accountId)) return 'password';
   if (key === lockoutKeys.authenticatorApp(accountId)) return 'authenticator app';
+  if (key === lockoutKeys.recoveryCode(accountId)) return 'recovery codes';
   if (key === lockoutKeys.identityCheck(accountId)) return 'identity check';
   if (key === lockoutKeys.photoIdUpload(accountId)) return 'photo ID uploads (per day)';
   const purpose = /^security-code:(.+):[^:]+$/.exec(key)?.[1];

@@ -13,6 +13,7 @@ import {
   type PruneOptions, type PruneResult, type RotationOptions, type RotationResult,
 } from '../../keys/rotation.js';
 import { SETUP_SECONDS, authenticatorSecretsPerHmacSecret, resealAuthenticatorSecrets } from '../accounts/authenticator-app.js';
+import { accountsWithRecoveryCodesUnder } from '../accounts/recovery-codes.js';
 import { CHALLENGE_SECONDS } from '../accounts/passkeys.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { openDatabase, type Database } from '../db/data-source.js';
@@ -209,9 +210,13 @@ export async function runKeysCli(argv: readonly string[], io: CliIo = consoleIo,
         const hmacInFlightSeconds = maxHmacInFlightLifetime(config!);
         let options: PruneOptions = { hmacInFlightSeconds };
         // Only when a previous HMAC secret is old enough to go is the database asked whether it still seals anything.
-        if (hmacSecretsDueForPruning(document, now, hmacInFlightSeconds).length > 0) {
+        const due = hmacSecretsDueForPruning(document, now, hmacInFlightSeconds);
+        if (due.length > 0) {
           const { perSecret, unreadable } = await withDatabase((db) => authenticatorSecretsPerHmacSecret(db.dataSource, toKeystore(document).hmacKeys));
           if (unreadable > 0) say(`${unreadable} stored authenticator app secret(s) open under no HMAC secret in the keystore (already lost).`);
+          // Recovery codes cannot be re-hashed (only their hashes are kept): say whom a prune affects.
+          const withCodes = await withDatabase((db) => accountsWithRecoveryCodesUnder(db.dataSource, due.map((p) => p.secret)));
+          if (withCodes > 0) say(`${withCodes} account(s) have unused recovery codes made under a previous HMAC secret due for pruning: once it is removed those codes stop working, and the people need a new set (decisions D21).`);
           options = { ...options, hmacSecretsInUse: perSecret };
         }
         const result = print ? pruneDocument(document, now, max, options) : await pruneKeystore(keystoreFile(), now, max, options);

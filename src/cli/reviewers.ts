@@ -1,6 +1,6 @@
 /**
  * Who may use the identity-check back office (docs/back-office.md):
- *   npm run reviewers -- list
+ *   npm run reviewers -- list        (each reviewer, how they sign in, and the checks assigned to them)
  *   npm run reviewers -- add --email <address> --reason "<why, for the audit trail>"
  *   npm run reviewers -- remove --email <address> --reason "<why>"
  * `add` gives an existing carelogin account back_office_role 'reviewer', `remove` takes it away;
@@ -41,16 +41,24 @@ export function parseReviewersArgs(argv: readonly string[]): ReviewersArgs {
   return { command, email: values.email, reason: values.reason.trim().slice(0, 200) };
 }
 
-/** One line per reviewer, saying whether they can sign in to the back office yet. */
+/**
+ * One line per reviewer, saying whether they can sign in to the back office yet, then a line for each
+ * check assigned to them ("Start next check") that is not decided or on hold.
+ */
 export function reviewerLine(reviewer: Reviewer): string {
   const methods = [reviewer.hasAuthenticatorApp ? 'authenticator app' : undefined, reviewer.passkeys > 0 ? `${reviewer.passkeys} passkey(s)` : undefined].filter(Boolean);
-  return `  ${reviewer.email}: ${methods.length > 0 ? methods.join(', ') : 'no authenticator app or passkey yet (cannot sign in to the back office)'}`;
+  const lines = [`  ${reviewer.email}: ${methods.length > 0 ? methods.join(', ') : 'no authenticator app or passkey yet (cannot sign in to the back office)'}`];
+  if (reviewer.assignments.length === 0) lines.push('    no checks in progress');
+  for (const a of reviewer.assignments) {
+    lines.push(`    check ${a.caseId}: assigned ${a.since.toISOString()}, ${a.lapsed ? `time ran out ${a.lapsesAt.toISOString()} (back in the queue)` : `until ${a.lapsesAt.toISOString()}`}`);
+  }
+  return lines.join('\n');
 }
 
 export function runReviewersCli(argv: readonly string[]): Promise<number> {
-  return runDatabaseCommand(argv, parseReviewersArgs, (error) => error instanceof ReviewersUsageError, async (args, dataSource, logger) => {
+  return runDatabaseCommand(argv, parseReviewersArgs, (error) => error instanceof ReviewersUsageError, async (args, dataSource, logger, config) => {
     if (args.command === 'list') {
-      const reviewers = await listReviewers(dataSource);
+      const reviewers = await listReviewers(dataSource, config.backOffice.assignmentSeconds);
       process.stdout.write(reviewers.length === 0 ? 'No account has the reviewer role.\n' : `${reviewers.map(reviewerLine).join('\n')}\n`);
       return 0;
     }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { environmentSchema } from './schema.js';
 import { ConfigError } from '../errors.js';
 import { PROJECT_ROOT } from '../project-root.js';
+import type { PdsFhirSettings } from '../demographics/pds-fhir.js';
 
 export type Mode = 'development' | 'test' | 'production';
 
@@ -90,9 +91,11 @@ export interface Config {
   readonly identityChecks: {
     /** Where P5 checks trace a person's details (src/demographics). */
     readonly demographics: {
-      readonly source: 'fake-pds' | 'unavailable' | 'none';
+      readonly source: 'fake-pds' | 'pds-fhir' | 'unavailable' | 'none';
       /** An RP developer's own fake register (a JSON array of patients); absent: the built-in one. */
       readonly fakePdsFile?: string;
+      /** The PDS FHIR API in application-restricted mode (src/demographics/pds-fhir.ts); only with pds-fhir. */
+      readonly pds?: PdsFhirSettings;
     };
     /** Where P9 checks by GP online registration details go (src/gp-online). */
     readonly gpOnline: { readonly source: 'fake-im1' | 'unavailable' | 'none' };
@@ -108,6 +111,11 @@ export interface Config {
     readonly targetAttempts: number;
     /** How long an outside system may take before the person is told to try again later (E2). */
     readonly timeoutMs: number;
+  };
+  /** The identity-check back office (docs/back-office.md, decisions D23). */
+  readonly backOffice: {
+    /** How long a case "Start next check" gave a reviewer stays theirs; after that it is back in the queue. */
+    readonly assignmentSeconds: number;
   };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   readonly shutdownGraceMs: number;
@@ -149,18 +157,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const problems: string[] = [];
   if (production) {
-    // No real PDS adapter exists yet: production runs without P5 checks rather than on made-up patients.
+    // Production runs P5 checks against PDS (pds-fhir) or not at all, never against made-up patients.
     if (demographicsSource === 'fake-pds') problems.push('DEMOGRAPHICS_SOURCE=fake-pds is for development and testing only');
     if (gpOnlineSource === 'fake-im1') problems.push('GP_ONLINE_SOURCE=fake-im1 is for development and testing only');
     if (devOutbox) problems.push('DEV_OUTBOX cannot be enabled in production');
     if (emailAdapter === 'dev-outbox' || smsAdapter === 'dev-outbox') problems.push('the dev-outbox adapter cannot deliver messages in production');
     if (e.SEED_PERSONAS) problems.push('SEED_PERSONAS cannot be enabled in production');
     if (e.PERSONA_SECURITY_CODE) problems.push('PERSONA_SECURITY_CODE cannot be set in production');
+    // The demo service signs real people in to a page that shows their claims (A8: no development features).
+    if (e.DEMO_RP_ENABLED) problems.push('DEMO_RP_ENABLED cannot be enabled in production');
     if (!e.DATABASE_URL) problems.push('DATABASE_URL is required in production (PGlite is for development only)');
     if (!e.KEYSTORE_FILE && !e.KEYSTORE_JSON) problems.push('KEYSTORE_FILE or KEYSTORE_JSON is required in production');
     if (!e.ISSUER.startsWith('https://')) problems.push('ISSUER must use https in production');
   }
   if (e.FAKE_PDS_FILE && demographicsSource !== 'fake-pds') problems.push('FAKE_PDS_FILE needs DEMOGRAPHICS_SOURCE=fake-pds');
+  const pdsSettings = { PDS_FHIR_BASE_URL: e.PDS_FHIR_BASE_URL, PDS_TOKEN_URL: e.PDS_TOKEN_URL, PDS_API_KEY: e.PDS_API_KEY, PDS_PRIVATE_KEY_FILE: e.PDS_PRIVATE_KEY_FILE, PDS_KEY_ID: e.PDS_KEY_ID };
+  if (demographicsSource === 'pds-fhir') {
+    const missing = Object.entries(pdsSettings).filter(([, value]) => !value).map(([name]) => name);
+    if (missing.length > 0) problems.push(`DEMOGRAPHICS_SOURCE=pds-fhir needs ${missing.join(', ')}`);
+    // NHS England's API platform is https only; plain http is for a register on this machine (tests, a local stub).
+    for (const name of ['PDS_FHIR_BASE_URL', 'PDS_TOKEN_URL'] as const) {
+      const value = pdsSettings[name];
+      if (value && !value.startsWith('https://') && (production || !/^http:\/\/(localhost|127\.0\.0\.1)(:|\/|$)/.test(value))) problems.push(`${name} must use https`);
+    }
+  } else if (Object.values(pdsSettings).some(Boolean)) {
+    problems.push('the PDS_* settings need DEMOGRAPHICS_SOURCE=pds-fhir');
+  }
   if (emailAdapter === 'smtp' && !e.SMTP_URL) problems.push('EMAIL_ADAPTER=smtp needs SMTP_URL');
   if ((emailAdapter === 'notify' || smsAdapter === 'notify') && !e.NOTIFY_API_KEY) problems.push('the notify adapter needs NOTIFY_API_KEY');
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
@@ -232,7 +254,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       backchannelLogoutRetrySeconds: e.BACKCHANNEL_LOGOUT_RETRY_SECONDS,
     },
     identityChecks: {
-      demographics: { source: demographicsSource, fakePdsFile: e.FAKE_PDS_FILE ? path.resolve(PROJECT_ROOT, e.FAKE_PDS_FILE) : undefined },
+      demographics: {
+        source: demographicsSource,
+        fakePdsFile: e.FAKE_PDS_FILE ? path.resolve(PROJECT_ROOT, e.FAKE_PDS_FILE) : undefined,
+        ...(demographicsSource === 'pds-fhir'
+          ? { pds: { baseUrl: e.PDS_FHIR_BASE_URL!, tokenUrl: e.PDS_TOKEN_URL!, apiKey: e.PDS_API_KEY!, privateKeyFile: path.resolve(PROJECT_ROOT, e.PDS_PRIVATE_KEY_FILE!), keyId: e.PDS_KEY_ID! } }
+          : {}),
+      },
       gpOnline: { source: gpOnlineSource },
       photoId: e.PHOTO_ID_CHECKS,
       photoIdLimits: {
@@ -248,6 +276,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       targetAttempts: e.IDENTITY_TARGET_MAX_ATTEMPTS,
       timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,
     },
+    backOffice: { assignmentSeconds: e.BACK_OFFICE_ASSIGNMENT_SECONDS },
     personas: {
       seed: e.SEED_PERSONAS ?? mode !== 'production',
       securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),

@@ -79,8 +79,13 @@ export const environmentSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(5),
   BACKCHANNEL_LOGOUT_RETRY_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(86400),
 
-  DEMOGRAPHICS_SOURCE: z.enum(['fake-pds', 'unavailable', 'none']).optional(),
+  DEMOGRAPHICS_SOURCE: z.enum(['fake-pds', 'pds-fhir', 'unavailable', 'none']).optional(),
   FAKE_PDS_FILE: z.string().optional(),
+  PDS_FHIR_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  PDS_TOKEN_URL: z.url({ protocol: /^https?$/ }).optional(),
+  PDS_API_KEY: z.string().min(1).optional(),
+  PDS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  PDS_KEY_ID: z.string().min(1).optional(),
   GP_ONLINE_SOURCE: z.enum(['fake-im1', 'unavailable', 'none']).optional(),
   PHOTO_ID_CHECKS: booleanString.default(true),
   // Upload limits (security-bar line 21, E3, E4): the defaults are the bar's, and the bar is the ceiling.
@@ -94,6 +99,7 @@ export const environmentSchema = z.object({
   IDENTITY_CHECK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   IDENTITY_TARGET_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   IDENTITY_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30000).default(10000),
+  BACK_OFFICE_ASSIGNMENT_SECONDS: z.coerce.number().int().min(60).max(8 * 3600).default(1800),
 
   SEED_PERSONAS: booleanString.optional(),
   PERSONA_SECURITY_CODE: z.string().regex(/^\d{6}$/).optional(),

@@ -22,6 +22,10 @@ export function createFakePds(patients: readonly PatientRecord[] = FAKE_PDS_PATI
     async trace(query) {
       return tracePatients(patients, query);
     },
+    async retrieve(nhsNumber) {
+      const patient = patients.find((p) => p.nhsNumber === nhsNumber);
+      return patient ? { kind: 'found', patient } : { kind: 'no-record' };
+    },
   };
 }
 
@@ -48,12 +52,12 @@ export function tracePatients(patients: readonly PatientRecord[], query: TraceQu
 
 /** The register that is always down (DEMOGRAPHICS_SOURCE=unavailable), to try the "cannot check now" page. */
 export function createUnavailablePds(): PatientDemographics {
-  return { source: 'unavailable', enabled: true, trace: async () => ({ kind: 'unavailable' }) };
+  return { source: 'unavailable', enabled: true, trace: async () => ({ kind: 'unavailable' }), retrieve: async () => ({ kind: 'unavailable' }) };
 }
 
 /** Identity checks switched off (DEMOGRAPHICS_SOURCE=none): services asking for P5 get an honest refusal. */
 export function createNoDemographics(): PatientDemographics {
-  return { source: 'none', enabled: false, trace: async () => ({ kind: 'unavailable' }) };
+  return { source: 'none', enabled: false, trace: async () => ({ kind: 'unavailable' }), retrieve: async () => ({ kind: 'unavailable' }) };
 }
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'must be a real date');

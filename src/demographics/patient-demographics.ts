@@ -5,8 +5,8 @@
  *
  * Adapters (DEMOGRAPHICS_SOURCE, docs/configuration.md): `fake-pds` (fake-pds.ts, a documented
  * register of fictional patients for development and RP testing), `unavailable` (a register that
- * is always down, to test that branch) and `none` (identity checks switched off). A real PDS FHIR
- * adapter would implement the same interface.
+ * is always down, to test that branch), `none` (identity checks switched off) and `pds-fhir`
+ * (pds-fhir.ts: the real register through NHS England's PDS FHIR API).
  */
 export interface TraceQuery {
   /** Ten digits, checksum-valid; when given, the trace is by NHS number and names are not needed. */
@@ -40,12 +40,23 @@ export type TraceResult =
   /** The register could not be asked (down, timed out): nothing is counted against the person. */
   | { readonly kind: 'unavailable' };
 
+/** The register's record for an NHS number, as PDS's "retrieve patient" answers (deceased records included). */
+export type RetrieveResult =
+  | { readonly kind: 'found'; readonly patient: PatientRecord }
+  | { readonly kind: 'no-record' }
+  | { readonly kind: 'unavailable' };
+
 export interface PatientDemographics {
   /** Which adapter this is, for logs, the start page and the audit trail. */
-  readonly source: 'fake-pds' | 'unavailable' | 'none';
+  readonly source: 'fake-pds' | 'pds-fhir' | 'unavailable' | 'none';
   /** False when identity checks are switched off (DEMOGRAPHICS_SOURCE=none). */
   readonly enabled: boolean;
   trace(query: TraceQuery): Promise<TraceResult>;
+  /**
+   * The record held under an NHS number, whatever it says (a death included): for the back office's
+   * re-check of a case (docs/back-office.md), never for a person's own check, which is a trace.
+   */
+  retrieve(nhsNumber: string): Promise<RetrieveResult>;
 }
 
 /** Upper case without spaces: "ls1 4ap" and "LS14AP" are the same postcode. */

@@ -36,6 +36,20 @@ type NoData = Record<string, never>;
 
 export type SignInMethod = 'authenticator-app' | 'passkey' | 'recovery-codes';
 
+export type RecoveryCodesChange = 'created' | 'replaced' | 'turned-off';
+
+/** "1 recovery code", "no recovery codes": what is left of a set, in words. */
+function codesLeftText(left: number): string {
+  const count = Number.isInteger(left) && left > 0 ? left : 0;
+  return count === 0 ? 'no recovery codes' : count === 1 ? '1 recovery code' : `${count} recovery codes`;
+}
+
+const RECOVERY_CODES_CHANGE_TEXT: Record<RecoveryCodesChange, { subject: string; what: string }> = {
+  created: { subject: 'Recovery codes were set up for your carelogin account', what: 'Recovery codes were set up for your carelogin account. You can use one of them to sign in if you cannot use your authenticator app, passkey or phone.' },
+  replaced: { subject: 'New recovery codes were made for your carelogin account', what: 'A new set of recovery codes was made for your carelogin account. Your old recovery codes no longer work.' },
+  'turned-off': { subject: 'Recovery codes were turned off for your carelogin account', what: 'Recovery codes were turned off for your carelogin account. Your recovery codes no longer work.' },
+};
+
 /** The data each template needs. The keys are the template ids. */
 export interface TemplateDataMap {
   'sign-in-security-code': { readonly code: string };
@@ -67,6 +81,12 @@ export interface TemplateDataMap {
   'recovery-sign-in': NoData;
   'recovery-sign-in-sms': NoData;
   'sign-in-method-changed': { readonly change: 'added' | 'removed'; readonly method: SignInMethod };
+  /** Recovery codes were made, replaced by a new set, or turned off (decisions D21). */
+  'recovery-codes-changed': { readonly change: RecoveryCodesChange };
+  'recovery-codes-changed-sms': { readonly change: RecoveryCodesChange };
+  /** Someone signed in with a recovery code; `left` is how many of the set are unused. */
+  'recovery-code-used': { readonly left: number };
+  'recovery-code-used-sms': { readonly left: number };
   'account-deleted': NoData;
   'identity-check-outcome': { readonly outcome: 'approved' | 'declined'; readonly reason?: string };
 }
@@ -388,6 +408,54 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
         ),
       };
     },
+  },
+  'recovery-codes-changed': {
+    id: 'recovery-codes-changed',
+    channel: 'email',
+    secret: false,
+    purpose: 'Recovery codes were set up, replaced by a new set, or turned off (decisions D21).',
+    render: ({ change }, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: RECOVERY_CODES_CHANGE_TEXT[change].subject,
+      body: paragraphs(
+        RECOVERY_CODES_CHANGE_TEXT[change].what,
+        'If you did this, you do not need to do anything.',
+        'If you did not make this change, someone else may be using your account. Reset your password now from the carelogin sign in page.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'recovery-codes-changed-sms': {
+    id: 'recovery-codes-changed-sms',
+    channel: 'sms',
+    secret: false,
+    purpose: 'The same notice as recovery-codes-changed, to the verified mobile number.',
+    render: ({ change }) => ({
+      body: `${change === 'turned-off' ? 'Recovery codes were turned off' : change === 'replaced' ? 'New recovery codes were made' : 'Recovery codes were set up'} for your carelogin account. If this was not you, reset your password from the carelogin sign in page.`,
+    }),
+  },
+  'recovery-code-used': {
+    id: 'recovery-code-used',
+    channel: 'email',
+    secret: false,
+    purpose: 'Someone signed in with a password and a recovery code (decisions D21); sent to every contact address.',
+    render: ({ left }, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'Someone signed in to your carelogin account with a recovery code',
+      body: paragraphs(
+        'Someone signed in to your carelogin account with your password and one of your recovery codes. That code cannot be used again.',
+        `You have ${codesLeftText(left)} left. If this was you, get a new set of recovery codes from your account settings, and set up your authenticator app or passkey again if you have lost it.`,
+        'If this was not you, reset your password now from the carelogin sign in page, then get a new set of recovery codes.',
+        helpLine(context),
+      ),
+    }),
+  },
+  'recovery-code-used-sms': {
+    id: 'recovery-code-used-sms',
+    channel: 'sms',
+    secret: false,
+    purpose: 'The same warning as recovery-code-used, to the verified mobile number.',
+    render: ({ left }) => ({
+      body: `Someone signed in to your carelogin account with a recovery code (${codesLeftText(left)} left). If this was not you, reset your password on the sign in page.`,
+    }),
   },
   'account-deleted': {
     id: 'account-deleted',

@@ -69,7 +69,8 @@ export interface CaseDetail extends CaseSummary {
 
 export type SubmitResult = { readonly kind: 'submitted'; readonly caseId: string } | { readonly kind: 'already-open'; readonly caseId: string };
 
-export type DecideResult = 'decided' | 'already-decided' | 'own-case' | 'not-found';
+/** `assigned-elsewhere`: another reviewer's assignment (back office, D23) has not lapsed; nothing was decided. */
+export type DecideResult = 'decided' | 'already-decided' | 'assigned-elsewhere' | 'own-case' | 'not-found';
 
 export interface PhotoIdCases {
   /** Stores a case and its evidence in one transaction; a second open case for the account is refused (E8). */
@@ -91,7 +92,8 @@ export interface PhotoIdCases {
   evidence(caseId: string, kind: 'photo_id' | 'video'): Promise<Evidence | undefined>;
   /**
    * One decision per case, whoever else decides at the same instant (a conditional UPDATE: the
-   * loser gets 'already-decided', E7), never by the case's own account. Approval raises the account
+   * loser gets 'already-decided', E7), never by the case's own account, nor while another reviewer's
+   * assignment stands ('assigned-elsewhere'). Approval raises the account
    * to P9 (never lowers it); the person is emailed the outcome through the outbox.
    */
   decide(input: {
@@ -136,8 +138,8 @@ function detail(row: CaseRow): CaseDetail {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createPhotoIdCases(deps: { dataSource: DataSource; audit: Audit; notifications: Notifications }): PhotoIdCases {
-  const { dataSource, audit, notifications } = deps;
+export function createPhotoIdCases(deps: { dataSource: DataSource; audit: Audit; notifications: Notifications; assignmentSeconds: number }): PhotoIdCases {
+  const { dataSource, audit, notifications, assignmentSeconds } = deps;
 
   async function openCaseFor(accountId: string): Promise<CaseSummary | undefined> {
     const [row] = await queryRows<CaseRow>(dataSource, `SELECT ${CASE_COLUMNS} FROM identity_check_case WHERE account_id = $1 AND status = 'awaiting_review'`, [accountId]);
@@ -201,14 +203,20 @@ export function createPhotoIdCases(deps: { dataSource: DataSource; audit: Audit;
           return 'own-case';
         }
         const decisionReason = decision === 'approved' ? 'approved' : reason!;
-        // Only a case still awaiting review changes; of two reviewers deciding at once, one row wins.
+        // Only a case still awaiting review and not another reviewer's (D23) changes; of two reviewers
+        // deciding at once, one row wins. A decided case leaves the queue and the holding list.
         const [decided] = await queryRows<{ account_id: string }>(
           manager,
-          `UPDATE identity_check_case SET status = $2, reviewer_account_id = $3, decided_at = now(), decision_reason = $4, decision_note = $5
-           WHERE id = $1 AND status = 'awaiting_review' RETURNING account_id`,
-          [caseId, decision, reviewerAccountId, decisionReason, note ?? null],
+          `UPDATE identity_check_case SET status = $2, reviewer_account_id = $3, decided_at = now(), decision_reason = $4, decision_note = $5,
+                  assigned_to = NULL, assigned_at = NULL, held_at = NULL, held_by = NULL, hold_reason = NULL, hold_note = NULL
+           WHERE id = $1 AND status = 'awaiting_review'
+             AND (assigned_to IS NULL OR assigned_to = $3 OR assigned_at <= now() - $6::int * interval '1 second') RETURNING account_id`,
+          [caseId, decision, reviewerAccountId, decisionReason, note ?? null, assignmentSeconds],
         );
-        if (!decided) return 'already-decided';
+        if (!decided) {
+          const [now] = await queryRows<{ status: CaseStatus }>(manager, `SELECT status FROM identity_check_case WHERE id = $1`, [caseId]);
+          return now?.status === 'awaiting_review' ? 'assigned-elsewhere' : 'already-decided';
+        }
         const [account] = await queryRows<{ email: string }>(
           manager,
           decision === 'approved'

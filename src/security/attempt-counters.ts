@@ -91,6 +91,8 @@ export const lockoutKeys = {
   securityCode: (accountId: string, purpose: string): string => `security-code:${purpose}:${accountId}`,
   /** Wrong authenticator app codes: the security-code policy (5 → 15 min lock, hard cap 100). */
   authenticatorApp: (accountId: string): string => `authenticator-app:${accountId}`,
+  /** Wrong recovery codes: the security-code policy (5 → 15 min lock, hard cap 100 → unusable until a new set is made). */
+  recoveryCode: (accountId: string): string => `recovery-code:${accountId}`,
   /** Details the register did not match (P5 identity checks): 3 → 15 min lock. */
   identityCheck: (accountId: string): string => `identity-check:${accountId}`,
   /**
@@ -103,7 +105,7 @@ export const lockoutKeys = {
   photoIdUpload: (accountId: string): string => `photo-id-upload:${accountId}`,
   /** Every counter of one account, for SQL: exact keys and the security codes' LIKE pattern. */
   ofAccount(accountId: string): { exact: string[]; pattern: string } {
-    return { exact: [this.password(accountId), this.authenticatorApp(accountId), this.identityCheck(accountId), this.photoIdUpload(accountId)], pattern: this.securityCode(accountId, '%') };
+    return { exact: [this.password(accountId), this.authenticatorApp(accountId), this.recoveryCode(accountId), this.identityCheck(accountId), this.photoIdUpload(accountId)], pattern: this.securityCode(accountId, '%') };
   },
 };
 

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Account } from '../../entities/account.js';
+import { createRememberedDevices, deviceCookieHeader, deviceCookieName, parseDeviceCookie } from '../accounts/remembered-devices.js';
 import { revokedUpTo, signInCounts } from '../accounts/sessions-valid-after.js';
 import { ensureFirstPartyGrant, type FirstPartyClient } from '../clients/first-party.js';
+import { logoutTargets } from '../provider/logout.js';
 import { assessVectors, credentialsFromAmr, parseVector } from '../provider/vectors.js';
 import type { AppServices } from '../services.js';
 
@@ -47,6 +49,12 @@ export interface FirstPartySignIn {
   /** Reads and clears the round trip's cookie (undefined fields when there was none). */
   takeCallbackState(ctx: Context): Partial<CallbackState>;
   clearSessionCookie(ctx: Context): void;
+  /**
+   * "Sign out": ends this browser's carelogin session at the server (so a replayed cookie is signed
+   * out, C4), tells services that take logout tokens, and forgets this browser as a remembered device
+   * (it may be a shared one), as NHS login's "Log out" does. The caller audits it.
+   */
+  signOut(ctx: Context, current: FirstPartySignedIn): Promise<void>;
 }
 
 export interface FirstPartySignInOptions {
@@ -60,7 +68,8 @@ export interface FirstPartySignInOptions {
 }
 
 export function createFirstPartySignIn(services: AppServices, options: FirstPartySignInOptions): FirstPartySignIn {
-  const { provider, config, dataSource, accounts } = services;
+  const { provider, config, dataSource, accounts, backchannelLogout } = services;
+  const devices = createRememberedDevices(dataSource, config);
   const secure = config.issuer.startsWith('https://');
   // The round trip's state: signed, HttpOnly, SameSite=Lax (it must come back on the top-level
   // redirect from /authorize), and __Host- on https, which needs Path=/.
@@ -134,6 +143,20 @@ export function createFirstPartySignIn(services: AppServices, options: FirstPart
 
     clearSessionCookie(ctx) {
       ctx.cookies.set(provider.cookieName('session'), null, { httpOnly: true, sameSite: 'lax', secure, signed: true, overwrite: true });
+    },
+
+    async signOut(ctx, { account, sessionId }) {
+      const logouts = await dataSource.transaction(async (manager) => {
+        const targets = await logoutTargets(manager, account.id, { sessionId });
+        await manager.query(`DELETE FROM oidc_model WHERE model = 'Session' AND id = $1`, [sessionId]);
+        return backchannelLogout.enqueue(manager, account.id, targets);
+      });
+      await backchannelLogout.deliverNow(logouts);
+      this.clearSessionCookie(ctx);
+      const deviceCookie = ctx.cookies.get(deviceCookieName(config.issuer), { signed: false });
+      const device = parseDeviceCookie(deviceCookie);
+      if (device && (await devices.recognise(account.id, deviceCookie))) await devices.removeDevice(account.id, device.id);
+      if (deviceCookie !== undefined) ctx.append('Set-Cookie', deviceCookieHeader(config.issuer, '', 0));
     },
   };
 }

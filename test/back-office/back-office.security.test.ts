@@ -4,7 +4,7 @@ import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { completeSignIn, csrfOf, newBrowser } from '../account/support.js';
 import { TEST_PASSWORD, addAuthenticatorApp, createAccount, heading } from '../interactions/support.js';
-import { auditTypes, createReviewer, evidenceLinks, PHOTO, patientWithCase, signedInReviewer, signInToBackOffice, VIDEO } from './support.js';
+import { auditTypes, caseIdOf, createReviewer, emptyQueue, evidenceLinks, PHOTO, patientWithCase, signedInReviewer, signInToBackOffice, startNextCheck, VIDEO } from './support.js';
 
 describe('back office: security (E7 access control and review concurrency, E3 evidence serving)', () => {
   let test: TestIdp;
@@ -87,7 +87,7 @@ describe('back office: security (E7 access control and review concurrency, E3 ev
     expect((await test.idp.services.photoIdCases.get(own.caseId))!.status).to.equal('awaiting_review');
     // "Start next check" never offers it.
     await test.idp.db.dataSource.query(`UPDATE identity_check_case SET submitted_at = submitted_at - interval '30 days' WHERE id = $1`, [own.caseId]);
-    const next = await browser.get(`${test.url}/back-office/next`);
+    const next = await startNextCheck(browser, test);
     expect(next.url).to.not.include(own.caseId);
   });
 
@@ -168,5 +168,74 @@ describe('back office: security (E7 access control and review concurrency, E3 ev
     const crossSite = await browser.post(`${test.url}/back-office/cases/${patient.caseId}`, { _csrf: token, decision: 'approve' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
     expect(crossSite.status).to.equal(403);
     expect((await test.idp.services.photoIdCases.get(patient.caseId))!.status).to.equal('awaiting_review');
+  });
+
+  it('E7: reviewers pressing "Start next check" at the same instant each get a different case, and none can decide another\'s (409)', async () => {
+    const reviewers = [];
+    for (let n = 0; n < 4; n++) reviewers.push(await signedInReviewer(test));
+    await emptyQueue(test);
+    const cases = [];
+    for (let n = 0; n < 4; n++) cases.push((await patientWithCase(test)).caseId);
+    const queues = await Promise.all(reviewers.map((r) => r.browser.get(`${test.url}/back-office`)));
+    const pages = await Promise.all(reviewers.map((r, n) => r.browser.post(`${test.url}/back-office/next`, { _csrf: csrfOf(queues[n]!) }, { origin: test.url })));
+    const taken = pages.map(caseIdOf);
+    expect([...taken].sort()).to.deep.equal([...cases].sort());
+    const [distinct]: { n: number }[] = await test.idp.db.dataSource.query(`SELECT count(DISTINCT assigned_to)::int AS n FROM identity_check_case WHERE id = ANY($1::uuid[])`, [cases]);
+    expect(distinct!.n, 'four cases, four reviewers').to.equal(4);
+
+    // The first reviewer tries to decide the second's case: refused, not a silent override.
+    const refused = await reviewers[0]!.browser.post(`${test.url}/back-office/cases/${taken[1]}`, { _csrf: csrfOf(pages[0]!), decision: 'approve' }, { origin: test.url });
+    expect(refused.status).to.equal(409);
+    expect(heading(refused)).to.equal('Another reviewer is working on this check');
+    expect((await test.idp.services.photoIdCases.get(taken[1]!))!.status).to.equal('awaiting_review');
+    // The service itself refuses it too (the rule is in its conditional UPDATE, not only on the page).
+    expect(await test.idp.services.photoIdCases.decide({ caseId: taken[1]!, reviewerAccountId: reviewers[0]!.account.id, decision: 'approved' })).to.equal('assigned-elsewhere');
+    expect((await test.idp.services.accounts.findById((await test.idp.services.photoIdCases.get(taken[1]!))!.accountId))!.proofingLevel).to.equal('P5');
+  });
+
+  it('E7/C5: "Start next check", hold, release and re-check are form posts refused without this session\'s CSRF token or from another site', async () => {
+    const { browser } = await signedInReviewer(test);
+    const patient = await patientWithCase(test);
+    const casePage = await browser.get(`${test.url}/back-office/cases/${patient.caseId}`);
+    expect((await browser.get(`${test.url}/back-office/next`)).status, 'no GET that assigns').to.equal(404);
+    for (const path of ['/back-office/next', `/back-office/cases/${patient.caseId}/hold`, `/back-office/cases/${patient.caseId}/release`, `/back-office/cases/${patient.caseId}/recheck`]) {
+      const forged = await browser.post(`${test.url}${path}`, { holdReason: 'fraud' }, { origin: test.url });
+      expect(forged.status, path).to.equal(403);
+      const crossSite = await browser.post(`${test.url}${path}`, { _csrf: csrfOf(casePage), holdReason: 'fraud' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+      expect(crossSite.status, path).to.equal(403);
+    }
+    const [row]: Record<string, unknown>[] = await test.idp.db.dataSource.query(`SELECT assigned_to, held_at, record_check FROM identity_check_case WHERE id = $1`, [patient.caseId]);
+    expect(row).to.deep.equal({ assigned_to: null, held_at: null, record_check: null });
+  });
+
+  it('C4/C5: "Sign out" in the back office header is a form post that ends the session at the server; a replayed old cookie is signed out', async () => {
+    const { account, browser, page } = await signedInReviewer(test);
+    expect(pageText(page)).to.include(`Signed in as ${account.email}`);
+    expect(page.html).to.match(/<form class="nhsuk-header__account-form" method="post" action="\/back-office\/sign-out" novalidate><input type="hidden" name="_csrf" value="[^"]+"><button class="nhsuk-header__account-button">Sign out<\/button><\/form>/);
+    expect(page.html).to.not.include('href="/back-office/sign-out"');
+    const cookies = browser.cookiesFor(`${test.url}/back-office`);
+    const sessions = async (): Promise<number> => Number((await test.idp.db.dataSource.query(`SELECT count(*)::int AS n FROM oidc_model WHERE model = 'Session' AND payload->>'accountId' = $1`, [account.id]))[0].n);
+    expect(await sessions()).to.equal(1);
+
+    // A GET, a post without the token and one from another site sign nobody out.
+    expect((await browser.get(`${test.url}/back-office/sign-out`)).status).to.equal(404);
+    expect((await browser.post(`${test.url}/back-office/sign-out`, {}, { origin: test.url })).status).to.equal(403);
+    expect((await browser.post(`${test.url}/back-office/sign-out`, { _csrf: csrfOf(page) }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })).status).to.equal(403);
+    expect(heading(await browser.get(`${test.url}/back-office`))).to.equal('Identity checks');
+
+    const out = await browser.post(`${test.url}/back-office/sign-out`, { _csrf: csrfOf(page) }, { origin: test.url });
+    expect(out.url).to.equal(`${test.url}/back-office/signed-out`);
+    expect(heading(out)).to.equal('You have signed out');
+    expect(out.html).to.not.include('/back-office/sign-out');
+    expect(await sessions(), 'the session is gone from the server').to.equal(0);
+    expect((await auditTypes(test, account.id)).map((r) => r.type)).to.include('back_office.signed_out');
+
+    // The old cookie, replayed as it was: signed out (sent to sign in), and no case or evidence.
+    const replayed = await fetch(`${test.url}/back-office`, { headers: { cookie: cookies }, redirect: 'manual' });
+    expect(replayed.status).to.equal(303);
+    expect(replayed.headers.get('location')).to.equal('/back-office/signin?return=%2Fback-office');
+    const { caseId } = await patientWithCase(test);
+    const evidence = await fetch(`${test.url}${links().link(caseId, 'photo', account.id)}`, { headers: { cookie: cookies }, redirect: 'manual' });
+    expect(evidence.status).to.equal(401);
   });
 });

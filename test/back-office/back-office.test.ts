@@ -4,7 +4,7 @@ import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { ageSignIn, completeSignIn, csrfOf, newBrowser } from '../account/support.js';
 import { TEST_PASSWORD, addAuthenticatorApp, createAccount, errorSummary, heading } from '../interactions/support.js';
-import { formatNhsNumber, patientWithCase, signedInReviewer } from './support.js';
+import { formatNhsNumber, patientWithCase, signedInReviewer, startNextCheck } from './support.js';
 
 describe('back office: identity checks (reviewers compare photo ID and video, then approve or decline)', () => {
   let test: TestIdp;
@@ -35,6 +35,8 @@ describe('back office: identity checks (reviewers compare photo ID and video, th
     const ids = [...page.html.matchAll(/href="\/back-office\/cases\/([0-9a-f-]{36})"/g)].map((m) => m[1]);
     expect(ids.indexOf(older.caseId)).to.be.at.least(0).and.below(ids.indexOf(newer.caseId));
     expect(pageText(page)).to.include('UK driving licence (full or provisional)').and.include('1 minute').and.include('Start next check');
+    // Start next check assigns a case, so it is a form (POST with the CSRF token), never a link.
+    expect(page.html).to.match(/<form method="post" action="\/back-office\/next"/).and.not.include('href="/back-office/next"');
   });
 
   it('shows the next case with the account details, the photo, the video and the digits; approving raises the account to P9 and emails the person', async () => {
@@ -42,7 +44,7 @@ describe('back office: identity checks (reviewers compare photo ID and video, th
     // Nothing older may be left in the queue from other tests: decide them first.
     for (const c of await test.idp.services.photoIdCases.queue(500)) await test.idp.services.photoIdCases.decide({ caseId: c.id, reviewerAccountId: reviewer.id, decision: 'declined', reason: 'image-blurred' });
     const patient = await patientWithCase(test);
-    const casePage = await browser.get(`${test.url}/back-office/next`);
+    const casePage = await startNextCheck(browser, test);
     expect(casePage.url).to.equal(`${test.url}/back-office/cases/${patient.caseId}`);
     expect(heading(casePage)).to.equal('Check this identity');
     const text = pageText(casePage);
@@ -53,7 +55,7 @@ describe('back office: identity checks (reviewers compare photo ID and video, th
     for (const reason of Object.values(DECLINE_REASONS)) expect(text).to.include(reason.text);
     expect(text).to.include('Image quality').and.include('Document');
 
-    const done = await browser.submit(casePage, { approveNote: 'ticket 42' }, { actionContains: `/cases/${patient.caseId}` });
+    const done = await browser.post(`${test.url}/back-office/cases/${patient.caseId}`, { _csrf: csrfOf(casePage), decision: 'approve', approveNote: 'ticket 42' }, { origin: test.url });
     expect(done.status, pageText(done).slice(0, 300)).to.equal(200);
     expect(heading(done)).to.equal('Identity check approved');
     expect((await test.idp.services.accounts.findById(patient.accountId))!.proofingLevel).to.equal('P9');

@@ -17,18 +17,18 @@ describe('npm run reviewers (who may use the back office)', () => {
     expect(await setReviewer(dataSource, services.audit, account.email.toUpperCase(), true, 'joined the ID checking team, ticket 12')).to.equal('changed');
     expect(await setReviewer(dataSource, services.audit, account.email, true, 'again')).to.equal('unchanged');
     expect((await services.accounts.findById(account.id))!.backOfficeRole).to.equal('reviewer');
-    let listed = (await listReviewers(dataSource)).find((r) => r.email === account.email)!;
-    expect(listed).to.deep.equal({ email: account.email, hasAuthenticatorApp: false, passkeys: 0 });
+    let listed = (await listReviewers(dataSource, 1800)).find((r) => r.email === account.email)!;
+    expect(listed).to.deep.equal({ email: account.email, hasAuthenticatorApp: false, passkeys: 0, assignments: [] });
     expect(reviewerLine(listed)).to.include('cannot sign in to the back office');
     await addAuthenticatorApp(test, account);
-    listed = (await listReviewers(dataSource)).find((r) => r.email === account.email)!;
+    listed = (await listReviewers(dataSource, 1800)).find((r) => r.email === account.email)!;
     expect(reviewerLine(listed)).to.include('authenticator app');
     // The seeded reviewer persona is one too.
-    expect((await listReviewers(dataSource)).map((r) => r.email)).to.include('reviewer.persona@carelogin.test');
+    expect((await listReviewers(dataSource, 1800)).map((r) => r.email)).to.include('reviewer.persona@carelogin.test');
 
     expect(await setReviewer(dataSource, services.audit, account.email, false, 'left the team')).to.equal('changed');
     expect((await services.accounts.findById(account.id))!.backOfficeRole).to.equal(null);
-    expect((await listReviewers(dataSource)).map((r) => r.email)).to.not.include(account.email);
+    expect((await listReviewers(dataSource, 1800)).map((r) => r.email)).to.not.include(account.email);
     const audit: { type: string; detail: Record<string, unknown> }[] = await dataSource.query(`SELECT type, detail FROM audit_event WHERE account_id = $1 AND type LIKE 'back_office.%' ORDER BY id`, [account.id]);
     expect(audit).to.deep.equal([
       { type: 'back_office.role_granted', detail: { by: 'operator', role: 'reviewer', reason: 'joined the ID checking team, ticket 12' } },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { Account } from '../../entities/account.js';
 import type { Evidence } from '../../src/photo-id/cases.js';
@@ -45,6 +46,33 @@ export async function patientWithCase(test: TestIdp, options: { accountId?: stri
   return { accountId, caseId: submitted.caseId, email: row!.email, ...(nhsNumber ? { nhsNumber } : {}) };
 }
 
+/** A P5 patient whose account holds these register details (a fake PDS patient's, or changed ones), with a case awaiting review. */
+export async function patientWithDetails(test: TestIdp, details: { nhsNumber: string; givenName: string; familyName: string; birthdate: string; postcode: string }): Promise<{ accountId: string; caseId: string; email: string }> {
+  const account = await createAccount(test, { proofingLevel: 'P5' });
+  await test.idp.db.dataSource.query(
+    `UPDATE account SET nhs_number = $2, given_name = $3, family_name = $4, birthdate = $5, postcode = $6 WHERE id = $1`,
+    [account.id, details.nhsNumber, details.givenName, details.familyName, details.birthdate, details.postcode],
+  );
+  return patientWithCase(test, { accountId: account.id });
+}
+
+/** Decides every case still awaiting review (held ones too), so a test's "Start next check" sees only its own cases. */
+export async function emptyQueue(test: TestIdp): Promise<void> {
+  await test.idp.db.dataSource.query(`UPDATE identity_check_case SET assigned_to = NULL, assigned_at = NULL WHERE status = 'awaiting_review'`);
+  const janitor = randomUUID();
+  for (const c of await test.idp.services.photoIdCases.queue(1000)) await test.idp.services.photoIdCases.decide({ caseId: c.id, reviewerAccountId: janitor, decision: 'declined', reason: 'image-blurred' });
+}
+
+/** Moves a case's assignment back in time (the database's clock is the one that counts, D23). */
+export async function ageAssignment(test: TestIdp, caseId: string, seconds: number): Promise<void> {
+  await test.idp.db.dataSource.query(`UPDATE identity_check_case SET assigned_at = assigned_at - $2::int * interval '1 second' WHERE id = $1`, [caseId, seconds]);
+}
+
+/** The case id a page is about (after "Start next check"), or undefined for the queue. */
+export function caseIdOf(page: Page): string | undefined {
+  return /\/back-office\/cases\/([0-9a-f-]{36})/.exec(page.url)?.[1];
+}
+
 /** Signs in to the back office in a new browser (password and an app code); returns the queue page. */
 export async function signInToBackOffice(test: TestIdp, account: Account, secret: string | undefined): Promise<{ browser: Browser; page: Page }> {
   const browser = newBrowser(test);
@@ -57,6 +85,13 @@ export async function signedInReviewer(test: TestIdp): Promise<{ account: Accoun
   const { browser, page } = await signInToBackOffice(test, account, secret);
   expect(heading(page), pageText(page).slice(0, 400)).to.equal('Identity checks');
   return { account, browser, page };
+}
+
+/** Presses "Start next check" on the queue (a form POST): the case page it leads to, or the queue again when none is left. */
+export async function startNextCheck(browser: Browser, test: TestIdp): Promise<Page> {
+  const queue = await browser.get(`${test.url}/back-office`);
+  const token = /name="_csrf" value="([^"]+)"/.exec(queue.html)?.[1] ?? '';
+  return browser.post(`${test.url}/back-office/next`, { _csrf: token }, { origin: test.url });
 }
 
 /** Evidence link paths on a case page, by kind. */

@@ -1,9 +1,11 @@
 /**
  * The back office in a real browser: the seeded reviewer persona signs in with its password and a
  * code from its authenticator app (the documented fixed key), starts the next identity check, sees
- * the photo, tries to decline without a reason (the error), then approves; once the evidence is past
- * its retention the case says when it was deleted. Every page is screenshotted and scanned with
- * axe-core (WCAG 2.2 A/AA).
+ * the photo, tries to decline without a reason (the error), re-checks the NHS record (the P5
+ * persona is not in the fake register, so Approve needs a confirmation), then approves; puts a
+ * second check on hold, releases it, meets another reviewer's assignment, sees the first check once its
+ * evidence is past retention ("Evidence deleted on …"), and signs out. Every page is screenshotted and
+ * scanned with axe-core (WCAG 2.2 A/AA).
  */
 import { expect } from 'chai';
 import { generate } from 'otplib';
@@ -52,11 +54,47 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
     await expectFocusedErrorSummary(page, 'reason', 'Select why you are declining this check');
     await record.check(page, 'back-office-case-error');
 
+    await clickButton(page, 'Check the NHS record');
+    await expectPage(page, 'Check this identity');
+    expect(await page.getByText('The patient register has no record for this NHS number').count()).to.be.greaterThan(0);
+    await record.check(page, 'back-office-case-rechecked');
+    await clickButton(page, 'Approve');
+    await expectFocusedErrorSummary(page, 'confirmRecord', 'Confirm that you have seen what the NHS record says, or do not approve this check');
+    await record.check(page, 'back-office-confirm-error');
+    await page.getByRole('checkbox', { name: 'I have seen what the NHS record says and still want to approve' }).check();
+
     await clickButton(page, 'Approve');
     await expectPage(page, 'Identity check approved');
     await record.check(page, 'back-office-approved');
     expect((await test.idp.services.accounts.findById(patient.id))!.proofingLevel).to.equal('P9');
     expect((await latestOutboxMessage(test.url, p5.email, 'identity-check-outcome')).body).to.include('confirmed who you are');
+
+    // A second check: put on hold (first without a reason), released, then another reviewer's.
+    const p0 = (await test.idp.services.accounts.findByEmail(PERSONAS.find((p) => p.key === 'p0')!.email))!;
+    const second = await test.idp.services.photoIdCases.submit({ accountId: p0.id, documentType: 'uk-driving-licence', spokenDigits: '2468', photo: { contentType: 'image/jpeg', content: photo }, video: { contentType: 'video/mp4', content: TINY_MP4 } });
+    await clickButton(page, 'Start next check');
+    await expectPage(page, 'Check this identity');
+    expect(page.url()).to.include(second.caseId);
+    await clickButton(page, 'Put on hold');
+    await expectFocusedErrorSummary(page, 'holdReason', 'Select why you are putting this check on hold');
+    await record.check(page, 'back-office-hold-error');
+    await page.getByRole('radio', { name: 'Needs a second opinion' }).check();
+    await page.getByRole('textbox', { name: 'Note for the next reviewer' }).fill('Is the hologram right?');
+    await clickButton(page, 'Put on hold');
+    await expectPage(page, 'Checks on hold');
+    await record.check(page, 'back-office-on-hold');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.getByRole('link', { name: /Open/ }).click()]);
+    await expectPage(page, 'Check this identity');
+    await record.check(page, 'back-office-case-held');
+    await clickButton(page, 'Release to the queue');
+    await expectPage(page, 'Identity checks');
+
+    await page.goto(`${test.url}/back-office/cases/${second.caseId}`);
+    const other = (await test.idp.services.accounts.findByEmail(PERSONAS.find((p) => p.key === 'p9')!.email))!;
+    await test.idp.db.dataSource.query(`UPDATE identity_check_case SET assigned_to = $2, assigned_at = now() WHERE id = $1`, [second.caseId, other.id]);
+    await clickButton(page, 'Approve');
+    await expectPage(page, 'Another reviewer is working on this check');
+    await record.check(page, 'back-office-assigned-elsewhere');
 
     // Past the retention period (a clock 30 days on) the case page says when the evidence was deleted.
     const decidedAt = (await test.idp.services.photoIdCases.get(submitted.caseId))!.decidedAt!;
@@ -67,7 +105,16 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
     expect(await page.locator('img, video').count()).to.equal(0);
     await record.check(page, 'back-office-evidence-deleted');
 
-    expect(record.scanned).to.deep.equal(['back-office-queue', 'back-office-case', 'back-office-case-error', 'back-office-approved', 'back-office-evidence-deleted']);
+    await clickButton(page, 'Sign out');
+    await expectPage(page, 'You have signed out');
+    await record.check(page, 'back-office-signed-out');
+    await page.goto(`${test.url}/back-office`);
+    expect(await page.getByRole('textbox', { name: 'Email address' }).count(), 'signed out: the sign-in asks again').to.equal(1);
+
+    expect(record.scanned).to.deep.equal([
+      'back-office-queue', 'back-office-case', 'back-office-case-error', 'back-office-case-rechecked', 'back-office-confirm-error', 'back-office-approved',
+      'back-office-hold-error', 'back-office-on-hold', 'back-office-case-held', 'back-office-assigned-elsewhere', 'back-office-evidence-deleted', 'back-office-signed-out',
+    ]);
     expect(errors, 'no page errors').to.deep.equal([]);
   });
 });

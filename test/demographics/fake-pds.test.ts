@@ -7,11 +7,13 @@ import { PERSONAS } from '../../src/accounts/personas.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { createPatientDemographics } from '../../src/demographics/index.js';
+import { createLogger } from '../../src/logger.js';
 import { loadFakePdsFile, tracePatients } from '../../src/demographics/fake-pds.js';
 import { FAKE_PDS_PATIENTS } from '../../src/demographics/fake-pds-patients.js';
 import { nameKey, postcodeKey, type PatientRecord } from '../../src/demographics/patient-demographics.js';
 import { createGpOnlineRegistration, FAKE_GP_REGISTRATIONS, verifyRegistration } from '../../src/gp-online/fake-gp-online.js';
 
+const silentLogger = createLogger({ level: 'silent' });
 const REID = FAKE_PDS_PATIENTS.find((p) => p.familyName === 'Reid')!;
 
 describe('fake patient register (PDS stand-in)', () => {
@@ -57,7 +59,7 @@ describe('fake patient register (PDS stand-in)', () => {
     const file = path.join(dir, 'patients.json');
     writeFileSync(file, JSON.stringify(good));
     expect(loadFakePdsFile(file)).to.deep.equal(good);
-    const register = createPatientDemographics(loadConfig({ FAKE_PDS_FILE: file }));
+    const register = createPatientDemographics(loadConfig({ FAKE_PDS_FILE: file }), silentLogger);
     expect(register).to.include({ source: 'fake-pds', enabled: true });
 
     const bad = path.join(dir, 'bad.json');
@@ -70,9 +72,20 @@ describe('fake patient register (PDS stand-in)', () => {
   });
 
   it('selects the adapter by configuration', async () => {
-    expect(createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'none' }))).to.include({ source: 'none', enabled: false });
-    const down = createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'unavailable' }));
+    expect(createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'none' }), silentLogger)).to.include({ source: 'none', enabled: false });
+    const down = createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'unavailable' }), silentLogger);
     expect(await down.trace({ nhsNumber: REID.nhsNumber, birthdate: REID.birthdate, postcode: REID.postcode })).to.deep.equal({ kind: 'unavailable' });
+    expect(await down.retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'unavailable' });
+    expect(await createPatientDemographics(loadConfig({ DEMOGRAPHICS_SOURCE: 'none' }), silentLogger).retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'unavailable' });
+  });
+
+  it('retrieves the record under an NHS number whatever it says, a death included (the back office\'s re-check), and says when there is none', async () => {
+    const register = createPatientDemographics(loadConfig({}), silentLogger);
+    expect(await register.retrieve(REID.nhsNumber)).to.deep.equal({ kind: 'found', patient: REID });
+    const deceased = FAKE_PDS_PATIENTS.find((p) => p.deceased)!;
+    expect(await register.retrieve(deceased.nhsNumber)).to.deep.equal({ kind: 'found', patient: deceased });
+    const p5 = PERSONAS.find((p) => p.key === 'p5')!;
+    expect(await register.retrieve(p5.nhsNumber!)).to.deep.equal({ kind: 'no-record' });
   });
 });
 

@@ -26,6 +26,9 @@ const authenticators = new Map<string, SoftwareAuthenticator>();
 /** Authenticator app secrets of the accounts arranged for the authenticator-code method. */
 const appSecrets = new Map<string, string>();
 
+/** Recovery codes of the accounts arranged for the recovery-code method. */
+const recoveryCodes = new Map<string, string[]>();
+
 /**
  * One contract, run against every registered method (Keycloak/Kratos interface discipline).
  * FIXTURES is typed by MethodId, so registering a method without a fixture does not compile:
@@ -194,6 +197,31 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
     invalid: CODE_INVALID,
   },
   // The "being changed" page after "I cannot access my mobile": Continue only, nothing to get wrong.
+  // Each arrangement is a new account with a new set; the valid answer is its first code, used once.
+  'recovery-code': {
+    async arrange(test) {
+      const account = await createAccount(test);
+      recoveryCodes.set(account.id, await test.idp.services.recoveryCodes.generate(account, { ip: '127.0.0.1' }));
+      return { facts: { hasVerifiedMobile: true, hasRecoveryCodes: true }, account: await test.idp.services.accounts.findById(account.id) };
+    },
+    valid: async (_test, arranged) => ({ code: recoveryCodes.get(arranged.account!.id)![0]! }),
+    wrong: { code: '0000 0000 0000 0000' },
+    invalid: [
+      { body: {}, field: 'code', message: 'Enter a recovery code' },
+      { body: { code: '   ' }, field: 'code', message: 'Enter a recovery code' },
+      { body: { code: '123456' }, field: 'code', message: 'Enter a recovery code in the right format: 16 letters and numbers, like 7KQ2 M9XD 4TRB H0WE' },
+      { body: { code: 'UUUU UUUU UUUU UUUU' }, field: 'code', message: 'Enter a recovery code in the right format: 16 letters and numbers, like 7KQ2 M9XD 4TRB H0WE' },
+    ],
+  },
+  'new-recovery-codes': {
+    async arrange(test) {
+      const account = await createAccount(test);
+      await test.idp.services.recoveryCodes.generate(account, { ip: '127.0.0.1' });
+      return { facts: {}, account: await test.idp.services.accounts.findById(account.id) };
+    },
+    valid: async () => ({}),
+    invalid: [],
+  },
   'mobile-change-held': {
     async arrange(test) {
       const account = await createAccount(test);

@@ -69,7 +69,7 @@ describe('sign-in journey', () => {
       expect(pageText(page)).to.contain('your email address');
       // The journey kept what it proved and dropped the typed address once it ended.
       const [state] = await test.idp.db.dataSource.query('SELECT step, account_id, facts FROM journey_state WHERE uid = $1', [journey.uid]);
-      expect(state).to.deep.equal({ step: 'signed-in', account_id: account.id, facts: { amr: ['pwd', 'sms'], identityLevel: 'P0', hasVerifiedMobile: true, hasVerifiedEmail: true, hasAuthenticatorApp: false, requestedCredentials: [['Cp', 'Cd']] } });
+      expect(state).to.deep.equal({ step: 'signed-in', account_id: account.id, facts: { amr: ['pwd', 'sms'], identityLevel: 'P0', hasVerifiedMobile: true, hasVerifiedEmail: true, hasAuthenticatorApp: false, hasRecoveryCodes: false, requestedCredentials: [['Cp', 'Cd']] } });
       page = await journey.browser.submit(page, {}, { button: 'Continue' });
       const tokens = await test.rp.exchange(page.callbackUrl!, journey.request);
       expect(tokens.claims()).to.include({ sub: account.id, vot: 'P0.Cp.Cd', email: account.email });

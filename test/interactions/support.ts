@@ -155,3 +155,14 @@ export async function journeyAmr(test: TestIdp, uid: string): Promise<string[]> 
   const [row] = (await test.idp.db.dataSource.query('SELECT facts FROM journey_state WHERE uid = $1', [uid])) as { facts: { amr?: string[] } }[];
   return row?.facts.amr ?? [];
 }
+
+/** The codes a "Save your new recovery codes" page shows, without the spaces. */
+export function codesOn(page: Page): string[] {
+  return [...page.html.matchAll(/<li><code>([0-9A-Z ]+)<\/code><\/li>/g)].map((m) => m[1]!.replace(/ /g, ''));
+}
+
+/** The page's form posting to the step itself (not one of its actions such as /generate). */
+export function submitStepForm(journey: Journey, page: Page, fields: Record<string, string> = {}): Promise<Page> {
+  const withoutActions = page.html.replace(/<form method="post" action="[^"]*\/interaction\/[^/"]+\/[a-z-]+\/[a-z-]+"[\s\S]*?<\/form>/g, '');
+  return journey.browser.submit({ ...page, html: withoutActions }, fields);
+}

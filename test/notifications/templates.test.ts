@@ -40,6 +40,10 @@ const SAMPLES: { [T in TemplateId]: TemplateData<T>[] } = {
     { change: 'removed', method: 'authenticator-app' },
     { change: 'added', method: 'recovery-codes' },
   ],
+  'recovery-codes-changed': [{ change: 'created' }, { change: 'replaced' }, { change: 'turned-off' }],
+  'recovery-codes-changed-sms': [{ change: 'created' }, { change: 'replaced' }, { change: 'turned-off' }],
+  'recovery-code-used': [{ left: 9 }, { left: 1 }, { left: 0 }],
+  'recovery-code-used-sms': [{ left: 9 }, { left: 1 }, { left: 0 }],
   'account-deleted': [{}],
   'identity-check-outcome': [{ outcome: 'approved' }, { outcome: 'declined', reason: 'The photo of your ID was blurred.' }, { outcome: 'declined' }],
 };

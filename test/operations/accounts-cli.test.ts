@@ -23,21 +23,22 @@ describe('npm run accounts (the support desk lifts lockouts)', () => {
     );
     await counters.recordFailure(lockoutKeys.identityCheck(account.id), identityCheckPolicy(test.idp.config));
     await counters.recordFailure(lockoutKeys.photoIdUpload(account.id), photoIdUploadPolicy(test.idp.config));
+    await counters.recordFailure(lockoutKeys.recoveryCode(account.id), securityCodePolicy(test.idp.config));
     await counters.recordFailure(lockoutKeys.password(other.id), passwordPolicy(test.idp.config));
 
     const locks = await accountLocks(test.idp.db.dataSource, account.email.toUpperCase());
-    expect(locks!.map((l) => l.what)).to.have.members(['password', 'security code (sign-in)', 'authenticator app', 'identity check', 'photo ID uploads (per day)']);
+    expect(locks!.map((l) => l.what)).to.have.members(['password', 'security code (sign-in)', 'authenticator app', 'recovery codes', 'identity check', 'photo ID uploads (per day)']);
     expect(locks!.find((l) => l.what === 'authenticator app')).to.include({ lockedUntil: 'never', consecutiveFailures: 100 });
     expect(locks!.find((l) => l.what === 'password')!.lockedUntil).to.be.instanceOf(Date);
     expect(locks!.find((l) => l.what === 'security code (sign-in)')!.lockedUntil).to.equal(null);
 
-    expect(await unlockAccount(test.idp.db.dataSource, audit, account.email, 'caller passed ID checks, ticket 1234')).to.equal(5);
+    expect(await unlockAccount(test.idp.db.dataSource, audit, account.email, 'caller passed ID checks, ticket 1234')).to.equal(6);
     expect(await accountLocks(test.idp.db.dataSource, account.email)).to.deep.equal([]);
     expect((await counters.status(lockoutKeys.authenticatorApp(account.id))).disabled).to.equal(false);
     // Another account's counters are untouched.
     expect(await accountLocks(test.idp.db.dataSource, other.email)).to.have.length(1);
     const [row] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'account.unlocked'`, [account.id]);
-    expect(row.detail).to.deep.include({ by: 'operator', reason: 'caller passed ID checks, ticket 1234', counters: 5 });
+    expect(row.detail).to.deep.include({ by: 'operator', reason: 'caller passed ID checks, ticket 1234', counters: 6 });
   });
 
   it('says when no account has the address', async () => {

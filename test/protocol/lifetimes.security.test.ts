@@ -110,10 +110,8 @@ describe('single sign-on session lifetime', () => {
     expect(row.remaining, 'expires_at - now() near the absolute limit').to.be.within(26, 31);
   });
 
-  // KNOWN DEFECT (found by this test): the protocol side enforces the 12 hours only through the stored
-  // row's expiry (ttl.Session), so a live row whose loginTs is over 12 hours old still gives a code.
-  // The account area checks loginTs explicitly (src/account/router.ts signedIn()); /authorize does not.
-  // Un-skip once the login prompt (src/provider/policy.ts) checks config.ttl.sessionAbsolute.
+  // The row's expiry alone would let a live row past 12 hours give a code; the login prompt
+  // (src/provider/policy.ts) checks loginTs against config.ttl.sessionAbsolute as well.
   it('answers prompt=none with sso_login_required once the sign-in is more than 12 hours old', async () => {
     const { browser } = await signIn(test, credentials, { params: VTR });
     const id = sessionId(test, browser);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Account } from '../../../entities/account.js';
 import { lockoutKeys, securityCodePolicy } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
-import { textMessageCompletes } from '../../engine/guards.js';
+import { recoveryCodeOffered, textMessageCompletes } from '../../engine/guards.js';
 import { lockedView, tooManyRequestsView } from '../pages.js';
 import { deviceRemembered, rememberThisDevice } from '../remembered-device.js';
 import { MESSAGES } from '../security-code-step.js';
@@ -30,7 +30,7 @@ const schema = z.object({
   code: codeField,
 });
 
-type AuthenticatorCodeEvent = 'verified' | 'textMessageRequested' | 'deviceRemembered';
+type AuthenticatorCodeEvent = 'verified' | 'textMessageRequested' | 'deviceRemembered' | 'recoveryCodeRequested';
 
 function appAccount(ctx: StepContext): Account {
   const account = ctx.account;
@@ -48,7 +48,7 @@ async function lockedPage(ctx: StepContext, accountId: string): Promise<Outcome<
 export const authenticatorCodeMethod = defineMethod({
   id: 'authenticator-code',
   proves: { credential: 'Ck', amr: 'otp', event: 'verified' },
-  events: ['verified', 'textMessageRequested', 'deviceRemembered'] satisfies AuthenticatorCodeEvent[],
+  events: ['verified', 'textMessageRequested', 'deviceRemembered', 'recoveryCodeRequested'] satisfies AuthenticatorCodeEvent[],
   schema,
   redisplay: [],
 
@@ -73,6 +73,7 @@ export const authenticatorCodeMethod = defineMethod({
         errors: presentation.errors,
         canRememberDevice: ctx.request !== undefined && textMessageCompletes(ctx.facts),
         canUseTextMessage: textMessageCompletes(ctx.facts),
+        canUseRecoveryCode: recoveryCodeOffered(ctx.facts),
       },
     };
   },
@@ -109,6 +110,12 @@ export const authenticatorCodeMethod = defineMethod({
       async run(ctx) {
         if (!textMessageCompletes(ctx.facts)) return { kind: 'retry' };
         return { kind: 'event', event: 'textMessageRequested' };
+      },
+    },
+    /** "Use a recovery code": offered in sign-in to an account with unused codes (D21). */
+    'use-recovery-code': {
+      async run(ctx) {
+        return recoveryCodeOffered(ctx.facts) ? { kind: 'event', event: 'recoveryCodeRequested' } : { kind: 'retry' };
       },
     },
   },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Account } from '../../../entities/account.js';
 import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
-import { wouldComplete } from '../../engine/guards.js';
+import { recoveryCodeOffered, wouldComplete } from '../../engine/guards.js';
 import { lockedView, minutesText } from '../pages.js';
 import { deviceRemembered, rememberThisDevice } from '../remembered-device.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
@@ -34,7 +34,7 @@ const schema = z.object({
   code: codeField,
 });
 
-type SmsCodeEvent = 'verified' | 'mobileUnavailable' | 'authenticatorAppRequested';
+type SmsCodeEvent = 'verified' | 'mobileUnavailable' | 'authenticatorAppRequested' | 'recoveryCodeRequested';
 
 function mobileOf(ctx: StepContext): { account: Account; mobile: string } {
   const account = ctx.account;
@@ -75,7 +75,7 @@ async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked
 export const smsCodeMethod = defineMethod({
   id: 'sms-code',
   proves: { credential: 'Cd', amr: 'sms', event: 'verified' },
-  events: ['verified', 'mobileUnavailable', 'authenticatorAppRequested'] satisfies SmsCodeEvent[],
+  events: ['verified', 'mobileUnavailable', 'authenticatorAppRequested', 'recoveryCodeRequested'] satisfies SmsCodeEvent[],
   schema,
   redisplay: [],
 
@@ -111,6 +111,7 @@ export const smsCodeMethod = defineMethod({
         // Only where a cookie can be set (always, over HTTP).
         canRememberDevice: ctx.request !== undefined,
         canUseAuthenticatorApp: await appCompletes(ctx),
+        canUseRecoveryCode: recoveryCodeOffered(ctx.facts),
       },
     };
   },
@@ -129,6 +130,12 @@ export const smsCodeMethod = defineMethod({
     'use-authenticator-app': {
       async run(ctx) {
         return (await appCompletes(ctx)) ? { kind: 'event', event: 'authenticatorAppRequested' } : { kind: 'retry' };
+      },
+    },
+    /** "Use a recovery code": offered in sign-in to an account with unused codes (D21). */
+    'use-recovery-code': {
+      async run(ctx) {
+        return recoveryCodeOffered(ctx.facts) ? { kind: 'event', event: 'recoveryCodeRequested' } : { kind: 'retry' };
       },
     },
     /** "I cannot access my mobile": confirm the email address, then prove a new number (change-mobile steps). */

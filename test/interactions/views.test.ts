@@ -34,8 +34,8 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'enter-your-details.njk': { values: { 'nhs-number': '991 011 3716', postcode: 'G1 1XQ' }, maxAttempts: 3, lockWait: '15 minutes' },
   'identity-check-locked.njk': { wait: '15 minutes', reference: 'CL1025' },
   'enter-gp-details.njk': { values: { 'ods-code': 'S10002' }, maxAttempts: 3, lockWait: '15 minutes', canUsePhotoId: true },
-  'provide-photo-id.njk': { digits: ['7', '1', '5', '6'], documents: [{ value: 'passport', text: 'Passport' }], values: {} },
-  'upload-too-large.njk': { stepHref: '/interaction/uid/provide-photo-id', reference: 'CL1032' },
+  'provide-photo-id.njk': { digits: ['7', '1', '5', '6'], documents: [{ value: 'passport', text: 'Passport' }], values: {}, limits: { photoMax: '10MB', videoMax: '50MB', videoSeconds: 30 } },
+  'upload-too-large.njk': { stepHref: '/interaction/uid/provide-photo-id', reference: 'CL1032', limits: { photoMax: '10MB', videoMax: '50MB', videoSeconds: 30 } },
 };
 
 function render(template: string, data: Record<string, unknown> = {}): string {

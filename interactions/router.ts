@@ -11,6 +11,7 @@ import { readMultipart } from '../src/web/multipart.js';
 import { CONSENT_STEP, decideConsent, showConsent } from './consent/consent.js';
 import { createInteractionReadAhead } from './read-ahead.js';
 import { createJourneyRunner, stepPath, type InteractionDetails, type Reply, type RequestInfo } from './runner.js';
+import { photoIdLimitsText } from './methods/photo-id/index.js';
 
 /** Form posts are a handful of short fields; anything bigger is not one of ours. */
 const FORM_LIMIT = '8kb';
@@ -68,7 +69,7 @@ export function createInteractionRouter(services: AppServices): Router {
       }
       if (error instanceof PayloadTooLargeError) {
         requestInfo(ctx).log.info({ field: error.field }, 'upload refused: over its size limit');
-        page(ctx, 413, 'upload-too-large.njk', { stepHref: ctx.path, reference: ERROR_REFERENCES.photoIdUploadTooLarge });
+        page(ctx, 413, 'upload-too-large.njk', { stepHref: ctx.path, reference: ERROR_REFERENCES.photoIdUploadTooLarge, limits: photoIdLimitsText(config.identityChecks.photoIdLimits) });
         return;
       }
       if (error instanceof CsrfError) {

@@ -110,6 +110,10 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
         mobileChangeHeld: (await services.mobileChanges.heldFor(dataSource, account.id)) !== undefined,
         hasPasskey: (await services.passkeys.count(account.id)) > 0,
         ...(reason === 'proofing' ? { proofingRoutes: proofingRoutes(services) } : {}),
+        // Asked only when it can matter (a P5 account asked for P9), so other step-ups cost no query.
+        ...(reason === 'proofing' && level === 'P9' && account.proofingLevel === 'P5'
+          ? { photoIdCaseAwaitingReview: (await services.photoIdCases.openCaseFor(account.id)) !== undefined }
+          : {}),
       },
     };
   }
@@ -393,7 +397,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     async uploadsAt(details, request, stepId) {
       const { journey, record } = await ensure(details, request);
       if (stepId !== record.step) return undefined;
-      return methodAt(journey, record.step)?.uploads;
+      return methodAt(journey, record.step)?.uploads?.(services.config);
     },
 
     async act(details, request, stepId, actionName) {

@@ -18,6 +18,8 @@ import { createIdentityProofing } from './accounts/identity-proofing.js';
 import { createPatientDemographics } from './demographics/index.js';
 import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
 import { createPhotoIdCases } from './photo-id/cases.js';
+import { createPhotoDecoder } from './photo-id/images.js';
+import { createEvidenceRetention } from './photo-id/evidence-retention.js';
 import { createIdTokenReferences } from './provider/id-token-reference.js';
 import { createMobileChanges } from './accounts/mobile-change.js';
 import { purgeUnconfirmedAccounts } from './accounts/registration.js';
@@ -120,6 +122,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       demographics: createPatientDemographics(config, logger),
       gpOnline: createGpOnlineRegistration(config),
       photoIdCases: createPhotoIdCases({ dataSource, audit, notifications, assignmentSeconds: config.backOffice.assignmentSeconds }),
+      photoDecoder: createPhotoDecoder(config.identityChecks.photoIdLimits),
+      evidenceRetention: createEvidenceRetention({ dataSource, audit, retentionDays: config.identityChecks.photoIdEvidenceRetentionDays }),
       identityProofing: createIdentityProofing({ dataSource, audit }),
     };
 
@@ -156,6 +160,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       services.notifications.startWorker();
       purgeTimer = setInterval(() => {
         Promise.all([purgeExpiredModels(dataSource), purgeExpiredJourneys(dataSource), purgeUnconfirmedAccounts(dataSource, config.ttl.unconfirmedAccount)]).catch((error: unknown) => logger.warn({ err: error }, 'purge of expired records failed'));
+        purgePhotoIdEvidence(services, logger).catch((error: unknown) => logger.warn({ err: error, event: 'photo_id.evidence_purge_failed' }, 'deleting photo ID evidence past its retention failed'));
       }, PURGE_INTERVAL_MS);
       purgeTimer.unref();
       mobileChangeTimer = setInterval(() => {
@@ -207,6 +212,13 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     await db.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** The retention job's run (H3, D22): evidence of cases decided long enough ago is deleted, and the count logged. */
+export async function purgePhotoIdEvidence(services: Pick<AppServices, 'evidenceRetention'>, logger: Logger, now = new Date()): Promise<number> {
+  const { cases, items } = await services.evidenceRetention.purge(now);
+  if (cases > 0) logger.info({ event: 'photo_id.evidence_purged', cases, items, retentionDays: services.evidenceRetention.retentionDays }, 'deleted photo ID evidence past its retention');
+  return cases;
 }
 
 /** oidc-provider validates static clients lazily; find each now so a bad registration stops the start. */

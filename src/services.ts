@@ -21,6 +21,8 @@ import type { IdentityProofing } from './accounts/identity-proofing.js';
 import type { PatientDemographics } from './demographics/patient-demographics.js';
 import type { GpOnlineRegistration } from './gp-online/gp-online-registration.js';
 import type { PhotoIdCases } from './photo-id/cases.js';
+import type { PhotoDecoder } from './photo-id/images.js';
+import type { EvidenceRetention } from './photo-id/evidence-retention.js';
 
 /** Everything request handlers need, built once by the composition root (src/app.ts). */
 export interface AppServices {
@@ -56,6 +58,10 @@ export interface AppServices {
   readonly gpOnline: GpOnlineRegistration;
   /** P9 by photo ID and video: cases the back office reviews (src/photo-id, src/back-office). */
   readonly photoIdCases: PhotoIdCases;
+  /** Decodes and re-encodes uploaded photos in workers, a bounded number at once (E4). */
+  readonly photoDecoder: PhotoDecoder;
+  /** Deletes decided cases' photo and video after PHOTO_ID_EVIDENCE_RETENTION_DAYS (H3, D22). */
+  readonly evidenceRetention: EvidenceRetention;
   /** Records an identity check's outcome on the account (level and the register's details). */
   readonly identityProofing: IdentityProofing;
 }

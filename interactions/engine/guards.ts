@@ -83,6 +83,12 @@ export const GUARDS: Readonly<Record<GuardId, (facts: JourneyFacts) => boolean>>
   /** Step-up: a P5 account is asked for P9, which GP online registration details give. */
   gpLinkageNeeded: (facts) => p9Outstanding(facts) && canRun(facts, 'gp-linkage'),
 
+  /**
+   * Step-up: a P5 account is asked for P9 and already has a photo ID case awaiting review: the
+   * honest "we are checking your photo ID" page, before any route (a reviewer may yet approve it).
+   */
+  photoIdCaseAwaitingReview: (facts) => p9Outstanding(facts) && facts.photoIdCaseAwaitingReview === true,
+
   /** Step-up: a P5 account is asked for P9 and photo ID is the way (the GP route is off, or the person chose it). */
   photoIdNeeded: (facts) => p9Outstanding(facts) && canRun(facts, 'photo-id'),
 

@@ -45,6 +45,7 @@ export const journeyFactsSchema = z.object({
     .optional(),
   identityLevel: z.enum(PROOFING_LEVELS as readonly ['P0', 'P5', 'P9']).optional(),
   proofingRoutes: z.array(z.enum(['demographics-match', 'gp-linkage', 'photo-id'])).max(3).optional(),
+  photoIdCaseAwaitingReview: z.boolean().optional(),
   photoIdDigits: z.string().regex(/^\d{4}$/).optional(),
   hasAuthenticatorApp: z.boolean().optional(),
   hasRecoveryCodes: z.boolean().optional(),

@@ -44,6 +44,8 @@ export interface JourneyFacts {
   readonly proofingRoutes?: readonly string[];
   /** Step-up only: the account has at least one passkey (Cm). */
   readonly hasPasskey?: boolean;
+  /** Step-up only, when a P5 account is asked for P9: it already has a photo ID case awaiting review. */
+  readonly photoIdCaseAwaitingReview?: boolean;
   /** The photo ID step's four random digits, which the person says in their video; made when the step is entered. */
   readonly photoIdDigits?: string;
   /** The passkey step's WebAuthn challenge (base64url, 256 bits), made when the step is entered; not a secret. */
@@ -73,6 +75,7 @@ export type GuardId =
   | 'demographicsMatchNeeded'
   | 'gpLinkageNeeded'
   | 'photoIdNeeded'
+  | 'photoIdCaseAwaitingReview'
   | 'stepUpComplete'
   | 'mobileChangeHeld'
   | 'securityCodeCompletesStepUp'

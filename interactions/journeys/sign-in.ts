@@ -53,7 +53,9 @@ export const signInJourney = defineJourney({
       method: 'recovery-code',
       on: { used: { to: 'recovery-code-used' }, authenticatorAppRequested: { to: 'enter-authenticator-code' }, textMessageRequested: { to: 'enter-security-code' } },
     },
-    'recovery-code-used': { method: 'new-recovery-codes', on: { continued: { to: 'signed-in' } } },
+    'recovery-code-used': { method: 'new-recovery-codes', on: { continued: { to: 'signed-in' }, authenticatorAppSetUpRequested: { to: 'set-up-authenticator-app' } } },
+    // The way back for a person who lost the phone their app was on: a new app, proved by its code (Ck).
+    'set-up-authenticator-app': { method: 'set-up-authenticator-app', on: { added: { to: 'signed-in' }, skipped: { to: 'signed-in' } } },
     ...changeMobileSteps('signed-in'),
     // No verified mobile (NHS login help 002 §2.2): add one and prove it with a code, then sign in.
     // An account whose registration was never confirmed confirms its email address first.

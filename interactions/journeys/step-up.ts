@@ -11,10 +11,12 @@ const CREDENTIAL_STEPS = [
 ] as const;
 
 /**
- * A P5 account still short of P9 goes on to its GP online details (with photo ID offered there as
- * the way without a GP letter), or to photo ID when that is the only P9 route; otherwise on to the credentials.
+ * A P5 account still short of P9 whose photo ID case awaits review is told so; otherwise it goes on
+ * to its GP online details (with photo ID offered there as the way without a GP letter), or to photo
+ * ID when that is the only P9 route; otherwise on to the credentials.
  */
 const AFTER_IDENTITY_CHECK = [
+  { to: 'identity-check-pending', when: 'photoIdCaseAwaitingReview' },
   { to: 'enter-gp-details', when: 'gpLinkageNeeded' },
   { to: 'provide-photo-id', when: 'photoIdNeeded' },
   { to: 'identity-verification-required', when: 'identityVerificationRequired' },

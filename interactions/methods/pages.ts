@@ -22,7 +22,7 @@ export function tooManyRequestsView(retryAfterSeconds: number, reason: 'attempts
 }
 
 /** A step locked after too many wrong answers (X8), or disabled at the hard cap (no time ends that). */
-export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' | 'authenticator-app' | 'recovery-code'; canUseTextMessage?: boolean }): View {
+export function lockedView(options: { retryAfterSeconds: number; disabled: boolean; what: 'security-code' | 'authenticator-app' | 'recovery-code'; canUseTextMessage?: boolean; canUseRecoveryCode?: boolean }): View {
   return {
     template: 'locked.njk',
     data: {
@@ -31,6 +31,8 @@ export function lockedView(options: { retryAfterSeconds: number; disabled: boole
       disabled: options.disabled,
       what: options.what,
       canUseTextMessage: options.canUseTextMessage === true,
+      // A locked app or text message step in sign-in still lets an account with saved codes in (D21).
+      canUseRecoveryCode: options.canUseRecoveryCode === true && options.what !== 'recovery-code',
       reference: LOCKED_REFERENCES[options.what][options.disabled ? 'off' : 'locked'],
     },
     status: 429,

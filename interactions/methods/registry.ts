@@ -14,6 +14,7 @@ import { passkeyMethod } from './passkey/index.js';
 import { passwordMethod } from './password/index.js';
 import { newRecoveryCodesMethod } from './new-recovery-codes/index.js';
 import { photoIdMethod } from './photo-id/index.js';
+import { setUpAuthenticatorAppMethod } from './set-up-authenticator-app/index.js';
 import { recoveryCodeMethod } from './recovery-code/index.js';
 import { smsCodeMethod } from './sms-code/index.js';
 import type { AuthMethod } from './types.js';
@@ -23,7 +24,7 @@ import type { AuthMethod } from './types.js';
  * is a folder under interactions/methods and one line here. Journeys refer to methods by id;
  * journey-lint.test.ts fails if a journey names a method that is not listed.
  */
-export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, authenticatorCodeMethod, passkeyMethod, recoveryCodeMethod, newRecoveryCodesMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod, demographicsMatchMethod, gpLinkageMethod, photoIdMethod] as const satisfies readonly AuthMethod[];
+export const METHODS = [emailMethod, passwordMethod, smsCodeMethod, authenticatorCodeMethod, passkeyMethod, recoveryCodeMethod, newRecoveryCodesMethod, changeMobileEmailCodeMethod, changeMobileNumberMethod, changeMobileCodeMethod, mobileChangeHeldMethod, newAccountMethod, confirmEmailMethod, mobileNumberMethod, confirmMobileMethod, demographicsMatchMethod, gpLinkageMethod, photoIdMethod, setUpAuthenticatorAppMethod] as const satisfies readonly AuthMethod[];
 
 export type MethodId = (typeof METHODS)[number]['id'];
 

@@ -3,6 +3,7 @@ import type { ZodType } from 'zod';
 import type { Account } from '../../entities/account.js';
 import type { CredentialComponent, ProofingLevel } from '../../src/provider/vectors.js';
 import type { AppServices } from '../../src/services.js';
+import type { Config } from '../../src/config/index.js';
 import type { Logger } from '../../src/logger.js';
 import type { FieldError } from '../../src/web/renderer.js';
 import type { Amr, JourneyFacts, JourneyId } from '../engine/types.js';
@@ -15,7 +16,7 @@ import type { Amr, JourneyFacts, JourneyId } from '../engine/types.js';
  */
 
 /** What a method may use. Narrower than AppServices: no provider, no renderer, no CSRF. */
-export type MethodServices = Pick<AppServices, 'config' | 'dataSource' | 'accounts' | 'hasher' | 'counters' | 'codes' | 'audit' | 'notifications' | 'digest' | 'mobileChanges' | 'authenticatorApps' | 'passkeys' | 'recoveryCodes' | 'demographics' | 'gpOnline' | 'identityProofing' | 'photoIdCases'>;
+export type MethodServices = Pick<AppServices, 'config' | 'dataSource' | 'accounts' | 'hasher' | 'counters' | 'codes' | 'audit' | 'notifications' | 'digest' | 'mobileChanges' | 'authenticatorApps' | 'passkeys' | 'recoveryCodes' | 'demographics' | 'gpOnline' | 'identityProofing' | 'photoIdCases' | 'photoDecoder'>;
 
 /** A page to render: a template in interactions/views and the data it needs. */
 export interface View {
@@ -130,9 +131,10 @@ export interface AuthMethod<Body = unknown, E extends string = string> {
    * A step whose form sends files (multipart/form-data, read by src/web/multipart.ts): the text
    * fields it takes besides `_csrf`, and each file field's size limit. Any other part is refused,
    * and a file over its limit ends the request with 413 before the rest of it is read. Each file
-   * reaches `submit` as an Upload; its name and declared type are never kept.
+   * reaches `submit` as an Upload; its name and declared type are never kept. The limits are
+   * configuration (PHOTO_ID_MAX_*), so the spec is made from it.
    */
-  readonly uploads?: UploadSpec;
+  readonly uploads?: (config: Config) => UploadSpec;
   submit(ctx: StepContext, body: Body): Promise<Outcome<E>>;
   readonly actions?: Readonly<Record<string, SideAction<E>>>;
 }

@@ -9,7 +9,7 @@ import { DECLINE_REASONS, PHOTO_ID_DOCUMENTS, type CaseDetail, type DeclineReaso
 import { isCrossSiteRequest } from '../security/csrf.js';
 import type { HmacKeys } from '../security/hmac-key-ring.js';
 import type { AppServices } from '../services.js';
-import { nhsDateTime, nhsTime } from '../web/dates.js';
+import { nhsDate, nhsDateTime, nhsTime } from '../web/dates.js';
 import { minutesText } from '../web/durations.js';
 import { ERROR_REFERENCES } from '../web/error-references.js';
 import { createFirstPartySignIn, type FirstPartySignedIn } from '../web/first-party-sign-in.js';
@@ -235,6 +235,8 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     const state = decided ? {} : await queue.stateOf(found.id);
     const recheckAvailable = services.demographics.enabled && Boolean(person?.nhsNumber);
     const canAct = !decided && !othersAssignment(ctx, state);
+    // Past its retention period (D22) the evidence is gone: the page says when, instead of broken images.
+    const evidenceDeletedOn = decided ? await services.evidenceRetention.deletedOn(found.id) : null;
     page(ctx, 'case', {
       title: decided ? 'Identity check decided' : 'Check this identity',
       reference: extra.reference,
@@ -264,8 +266,9 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       birthdate: identity.proved ? identity.birthdate : undefined,
       nhsNumber: identity.proved ? identity.nhsNumber : undefined,
       digits: found.spokenDigits.split('').join(' '),
-      photoUrl: links.link(found.id, 'photo', reviewer.id),
-      videoUrl: links.link(found.id, 'video', reviewer.id),
+      ...(evidenceDeletedOn
+        ? { evidenceDeletedOn: nhsDate(evidenceDeletedOn), retentionDays: services.evidenceRetention.retentionDays }
+        : { photoUrl: links.link(found.id, 'photo', reviewer.id), videoUrl: links.link(found.id, 'video', reviewer.id) }),
       decided,
       outcome: decided ? outcomeOf(found) : undefined,
       reasonGroups: REASON_GROUPS.map(({ group, legend }) => ({
@@ -445,7 +448,15 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       return;
     }
     const evidence = await photoIdCases.evidence(found.id, kind === 'photo' ? 'photo_id' : 'video');
-    if (!evidence) throw new NotFoundError();
+    if (!evidence) {
+      const deletedOn = await services.evidenceRetention.deletedOn(found.id);
+      if (!deletedOn) throw new NotFoundError();
+      // 410: it existed and was deleted on purpose (D22); a link made before then finds nothing.
+      ctx.status = 410;
+      ctx.type = 'text';
+      ctx.body = `This evidence was deleted on ${nhsDate(deletedOn)}, after its retention period.`;
+      return;
+    }
     await audit.record('back_office.evidence_viewed', { accountId: reviewer.id, ip: ctx.ip, detail: { caseId: found.id, kind } });
     // The photo is always a JPEG carelogin made; a video only as one of the types it was checked as.
     const type = kind === 'photo' ? 'image/jpeg' : VIDEO_TYPES.has(evidence.contentType) ? evidence.contentType : 'application/octet-stream';

@@ -4,9 +4,9 @@ import { openDatabase } from '../db/data-source.js';
 import { createLogger, type Logger } from '../logger.js';
 
 /**
- * The frame of a support command that works on the database (`npm run accounts`, `npm run reviewers`):
- * parse the arguments (a usage error prints its message and exits 1, or 0 for --help), open the
- * database from the one configuration, run, and always close it.
+ * The frame of a support command that works on the database (`npm run accounts`, `npm run reviewers`,
+ * `npm run photo-id-evidence`): parse the arguments (a usage error prints its message and exits 1,
+ * or 0 for --help), open the database from the one configuration, run, and always close it.
  */
 export async function runDatabaseCommand<A>(
   argv: readonly string[],

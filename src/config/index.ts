@@ -101,6 +101,10 @@ export interface Config {
     readonly gpOnline: { readonly source: 'fake-im1' | 'unavailable' | 'none' };
     /** P9 by photo ID and video, reviewed in carelogin's own back office (src/photo-id). */
     readonly photoId: boolean;
+    /** What one photo ID upload may be, and how many decodes run at once (E3, E4; docs/configuration.md). */
+    readonly photoIdLimits: PhotoIdLimits;
+    /** Days after a case is decided before its photo and video are deleted (H3, decisions D22). */
+    readonly photoIdEvidenceRetentionDays: number;
     /** Details not found this many times → identity checks locked for the lockout time (per account). */
     readonly maxAttempts: number;
     /** Wrong answers naming one patient or GP online registration, from any accounts, before it is locked (E1). */
@@ -119,6 +123,19 @@ export interface Config {
   readonly shutdownDrainDelayMs: number;
   /** How long `npm start` keeps retrying when the database is not reachable yet. */
   readonly startupRetrySeconds: number;
+}
+
+export interface PhotoIdLimits {
+  readonly photoMaxBytes: number;
+  /** sharp's limitInputPixels: width × height as the file's header declares it. */
+  readonly photoMaxPixels: number;
+  readonly videoMaxBytes: number;
+  /** Where the container says how long the video is. */
+  readonly videoMaxSeconds: number;
+  /** Uploads per account a day, refused ones included; the next gets 429. */
+  readonly uploadsPerDay: number;
+  /** Photos decoded at once, in this process; more wait their turn (E4: 20 bombs do not make 20 decodes). */
+  readonly concurrentDecodes: number;
 }
 
 /** Reads, validates and freezes configuration once. Nothing else in carelogin reads process.env. */
@@ -246,6 +263,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
       gpOnline: { source: gpOnlineSource },
       photoId: e.PHOTO_ID_CHECKS,
+      photoIdLimits: {
+        photoMaxBytes: e.PHOTO_ID_MAX_PHOTO_BYTES,
+        photoMaxPixels: e.PHOTO_ID_MAX_PHOTO_PIXELS,
+        videoMaxBytes: e.PHOTO_ID_MAX_VIDEO_BYTES,
+        videoMaxSeconds: e.PHOTO_ID_MAX_VIDEO_SECONDS,
+        uploadsPerDay: e.PHOTO_ID_UPLOADS_PER_DAY,
+        concurrentDecodes: e.PHOTO_ID_CONCURRENT_DECODES,
+      },
+      photoIdEvidenceRetentionDays: e.PHOTO_ID_EVIDENCE_RETENTION_DAYS,
       maxAttempts: e.IDENTITY_CHECK_MAX_ATTEMPTS,
       targetAttempts: e.IDENTITY_TARGET_MAX_ATTEMPTS,
       timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,

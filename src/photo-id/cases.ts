@@ -88,6 +88,7 @@ export interface PhotoIdCases {
   /** Cases awaiting review, oldest first. */
   queue(limit?: number): Promise<CaseSummary[]>;
   get(caseId: string): Promise<CaseDetail | undefined>;
+  /** The stored photo or video; undefined once deleted after the retention period (D22). */
   evidence(caseId: string, kind: 'photo_id' | 'video'): Promise<Evidence | undefined>;
   /**
    * One decision per case, whoever else decides at the same instant (a conditional UPDATE: the
@@ -186,7 +187,7 @@ export function createPhotoIdCases(deps: { dataSource: DataSource; audit: Audit;
 
     async evidence(caseId, kind) {
       if (!UUID.test(caseId)) return undefined;
-      const [row] = await queryRows<{ content_type: string; content: Uint8Array }>(dataSource, `SELECT content_type, content FROM identity_evidence WHERE case_id = $1 AND kind = $2`, [caseId, kind]);
+      const [row] = await queryRows<{ content_type: string; content: Uint8Array }>(dataSource, `SELECT content_type, content FROM identity_evidence WHERE case_id = $1 AND kind = $2 AND content IS NOT NULL`, [caseId, kind]);
       // pg gives a Buffer, PGlite a plain Uint8Array: callers always get a Buffer (Koa sends any other object as JSON).
       return row ? { contentType: row.content_type, content: Buffer.isBuffer(row.content) ? row.content : Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength) } : undefined;
     },

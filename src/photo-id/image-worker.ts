@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import sharp from 'sharp';
-import { PHOTO_MAX_PIXELS, restrictLoaders } from './image-limits.js';
+import { STORED_PHOTO_LONG_SIDE, STORED_PHOTO_QUALITY, boundLibvipsMemory, restrictLoaders } from './image-limits.js';
 
 /**
  * Decodes one uploaded photo and re-encodes it (E4-E6), in a worker thread so a hostile file can
@@ -9,15 +9,22 @@ import { PHOTO_MAX_PIXELS, restrictLoaders } from './image-limits.js';
  */
 export type WorkerAnswer = { readonly ok: true; readonly jpeg: Uint8Array<ArrayBuffer> } | { readonly ok: false; readonly reason: 'unreadable' | 'too-many-pixels' };
 
-async function reencode(input: Uint8Array): Promise<WorkerAnswer> {
+export interface WorkerJob {
+  readonly bytes: Uint8Array;
+  /** sharp's limitInputPixels: checked against the header before any pixel is decoded. */
+  readonly maxPixels: number;
+}
+
+async function reencode({ bytes, maxPixels }: WorkerJob): Promise<WorkerAnswer> {
   restrictLoaders();
-  // One worker, one image: libvips' own threads need not compete with the server's.
-  sharp.concurrency(1);
-  sharp.cache(false);
+  boundLibvipsMemory();
   try {
-    const jpeg = await sharp(input, { failOn: 'warning', limitInputPixels: PHOTO_MAX_PIXELS, pages: 1, animated: false, autoOrient: true })
+    // First page or frame only (an animated PNG is its first frame); unlimited stays false.
+    const jpeg = await sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, pages: 1, animated: false, autoOrient: true, sequentialRead: true })
+      // Shrunk while decoding where the format allows (JPEG), so a big photo never exists at full size.
+      .resize({ width: STORED_PHOTO_LONG_SIDE, height: STORED_PHOTO_LONG_SIDE, fit: 'inside', withoutEnlargement: true })
       .flatten({ background: '#ffffff' })
-      .jpeg({ quality: 85 })
+      .jpeg({ quality: STORED_PHOTO_QUALITY })
       .toBuffer();
     return { ok: true, jpeg: new Uint8Array(jpeg) };
   } catch (error) {
@@ -26,5 +33,5 @@ async function reencode(input: Uint8Array): Promise<WorkerAnswer> {
   }
 }
 
-const answer = await reencode(workerData as Uint8Array);
+const answer = await reencode(workerData as WorkerJob);
 parentPort?.postMessage(answer, answer.ok ? [answer.jpeg.buffer] : []);

@@ -1,12 +1,16 @@
 /**
  * The short video of the person saying their four numbers (security-bar E8): MP4 or WebM by its
- * first bytes, not empty, at most 50 MB and, where the container says, at most 30 seconds. It is
- * only read here, never decoded or transcoded: a reviewer's browser plays it from a download.
+ * first bytes, not empty, at most PHOTO_ID_MAX_VIDEO_BYTES and, where the container says, at most
+ * PHOTO_ID_MAX_VIDEO_SECONDS. It is only read here, never decoded or transcoded: a reviewer's
+ * browser plays it from a download.
  * The boxes and elements read are bounds-checked, so a truncated file is refused, never a crash.
  */
 
-export const VIDEO_MAX_BYTES = 50 * 1024 * 1024;
-export const VIDEO_MAX_SECONDS = 30;
+/** The limits a video is checked against (PHOTO_ID_MAX_VIDEO_BYTES, PHOTO_ID_MAX_VIDEO_SECONDS). */
+export interface VideoLimits {
+  readonly videoMaxBytes: number;
+  readonly videoMaxSeconds: number;
+}
 
 export type VideoResult =
   | { readonly kind: 'ok'; readonly contentType: 'video/mp4' | 'video/webm'; readonly seconds?: number }
@@ -14,17 +18,17 @@ export type VideoResult =
 
 const EBML_MAGIC = [0x1a, 0x45, 0xdf, 0xa3];
 
-export function checkVideo(bytes: Buffer): VideoResult {
+export function checkVideo(bytes: Buffer, limits: VideoLimits): VideoResult {
   if (bytes.length === 0) return { kind: 'refused', reason: 'empty' };
-  if (bytes.length > VIDEO_MAX_BYTES) return { kind: 'refused', reason: 'too-large' };
-  if (bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp') return withDuration('video/mp4', mp4Seconds(bytes));
-  if (EBML_MAGIC.every((byte, i) => bytes[i] === byte)) return withDuration('video/webm', webmSeconds(bytes));
+  if (bytes.length > limits.videoMaxBytes) return { kind: 'refused', reason: 'too-large' };
+  if (bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp') return withDuration('video/mp4', mp4Seconds(bytes), limits.videoMaxSeconds);
+  if (EBML_MAGIC.every((byte, i) => bytes[i] === byte)) return withDuration('video/webm', webmSeconds(bytes), limits.videoMaxSeconds);
   return { kind: 'refused', reason: 'not-mp4-or-webm' };
 }
 
-function withDuration(contentType: 'video/mp4' | 'video/webm', seconds: number | 'malformed' | undefined): VideoResult {
+function withDuration(contentType: 'video/mp4' | 'video/webm', seconds: number | 'malformed' | undefined, maxSeconds: number): VideoResult {
   if (seconds === 'malformed') return { kind: 'refused', reason: 'malformed' };
-  if (seconds !== undefined && seconds > VIDEO_MAX_SECONDS) return { kind: 'refused', reason: 'too-long' };
+  if (seconds !== undefined && seconds > maxSeconds) return { kind: 'refused', reason: 'too-long' };
   return { kind: 'ok', contentType, ...(seconds === undefined ? {} : { seconds }) };
 }
 

@@ -114,11 +114,9 @@ export function identityTargetPolicy(config: Config): LockoutPolicy {
   return { maxFailures: config.identityChecks.targetAttempts, lockSeconds: config.ttl.lockout, windowSeconds: DEFAULT_WINDOW_SECONDS };
 }
 
-/** At most PHOTO_ID_UPLOADS_PER_DAY photo ID uploads per account a day (E3); the 11th waits out the day. */
-export const PHOTO_ID_UPLOADS_PER_DAY = 10;
-
-export function photoIdUploadPolicy(): LockoutPolicy {
-  return { maxFailures: PHOTO_ID_UPLOADS_PER_DAY, lockSeconds: DAY_SECONDS, windowSeconds: DAY_SECONDS };
+/** At most PHOTO_ID_UPLOADS_PER_DAY photo ID uploads per account a day (E3, 10 by default); the next waits out the day. */
+export function photoIdUploadPolicy(config: Config): LockoutPolicy {
+  return { maxFailures: config.identityChecks.photoIdLimits.uploadsPerDay, lockSeconds: DAY_SECONDS, windowSeconds: DAY_SECONDS };
 }
 
 const DAY_SECONDS = 24 * 3600;

@@ -3,8 +3,9 @@
  * code from its authenticator app (the documented fixed key), starts the next identity check, sees
  * the photo, tries to decline without a reason (the error), re-checks the NHS record (the P5
  * persona is not in the fake register, so Approve needs a confirmation), then approves; puts a
- * second check on hold, releases it, meets another reviewer's assignment, and signs out. Every page
- * is screenshotted and scanned with axe-core (WCAG 2.2 A/AA).
+ * second check on hold, releases it, meets another reviewer's assignment, sees the first check once its
+ * evidence is past retention ("Evidence deleted on …"), and signs out. Every page is screenshotted and
+ * scanned with axe-core (WCAG 2.2 A/AA).
  */
 import { expect } from 'chai';
 import { generate } from 'otplib';
@@ -95,6 +96,15 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
     await expectPage(page, 'Another reviewer is working on this check');
     await record.check(page, 'back-office-assigned-elsewhere');
 
+    // Past the retention period (a clock 30 days on) the case page says when the evidence was deleted.
+    const decidedAt = (await test.idp.services.photoIdCases.get(submitted.caseId))!.decidedAt!;
+    await test.idp.services.evidenceRetention.purge(new Date(decidedAt.getTime() + 30 * 24 * 3600 * 1000));
+    await page.goto(`${test.url}/back-office/cases/${submitted.caseId}`);
+    await expectPage(page, 'Identity check decided');
+    expect(await page.getByText(/Evidence deleted on \d{1,2} \w+ \d{4}/).count()).to.equal(1);
+    expect(await page.locator('img, video').count()).to.equal(0);
+    await record.check(page, 'back-office-evidence-deleted');
+
     await clickButton(page, 'Sign out');
     await expectPage(page, 'You have signed out');
     await record.check(page, 'back-office-signed-out');
@@ -103,7 +113,7 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
 
     expect(record.scanned).to.deep.equal([
       'back-office-queue', 'back-office-case', 'back-office-case-error', 'back-office-case-rechecked', 'back-office-confirm-error', 'back-office-approved',
-      'back-office-hold-error', 'back-office-on-hold', 'back-office-case-held', 'back-office-assigned-elsewhere', 'back-office-signed-out',
+      'back-office-hold-error', 'back-office-on-hold', 'back-office-case-held', 'back-office-assigned-elsewhere', 'back-office-evidence-deleted', 'back-office-signed-out',
     ]);
     expect(errors, 'no page errors').to.deep.equal([]);
   });

@@ -80,4 +80,33 @@ describe('browser: recovery codes (Chromium, axe WCAG 2.2 AA)', function () {
 
     expect(errors, 'no page errors').to.deep.equal([]);
   });
+  it('lost the phone with the app: a recovery code, then a new authenticator app on the page after, and Your account opens', async () => {
+    const { page, errors } = await suite.openPage();
+    const record = new JourneyRecorder('recovery-codes-new-app');
+    const account = await createAccount(suite.env.idp);
+    await addAuthenticatorApp(suite.env.idp, account);
+    const codes = await suite.env.idp.idp.services.recoveryCodes.generate(account, { ip: '127.0.0.1' });
+
+    await page.goto(`${suite.env.idp.url}/account`);
+    await fillEmail(page, account.email);
+    await fillPassword(page, TEST_PASSWORD);
+    await clickButton(page, 'Use a recovery code');
+    await page.getByRole('textbox', { name: 'Recovery code' }).fill(codes[0]!);
+    await clickButton(page, 'Continue');
+    await expectPage(page, 'You signed in with a recovery code');
+    await clickButton(page, 'Set up a new authenticator app');
+    await expectPage(page, 'Set up a new authenticator app');
+    await page.getByText('I cannot scan the QR code').click();
+    const key = (await page.locator('#secret-key').innerText()).replace(/\s/g, '');
+    await record.check(page, 'set-up-authenticator-app');
+    await page.getByRole('textbox', { name: 'Security code' }).fill('000000');
+    await clickButton(page, 'Continue');
+    await expectFocusedErrorSummary(page, 'code', /The security code is not correct/);
+    await record.check(page, 'set-up-authenticator-app-error');
+    await page.getByRole('textbox', { name: 'Security code' }).fill(await generate({ secret: key, epoch: Math.floor(Date.now() / 1000) }));
+    await clickButton(page, 'Continue');
+    // The new app proved a second factor: Your account needs nothing more.
+    await expectPage(page, 'Your account');
+    expect(errors, 'no page errors').to.deep.equal([]);
+  });
 });

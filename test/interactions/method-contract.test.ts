@@ -42,8 +42,8 @@ interface Arranged {
 interface MethodFixture {
   /** The journey position this method's step is reached with. */
   arrange(test: TestIdp): Promise<Arranged>;
-  /** A body the method accepts and answers with an event. */
-  valid(test: TestIdp, arranged: Arranged): Promise<Record<string, unknown>>;
+  /** A body the method accepts and answers with an event (for the step context `ctx`). */
+  valid(test: TestIdp, arranged: Arranged, ctx: StepContext): Promise<Record<string, unknown>>;
   /** A well-formed but wrong answer; absent for a method with no wrong answers. */
   readonly wrong?: Record<string, unknown>;
   /** Why this method has no lockout of its own (the lock test is skipped); absent: it must lock. */
@@ -221,6 +221,23 @@ const FIXTURES: Record<MethodId, MethodFixture> = {
     },
     valid: async () => ({}),
     invalid: [],
+  },
+  // A new app after a recovery code: the setup token is sealed for the account and the interaction.
+  'set-up-authenticator-app': {
+    async arrange(test) {
+      const account = await createAccount(test);
+      return { facts: { recoveryCodeUsedAt: Math.floor(Date.now() / 1000) }, account: await test.idp.services.accounts.findById(account.id) };
+    },
+    async valid(test, arranged, ctx) {
+      const pending = test.idp.services.authenticatorApps.begin(arranged.account!.id, ctx.uid);
+      return { setup: pending.token, code: await appCode(pending.secret) };
+    },
+    wrong: { setup: '', code: '000000' },
+    noLockout: 'the person on the page is shown the secret, so a wrong code guesses nothing',
+    invalid: [
+      { body: {}, field: 'code', message: 'Enter the security code' },
+      { body: { code: '12345' }, field: 'code', message: 'The security code must be 6 numbers' },
+    ],
   },
   'mobile-change-held': {
     async arrange(test) {
@@ -429,7 +446,7 @@ describe('authentication method contract', () => {
       it('answers a valid submission with one of its events', async () => {
         const arranged = await fixture.arrange(test);
         const ctx = await context(method, arranged);
-        const parsed = method.schema.safeParse(await fixture.valid(test, arranged));
+        const parsed = method.schema.safeParse(await fixture.valid(test, arranged, ctx));
         expect(parsed.success, JSON.stringify(parsed.error?.issues)).to.equal(true);
         const outcome = await method.submit(ctx, parsed.data);
         expect(outcome.kind, JSON.stringify(outcome)).to.equal('event');
@@ -464,7 +481,7 @@ describe('authentication method contract', () => {
           const ctx = await context(method, arranged);
           const limit = Math.max(test.idp.config.limits.passwordAttempts, test.idp.config.limits.securityCodeAttempts, test.idp.config.identityChecks.maxAttempts);
           for (let i = 0; i < limit; i++) await method.submit(ctx, method.schema.parse(wrong));
-          const outcome = await method.submit(ctx, method.schema.parse(await fixture.valid(test, arranged)));
+          const outcome = await method.submit(ctx, method.schema.parse(await fixture.valid(test, arranged, ctx)));
           expect(outcome.kind).to.not.equal('event');
         });
       }

@@ -56,13 +56,41 @@ describe('photo ID (P9 by photo ID and video, the patient\'s side)', function ()
     expect((await test.idp.services.photoIdCases.evidence(open.id, 'video'))!.contentType).to.equal('video/webm');
   });
 
-  it('sends an account with a case awaiting review to the pending page, never a second upload', async () => {
+  it('sends an account with a case awaiting review straight to the pending page, not the GP details page first, and never to a second upload', async () => {
     const { account, journey, page } = await atPhotoIdPage(test);
     await upload(journey, page, await jpegWithMetadata());
-    const again = await atPhotoIdPage(test, account);
+    const again = await signInThroughCode(test, account, { params: { vtr: '["P9.Cp.Cd"]', scope: 'openid profile' } });
     expect(heading(again.page)).to.equal(PENDING_PAGE);
+    expect(pageText(again.page)).to.contain('CL1030');
     expect(callbackError(await again.journey.browser.submit(again.page, {}))).to.deep.equal({ error: 'access_denied', description: 'identity verification pending' });
     expect(await caseCount(test, account.id)).to.equal(1);
+  });
+
+  it('once the case is decided, the account is offered the routes again (the GP details page)', async () => {
+    const { account, journey, page } = await atPhotoIdPage(test);
+    await upload(journey, page, await jpegWithMetadata());
+    const reviewer = await createAccount(test);
+    const open = (await test.idp.services.photoIdCases.openCaseFor(account.id))!;
+    expect(await test.idp.services.photoIdCases.decide({ caseId: open.id, reviewerAccountId: reviewer.id, decision: 'declined', reason: 'image-blurred' })).to.equal('decided');
+    const again = await signInThroughCode(test, account, { params: { vtr: '["P9.Cp.Cd"]', scope: 'openid profile' } });
+    expect(heading(again.page)).to.equal('Enter your GP online registration details');
+  });
+
+  it('says the limits it is configured with (PHOTO_ID_MAX_VIDEO_SECONDS, PHOTO_ID_MAX_PHOTO_BYTES, PHOTO_ID_MAX_VIDEO_BYTES)', async () => {
+    const strict = await startTestIdp({ env: { PHOTO_ID_MAX_VIDEO_SECONDS: '10', PHOTO_ID_MAX_PHOTO_BYTES: String(2 * 1024 * 1024), PHOTO_ID_MAX_VIDEO_BYTES: String(20 * 1024 * 1024) } });
+    try {
+      const { account, journey, page } = await atPhotoIdPage(strict);
+      expect(pageText(page)).to.contain('A JPEG or PNG image, up to 2MB');
+      expect(pageText(page)).to.contain('An MP4 or WebM video, up to 10 seconds and 20MB');
+      const refused = await upload(journey, page, await jpegWithMetadata(), { video: mp4(12) });
+      expect(errorSummary(refused)).to.deep.equal(['The video must be 10 seconds or shorter']);
+      const tooBig = await upload(journey, page, Buffer.concat([await jpegWithMetadata(), Buffer.alloc(3 * 1024 * 1024)]));
+      expect(tooBig.status).to.equal(413);
+      expect(pageText(tooBig)).to.contain('The photo of your ID must be 2MB or smaller, and the video 20MB or smaller');
+      expect(await caseCount(strict, account.id)).to.equal(0);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('asks for each missing answer, with an error summary that points at the field', async () => {

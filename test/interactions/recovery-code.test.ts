@@ -3,12 +3,21 @@ import type { Account } from '../../entities/account.js';
 import { recoveryCodeOffered } from '../../interactions/engine/guards.js';
 import { findForm, pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
-import { addAuthenticatorApp, codesOn, createAccount, errorSummary, heading, journeyAmr, startJourney, submit, submitStepForm, TEST_PASSWORD, type Journey } from './support.js';
+import { APP_STALE_NOTICE } from '../../interactions/methods/new-recovery-codes/index.js';
+import { SET_UP_MESSAGES } from '../../interactions/methods/set-up-authenticator-app/index.js';
+import { addAuthenticatorApp, appCode, codesOn, createAccount, errorSummary, heading, journeyAmr, startJourney, submit, submitStepForm, TEST_PASSWORD, type Journey } from './support.js';
 
 const APP_HEADING = 'Enter the security code from your authenticator app';
 const SMS_HEADING = 'Check your mobile phone';
 const RECOVERY_HEADING = 'Enter a recovery code';
 const USED_HEADING = 'You signed in with a recovery code';
+
+/** The authenticator app key a setup page shows as text ("I cannot scan the QR code"). */
+function secretOn(page: Page): string {
+  const key = /id="secret-key"><strong>([A-Z2-7 ]+)<\/strong>/.exec(page.html)?.[1];
+  if (!key) throw new Error('no secret key on the page');
+  return key.replace(/ /g, '');
+}
 
 describe('recoveryCodeOffered', () => {
   it('offers a recovery code in sign-in to an account with unused codes, never in a step-up', () => {
@@ -164,5 +173,62 @@ describe('sign-in with a recovery code', function () {
     expect(heading(refused)).to.equal(APP_HEADING);
     expect(refused.callbackUrl).to.equal(undefined);
     expect(await left(account.id)).to.equal(9);
+  });
+  it('sets up a new authenticator app after a recovery code: the old app stops working, the new one proves Ck, and a service that needs Ck gets the person', async () => {
+    const { account, codes } = await codesAccount();
+    const oldSecret = (await test.idp.services.accounts.findById(account.id))!.authenticatorSecret;
+    const { journey, page } = await toRecoveryCodePage(account.email, '["P0.Cp.Ck"]');
+    const used = await submit(journey, page, { code: codes[0]! });
+    const setUp = await journey.browser.submit(used, {}, { actionContains: '/set-up-authenticator-app' });
+    expect(heading(setUp)).to.equal('Set up a new authenticator app');
+    const secret = secretOn(setUp);
+
+    // A mistyped code keeps the secret the person already scanned.
+    const wrong = await submit(journey, setUp, { code: '000000' });
+    expect(errorSummary(wrong)).to.deep.equal([SET_UP_MESSAGES.incorrect]);
+    expect(secretOn(wrong)).to.equal(secret);
+
+    const done = await finish(journey, await submit(journey, wrong, { code: await appCode(secret) }));
+    const tokens = await test.rp.exchange(done.callbackUrl!, journey.request);
+    expect(tokens.claims()).to.include({ sub: account.id, vot: 'P0.Cp.Ck' });
+    expect(await journeyAmr(test, journey.uid)).to.deep.equal(['pwd', 'otp']);
+
+    const stored = (await test.idp.services.accounts.findById(account.id))!;
+    expect(stored.authenticatorSecret).to.not.equal(oldSecret);
+    expect(await test.idp.services.authenticatorApps.check(stored, await appCode(secret, 30))).to.equal('valid');
+    const emails: { template: string }[] = await test.idp.db.dataSource.query(`SELECT template FROM outbox_message WHERE recipient = $1 AND template = 'sign-in-method-changed'`, [account.email]);
+    expect(emails.length, 'the owner is told of the new app').to.be.at.least(2);
+  });
+
+  it('offers no new app once 15 minutes have passed since the recovery code, and "Continue without an authenticator app" reports Cp alone', async () => {
+    const { account, codes } = await codesAccount();
+    const { journey, page } = await toRecoveryCodePage(account.email, '["P0.Cp"]');
+    const used = await submit(journey, page, { code: codes[0]! });
+    const setUp = await journey.browser.submit(used, {}, { actionContains: '/set-up-authenticator-app' });
+    const secret = secretOn(setUp);
+    await test.idp.db.dataSource.query(
+      `UPDATE journey_state SET facts = jsonb_set(facts, '{recoveryCodeUsedAt}', to_jsonb($2::bigint)) WHERE uid = $1`,
+      [journey.uid, Math.floor(Date.now() / 1000) - 16 * 60],
+    );
+    const stale = await submit(journey, setUp, { code: await appCode(secret) });
+    expect(pageText(stale)).to.contain(APP_STALE_NOTICE);
+    expect(stale.html).to.not.contain('id="secret-key"');
+    expect((await test.idp.services.accounts.findById(account.id))!.authenticatorSecret, 'no app was bound').to.not.equal(null);
+    expect(await test.idp.services.authenticatorApps.check((await test.idp.services.accounts.findById(account.id))!, await appCode(secret))).to.equal('invalid');
+
+    const done = await finish(journey, await journey.browser.submit(stale, {}, { actionContains: '/skip' }));
+    expect((await test.rp.exchange(done.callbackUrl!, journey.request)).claims()).to.include({ vot: 'P0.Cp' });
+  });
+  it('offers a recovery code on the page that says the app step is locked, and the code still signs the person in', async () => {
+    const { account, codes } = await codesAccount();
+    const { journey, page } = await toSecondFactor(account.email, '["P0.Cp.Ck","P0.Cp"]');
+    let current = page;
+    for (let i = 0; i < test.idp.config.limits.securityCodeAttempts; i++) current = await submitStepForm(journey, current, { code: '000000' });
+    expect(current.status).to.equal(429);
+    expect(heading(current)).to.equal('You entered the wrong security code too many times');
+    const recovery = await journey.browser.submit(current, {}, { actionContains: '/use-recovery-code' });
+    expect(heading(recovery)).to.equal(RECOVERY_HEADING);
+    const used = await submit(journey, recovery, { code: codes[0]! });
+    expect(heading(used)).to.equal(USED_HEADING);
   });
 });

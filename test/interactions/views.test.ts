@@ -35,8 +35,12 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'identity-check-locked.njk': { wait: '15 minutes', reference: 'CL1025' },
   'account-disabled.njk': { reference: 'CID2012' },
   'enter-gp-details.njk': { values: { 'ods-code': 'S10002' }, maxAttempts: 3, lockWait: '15 minutes', canUsePhotoId: true },
-  'provide-photo-id.njk': { digits: ['7', '1', '5', '6'], documents: [{ value: 'passport', text: 'Passport' }], values: {} },
-  'upload-too-large.njk': { stepHref: '/interaction/uid/provide-photo-id', reference: 'CL1032' },
+  'provide-photo-id.njk': { digits: ['7', '1', '5', '6'], documents: [{ value: 'passport', text: 'Passport' }], values: {}, limits: { photoMax: '10MB', videoMax: '50MB', videoSeconds: 30 } },
+  'enter-recovery-code.njk': { canUseAuthenticatorApp: true, canUseTextMessage: true },
+  'recovery-code-used.njk': { left: 9, canGenerate: true },
+  'new-recovery-codes.njk': { codes: ['7KQ2 M9XD 4TRB H0WE', 'A1B2 C3D4 E5F6 G7H8'] },
+  'set-up-authenticator-app.njk': { canSetUp: true, qrSvg: '<svg width="220" height="220"></svg>', secretKey: 'JBSW Y3DP EHPK 3PXP', setup: 'sealed-token', replacing: true },
+  'upload-too-large.njk': { stepHref: '/interaction/uid/provide-photo-id', reference: 'CL1032', limits: { photoMax: '10MB', videoMax: '50MB', videoSeconds: 30 } },
 };
 
 function render(template: string, data: Record<string, unknown> = {}): string {

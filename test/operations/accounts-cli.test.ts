@@ -22,7 +22,7 @@ describe('npm run accounts (the support desk lifts lockouts)', () => {
       [lockoutKeys.authenticatorApp(account.id)],
     );
     await counters.recordFailure(lockoutKeys.identityCheck(account.id), identityCheckPolicy(test.idp.config));
-    await counters.recordFailure(lockoutKeys.photoIdUpload(account.id), photoIdUploadPolicy());
+    await counters.recordFailure(lockoutKeys.photoIdUpload(account.id), photoIdUploadPolicy(test.idp.config));
     await counters.recordFailure(lockoutKeys.recoveryCode(account.id), securityCodePolicy(test.idp.config));
     await counters.recordFailure(lockoutKeys.password(other.id), passwordPolicy(test.idp.config));
 

@@ -89,3 +89,77 @@ export function webm(seconds?: number): Buffer {
   const cluster = element([0x1f, 0x43, 0xb6, 0x75], Buffer.alloc(1024, 3));
   return Buffer.concat([ebml, element([0x18, 0x53, 0x80, 0x67], Buffer.concat([info, cluster]))]);
 }
+
+/**
+ * A "JPEG bomb" (E4): a real, tiny baseline JPEG whose frame header (SOF0) is rewritten to claim
+ * width × height, so the file is a few hundred bytes and the picture it declares gigapixels.
+ */
+export async function jpegBomb(width = 65_000, height = 65_000): Promise<Buffer> {
+  const jpeg = Buffer.from(await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } }).jpeg({ quality: 50 }).toBuffer());
+  for (let i = 2; i + 9 < jpeg.length; ) {
+    if (jpeg[i] !== 0xff) throw new Error('unexpected JPEG layout');
+    const marker = jpeg[i + 1]!;
+    const length = jpeg.readUInt16BE(i + 2);
+    if (marker === 0xc0 || marker === 0xc2) {
+      jpeg.writeUInt16BE(height, i + 5);
+      jpeg.writeUInt16BE(width, i + 7);
+      return jpeg;
+    }
+    i += 2 + length;
+  }
+  throw new Error('no frame header');
+}
+
+/**
+ * A small PNG that inflates to `width` × `height` greyscale pixels (a decompression bomb within the
+ * pixel limit): every row is zeros, which deflate squeezes about a thousandfold.
+ */
+export function zerosPng(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 0;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(Buffer.alloc((width + 1) * height), { level: 9 })),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/**
+ * An animated PNG (APNG) of `frames` frames, each width × height RGB: the first red (it is also the
+ * default image), every later one blue.
+ */
+export function animatedPng(width: number, height: number, frames: number): Buffer {
+  const frameData = (rgb: [number, number, number]): Buffer => {
+    const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3).map((_, i) => rgb[i % 3]!)]);
+    return deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  };
+  const fctl = (sequence: number): Buffer => {
+    const data = Buffer.alloc(26);
+    data.writeUInt32BE(sequence, 0);
+    data.writeUInt32BE(width, 4);
+    data.writeUInt32BE(height, 8);
+    data.writeUInt16BE(1, 20); // delay 1/10 s
+    data.writeUInt16BE(10, 22);
+    return pngChunk('fcTL', data);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2; // RGB
+  const actl = Buffer.alloc(8);
+  actl.writeUInt32BE(frames, 0);
+  const chunks = [pngChunk('IHDR', ihdr), pngChunk('acTL', actl), fctl(0), pngChunk('IDAT', frameData([255, 0, 0]))];
+  let sequence = 1;
+  for (let f = 1; f < frames; f++) {
+    chunks.push(fctl(sequence++));
+    const seq = Buffer.alloc(4);
+    seq.writeUInt32BE(sequence++);
+    chunks.push(pngChunk('fdAT', Buffer.concat([seq, frameData([0, 0, 255])])));
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ...chunks, pngChunk('IEND', Buffer.alloc(0))]);
+}

@@ -42,7 +42,7 @@ function appAccount(ctx: StepContext): Account {
 
 async function lockedPage(ctx: StepContext, accountId: string): Promise<Outcome<AuthenticatorCodeEvent>> {
   const status = await ctx.services.counters.status(lockoutKeys.authenticatorApp(accountId));
-  return { kind: 'page', view: lockedView({ ...status, what: 'authenticator-app', canUseTextMessage: textMessageCompletes(ctx.facts) }) };
+  return { kind: 'page', view: lockedView({ ...status, what: 'authenticator-app', canUseTextMessage: textMessageCompletes(ctx.facts), canUseRecoveryCode: recoveryCodeOffered(ctx.facts) }) };
 }
 
 export const authenticatorCodeMethod = defineMethod({
@@ -66,7 +66,7 @@ export const authenticatorCodeMethod = defineMethod({
   async present(ctx, presentation) {
     const account = appAccount(ctx);
     const status = await ctx.services.counters.status(lockoutKeys.authenticatorApp(account.id));
-    if (status.locked || status.disabled) return lockedView({ ...status, what: 'authenticator-app', canUseTextMessage: textMessageCompletes(ctx.facts) });
+    if (status.locked || status.disabled) return lockedView({ ...status, what: 'authenticator-app', canUseTextMessage: textMessageCompletes(ctx.facts), canUseRecoveryCode: recoveryCodeOffered(ctx.facts) });
     return {
       template: 'enter-authenticator-code.njk',
       data: {

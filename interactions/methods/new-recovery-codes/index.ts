@@ -17,10 +17,12 @@ import { defineMethod, type StepContext } from '../types.js';
  * interaction lives an hour) no longer makes codes: Your account, after a fresh sign-in, does.
  */
 
+export const APP_STALE_NOTICE = 'It is more than 15 minutes since you used your recovery code, so you cannot set up an authenticator app here. Continue to the service, or sign in again with another recovery code';
+
 export const STALE_NOTICE = 'It is more than 15 minutes since you signed in, so you cannot get new recovery codes here. Continue, then get them in your account settings';
 
 /** This sign-in used its recovery code within the re-authentication window. */
-function recent(ctx: StepContext): boolean {
+export function recoveryCodeUsedRecently(ctx: StepContext): boolean {
   const usedAt = ctx.facts.recoveryCodeUsedAt;
   return usedAt !== undefined && Math.floor(Date.now() / 1000) - usedAt <= REAUTH_WINDOW_SECONDS;
 }
@@ -34,13 +36,13 @@ function accountOf(ctx: StepContext): Account {
 
 export const newRecoveryCodesMethod = defineMethod({
   id: 'new-recovery-codes',
-  events: ['continued'] satisfies 'continued'[],
+  events: ['continued', 'authenticatorAppSetUpRequested'] satisfies ('continued' | 'authenticatorAppSetUpRequested')[],
   schema,
   redisplay: [],
 
   async present(ctx, presentation) {
     const account = accountOf(ctx);
-    return { template: 'recovery-code-used.njk', data: { left: account.recoveryCodesLeft, canGenerate: recent(ctx), notice: presentation.notice } };
+    return { template: 'recovery-code-used.njk', data: { left: account.recoveryCodesLeft, canGenerate: recoveryCodeUsedRecently(ctx), notice: presentation.notice } };
   },
 
   async submit() {
@@ -48,10 +50,16 @@ export const newRecoveryCodesMethod = defineMethod({
   },
 
   actions: {
+    /** "Set up a new authenticator app": the way back for a person who lost the phone their app was on. */
+    'set-up-authenticator-app': {
+      async run(ctx) {
+        return recoveryCodeUsedRecently(ctx) ? { kind: 'event', event: 'authenticatorAppSetUpRequested' } : { kind: 'retry', notice: APP_STALE_NOTICE };
+      },
+    },
     /** "Get new recovery codes": every old code dies, the owner is told, and the new ones are shown this once. */
     generate: {
       async run(ctx) {
-        if (!recent(ctx)) return { kind: 'retry', notice: STALE_NOTICE };
+        if (!recoveryCodeUsedRecently(ctx)) return { kind: 'retry', notice: STALE_NOTICE };
         const codes = await ctx.services.recoveryCodes.generate(accountOf(ctx), { ip: ctx.ip });
         return { kind: 'page', view: { template: 'new-recovery-codes.njk', data: { codes: codes.map(groupedRecoveryCode) } } };
       },

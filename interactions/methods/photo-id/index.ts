@@ -1,9 +1,10 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { PHOTO_ID_DOCUMENTS, type PhotoIdDocument } from '../../../src/photo-id/cases.js';
-import { PHOTO_MAX_BYTES, reencodePhoto, type PhotoResult } from '../../../src/photo-id/images.js';
-import { VIDEO_MAX_BYTES, VIDEO_MAX_SECONDS, checkVideo, type VideoResult } from '../../../src/photo-id/video.js';
-import { PHOTO_ID_UPLOADS_PER_DAY, lockoutKeys, photoIdUploadPolicy } from '../../../src/security/attempt-counters.js';
+import type { PhotoIdLimits } from '../../../src/config/index.js';
+import type { PhotoResult } from '../../../src/photo-id/images.js';
+import { checkVideo, type VideoResult } from '../../../src/photo-id/video.js';
+import { lockoutKeys, photoIdUploadPolicy } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { IDENTITY_CHECK_ACTIONS, identityCheckPageData } from '../identity-check-step.js';
 import { tooManyRequestsView } from '../pages.js';
@@ -31,9 +32,20 @@ export const PHOTO_ID_MESSAGES = {
   videoMissing: 'Select a video of you saying the numbers',
   videoType: 'The video must be an MP4 or WebM file',
   videoUnreadable: 'The video could not be read. It may not have finished saving. Record it again and select it',
-  videoTooLong: `The video must be ${VIDEO_MAX_SECONDS} seconds or shorter`,
-  videoTooBig: 'The video must be 50MB or smaller',
+  photoBusy: 'We could not check the photo of your ID just now. Wait a minute, then select it again',
 } as const;
+
+/** The limits as the pages say them ("10MB", "30 seconds"): the same numbers the checks use. */
+export function photoIdLimitsText(limits: PhotoIdLimits): { photoMax: string; videoMax: string; videoSeconds: number } {
+  const mb = (bytes: number): string => `${Math.floor(bytes / (1024 * 1024) * 10) / 10}MB`;
+  return { photoMax: mb(limits.photoMaxBytes), videoMax: mb(limits.videoMaxBytes), videoSeconds: limits.videoMaxSeconds };
+}
+
+/** The messages that name a limit. */
+export function videoLimitMessages(limits: PhotoIdLimits): { videoTooLong: string; videoTooBig: string } {
+  const text = photoIdLimitsText(limits);
+  return { videoTooLong: `The video must be ${text.videoSeconds} seconds or shorter`, videoTooBig: `The video must be ${text.videoMax} or smaller` };
+}
 
 const upload = (missing: string) =>
   z.custom<Upload>((value) => typeof value === 'object' && value !== null && (value as Upload).kind === 'upload' && Buffer.isBuffer((value as Upload).bytes) && (value as Upload).bytes.length > 0, { message: missing });
@@ -61,10 +73,12 @@ function photoProblem(result: Exclude<PhotoResult, { kind: 'ok' }>): string {
     case 'unreadable':
     case 'too-slow':
       return PHOTO_ID_MESSAGES.photoUnreadable;
+    case 'busy':
+      return PHOTO_ID_MESSAGES.photoBusy;
   }
 }
 
-function videoProblem(result: Exclude<VideoResult, { kind: 'ok' }>): string {
+function videoProblem(result: Exclude<VideoResult, { kind: 'ok' }>, limits: PhotoIdLimits): string {
   switch (result.reason) {
     case 'empty':
       return PHOTO_ID_MESSAGES.videoMissing;
@@ -73,9 +87,9 @@ function videoProblem(result: Exclude<VideoResult, { kind: 'ok' }>): string {
     case 'malformed':
       return PHOTO_ID_MESSAGES.videoUnreadable;
     case 'too-long':
-      return PHOTO_ID_MESSAGES.videoTooLong;
+      return videoLimitMessages(limits).videoTooLong;
     case 'too-large':
-      return PHOTO_ID_MESSAGES.videoTooBig;
+      return videoLimitMessages(limits).videoTooBig;
   }
 }
 
@@ -89,7 +103,7 @@ export const photoIdMethod = defineMethod({
   events: ['submitted'] as PhotoIdEvent[],
   schema,
   redisplay: ['document'],
-  uploads: { fields: ['document'], files: { photo: { maxBytes: PHOTO_MAX_BYTES }, video: { maxBytes: VIDEO_MAX_BYTES } } },
+  uploads: (config) => ({ fields: ['document'], files: { photo: { maxBytes: config.identityChecks.photoIdLimits.photoMaxBytes }, video: { maxBytes: config.identityChecks.photoIdLimits.videoMaxBytes } } }),
 
   async enter() {
     return { photoIdDigits: spokenDigits() };
@@ -111,26 +125,28 @@ export const photoIdMethod = defineMethod({
         values: presentation.values ?? {},
         digits: [...digits],
         documents: Object.entries(PHOTO_ID_DOCUMENTS).map(([value, text]) => ({ value, text })),
+        limits: photoIdLimitsText(ctx.services.config.identityChecks.photoIdLimits),
         ...identityCheckPageData(ctx),
       },
     };
   },
 
   async submit(ctx, body): Promise<Outcome<PhotoIdEvent>> {
-    const { counters, photoIdCases } = ctx.services;
+    const { counters, photoIdCases, photoDecoder, config } = ctx.services;
+    const limits = config.identityChecks.photoIdLimits;
     const account = accountOf(ctx);
     const digits = ctx.facts.photoIdDigits;
     if (!digits) throw new JourneyInvariantError('photo-id: the step was not entered (no digits)');
 
     // E3 quota: every upload that gets this far counts, before any decoding is paid for.
-    const quota = await counters.reserveAttempt(lockoutKeys.photoIdUpload(account.id), photoIdUploadPolicy());
+    const quota = await counters.reserveAttempt(lockoutKeys.photoIdUpload(account.id), photoIdUploadPolicy(config));
     if (!quota.allowed) {
       ctx.log.warn({ event: 'photo_id.quota' }, 'photo ID uploads over the daily quota');
-      return { kind: 'page', view: tooManyRequestsView(quota.retryAfterSeconds, 'uploads', { maxUploads: PHOTO_ID_UPLOADS_PER_DAY }) };
+      return { kind: 'page', view: tooManyRequestsView(quota.retryAfterSeconds, 'uploads', { maxUploads: limits.uploadsPerDay }) };
     }
 
-    const [photo, video] = await Promise.all([reencodePhoto(body.photo.bytes), Promise.resolve(checkVideo(body.video.bytes))]);
-    const errors = [...(photo.kind === 'refused' ? [{ field: 'photo', text: photoProblem(photo) }] : []), ...(video.kind === 'refused' ? [{ field: 'video', text: videoProblem(video) }] : [])];
+    const [photo, video] = await Promise.all([photoDecoder.reencode(body.photo.bytes), Promise.resolve(checkVideo(body.video.bytes, limits))]);
+    const errors = [...(photo.kind === 'refused' ? [{ field: 'photo', text: photoProblem(photo) }] : []), ...(video.kind === 'refused' ? [{ field: 'video', text: videoProblem(video, limits) }] : [])];
     if (photo.kind === 'refused' || video.kind === 'refused') {
       // Why, for operations; never the files, their names or the digits.
       ctx.log.info({ event: 'photo_id.refused', photo: photo.kind === 'refused' ? photo.reason : 'ok', video: video.kind === 'refused' ? video.reason : 'ok' }, 'photo ID upload refused');

@@ -98,7 +98,7 @@ export const smsCodeMethod = defineMethod({
   async present(ctx, presentation) {
     const { account, mobile } = mobileOf(ctx);
     const status = await lockStatus(ctx, account.id);
-    if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
+    if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code', canUseRecoveryCode: recoveryCodeOffered(ctx.facts) });
     const throttled = await throttledArrivalView(ctx, { destination: mobile, purpose: PURPOSE });
     if (throttled) return throttled;
     return {
@@ -122,7 +122,7 @@ export const smsCodeMethod = defineMethod({
     return codeCheckOutcome<SmsCodeEvent>(ctx, result, { accountId: account.id, purpose: PURPOSE }, async () => {
       if (body.rememberDevice === 'yes' && ctx.request) await rememberThisDevice(ctx, account.id, ctx.request);
       return { kind: 'event', event: 'verified' };
-    }, async () => lockedView({ ...(await lockStatus(ctx, account.id)), what: 'security-code' }));
+    }, async () => lockedView({ ...(await lockStatus(ctx, account.id)), what: 'security-code', canUseRecoveryCode: recoveryCodeOffered(ctx.facts) }));
   },
 
   actions: {
@@ -150,7 +150,7 @@ export const smsCodeMethod = defineMethod({
         const { account, mobile } = mobileOf(ctx);
         const sent = await ctx.services.dataSource.transaction((manager) => sendCode(ctx, manager));
         return resendOutcome(sent, `We have sent a new security code to your mobile phone number ending in ${mobileEnding(mobile)}.`, async () =>
-          lockedView({ ...(await lockStatus(ctx, account.id)), what: 'security-code' }));
+          lockedView({ ...(await lockStatus(ctx, account.id)), what: 'security-code', canUseRecoveryCode: recoveryCodeOffered(ctx.facts) }));
       },
     },
   },

@@ -260,6 +260,8 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
         ...(extra.errors?.some((e) => e.field === 'holdReason') ? { attributes: { 'aria-describedby': 'holdReason-error' } } : {}),
       })),
       caseId: found.id,
+      // Disabled by the support desk (D25): it cannot be approved, so say so before anyone tries.
+      accountDisabled: !decided && person?.status === 'disabled',
       submitted: nhsDateTime(found.submittedAt),
       document: PHOTO_ID_DOCUMENTS[found.documentType] ?? found.documentType,
       name: identity.proved ? identity.name : undefined,
@@ -329,6 +331,10 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       if (assignment) return assignedElsewhere(ctx, found.id, assignment);
       // It lapsed in between: show the case again rather than decide for the reviewer.
       return renderCase(ctx, found, { status: 409 });
+    }
+    if (result === 'account-disabled') {
+      page(ctx, 'account-disabled', { title: 'This account has been disabled', caseId: found.id }, 409);
+      return;
     }
     const now = (await photoIdCases.get(found.id)) ?? found;
     if (result === 'already-decided') {

@@ -70,7 +70,8 @@ export interface CaseDetail extends CaseSummary {
 export type SubmitResult = { readonly kind: 'submitted'; readonly caseId: string } | { readonly kind: 'already-open'; readonly caseId: string };
 
 /** `assigned-elsewhere`: another reviewer's assignment (back office, D23) has not lapsed; nothing was decided. */
-export type DecideResult = 'decided' | 'already-decided' | 'assigned-elsewhere' | 'own-case' | 'not-found';
+/** `account-disabled`: an approval refused because the support desk disabled the account (D25); nothing changed. */
+export type DecideResult = 'decided' | 'already-decided' | 'assigned-elsewhere' | 'own-case' | 'account-disabled' | 'not-found';
 
 export interface PhotoIdCases {
   /** Stores a case and its evidence in one transaction; a second open case for the account is refused (E8). */
@@ -201,6 +202,15 @@ export function createPhotoIdCases(deps: { dataSource: DataSource; audit: Audit;
         if (existing.account_id === reviewerAccountId) {
           await audit.record('identity.case_own_refused', { accountId: reviewerAccountId, ip, detail: { caseId } }, manager);
           return 'own-case';
+        }
+        if (decision === 'approved') {
+          // Locked with the account row, so a disabling that commits first is seen and one that comes
+          // after waits: a disabled account is never raised to P9, and the audit trail never says so.
+          const [owner] = await queryRows<{ status: string }>(manager, `SELECT status FROM account WHERE id = $1 FOR UPDATE`, [existing.account_id]);
+          if (owner?.status !== 'active') {
+            await audit.record('identity.case_approval_refused', { accountId: existing.account_id, ip, detail: { caseId, reviewer: reviewerAccountId, why: 'account_disabled' } }, manager);
+            return 'account-disabled';
+          }
         }
         const decisionReason = decision === 'approved' ? 'approved' : reason!;
         // Only a case still awaiting review and not another reviewer's (D23) changes; of two reviewers

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { disableAccount } from '../../src/accounts/account-status.js';
 import { DECLINE_REASONS } from '../../src/photo-id/cases.js';
 import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
@@ -93,6 +94,19 @@ describe('back office: identity checks (reviewers compare photo ID and video, th
     expect((await test.idp.services.accounts.findById(patient.accountId))!.proofingLevel).to.equal('P5');
     const [email]: { body: string }[] = await test.idp.db.dataSource.query(`SELECT body FROM outbox_message WHERE recipient = $1 AND template = 'identity-check-outcome'`, [patient.email]);
     expect(email!.body).to.include(DECLINE_REASONS['document-expired'].text).and.not.include('ticket 7');
+  });
+
+  it('the case of an account the support desk disabled says so, and approving it is refused with a 409 that changes nothing', async () => {
+    const { browser, account: reviewer } = await signedInReviewer(test);
+    const patient = await patientWithCase(test);
+    await disableAccount(test.idp.services, { accountId: patient.accountId, supportAccountId: reviewer.id, reason: 'INC-42' });
+    const casePage = await browser.get(`${test.url}/back-office/cases/${patient.caseId}`);
+    expect(pageText(casePage)).to.include('The support desk has disabled this account');
+    const refused = await browser.post(`${test.url}/back-office/cases/${patient.caseId}`, { _csrf: csrfOf(casePage), decision: 'approve', approveNote: '' }, { origin: test.url });
+    expect(refused.status).to.equal(409);
+    expect(heading(refused)).to.equal('This account has been disabled');
+    expect((await test.idp.services.photoIdCases.get(patient.caseId))!.status).to.equal('awaiting_review');
+    expect((await test.idp.services.accounts.findById(patient.accountId))!.proofingLevel).to.equal('P5');
   });
 
   it('a reviewer signed in more than 15 minutes ago signs in again before deciding, and nothing is decided meanwhile', async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { Account } from '../../entities/account.js';
+import { disableAccount } from '../../src/accounts/account-status.js';
 import { DECLINE_REASONS, type Evidence } from '../../src/photo-id/cases.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { createAccount } from '../interactions/support.js';
@@ -46,6 +47,21 @@ describe('photo ID cases (P9 by photo ID and video, decided in the back office)'
     const second = await submitFor(b);
     const ids = (await test.idp.services.photoIdCases.queue(500)).map((c) => c.id);
     expect(ids.indexOf(first.caseId)).to.be.below(ids.indexOf(second.caseId));
+  });
+
+  it('refuses to approve the case of an account the support desk disabled (nothing changes, no P9 in the audit trail); declining it still works', async () => {
+    const account = await createAccount(test, { proofingLevel: 'P5' });
+    const { caseId } = await submitFor(account);
+    const { services } = test.idp;
+    expect(await disableAccount(services, { accountId: account.id, supportAccountId: reviewer.id, reason: 'INC-1234' })).to.equal('changed');
+    expect(await services.photoIdCases.decide({ caseId, reviewerAccountId: reviewer.id, decision: 'approved' })).to.equal('account-disabled');
+    expect((await services.accounts.findById(account.id))!.proofingLevel).to.equal('P5');
+    expect(await services.photoIdCases.get(caseId)).to.deep.include({ status: 'awaiting_review' });
+    const types = async (): Promise<string[]> =>
+      ((await test.idp.db.dataSource.query(`SELECT type FROM audit_event WHERE account_id = $1 AND type LIKE 'identity.%' ORDER BY id`, [account.id])) as { type: string }[]).map((r) => r.type);
+    expect(await types()).to.deep.equal(['identity.case_submitted', 'identity.case_approval_refused']);
+    expect(await services.photoIdCases.decide({ caseId, reviewerAccountId: reviewer.id, decision: 'declined', reason: Object.keys(DECLINE_REASONS)[0] as keyof typeof DECLINE_REASONS })).to.equal('decided');
+    expect(await services.photoIdCases.get(caseId)).to.deep.include({ status: 'declined' });
   });
 
   it('approval raises the account to P9, audits it and emails the person, all at once', async () => {

@@ -56,8 +56,8 @@ export async function liftLocks(dataSource: DataSource, audit: Audit, accountId:
   const { exact, pattern } = lockoutKeys.ofAccount(accountId);
   return dataSource.transaction(async (manager) => {
     const cleared = await queryRows(manager, `DELETE FROM attempt_counter WHERE key = ANY($1::text[]) OR key LIKE $2 RETURNING key`, [exact, pattern]);
-    // The support desk's reason is free text typed in a browser: `note`, which stays out of log lines.
-    const who = 'operator' in by ? { by: 'operator', reason } : { by: 'support', supportAccountId: by.supportAccountId, note: reason };
+    // A person's reason is free text (it may name the patient): `note`, which stays out of log lines.
+    const who = 'operator' in by ? { by: 'operator', note: reason } : { by: 'support', supportAccountId: by.supportAccountId, note: reason };
     await audit.record('account.unlocked', { accountId, ip: ip ?? null, detail: { ...who, counters: cleared.length } }, manager);
     return cleared.length;
   });

@@ -54,7 +54,7 @@ export type RoleChange = 'changed' | 'unchanged' | 'no-account';
 /**
  * Gives an account the role (replacing the other one: an account has at most one), or takes that
  * role away (an account holding the other role is left alone); audited (back_office.role_granted /
- * role_revoked) with the operator's reason.
+ * role_revoked) with the operator's reason (as `note`: free text stays out of log lines).
  */
 export async function setReviewer(dataSource: DataSource, audit: Audit, email: string, grant: boolean, reason: string, role: BackOfficeRole = 'reviewer'): Promise<RoleChange> {
   return dataSource.transaction(async (manager) => {
@@ -62,7 +62,7 @@ export async function setReviewer(dataSource: DataSource, audit: Audit, email: s
     if (!account) return 'no-account';
     if ((account.back_office_role === role) === grant) return 'unchanged';
     await manager.query(`UPDATE account SET back_office_role = $2, updated_at = now() WHERE id = $1`, [account.id, grant ? role : null]);
-    await audit.record(grant ? 'back_office.role_granted' : 'back_office.role_revoked', { accountId: account.id, detail: { by: 'operator', role, reason, ...(grant && account.back_office_role ? { replaced: account.back_office_role } : {}) } }, manager);
+    await audit.record(grant ? 'back_office.role_granted' : 'back_office.role_revoked', { accountId: account.id, detail: { by: 'operator', role, note: reason, ...(grant && account.back_office_role ? { replaced: account.back_office_role } : {}) } }, manager);
     return 'changed';
   });
 }

@@ -31,8 +31,8 @@ describe('npm run reviewers (who may use the back office)', () => {
     expect((await listReviewers(dataSource, 1800)).map((r) => r.email)).to.not.include(account.email);
     const audit: { type: string; detail: Record<string, unknown> }[] = await dataSource.query(`SELECT type, detail FROM audit_event WHERE account_id = $1 AND type LIKE 'back_office.%' ORDER BY id`, [account.id]);
     expect(audit).to.deep.equal([
-      { type: 'back_office.role_granted', detail: { by: 'operator', role: 'reviewer', reason: 'joined the ID checking team, ticket 12' } },
-      { type: 'back_office.role_revoked', detail: { by: 'operator', role: 'reviewer', reason: 'left the team' } },
+      { type: 'back_office.role_granted', detail: { by: 'operator', role: 'reviewer', note: 'joined the ID checking team, ticket 12' } },
+      { type: 'back_office.role_revoked', detail: { by: 'operator', role: 'reviewer', note: 'left the team' } },
     ]);
     expect(await setReviewer(dataSource, services.audit, 'nobody@example.test', true, 'x')).to.equal('no-account');
   });

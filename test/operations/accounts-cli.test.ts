@@ -38,7 +38,7 @@ describe('npm run accounts (the support desk lifts lockouts)', () => {
     // Another account's counters are untouched.
     expect(await accountLocks(test.idp.db.dataSource, other.email)).to.have.length(1);
     const [row] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'account.unlocked'`, [account.id]);
-    expect(row.detail).to.deep.include({ by: 'operator', reason: 'caller passed ID checks, ticket 1234', counters: 6 });
+    expect(row.detail).to.deep.include({ by: 'operator', note: 'caller passed ID checks, ticket 1234', counters: 6 });
   });
 
   it('says when no account has the address', async () => {

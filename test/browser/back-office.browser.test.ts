@@ -7,6 +7,7 @@
  * evidence is past retention ("Evidence deleted on …"), and signs out. Every page is screenshotted and
  * scanned with axe-core (WCAG 2.2 A/AA).
  */
+import { disableAccount, enableAccount } from '../../src/accounts/account-status.js';
 import { expect } from 'chai';
 import { generate } from 'otplib';
 import sharp from 'sharp';
@@ -96,6 +97,17 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
     await expectPage(page, 'Another reviewer is working on this check');
     await record.check(page, 'back-office-assigned-elsewhere');
 
+    // The support desk disables the second case's account: the case warns, and approving is refused.
+    await test.idp.db.dataSource.query(`UPDATE identity_check_case SET assigned_to = NULL, assigned_at = NULL WHERE id = $1`, [second.caseId]);
+    await disableAccount(test.idp.services, { accountId: p0.id, supportAccountId: other.id, reason: 'INC-7' });
+    await page.goto(`${test.url}/back-office/cases/${second.caseId}`);
+    expect(await page.getByText('The support desk has disabled this account').count()).to.equal(1);
+    await record.check(page, 'back-office-case-account-disabled');
+    await clickButton(page, 'Approve');
+    await expectPage(page, 'This account has been disabled');
+    await record.check(page, 'back-office-approve-refused');
+    await enableAccount(test.idp.services, { accountId: p0.id, supportAccountId: other.id, reason: 'INC-7' });
+
     // Past the retention period (a clock 30 days on) the case page says when the evidence was deleted.
     const decidedAt = (await test.idp.services.photoIdCases.get(submitted.caseId))!.decidedAt!;
     await test.idp.services.evidenceRetention.purge(new Date(decidedAt.getTime() + 30 * 24 * 3600 * 1000));
@@ -113,7 +125,7 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
 
     expect(record.scanned).to.deep.equal([
       'back-office-queue', 'back-office-case', 'back-office-case-error', 'back-office-case-rechecked', 'back-office-confirm-error', 'back-office-approved',
-      'back-office-hold-error', 'back-office-on-hold', 'back-office-case-held', 'back-office-assigned-elsewhere', 'back-office-evidence-deleted', 'back-office-signed-out',
+      'back-office-hold-error', 'back-office-on-hold', 'back-office-case-held', 'back-office-assigned-elsewhere', 'back-office-case-account-disabled', 'back-office-approve-refused', 'back-office-evidence-deleted', 'back-office-signed-out',
     ]);
     expect(errors, 'no page errors').to.deep.equal([]);
   });

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { createSemaphore } from '../accounts/semaphore.js';
 import type { PhotoIdLimits } from '../config/index.js';
 import { restrictLoaders } from './image-limits.js';
 import type { WorkerAnswer, WorkerJob } from './image-worker.js';
@@ -113,49 +114,15 @@ export interface PhotoDecoder {
 export function createPhotoDecoder(limits: Pick<PhotoIdLimits, 'photoMaxBytes' | 'photoMaxPixels' | 'concurrentDecodes'>, options: { timeLimitMs?: number; queueLimitMs?: number } = {}): PhotoDecoder {
   const timeLimitMs = options.timeLimitMs ?? DECODE_TIME_LIMIT_MS;
   const queueLimitMs = options.queueLimitMs ?? DECODE_QUEUE_LIMIT_MS;
-  let running = 0;
-  let mostRunning = 0;
-  const waiting: (() => void)[] = [];
-
-  /** A turn to decode, or false when none came within the queue's limit. */
-  function turn(): Promise<boolean> {
-    if (running < limits.concurrentDecodes) {
-      running++;
-      mostRunning = Math.max(mostRunning, running);
-      return Promise.resolve(true);
-    }
-    if (waiting.length >= DECODE_QUEUE_MAX_WAITING) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const take = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        waiting.splice(waiting.indexOf(take), 1);
-        resolve(false);
-      }, queueLimitMs);
-      waiting.push(take);
-    });
-  }
-
-  function release(): void {
-    const next = waiting.shift();
-    // The turn passes straight to the next in line: `running` stays as it is.
-    if (next) next();
-    else running--;
-  }
+  const decodes = createSemaphore(limits.concurrentDecodes);
 
   return {
     async reencode(bytes) {
       const early = precheck(bytes, limits.photoMaxBytes);
       if (early) return early;
-      if (!(await turn())) return { kind: 'refused', reason: 'busy' };
-      try {
-        return fromAnswer(await decodeInWorker({ bytes, maxPixels: limits.photoMaxPixels }, timeLimitMs));
-      } finally {
-        release();
-      }
+      const done = await decodes.runWithin(() => decodeInWorker({ bytes, maxPixels: limits.photoMaxPixels }, timeLimitMs), { maxWaiting: DECODE_QUEUE_MAX_WAITING, maxWaitMs: queueLimitMs });
+      return done.ran ? fromAnswer(done.value) : { kind: 'refused', reason: 'busy' };
     },
-    load: () => ({ running, waiting: waiting.length, mostRunning }),
+    load: () => ({ running: decodes.active, waiting: decodes.waiting, mostRunning: decodes.peak }),
   };
 }

@@ -58,14 +58,13 @@ export function createPdsFhir(config: Config, logger: Logger): PatientDemographi
 
 export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographics {
   const { settings, timeoutMs, logger } = options;
-  const now = Date.now;
   const key = loadSigningKey(settings.privateKeyFile);
   const log = logger.child({ component: 'pds-fhir' });
   let token: { value: string; expiresAt: number } | undefined;
   let pendingToken: Promise<string> | undefined;
 
   async function accessToken(): Promise<string> {
-    if (token && token.expiresAt - TOKEN_RENEW_MARGIN_SECONDS * 1000 > now()) return token.value;
+    if (token && token.expiresAt - TOKEN_RENEW_MARGIN_SECONDS * 1000 > Date.now()) return token.value;
     // One token request at a time: concurrent traces wait for the same answer.
     pendingToken ??= fetchToken().finally(() => {
       pendingToken = undefined;
@@ -74,7 +73,7 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
   }
 
   async function fetchToken(): Promise<string> {
-    const issuedAt = Math.floor(now() / 1000);
+    const issuedAt = Math.floor(Date.now() / 1000);
     const assertion = await new SignJWT({})
       .setProtectedHeader({ alg: 'RS512', typ: 'JWT', kid: settings.keyId })
       .setIssuer(settings.apiKey)
@@ -100,7 +99,7 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
     }
     // The API platform sends expires_in as a string of seconds ("599").
     const lifetime = Number(body.expires_in);
-    token = { value: body.access_token, expiresAt: now() + (Number.isFinite(lifetime) && lifetime > 0 ? lifetime : 300) * 1000 };
+    token = { value: body.access_token, expiresAt: Date.now() + (Number.isFinite(lifetime) && lifetime > 0 ? lifetime : 300) * 1000 };
     return token.value;
   }
 
@@ -142,7 +141,7 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
         log[level](facts, 'PDS could not answer a trace');
         return { kind: 'unavailable' };
       }
-      const records = patientsIn(answer.body, now()).filter((record): record is PatientRecord => record !== undefined);
+      const records = patientsIn(answer.body, Date.now()).filter((record): record is PatientRecord => record !== undefined);
       return tracePatients(records, query);
     } catch (error) {
       return unreachable(error);
@@ -163,7 +162,7 @@ export function createPdsFhirClient(options: PdsFhirOptions): PatientDemographic
         log.info(facts, 'PDS has no such patient');
         return { kind: 'no-record' };
       }
-      const [record] = answer.status === 200 && answer.body ? patientsIn(answer.body, now()) : [];
+      const [record] = answer.status === 200 && answer.body ? patientsIn(answer.body, Date.now()) : [];
       if (!record) {
         // Down, refusing us, or a record without the details a comparison needs (restricted): nothing to show.
         log.warn(facts, 'PDS could not answer a retrieval');

@@ -41,6 +41,10 @@ export class SecurityCode {
   @Column({ type: 'integer', default: 0 })
   attempts!: number;
 
+  /** Its text could not be handed to the provider at once, and the person was told so (security-bar G3). */
+  @Column({ name: 'undelivered_at', type: 'timestamptz', nullable: true })
+  undeliveredAt!: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 }

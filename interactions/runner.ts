@@ -130,7 +130,28 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       services: methodServices,
       log: request.log.child({ journey: record.journey, step: record.step }),
       ...(request.http ? { request: request.http } : {}),
+      afterCommit: (task) => {
+        const tasks = afterCommitTasks.get(request) ?? [];
+        tasks.push(task);
+        afterCommitTasks.set(request, tasks);
+      },
     };
+  }
+
+  /** StepContext.afterCommit's work, by request: run once what the request wrote has committed. */
+  const afterCommitTasks = new WeakMap<RequestInfo, (() => Promise<void>)[]>();
+
+  async function runAfterCommit(request: RequestInfo): Promise<void> {
+    const tasks = afterCommitTasks.get(request);
+    afterCommitTasks.delete(request);
+    for (const task of tasks ?? []) {
+      try {
+        await task();
+      } catch (error) {
+        // The writes stand; a code text not tried here is the outbox worker's once its hold ends.
+        request.log.warn({ err: error }, 'work after a journey commit failed; the committed writes stand');
+      }
+    }
   }
 
   async function loadAccount(accountId: string | null, known?: Account | null): Promise<Account | null> {
@@ -151,8 +172,17 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
    * A journey write together with the arriving step's `enter` effects (a code sent, an outbox
    * message) in one transaction; a bare position write is one statement, atomic on its own.
    */
-  function writeStep<T>(entering: AuthMethod | undefined, work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return entering?.enter ? dataSource.transaction(work) : work(dataSource.manager);
+  async function writeStep<T>(entering: AuthMethod | undefined, request: RequestInfo, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    let written: T;
+    try {
+      written = await (entering?.enter ? dataSource.transaction(work) : work(dataSource.manager));
+    } catch (error) {
+      // Rolled back: what enter() asked for after the commit must not happen.
+      afterCommitTasks.delete(request);
+      throw error;
+    }
+    await runAfterCommit(request);
+    return written;
   }
 
   function logPath(log: Logger, journey: Journey, path: readonly TakenTransition[]): void {
@@ -179,7 +209,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const draft: JourneyRecord = { uid: details.uid, journey: journey.id, step: start.step, accountId, facts, version: 0, expiresAt };
     try {
       const entering = methodAt(journey, start.step);
-      const record = await writeStep(entering, async (manager) => {
+      const record = await writeStep(entering, request, async (manager) => {
         const entered = await entering?.enter?.(context(draft, details, request, account), manager);
         const created = await store.create(manager, { ...draft, facts: { ...facts, ...(entered ?? {}) } });
         // Another request created it first: roll back whatever entering the step wrote (a second code).
@@ -225,7 +255,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     const start = startStep(target, facts);
     try {
       const entering = methodAt(target, start.step);
-      const updated = await writeStep(entering, async (manager) => {
+      const updated = await writeStep(entering, request, async (manager) => {
         const arriving: JourneyRecord = { ...record, journey: target.id, step: start.step, accountId: null, facts };
         const entered = await entering?.enter?.(context(arriving, details, request, null), manager);
         return store.advance(manager, record, { journey: target.id, step: start.step, accountId: null, facts: { ...facts, ...(entered ?? {}) } });
@@ -302,7 +332,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
     let updated: JourneyRecord;
     try {
       const entering = methodAt(journey, next.step);
-      updated = await writeStep(entering, async (manager) => {
+      updated = await writeStep(entering, request, async (manager) => {
         const arriving: JourneyRecord = { ...record, step: next.step, accountId, facts: kept };
         const entered = await entering?.enter?.(context(arriving, details, request, account), manager);
         return store.advance(manager, record, { step: next.step, accountId, facts: { ...kept, ...(entered ?? {}) } });
@@ -391,6 +421,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       }
       const ctx = context(record, details, request, account);
       const outcome = await method.submit(ctx, parsed.data);
+      await runAfterCommit(request);
       return handleOutcome(journey, record, method, outcome, ctx, details, request);
     },
 
@@ -421,6 +452,7 @@ export function createJourneyRunner(services: AppServices, options: { store?: Jo
       if (!method || !action) return redirectTo(record);
       const ctx = context(record, details, request, await loadAccount(record.accountId));
       const outcome = await action.run(ctx);
+      await runAfterCommit(request);
       return handleOutcome(journey, record, method, outcome, ctx, details, request);
     },
   };

@@ -1,6 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import type { CodePurpose, VerifyResult } from '../../src/security/security-codes.js';
-import { smsSendRefusal } from '../../src/security/sms-throttle.js';
+import { textCodeAtOnce } from '../../src/notifications/code-text.js';
+import { codeTextState } from '../../src/security/sms-throttle.js';
+import { ERROR_REFERENCES } from '../../src/web/error-references.js';
 import { minutesText, tooManyRequestsView } from './pages.js';
 import type { Outcome, StepContext, View } from './types.js';
 
@@ -30,9 +32,16 @@ export interface CodeToSend {
   readonly testPersona?: string | null;
 }
 
+/** The last 4 digits, enough for a person to recognise their number and useless to anyone else. */
+export function mobileEnding(mobile: string): string {
+  return mobile.replace(/\D/g, '').slice(-4);
+}
+
 /**
  * Issues a code bound to this journey and queues its message, in the caller's transaction: both
- * happen or neither. Texts are throttled per IP and number block by the issue itself (B4).
+ * happen or neither. Texts are throttled per IP and number block by the issue itself (B4), and
+ * tried at once when the transaction has committed (G3): if the provider cannot take one, the code
+ * is marked not sent, the send is given back, and the step's page says so (codeTextView).
  */
 export async function sendSecurityCode(ctx: StepContext, manager: EntityManager, send: CodeToSend): Promise<SendResult> {
   const { codes, notifications, audit } = ctx.services;
@@ -46,10 +55,34 @@ export async function sendSecurityCode(ctx: StepContext, manager: EntityManager,
     ...(send.fixedCode ? { fixedCode: send.fixedCode, testPersona: send.testPersona ?? null } : {}),
   });
   if (!issued.ok) return issued;
-  await notifications.enqueue(manager, { template: send.template, to: send.to, data: { code: issued.code }, accountId: send.accountId, deliverBefore: issued.expiresAt });
+  const text = send.channel === 'sms';
+  const messageId = await notifications.enqueue(manager, { template: send.template, to: send.to, data: { code: issued.code }, accountId: send.accountId, deliverBefore: issued.expiresAt, deliverAtOnce: text });
   await audit.record('security_code.sent', { accountId: send.accountId, clientId: ctx.clientId, ip: ctx.ip, detail: { purpose: send.purpose, channel: send.channel } }, manager);
+  // Emails wait for the worker (G4: "we will send your email shortly" is true of an outbox).
+  if (text) {
+    const codeText = { codeId: issued.id, journeyId: ctx.uid, purpose: send.purpose, messageId, accountId: send.accountId, clientId: ctx.clientId, ip: ctx.ip };
+    ctx.afterCommit(async () => {
+      await textCodeAtOnce(ctx.services, codeText);
+    });
+  }
   return { ok: true };
 }
+
+/** Another way on from a code page whose text could not be sent: one of the step's actions. */
+export interface CodeAlternative {
+  readonly action: string;
+  readonly heading: string;
+  readonly text: string;
+  readonly button: string;
+}
+
+/** "Change number", for the steps that confirm a number being added or changed to. */
+export const CHANGE_NUMBER: CodeAlternative = {
+  action: 'change-number',
+  heading: 'Use a different mobile number',
+  text: 'If the number is wrong, or the phone is not with you, you can enter a different mobile number.',
+  button: 'Change number',
+};
 
 /** The answer to "Send a new code": a notice, the locked page, or the resend limit's message. */
 export async function resendOutcome<E extends string>(sent: SendResult, notice: string, locked: () => Promise<View>): Promise<Outcome<E>> {
@@ -62,13 +95,24 @@ export async function resendOutcome<E extends string>(sent: SendResult, notice: 
 }
 
 /**
- * The 429 page when the text this step sends on arrival was held back by the per-IP or per-number-
- * block throttle (B4) and so there is no code to enter; undefined when the usual page applies.
+ * The page instead of "we have sent you a code" when there is no code to enter: 429 when the text
+ * this step sends was held back by the per-IP or number-block throttle (B4), 503 when the provider
+ * could not take it (G3). Undefined when the usual page applies.
  */
-export async function throttledArrivalView(ctx: StepContext, sms: { readonly destination: string; readonly purpose: string }): Promise<View | undefined> {
+export async function codeTextView(
+  ctx: StepContext,
+  sms: { readonly destination: string; readonly purpose: string },
+  alternatives: () => Promise<readonly CodeAlternative[]>,
+): Promise<View | undefined> {
   const { config, dataSource } = ctx.services;
-  const wait = await smsSendRefusal(dataSource, config, { ip: ctx.ip, destination: sms.destination, journeyId: ctx.uid, purpose: sms.purpose });
-  return wait === null ? undefined : tooManyRequestsView(wait, 'texts');
+  const state = await codeTextState(dataSource, config, { ip: ctx.ip, destination: sms.destination, journeyId: ctx.uid, purpose: sms.purpose });
+  if (state.kind === 'throttled') return tooManyRequestsView(state.retryAfterSeconds, 'texts');
+  if (state.kind !== 'not-sent') return undefined;
+  return {
+    template: 'code-not-sent.njk',
+    data: { mobileEnding: mobileEnding(sms.destination), alternatives: await alternatives(), reference: ERROR_REFERENCES.securityCodeNotSent },
+    status: 503,
+  };
 }
 
 /**

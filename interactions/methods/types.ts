@@ -53,6 +53,13 @@ export interface StepContext {
   readonly services: MethodServices;
   readonly log: Logger;
   readonly request?: StepRequest;
+  /**
+   * Work that must wait until this request's writes are durable, and must still happen before the
+   * answer: a security code text tried at once, so its page can say whether it went (security-bar
+   * G3). The runner runs it after the step's transaction commits (enter) or after the method's
+   * answer (submit, actions, which commit their own transactions); never after a rollback.
+   */
+  afterCommit(task: () => Promise<void>): void;
 }
 
 /** How a step is shown again after a submission that did not move the journey on. */

@@ -12,9 +12,11 @@ import { isUniqueViolation, queryRows } from '../db/sql.js';
 import { CsrfError, NotFoundError } from '../errors.js';
 import { lockoutKeys, passwordPolicy } from '../security/attempt-counters.js';
 import { isCrossSiteRequest } from '../security/csrf.js';
+import { textCodeAtOnce } from '../notifications/code-text.js';
 import { normaliseSecurityCode, SECURITY_CODE_PATTERN } from '../security/security-codes.js';
 import type { AppServices } from '../services.js';
 import { minutesText } from '../web/durations.js';
+import { ERROR_REFERENCES } from '../web/error-references.js';
 import { nhsDate, nhsDateTime } from '../web/dates.js';
 import type { FieldError } from '../web/renderer.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, ACCOUNT_CLIENT_NAME, ACCOUNT_IDENTITY_VECTORS, ACCOUNT_VECTORS } from './internal-client.js';
@@ -539,17 +541,19 @@ export function createAccountRouter(services: AppServices): Router {
       page(ctx, 'mobile', { title: 'Change your mobile phone number', mobile: raw, errors: [{ field: 'mobile', text: error }], csrfToken: csrfToken(ctx) }, 400);
       return;
     }
-    let refused: string | undefined;
-    await dataSource.transaction(async (manager) => {
+    const sent = await dataSource.transaction(async (manager) => {
       const issued = await codes.issue(manager, { accountId: account.id, purpose: 'change-mobile', journeyId: binding, channel: 'sms', destination: mobile, ip: ctx.ip });
-      if (!issued.ok) {
-        refused = 'You have asked for too many security codes. Wait a few minutes and try again';
-        return;
-      }
-      await notifications.enqueue(manager, { template: 'mobile-confirmation-code', to: mobile, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt });
+      if (!issued.ok) return undefined;
+      const messageId = await notifications.enqueue(manager, { template: 'mobile-confirmation-code', to: mobile, data: { code: issued.code }, accountId: account.id, deliverBefore: issued.expiresAt, deliverAtOnce: true });
+      return { codeId: issued.id, journeyId: binding, purpose: 'change-mobile' as const, messageId, accountId: account.id, ip: ctx.ip };
     });
-    if (refused) {
-      page(ctx, 'mobile', { title: 'Change your mobile phone number', mobile: raw, errors: [{ field: 'mobile', text: refused }], csrfToken: csrfToken(ctx) }, 429);
+    if (!sent) {
+      page(ctx, 'mobile', { title: 'Change your mobile phone number', mobile: raw, errors: [{ field: 'mobile', text: 'You have asked for too many security codes. Wait a few minutes and try again' }], csrfToken: csrfToken(ctx) }, 429);
+      return;
+    }
+    // Tried now, so the page can say whether it went (security-bar G3); the form stays filled in to try again.
+    if (!(await textCodeAtOnce({ notifications, codes, audit }, sent))) {
+      page(ctx, 'mobile', { title: 'Change your mobile phone number', mobile: raw, errors: [{ field: 'mobile', text: 'Sorry, we could not send a text message to this number. This is a problem with our service. Try again now or in a few minutes' }], reference: ERROR_REFERENCES.securityCodeNotSent, csrfToken: csrfToken(ctx) }, 503);
       return;
     }
     page(ctx, 'check-mobile', { title: 'Check your mobile phone', mobile, mobileEnding: mobile.slice(-4), expiresIn: minutesText(config.ttl.securityCode), csrfToken: csrfToken(ctx) });

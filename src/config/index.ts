@@ -86,6 +86,12 @@ export interface Config {
     readonly maxAttempts: number;
     /** How long a back-channel logout token is retried before carelogin gives up (it has no attempt cap). */
     readonly backchannelLogoutRetrySeconds: number;
+    /**
+     * The circuit breaker of each channel's provider (security-bar G3): it opens when at least
+     * half of the last minute's attempts failed, once there were `minAttempts`, and lets one trial
+     * through after `openSeconds`.
+     */
+    readonly breaker: { readonly minAttempts: number; readonly openSeconds: number };
   };
   /** Identity checks (decisions D18): the outside systems they ask, and their limits. */
   readonly identityChecks: {
@@ -252,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pollMs: e.OUTBOX_POLL_MS,
       maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
       backchannelLogoutRetrySeconds: e.BACKCHANNEL_LOGOUT_RETRY_SECONDS,
+      breaker: { minAttempts: e.DELIVERY_BREAKER_MIN_ATTEMPTS, openSeconds: e.DELIVERY_BREAKER_OPEN_SECONDS },
     },
     identityChecks: {
       demographics: {

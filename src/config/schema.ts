@@ -77,6 +77,8 @@ export const environmentSchema = z.object({
   NOTIFY_SMS_TEMPLATE_ID: z.string().optional(),
   OUTBOX_POLL_MS: z.coerce.number().int().positive().default(1000),
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().positive().default(5),
+  DELIVERY_BREAKER_MIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
+  DELIVERY_BREAKER_OPEN_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   BACKCHANNEL_LOGOUT_RETRY_SECONDS: z.coerce.number().int().min(60).max(7 * 86400).default(86400),
 
   DEMOGRAPHICS_SOURCE: z.enum(['fake-pds', 'pds-fhir', 'unavailable', 'none']).optional(),

@@ -10,6 +10,7 @@ import { countSmsHandOff } from '../security/sms-throttle.js';
 import type { OutboxChannel, OutboxStatus } from '../../entities/outbox-message.js';
 import { TEMPLATES, TEMPLATE_IDS, renderTemplate, type Channel, type RenderContext, type TemplateData, type TemplateId } from './templates.js';
 import { createDeliveryAdapters } from './adapters/index.js';
+import { BreakerOpenError, createDeliveryBreaker, type DeliveryBreaker } from './delivery-breaker.js';
 import { DELIVERY_TIMEOUT_MS, safeErrorText, timeoutError, type DeliverableMessage, type DeliveryAdapters } from './adapters/delivery-adapter.js';
 
 export type { DeliveryAdapter, DeliveryAdapters, DeliverableMessage, LogoutDeliveryAdapter, LogoutNotice } from './adapters/delivery-adapter.js';
@@ -33,6 +34,21 @@ export interface OutgoingMessage<T extends TemplateId = TemplateId> {
   accountId?: string | null;
   /** Drop instead of delivering after this time (security codes: their expiry). */
   deliverBefore?: Date;
+  /**
+   * The caller will try it with `deliverNow` once its transaction has committed (a security code
+   * text, G3), so the worker leaves it alone for a claim lease: it only steps in if that caller
+   * died first.
+   */
+  deliverAtOnce?: boolean;
+}
+
+/** How `deliverNow` treats a failed attempt. */
+export interface DeliverNowOptions {
+  /**
+   * Drop the message instead of queueing a retry (it becomes 'expired'), for a security code the
+   * person is told could not be sent: they ask again, and a late text would only confuse (G3).
+   */
+  readonly dropIfNotSent?: boolean;
 }
 
 export interface Notifications {
@@ -48,10 +64,11 @@ export interface Notifications {
   /**
    * Tries one committed message now, within the per-attempt deadline, and says how it went, for
    * a journey that must tell the person straight away when a code could not be sent (security-bar
-   * G3). 'queued' means it failed and will be retried; 'processing' that another instance has it.
-   * Call it after the enqueuing transaction has committed.
+   * G3). 'queued' means it failed and will be retried ('expired' instead with `dropIfNotSent`);
+   * 'processing' that another instance has it. While the channel's circuit breaker is open it
+   * fails at once. Call it after the enqueuing transaction has committed.
    */
-  deliverNow(id: string): Promise<OutboxStatus>;
+  deliverNow(id: string, options?: DeliverNowOptions): Promise<OutboxStatus>;
   startWorker(): void;
   /** Stops polling, lets the in-flight batch finish (graceful shutdown). */
   stopWorker(): Promise<void>;
@@ -144,6 +161,14 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
   const maxAttempts = config.notifications.maxAttempts;
   // Only the channels this instance can deliver are claimed (a logout row waits for one with the provider).
   const channels: OutboxChannel[] = ['email', 'sms', ...(adapters.backchannelLogout ? [BACKCHANNEL_LOGOUT] as const : [])];
+  // One provider per channel, so one breaker each. Logout tokens go to each service's own
+  // endpoint: one service being down says nothing about the others, so they have none.
+  const breakers: Record<'email' | 'sms', DeliveryBreaker> = {
+    email: createDeliveryBreaker({ channel: 'email', ...config.notifications.breaker, logger: log }),
+    sms: createDeliveryBreaker({ channel: 'sms', ...config.notifications.breaker, logger: log }),
+  };
+  /** The channels to claim now: not one whose provider's breaker is open (its attempts would be spent untried). */
+  const claimableChannels = (): OutboxChannel[] => channels.filter((channel) => channel === BACKCHANNEL_LOGOUT || breakers[channel].accepting);
   const timeoutMs = Math.min(deps.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS, DELIVERY_TIMEOUT_MS);
   const context: RenderContext = {
     securityCodeMinutes: Math.max(1, Math.round(config.ttl.securityCode / 60)),
@@ -164,8 +189,8 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     await queryRows(
       manager,
       `INSERT INTO outbox_message (id, channel, recipient, template, subject, body, status, attempts, next_attempt_at, deliver_before, account_id)
-       VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, now(), $7, $8)`,
-      [id, rendered.channel, message.to, message.template, rendered.subject ?? null, rendered.body, message.deliverBefore ?? null, message.accountId ?? null],
+       VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, now() + $9::double precision * interval '1 millisecond', $7, $8)`,
+      [id, rendered.channel, message.to, message.template, rendered.subject ?? null, rendered.body, message.deliverBefore ?? null, message.accountId ?? null, message.deliverAtOnce ? CLAIM_LEASE_MS : 0],
     );
     return id;
   }
@@ -235,7 +260,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
            LIMIT $1
            FOR UPDATE SKIP LOCKED)
         RETURNING ${CLAIMED_COLUMNS}`,
-      [limit, CLAIM_LEASE_MS, maxAttempts, channels, BACKCHANNEL_LOGOUT],
+      [limit, CLAIM_LEASE_MS, maxAttempts, claimableChannels(), BACKCHANNEL_LOGOUT],
     );
   }
 
@@ -316,38 +341,64 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
       ...(row.subject === null ? {} : { subject: row.subject }),
       body: row.body ?? '',
     };
-    return adapters[row.channel].deliver(message, signal);
+    const adapter = adapters[row.channel];
+    return breakers[row.channel].deliver(() => adapter.deliver(message, signal));
   }
 
-  async function attempt(row: ClaimedRow): Promise<void> {
+  /**
+   * A hand-off the open breaker refused was never tried: the attempt is given back and the row
+   * waits for the breaker's trial, so an outage does not use up a message's attempts (G4).
+   */
+  async function giveBack(row: ClaimedRow): Promise<void> {
+    await update(
+      `UPDATE outbox_message SET status = 'queued', attempts = attempts - 1, last_error = 'not tried: the provider is failing (circuit breaker open)',
+              next_attempt_at = now() + $3::double precision * interval '1 second'
+        WHERE id = $1 AND status = 'processing' AND attempts = $2`,
+      [row.id, row.attempts, config.notifications.breaker.openSeconds],
+    );
+  }
+
+  /**
+   * One attempt at a claimed row. Returns the row's status afterwards, or undefined when the
+   * outcome could not be recorded (another instance took the row over) or the row was held back.
+   */
+  async function attempt(row: ClaimedRow, options: DeliverNowOptions = {}): Promise<OutboxStatus | undefined> {
     const deliverBefore = row.deliver_before === null ? null : new Date(row.deliver_before);
     if (deliverBefore && deliverBefore.getTime() <= Date.now()) {
-      if (row.channel !== BACKCHANNEL_LOGOUT) await finish(row, 'expired', { lastError: 'not delivered before its deadline' });
-      else if (await finish(row, 'abandoned', { lastError: 'not delivered before its deadline' })) alertAbandoned(row, 'retried for BACKCHANNEL_LOGOUT_RETRY_SECONDS without success');
-      return;
+      if (row.channel !== BACKCHANNEL_LOGOUT) return recorded(await finish(row, 'expired', { lastError: 'not delivered before its deadline' }), 'expired');
+      const abandoned = await finish(row, 'abandoned', { lastError: 'not delivered before its deadline' });
+      if (abandoned) alertAbandoned(row, 'retried for BACKCHANNEL_LOGOUT_RETRY_SECONDS without success');
+      return recorded(abandoned, 'abandoned');
     }
-    if (row.channel === 'sms' && !(await withinSmsBudget(row))) return;
+    if (row.channel === 'sms' && !(await withinSmsBudget(row))) return undefined;
     try {
       await withDeadline((signal) => send(row, signal), timeoutMs);
     } catch (error) {
       const retryable = !(error instanceof DeliveryError) || error.retryable;
       const lastError = safeErrorText(error);
+      if (options.dropIfNotSent && row.channel !== BACKCHANNEL_LOGOUT) {
+        const dropped = await finish(row, 'expired', { lastError });
+        if (dropped) log.warn({ ...about(row), attempt: row.attempts, error: lastError }, 'outbox message not delivered at once: dropped (the person is told and can ask again)');
+        return recorded(dropped, 'expired');
+      }
+      if (error instanceof BreakerOpenError) {
+        await giveBack(row);
+        return 'queued';
+      }
       // Logout tokens are retried until their deadline (expireStale), not up to maxAttempts.
       if (!retryable || (row.attempts >= maxAttempts && row.channel !== BACKCHANNEL_LOGOUT)) {
-        if (await finish(row, 'abandoned', { lastError })) {
-          alertAbandoned(row, retryable ? `failed ${row.attempts} times: ${lastError}` : `permanent failure: ${lastError}`);
-        }
-        return;
+        const abandoned = await finish(row, 'abandoned', { lastError });
+        if (abandoned) alertAbandoned(row, retryable ? `failed ${row.attempts} times: ${lastError}` : `permanent failure: ${lastError}`);
+        return recorded(abandoned, 'abandoned');
       }
       const retryInMs = retryDelayMs(row.attempts);
-      if (await finish(row, 'queued', { lastError, retryInMs })) {
-        log.warn({ ...about(row), attempt: row.attempts, retryInMs, error: lastError }, 'outbox delivery failed; will retry');
-      }
-      return;
+      const queued = await finish(row, 'queued', { lastError, retryInMs });
+      if (queued) log.warn({ ...about(row), attempt: row.attempts, retryInMs, error: lastError }, 'outbox delivery failed; will retry');
+      return recorded(queued, 'queued');
     }
-    if (await finish(row, 'sent', {})) {
-      log.info({ ...about(row), attempt: row.attempts }, 'outbox message delivered');
-    }
+    const sent = await finish(row, 'sent', {});
+    if (sent) log.info({ ...about(row), attempt: row.attempts }, 'outbox message delivered');
+    return recorded(sent, 'sent');
   }
 
   async function deliverDue(limit = DEFAULT_BATCH_SIZE): Promise<number> {
@@ -363,7 +414,7 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
     return rows.length;
   }
 
-  async function deliverNow(id: string): Promise<OutboxStatus> {
+  async function deliverNow(id: string, options: DeliverNowOptions = {}): Promise<OutboxStatus> {
     // Same claim as deliverDue, for one row and regardless of its backoff; expiry is checked in attempt().
     const [row] = await update<ClaimedRow>(
       `UPDATE outbox_message
@@ -376,7 +427,8 @@ export function createNotifications(deps: NotificationsDeps): Notifications {
         RETURNING ${CLAIMED_COLUMNS}`,
       [id, CLAIM_LEASE_MS, maxAttempts, channels, BACKCHANNEL_LOGOUT],
     );
-    if (row) await attempt(row);
+    const status = row ? await attempt(row, options) : undefined;
+    if (status) return status;
     const [current] = (await dataSource.query('SELECT status FROM outbox_message WHERE id = $1', [id])) as { status: OutboxStatus }[];
     if (!current) throw invalidMessage('deliverNow: no such message (was its transaction committed?)');
     return current.status;
@@ -463,6 +515,11 @@ async function withDeadline(work: (signal: AbortSignal) => Promise<void>, timeou
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** `status` when finish() recorded it; undefined when another instance had taken the row over. */
+function recorded(finished: boolean, status: OutboxStatus): OutboxStatus | undefined {
+  return finished ? status : undefined;
 }
 
 function invalidMessage(detail: string): CareloginError {

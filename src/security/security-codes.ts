@@ -18,7 +18,7 @@ export type CodePurpose = 'sign-in' | 'confirm-email' | 'verify-mobile' | 'chang
 
 export const CODE_PURPOSES: readonly CodePurpose[] = ['sign-in', 'confirm-email', 'verify-mobile', 'change-mobile', 'change-email', 'reset-password'];
 
-export type IssueResult = { ok: true; code: string; expiresAt: Date } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
+export type IssueResult = { ok: true; id: string; code: string; expiresAt: Date } | { ok: false; reason: 'too_many_sends' | 'locked'; retryAfterSeconds: number };
 
 /**
  * 'locked' is returned when the step was already locked, and also for the wrong answer that
@@ -58,6 +58,13 @@ export interface SecurityCodes {
   issue(manager: EntityManager, request: IssueRequest): Promise<IssueResult>;
   /** Checks lock first; then consumes the newest live code for (journeyId, purpose, accountId) atomically when it matches (constant-time compare of keyed hashes); a wrong code counts against the attempt counter for (accountId ?? journeyId, purpose); at the limit the code is invalidated and the step locked. A code is accepted once. */
   verify(request: VerifyRequest): Promise<VerifyResult>;
+  /**
+   * The text carrying this code could not be sent at once, and the person is told so (security-bar
+   * G3): marks the code (its page then says so) and gives the send back to the journey's resend
+   * allowance, since nothing reached the person. The code itself stays valid, in case the provider
+   * delivers it after all. Once per code.
+   */
+  markUndelivered(code: { id: string; journeyId: string; purpose: CodePurpose }): Promise<void>;
 }
 
 export const SECURITY_CODE_PATTERN = /^\d{6}$/;
@@ -141,7 +148,7 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
       // Requesting a new code makes the previous one useless (B1): the same statement invalidates
       // the journey's earlier codes (the new row is not in the UPDATE's snapshot) and stores the new one.
       const code = request.fixedCode ?? String(randomInt(0, 1_000_000)).padStart(6, '0');
-      const [row] = await queryRows<{ expires_at: Date | string }>(
+      const [row] = await queryRows<{ id: string; expires_at: Date | string }>(
         manager,
         `WITH superseded AS (
            UPDATE security_code SET invalidated_at = now()
@@ -149,10 +156,26 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
          )
          INSERT INTO security_code (account_id, purpose, journey_id, channel, destination, code_hash, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + $7::int * interval '1 second')
-         RETURNING expires_at`,
+         RETURNING id, expires_at`,
         [request.accountId, request.purpose, request.journeyId, request.channel, request.destination, codeHash(secrets[0]!, code, request.journeyId, request.purpose).toString('hex'), config.ttl.securityCode],
       );
-      return { ok: true, code, expiresAt: new Date(row.expires_at) };
+      return { ok: true, id: row.id, code, expiresAt: new Date(row.expires_at) };
+    },
+
+    async markUndelivered(code) {
+      checkRequest(code);
+      // One statement: the refund happens only with the first marking, so it can never be taken twice.
+      await queryRows(
+        dataSource,
+        `WITH marked AS (
+           UPDATE security_code SET undelivered_at = now()
+           WHERE id = $1 AND journey_id = $2 AND purpose = $3 AND undelivered_at IS NULL
+           RETURNING 1
+         )
+         UPDATE attempt_counter SET failures = GREATEST(failures - 1, 0), updated_at = now()
+         WHERE key = $4 AND EXISTS (SELECT 1 FROM marked)`,
+        [code.id, code.journeyId, code.purpose, sendsKey(code.journeyId, code.purpose)],
+      );
     },
 
     async verify(request) {

@@ -78,24 +78,35 @@ export async function countSmsHandOff(db: Pick<EntityManager, 'query'>, budget: 
   return { count, crossed: count === budget + 1, over: count > budget };
 }
 
+/** What became of the code text a step sent: the page a code step shows depends on it. */
+export type CodeTextState =
+  /** A live code went out (or is going): the usual "enter the code" page. */
+  | { readonly kind: 'sent' }
+  /** The newest code's text could not be handed to the provider, and nothing was sent (G3). */
+  | { readonly kind: 'not-sent' }
+  /** No live code because the text was held back by the per-IP or number-block cap (B4): seconds until one may go. */
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number }
+  /** No live code and no cap reached (used up, expired, or never sent): the usual page too. */
+  | { readonly kind: 'none' };
+
 /**
- * Read-only: why a step that texts a code on arrival has no code to show for it. Null when the
- * journey holds a live code for this destination (it was sent) or neither cap is reached; else
- * the seconds until a text can go again. Lets the page answer 429 instead of "we have sent you a
- * code" when the arrival's send was throttled, without a journey fact to carry the refusal.
+ * Read-only: what became of the code text this journey's step sent to this destination, so the
+ * page can answer "we have sent you a code", "we could not send a code" (G3) or 429 (B4) without a
+ * journey fact to carry the outcome. One statement in the usual case.
  */
-export async function smsSendRefusal(
+export async function codeTextState(
   db: Pick<EntityManager, 'query'>,
   config: Config,
   request: { ip: string | null; destination: string; journeyId: string; purpose: string },
-): Promise<number | null> {
-  const live = await queryRows(
+): Promise<CodeTextState> {
+  const [newest] = await queryRows<{ live: boolean; undelivered: boolean }>(
     db,
-    `SELECT 1 FROM security_code WHERE journey_id = $1 AND purpose = $2 AND destination = $3
-       AND consumed_at IS NULL AND invalidated_at IS NULL AND expires_at > now() LIMIT 1`,
+    `SELECT (consumed_at IS NULL AND invalidated_at IS NULL AND expires_at > now()) AS live, undelivered_at IS NOT NULL AS undelivered
+       FROM security_code WHERE journey_id = $1 AND purpose = $2 AND destination = $3
+      ORDER BY created_at DESC LIMIT 1`,
     [request.journeyId, request.purpose, request.destination],
   );
-  if (live.length > 0) return null;
+  if (newest?.live) return { kind: newest.undelivered ? 'not-sent' : 'sent' };
   const caps: [string, number][] = [[prefixKey(request.destination), config.limits.smsPerPrefixPerHour]];
   if (request.ip) caps.unshift([ipKey(request.ip), config.limits.smsPerIpPerHour]);
   let wait: number | null = null;
@@ -108,5 +119,5 @@ export async function smsSendRefusal(
     );
     if (row) wait = Math.max(wait ?? 0, Number(row.retry_after));
   }
-  return wait;
+  return wait === null ? { kind: 'none' } : { kind: 'throttled', retryAfterSeconds: wait };
 }

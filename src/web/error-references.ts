@@ -20,6 +20,8 @@ export const ERROR_REFERENCES = {
   recoveryCodesTurnedOff: 'CL1034',
   networkThrottled: 'CL1010',
   textsThrottled: 'CL1011',
+  // The text message provider could not take a security code (security-bar G3, D29).
+  securityCodeNotSent: 'CL1080',
   identityVerificationRequired: 'CL1020',
   identityCheckLocked: 'CL1025',
   identityAlreadyLinked: 'CL1027',

@@ -376,9 +376,14 @@ describe('authentication method contract', () => {
       ip: `203.0.113.${address}`,
       services: test.idp.services,
       log,
+      afterCommit: (task) => {
+        afterCommit.push(task);
+      },
     };
-    // Arrive at the step exactly as the runner does: enter() inside a transaction.
+    // Arrive at the step exactly as the runner does: enter() inside a transaction, then the work it left for after the commit.
+    const afterCommit: (() => Promise<void>)[] = [];
     if (method.enter) await test.idp.db.dataSource.transaction((manager) => method.enter!(ctx, manager));
+    for (const task of afterCommit.splice(0)) await task();
     return ctx;
   }
 

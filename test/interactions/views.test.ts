@@ -31,6 +31,7 @@ const SAMPLE_DATA: Record<string, Record<string, unknown>> = {
   'mobile-change-held.njk': { mobileEnding: '3456', effective: 'Friday 4 December 2026 at 6:30am' },
   'locked.njk': { wait: '15 minutes', disabled: false },
   'too-many-requests.njk': { wait: '10 minutes' },
+  'code-not-sent.njk': { mobileEnding: '5100', reference: 'CL1080', alternatives: [{ action: 'use-authenticator-app', heading: 'Use your authenticator app', text: 'Enter the code it shows.', button: 'Use your authenticator app instead' }] },
   'enter-your-details.njk': { values: { 'nhs-number': '991 011 3716', postcode: 'G1 1XQ' }, maxAttempts: 3, lockWait: '15 minutes' },
   'identity-check-locked.njk': { wait: '15 minutes', reference: 'CL1025' },
   'account-disabled.njk': { reference: 'CID2012' },

@@ -3,7 +3,8 @@ import { DELIVERY_TIMEOUT_MS } from '../../src/notifications/adapters/index.js';
 import type { Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { enterDetails, newEmail, startRegistration } from '../interactions/create-account-helpers.js';
-import { createAccount, heading, startJourney, submit, TEST_PASSWORD } from '../interactions/support.js';
+import { signInToAccount } from '../account/support.js';
+import { createAccount, errorSummary, heading, startJourney, submit, TEST_PASSWORD } from '../interactions/support.js';
 import { captureLogs, makeRetriesDue, type LogCapture } from '../notifications/helpers.js';
 import { startFakeNotify, type FakeNotify } from '../notifications/fakes/fake-notify.js';
 
@@ -38,6 +39,8 @@ describe('G3 and G4: text message and email provider outages', () => {
         NOTIFY_BASE_URL: notify.baseUrl,
         NOTIFY_EMAIL_TEMPLATE_ID: '11111111-1111-4111-8111-111111111111',
         NOTIFY_SMS_TEMPLATE_ID: '22222222-2222-4222-8222-222222222222',
+        // These tests follow single messages through failures; the breaker has its own tests below.
+        DELIVERY_BREAKER_MIN_ATTEMPTS: '1000',
       },
     });
   });
@@ -66,62 +69,126 @@ describe('G3 and G4: text message and email provider outages', () => {
     return { page: codePage, ms: performance.now() - started, journey };
   }
 
-  it('G3: with the text message provider hanging, the code page still comes back at once, nothing is marked sent, and an attempt gives up at the delivery deadline', async function () {
+  /** The journey's sends against its resend allowance (security-code-sends:<purpose>:<journey>). */
+  async function sendsCounted(uid: string, purpose: string): Promise<number> {
+    const [row]: { failures: number | string }[] = await test.idp.db.dataSource.query('SELECT failures FROM attempt_counter WHERE key = $1', [`security-code-sends:${purpose}:${uid}`]);
+    return Number(row?.failures ?? 0);
+  }
+
+  async function auditEvents(accountId: string, type: string): Promise<unknown[]> {
+    return test.idp.db.dataSource.query('SELECT id FROM audit_event WHERE account_id = $1 AND type = $2', [accountId, type]);
+  }
+
+  it('G3: with the text message provider hanging, the code page says at the delivery deadline that no code could be sent; nothing is recorded as sent and the send is given back', async function () {
     this.timeout(60_000);
     notify.mode = 'hang';
     const account = await createAccount(test);
     const { page, ms, journey } = await toCodePage(account);
-    expect(heading(page)).to.equal('Check your mobile phone');
-    expect(ms, 'the request does not wait for the provider').to.be.below(DELIVERY_TIMEOUT_MS);
+    expect(ms, 'the request waits for one attempt at most').to.be.below(DELIVERY_TIMEOUT_MS + 1500);
+    expect(ms, 'and it did wait for that attempt').to.be.at.least(DELIVERY_TIMEOUT_MS - 500);
+    expect(page.status).to.equal(503);
+    expect(heading(page)).to.equal('Sorry, we could not send you a security code');
+    expect(page.html).to.include('Reference: CL1080');
+    expect(page.html, 'never "we have sent"').not.to.include('We have sent');
 
-    const [queued] = await messagesTo(account.mobileNumber!, 'sign-in-security-code');
-    expect(queued, 'the code is in the outbox').to.not.equal(undefined);
-    expect(queued!.status).to.equal('queued');
-    expect(queued!.sent_at).to.equal(null);
+    const [dropped] = await messagesTo(account.mobileNumber!, 'sign-in-security-code');
+    expect(dropped, 'dropped, never to be sent late').to.include({ status: 'expired', attempts: 1, sent_at: null });
+    expect(dropped!.last_error).to.match(/timed out/i);
+    expect(await sendsCounted(journey.uid, 'sign-in'), 'the failed send does not use up the allowance').to.equal(0);
+    expect(await auditEvents(account.id, 'security_code.not_sent')).to.have.length(1);
+    expect(await auditEvents(account.id, 'security_code.sent'), 'the code was issued, and the audit says it was not sent').to.have.length(1);
 
-    // The worker's attempt is cut off at the delivery deadline and the message stays queued for a retry.
-    const started = performance.now();
-    await test.idp.services.notifications.deliverDue();
-    expect(performance.now() - started, 'one attempt takes at most the deadline (plus a little)').to.be.below(DELIVERY_TIMEOUT_MS + 1500);
-    const [afterHang] = await messagesTo(account.mobileNumber!, 'sign-in-security-code');
-    expect(afterHang).to.include({ status: 'queued', attempts: 1, sent_at: null });
-    expect(afterHang!.last_error).to.match(/timed out/i);
-    expect(notify.received.filter((m) => m.to === account.mobileNumber), 'nothing reached the phone').to.have.length(0);
+    // A reload still tells the truth.
+    const again = await journey.browser.get(page.url);
+    expect(heading(again)).to.equal('Sorry, we could not send you a security code');
 
-    // The provider recovers: the retry delivers, once, and the code it carries signs the person in.
+    // The provider recovers: "Try again" sends a new code, once, and it signs the person in.
     notify.mode = 'ok';
-    await makeRetriesDue(test.idp.db.dataSource);
-    await test.idp.services.notifications.deliverDue();
-    const [sent] = await messagesTo(account.mobileNumber!, 'sign-in-security-code');
-    expect(sent).to.include({ status: 'sent', attempts: 2 });
+    const retried = await journey.browser.submit(again, {}, { actionContains: '/resend' });
+    expect(heading(retried)).to.equal('Check your mobile phone');
     const texts = notify.received.filter((m) => m.to === account.mobileNumber);
-    expect(texts).to.have.length(1);
+    expect(texts, 'the new code, delivered during the request').to.have.length(1);
+    const [, sent] = await messagesTo(account.mobileNumber!, 'sign-in-security-code');
+    expect(sent).to.include({ status: 'sent', attempts: 1 });
     const code = /\b(\d{6})\b/.exec(texts[0]!.personalisation.body ?? '')?.[1];
-    expect(code, 'the delivered text carries a code').to.match(/^\d{6}$/);
-    const next = await submit(journey, page, { code: code! });
+    const next = await submit(journey, retried, { code: code! });
     expect(next.status).to.equal(200);
     expect(heading(next), 'the delivered code is accepted: on to consent').not.to.equal('Check your mobile phone');
-    expect(next.html).not.to.include('The security code is not correct');
   });
 
-  it('G3: with the provider answering 500, the code is retried, and once it has expired it is dropped rather than sent late', async function () {
+  it('G3: while the provider answers 500, "Try again" never runs into the resend limit, because failed sends are given back', async function () {
     this.timeout(60_000);
     notify.mode = 'server-error';
     const account = await createAccount(test);
-    const { page } = await toCodePage(account);
-    expect(heading(page)).to.equal('Check your mobile phone');
-    await test.idp.services.notifications.deliverDue();
-    const [failed] = await messagesTo(account.mobileNumber!, 'sign-in-security-code');
-    expect(failed).to.include({ status: 'queued', attempts: 1, sent_at: null });
+    const { page, journey } = await toCodePage(account);
+    expect(heading(page)).to.equal('Sorry, we could not send you a security code');
+    let current = page;
+    for (let attempt = 0; attempt < test.idp.config.limits.securityCodeSends + 2; attempt++) {
+      current = await journey.browser.submit(current, {}, { actionContains: '/resend' });
+      expect(current.status, `try ${attempt + 1}`).to.equal(503);
+      expect(heading(current)).to.equal('Sorry, we could not send you a security code');
+    }
+    expect(await sendsCounted(journey.uid, 'sign-in')).to.equal(0);
+    const rows = await messagesTo(account.mobileNumber!, 'sign-in-security-code');
+    expect(rows.map((row) => row.status), 'every failed text dropped').to.deep.equal(rows.map(() => 'expired'));
+    expect(notify.received.filter((m) => m.to === account.mobileNumber)).to.have.length(0);
 
-    // Ten minutes pass (the code's lifetime) before the provider comes back.
-    await test.idp.db.dataSource.query(`UPDATE outbox_message SET deliver_before = now() - interval '1 second' WHERE id = $1`, [failed!.id]);
     notify.mode = 'ok';
-    await makeRetriesDue(test.idp.db.dataSource);
-    await test.idp.services.notifications.deliverDue();
-    const [dropped] = await messagesTo(account.mobileNumber!, 'sign-in-security-code');
-    expect(dropped, 'expired, never sent').to.include({ status: 'expired', sent_at: null });
-    expect(notify.received.filter((m) => m.to === account.mobileNumber), 'no stale code reaches the phone after the outage').to.have.length(0);
+    const retried = await journey.browser.submit(current, {}, { actionContains: '/resend' });
+    expect(heading(retried)).to.equal('Check your mobile phone');
+    expect(await sendsCounted(journey.uid, 'sign-in'), 'only the send that went counts').to.equal(1);
+  });
+
+  it('G3: the page offers the other way on: "I cannot access my mobile" sends a code by email instead', async function () {
+    this.timeout(60_000);
+    notify.mode = 'server-error';
+    const account = await createAccount(test);
+    const { page, journey } = await toCodePage(account);
+    expect(heading(page)).to.equal('Sorry, we could not send you a security code');
+    const instead = await journey.browser.submit(page, {}, { actionContains: '/cannot-access-mobile' });
+    expect(heading(instead)).to.equal('Check your email');
+  });
+
+  it('G3: a code text left for the worker (its instance died before trying it) is held for a claim lease, then delivered, or dropped once expired', async function () {
+    this.timeout(60_000);
+    const { dataSource } = test.idp.db;
+    const { notifications } = test.idp.services;
+    const to = '+447700900471';
+    const enqueue = (deliverBefore: Date) => dataSource.transaction((manager) =>
+      notifications.enqueue(manager, { template: 'sign-in-security-code', to, data: { code: '246810' }, deliverBefore, deliverAtOnce: true }));
+    const live = await enqueue(new Date(Date.now() + 600_000));
+    await notifications.deliverDue();
+    expect((await messagesTo(to, 'sign-in-security-code'))[0], 'not taken while its sender may still try it').to.include({ id: live, status: 'queued', attempts: 0 });
+    await makeRetriesDue(dataSource);
+    await notifications.deliverDue();
+    expect((await messagesTo(to, 'sign-in-security-code'))[0]).to.include({ id: live, status: 'sent' });
+
+    const stale = await enqueue(new Date(Date.now() + 600_000));
+    await dataSource.query(`UPDATE outbox_message SET deliver_before = now() - interval '1 second', next_attempt_at = now() WHERE id = $1`, [stale]);
+    await notifications.deliverDue();
+    const rows = await messagesTo(to, 'sign-in-security-code');
+    expect(rows.find((row) => row.id === stale)).to.include({ status: 'expired', sent_at: null });
+    expect(notify.received.filter((m) => m.to === to), 'only the live one reached the phone').to.have.length(1);
+  });
+
+  it('G3: changing the mobile number in Your account says so when the text could not be sent, and changes nothing', async function () {
+    this.timeout(60_000);
+    const account = await createAccount(test);
+    const signedIn = await signInToAccount(test, account);
+    notify.mode = 'server-error';
+    const form = await signedIn.browser.get(`${test.idp.config.issuer}/account/mobile`);
+    const answer = await signedIn.browser.submit(form, { mobile: '07911 123 472' });
+    expect(answer.status, errorSummary(answer).join(' ')).to.equal(503);
+    expect(errorSummary(answer).join(' ')).to.include('we could not send a text message to this number');
+    expect(answer.html).to.include('Reference: CL1080');
+    const [row]: { mobile_number: string }[] = await test.idp.db.dataSource.query('SELECT mobile_number FROM account WHERE id = $1', [account.id]);
+    expect(row!.mobile_number).to.equal(account.mobileNumber);
+    expect(await auditEvents(account.id, 'security_code.not_sent')).to.have.length(1);
+
+    notify.mode = 'ok';
+    const retried = await signedIn.browser.submit(answer, { mobile: '07911 123 472' });
+    expect(heading(retried)).to.equal('Check your mobile phone');
+    expect(notify.received.filter((m) => m.to === '+447911123472')).to.have.length(1);
   });
 
   it('G4: with the email provider down, registration commits the account with its confirmation email, which is delivered once the provider is back', async function () {
@@ -215,5 +282,87 @@ describe('G3 and G4: text message and email provider outages', () => {
     const accounts: unknown[] = await db.query('SELECT id FROM account WHERE email_normalised = lower($1)', [email]);
     expect(accounts, 'no account without its email').to.have.length(0);
     expect(await messagesTo(email, 'email-confirmation-code')).to.have.length(0);
+  });
+});
+
+describe('G3: the circuit breaker in front of the text message provider', () => {
+  let notify: FakeNotify;
+  let test: TestIdp;
+  let logs: LogCapture;
+
+  before(async function () {
+    this.timeout(60_000);
+    notify = await startFakeNotify();
+    logs = captureLogs('info');
+    test = await startTestIdp({
+      logger: logs.logger,
+      env: {
+        EMAIL_ADAPTER: 'notify',
+        SMS_ADAPTER: 'notify',
+        NOTIFY_API_KEY: notify.apiKey,
+        NOTIFY_BASE_URL: notify.baseUrl,
+        NOTIFY_EMAIL_TEMPLATE_ID: '11111111-1111-4111-8111-111111111111',
+        NOTIFY_SMS_TEMPLATE_ID: '22222222-2222-4222-8222-222222222222',
+        DELIVERY_BREAKER_MIN_ATTEMPTS: '2',
+        DELIVERY_BREAKER_OPEN_SECONDS: '1',
+      },
+    });
+  });
+  after(async () => {
+    await test?.close();
+    await notify?.close();
+  });
+
+  async function codePage(): Promise<{ page: Page; ms: number; journey: Awaited<ReturnType<typeof startJourney>> }> {
+    const account = await createAccount(test);
+    const journey = await startJourney(test);
+    const page = await submit(journey, journey.page, { email: account.email });
+    const started = performance.now();
+    const codePage = await submit(journey, page, { password: TEST_PASSWORD });
+    return { page: codePage, ms: performance.now() - started, journey };
+  }
+
+  it('opens after repeated failures: people are told at once, the provider is left alone and queued messages keep their attempts; after the open time one trial closes it again', async function () {
+    this.timeout(60_000);
+    notify.mode = 'server-error';
+    for (let i = 0; i < 2; i++) expect(heading((await codePage()).page)).to.equal('Sorry, we could not send you a security code');
+    const opened = logs.lines.filter((line) => line.alert === 'delivery_breaker_open' && line.channel === 'sms');
+    expect(opened, 'one alert when it opens').to.have.length(1);
+    expect(opened[0]!.level).to.equal('error');
+
+    // Open: the next person is told without a request to the provider.
+    const before = notify.attempts;
+    const { page: refused, ms, journey } = await codePage();
+    expect(heading(refused)).to.equal('Sorry, we could not send you a security code');
+    expect(notify.attempts, 'no request while open').to.equal(before);
+    expect(ms).to.be.below(DELIVERY_TIMEOUT_MS);
+
+    // The worker does not spend a queued message's attempts on an open breaker.
+    const { dataSource } = test.idp.db;
+    const queued = await dataSource.transaction((manager) => test.idp.services.notifications.enqueue(manager, { template: 'mobile-changed-sms', to: '+447911123480', data: {} }));
+    await test.idp.services.notifications.deliverDue();
+    const [waiting]: { status: string; attempts: number }[] = await dataSource.query('SELECT status, attempts FROM outbox_message WHERE id = $1', [queued]);
+    expect(waiting).to.deep.include({ status: 'queued' });
+    expect(Number(waiting!.attempts)).to.equal(0);
+
+    // The provider is back; after the open time the trial goes through and the breaker closes.
+    notify.mode = 'ok';
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const retried = await journey.browser.submit(refused, {}, { actionContains: '/resend' });
+    expect(heading(retried)).to.equal('Check your mobile phone');
+    expect(logs.lines.some((line) => line.channel === 'sms' && /circuit breaker closed/.test(String(line.msg)))).to.equal(true);
+    await test.idp.services.notifications.deliverDue();
+    const [delivered]: { status: string }[] = await dataSource.query('SELECT status FROM outbox_message WHERE id = $1', [queued]);
+    expect(delivered!.status, 'the queued message goes once the breaker has closed').to.equal('sent');
+  });
+
+  it('does not count a permanent refusal (a number the provider will never take) as the provider failing', async function () {
+    this.timeout(60_000);
+    notify.mode = 'bad-request';
+    const before = logs.lines.filter((line) => line.alert === 'delivery_breaker_open').length;
+    for (let i = 0; i < 3; i++) expect(heading((await codePage()).page)).to.equal('Sorry, we could not send you a security code');
+    expect(logs.lines.filter((line) => line.alert === 'delivery_breaker_open')).to.have.length(before);
+    notify.mode = 'ok';
+    expect(heading((await codePage()).page), 'still closed').to.equal('Check your mobile phone');
   });
 });

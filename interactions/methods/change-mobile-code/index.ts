@@ -5,7 +5,7 @@ import { securityCodeCounterKey } from '../../../src/security/security-codes.js'
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { codeSchema, mobileEnding } from '../sms-code/index.js';
-import { codeCheckOutcome, resendOutcome, sendSecurityCode, throttledArrivalView, type SendResult } from '../security-code-step.js';
+import { CHANGE_NUMBER, codeCheckOutcome, codeTextView, resendOutcome, sendSecurityCode, type SendResult } from '../security-code-step.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
 
 /**
@@ -62,8 +62,8 @@ export const changeMobileCodeMethod = defineMethod({
   async present(ctx, presentation) {
     const status = await lockStatus(ctx);
     if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
-    const throttled = await throttledArrivalView(ctx, { destination: stateOf(ctx).newMobile, purpose: PURPOSE });
-    if (throttled) return throttled;
+    const instead = await codeTextView(ctx, { destination: stateOf(ctx).newMobile, purpose: PURPOSE }, async () => [CHANGE_NUMBER]);
+    if (instead) return instead;
     return {
       template: 'confirm-new-mobile.njk',
       data: { errors: presentation.errors, notice: presentation.notice, mobileEnding: mobileEnding(stateOf(ctx).newMobile), expiresIn: minutesText(ctx.services.config.ttl.securityCode) },

@@ -6,7 +6,7 @@ import { JourneyInvariantError } from '../../engine/errors.js';
 import { lockedView, minutesText } from '../pages.js';
 import { codeSchema, MESSAGES, mobileEnding } from '../sms-code/index.js';
 import { defineMethod, type Outcome, type StepContext, type View } from '../types.js';
-import { resendOutcome, sendSecurityCode, throttledArrivalView, type SendResult } from '../security-code-step.js';
+import { CHANGE_NUMBER, codeTextView, resendOutcome, sendSecurityCode, type SendResult } from '../security-code-step.js';
 
 /**
  * "Check your mobile phone" for a number being ADDED to an account that has none (creating an
@@ -55,8 +55,8 @@ export const confirmMobileMethod = defineMethod({
     const { account, mobile } = stateOf(ctx);
     const status = await ctx.services.counters.status(securityCodeCounterKey(account.id, ctx.uid, PURPOSE));
     if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code' });
-    const throttled = await throttledArrivalView(ctx, { destination: mobile, purpose: PURPOSE });
-    if (throttled) return throttled;
+    const instead = await codeTextView(ctx, { destination: mobile, purpose: PURPOSE }, async () => [CHANGE_NUMBER]);
+    if (instead) return instead;
     return {
       template: 'confirm-mobile.njk',
       data: { errors: presentation.errors, notice: presentation.notice, mobileEnding: mobileEnding(mobile), expiresIn: minutesText(ctx.services.config.ttl.securityCode) },

@@ -7,7 +7,7 @@ import { recoveryCodeOffered, wouldComplete } from '../../engine/guards.js';
 import { lockedView, minutesText } from '../pages.js';
 import { deviceRemembered, rememberThisDevice } from '../remembered-device.js';
 import { defineMethod, type Outcome, type StepContext } from '../types.js';
-import { codeCheckOutcome, MESSAGES, resendOutcome, sendSecurityCode, throttledArrivalView, type SendResult } from '../security-code-step.js';
+import { codeCheckOutcome, codeTextView, MESSAGES, mobileEnding, resendOutcome, sendSecurityCode, type CodeAlternative, type SendResult } from '../security-code-step.js';
 
 /**
  * The sign-in security code sent by text message (Cd, amr "sms"). A code is sent once when the
@@ -17,7 +17,7 @@ import { codeCheckOutcome, MESSAGES, resendOutcome, sendSecurityCode, throttledA
  */
 
 export const PURPOSE = 'sign-in';
-export { MESSAGES };
+export { MESSAGES, mobileEnding };
 
 /** A 6-digit security code field, shared by every page that asks for one. */
 export const codeField = z
@@ -43,11 +43,6 @@ function mobileOf(ctx: StepContext): { account: Account; mobile: string } {
   return { account, mobile: account.mobileNumber };
 }
 
-/** The last 4 digits, enough for a person to recognise their number and useless to anyone else. */
-export function mobileEnding(mobile: string): string {
-  return mobile.replace(/\D/g, '').slice(-4);
-}
-
 /** Test personas get the documented fixed code, never in production and never for real accounts. */
 function fixedCodeFor(ctx: StepContext, account: Account): string | undefined {
   const { config } = ctx.services;
@@ -70,6 +65,15 @@ async function appCompletes(ctx: StepContext): Promise<boolean> {
 
 async function lockStatus(ctx: StepContext, accountId: string): Promise<{ locked: boolean; disabled: boolean; retryAfterSeconds: number }> {
   return ctx.services.counters.status(lockoutKeys.securityCode(accountId, PURPOSE));
+}
+
+/** The ways on when the text could not be sent (G3): the same ones the code page offers. */
+async function alternatives(ctx: StepContext): Promise<CodeAlternative[]> {
+  return [
+    ...((await appCompletes(ctx)) ? [{ action: 'use-authenticator-app', heading: 'Use your authenticator app', text: 'You can enter the security code your authenticator app shows instead.', button: 'Use your authenticator app instead' }] : []),
+    ...(recoveryCodeOffered(ctx.facts) ? [{ action: 'use-recovery-code', heading: 'If you have recovery codes', text: 'You can sign in with one of the recovery codes you saved when you set them up.', button: 'Use a recovery code' }] : []),
+    { action: 'cannot-access-mobile', heading: 'Get a code by email instead', text: 'We can send a security code to your email address, then you can add a mobile number again.', button: 'I cannot access my mobile' },
+  ];
 }
 
 export const smsCodeMethod = defineMethod({
@@ -99,8 +103,8 @@ export const smsCodeMethod = defineMethod({
     const { account, mobile } = mobileOf(ctx);
     const status = await lockStatus(ctx, account.id);
     if (status.locked || status.disabled) return lockedView({ ...status, what: 'security-code', canUseRecoveryCode: recoveryCodeOffered(ctx.facts) });
-    const throttled = await throttledArrivalView(ctx, { destination: mobile, purpose: PURPOSE });
-    if (throttled) return throttled;
+    const instead = await codeTextView(ctx, { destination: mobile, purpose: PURPOSE }, () => alternatives(ctx));
+    if (instead) return instead;
     return {
       template: 'enter-security-code.njk',
       data: {

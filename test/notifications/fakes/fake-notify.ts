@@ -26,6 +26,8 @@ export interface FakeNotify {
   readonly received: ReceivedNotification[];
   /** Requests refused because the JWT was wrong. */
   readonly unauthorised: number;
+  /** Every authorised request to send, whatever the mode answered (a circuit breaker shows as requests not made). */
+  readonly attempts: number;
   mode: FakeNotifyMode;
   close(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export async function startFakeNotify(): Promise<FakeNotify> {
   const received: ReceivedNotification[] = [];
   const hanging = new Set<http.ServerResponse>();
   let unauthorised = 0;
+  let attempts = 0;
 
   const state = { mode: 'ok' as FakeNotifyMode };
 
@@ -53,6 +56,7 @@ export async function startFakeNotify(): Promise<FakeNotify> {
         unauthorised += 1;
         return reply(403, { status_code: 403, errors: [{ error: 'AuthError', message: 'Invalid token: API key not found' }] });
       }
+      attempts += 1;
       if (state.mode === 'hang') {
         hanging.add(response);
         return;
@@ -91,6 +95,9 @@ export async function startFakeNotify(): Promise<FakeNotify> {
     received,
     get unauthorised() {
       return unauthorised;
+    },
+    get attempts() {
+      return attempts;
     },
     get mode() {
       return state.mode;

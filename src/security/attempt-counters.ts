@@ -81,6 +81,12 @@ export interface AttemptCounters {
    * when wrong, do nothing more: it has been counted.
    */
   reserveAttempt(key: string, policy: LockoutPolicy): Promise<AttemptReservation>;
+  /**
+   * Gives back one reserved attempt that was never checked, because carelogin could not (a photo
+   * decoder too busy): the person should not pay for our capacity. Lifts a timed lock that this
+   * attempt started; never a hard-cap one.
+   */
+  releaseAttempt(key: string, policy: LockoutPolicy): Promise<void>;
   /** Per-IP throttle across accounts: counts a failure for ip; true when the IP is over config.limits.ipFailures in the window (caller answers 429). */
   recordIpFailure(ip: string): Promise<boolean>;
   ipBlocked(ip: string): Promise<{ blocked: boolean; retryAfterSeconds: number }>;
@@ -391,6 +397,18 @@ export function createAttemptCounters(dataSource: DataSource, config: Config): A
       // (locked stays true even if it ran out a moment ago: this attempt was refused either way).
       const status = await readCounterStatus(dataSource, key, policy);
       return { allowed: false, failures: status.failures, consecutiveFailures: status.consecutiveFailures, locked: true, retryAfterSeconds: status.retryAfterSeconds, disabled: status.disabled, delayMs: status.delayMs };
+    },
+
+    async releaseAttempt(key, policy) {
+      const [, maxFailures] = policyParameters(key, policy);
+      await queryRows(
+        dataSource,
+        `UPDATE attempt_counter SET failures = GREATEST(failures - 1, 0), consecutive_failures = GREATEST(consecutive_failures - 1, 0),
+                locked_until = CASE WHEN locked_until IS NOT NULL AND isfinite(locked_until) AND failures - 1 < $2::int THEN NULL ELSE locked_until END,
+                updated_at = now()
+          WHERE key = $1 AND failures > 0`,
+        [key, maxFailures],
+      );
     },
 
     async recordIpFailure(ip) {

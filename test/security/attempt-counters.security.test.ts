@@ -159,6 +159,28 @@ describe('attempt counters (security)', () => {
     expect((await counters.status(key)).locked).to.equal(false);
   });
 
+  it('a reserved attempt given back (never checked, e.g. a busy photo decoder) uncounts itself and lifts the lock it started, but never a hard-cap lock', async () => {
+    const quota: LockoutPolicy = { maxFailures: 3, lockSeconds: 86_400, windowSeconds: 86_400 };
+    const key = freshKey();
+    for (let i = 0; i < 3; i++) expect((await counters.reserveAttempt(key, quota)).allowed).to.equal(true);
+    expect(await counters.status(key), 'the third reservation locked the counter').to.deep.include({ locked: true, failures: 3 });
+    await counters.releaseAttempt(key, quota);
+    expect(await counters.status(key)).to.deep.include({ locked: false, failures: 2 });
+    expect((await counters.reserveAttempt(key, quota)).allowed, 'the given-back attempt can be used again').to.equal(true);
+    expect((await counters.reserveAttempt(key, quota)).allowed, 'and no more than that').to.equal(false);
+
+    const capped = freshKey();
+    const hard: LockoutPolicy = { maxFailures: 3, lockSeconds: 60, hardCap: 2 };
+    await counters.reserveAttempt(capped, hard);
+    await counters.reserveAttempt(capped, hard);
+    await counters.releaseAttempt(capped, hard);
+    expect(await counters.status(capped), 'a hard cap is not undone').to.deep.include({ disabled: true });
+
+    const untouched = freshKey();
+    await counters.releaseAttempt(untouched, quota);
+    expect(await counters.status(untouched)).to.deep.include({ failures: 0, locked: false });
+  });
+
   it('keeps counters for different keys apart', async () => {
     const a = freshKey();
     const b = freshKey();

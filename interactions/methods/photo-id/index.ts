@@ -146,6 +146,8 @@ export const photoIdMethod = defineMethod({
     }
 
     const [photo, video] = await Promise.all([photoDecoder.reencode(body.photo.bytes), Promise.resolve(checkVideo(body.video.bytes, limits))]);
+    // Refused for our capacity, not for the files: the upload is not counted against the person's day.
+    if (photo.kind === 'refused' && photo.reason === 'busy') await counters.releaseAttempt(lockoutKeys.photoIdUpload(account.id), photoIdUploadPolicy(config));
     const errors = [...(photo.kind === 'refused' ? [{ field: 'photo', text: photoProblem(photo) }] : []), ...(video.kind === 'refused' ? [{ field: 'video', text: videoProblem(video, limits) }] : [])];
     if (photo.kind === 'refused' || video.kind === 'refused') {
       // Why, for operations; never the files, their names or the digits.

@@ -49,6 +49,7 @@ import { createBackOfficeRouter } from './back-office/router.js';
 import { createPasswordResetRouter } from './web/password-reset-routes.js';
 import { createMobileChangeRouter } from './web/mobile-change-routes.js';
 import { purgeExpiredJourneys } from '../interactions/engine/store.js';
+import { createTestUserRegister } from './test-users/register.js';
 import type { AppServices } from './services.js';
 
 export interface Idp {
@@ -99,6 +100,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     // Logout tokens go through the outbox too (D13): it delivers them with oidc-provider's signer.
     const notifications = createNotifications({ config, logger, dataSource, audit, adapters: { backchannelLogout: createBackchannelLogoutAdapter(provider) } });
     const backchannelLogout = createBackchannelLogout({ provider, notifications, dataSource, logger, clients: registered });
+    // Test users in the fake register and GP system (D27); the real adapters never see them.
+    const testUserRegister = config.mode === 'production' ? undefined : createTestUserRegister(dataSource);
     const services: AppServices = {
       config,
       logger,
@@ -119,8 +122,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
       recoveryCodes: createRecoveryCodes({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
-      demographics: createPatientDemographics(config, logger),
-      gpOnline: createGpOnlineRegistration(config),
+      demographics: createPatientDemographics(config, logger, testUserRegister),
+      gpOnline: createGpOnlineRegistration(config, undefined, testUserRegister),
       photoIdCases: createPhotoIdCases({ dataSource, audit, notifications, assignmentSeconds: config.backOffice.assignmentSeconds }),
       photoDecoder: createPhotoDecoder(config.identityChecks.photoIdLimits),
       evidenceRetention: createEvidenceRetention({ dataSource, audit, retentionDays: config.identityChecks.photoIdEvidenceRetentionDays }),

@@ -15,7 +15,7 @@ import { createAuthenticatorApps } from './accounts/authenticator-app.js';
 import { createPasskeys } from './accounts/passkeys.js';
 import { createRecoveryCodes } from './accounts/recovery-codes.js';
 import { createIdentityProofing } from './accounts/identity-proofing.js';
-import { createPatientDemographics } from './demographics/index.js';
+import { createPatientDemographics, fakeRegisterPatients } from './demographics/index.js';
 import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
 import { createPhotoIdCases } from './photo-id/cases.js';
 import { createPhotoDecoder } from './photo-id/images.js';
@@ -50,6 +50,8 @@ import { createPasswordResetRouter } from './web/password-reset-routes.js';
 import { createMobileChangeRouter } from './web/mobile-change-routes.js';
 import { purgeExpiredJourneys } from '../interactions/engine/store.js';
 import { createTestUserRegister } from './test-users/register.js';
+import { createTestUsersRouter } from './test-users/router.js';
+import { createTestUsers } from './test-users/test-users.js';
 import type { AppServices } from './services.js';
 
 export interface Idp {
@@ -155,6 +157,10 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     provider.use(createMobileChangeRouter(services).routes());
     provider.use(createUserinfoUpdateRouter({ provider, clients: services.clients, accounts: services.accounts, metadata: createClientUserMetadataStore(dataSource), logger, path: ROUTES.userinfo }).routes());
     if (config.notifications.devOutbox) provider.use(createDevOutboxRouter({ config, dataSource, renderer }).routes());
+    if (config.devTestUsers) {
+      const testUsers = createTestUsers({ dataSource, config, hasher, audit, digest: services.digest, registerPatients: fakeRegisterPatients(config) });
+      provider.use(createTestUsersRouter(services, testUsers).routes());
+    }
 
     const background = options.background ?? true;
     let purgeTimer: NodeJS.Timeout | undefined;

@@ -15,7 +15,7 @@ import { loadKeystore } from '../../keys/keystore.js';
 import { createPasswordHasher } from '../accounts/password-hasher.js';
 import { formatNhsNumber } from '../accounts/nhs-number.js';
 import { formatUkMobile } from '../accounts/uk-mobile.js';
-import type { Config } from '../config/index.js';
+import { loadConfig, type Config } from '../config/index.js';
 import { fakeRegisterPatients } from '../demographics/index.js';
 import { CareloginError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -218,14 +218,15 @@ async function testUsersFor(dataSource: DataSource, logger: Logger, config: Conf
   return createTestUsers({ dataSource, config, hasher: createPasswordHasher(config), audit: createAudit(dataSource, logger), digest: createKeyedDigest(keystore.hmacKeys), registerPatients: fakeRegisterPatients(config) });
 }
 
-export function runTestUsersCli(argv: readonly string[]): Promise<number> {
-  return runDatabaseCommand(argv, parseTestUsersArgs, (error) => error instanceof TestUsersUsageError, async (args, dataSource, logger, config) => {
-    if (config.mode === 'production') {
-      process.stderr.write('Test users are for development and test only: carelogin refuses to make or change them when CARELOGIN_ENV=production.\n');
-      return 1;
-    }
-    return runTestUsersCommand(args, await testUsersFor(dataSource, logger, config), config);
-  });
+export async function runTestUsersCli(argv: readonly string[]): Promise<number> {
+  // Refused before the database is opened: nothing about test users is read or made in production.
+  if (loadConfig().mode === 'production') {
+    process.stderr.write('Test users are for development and test only: carelogin refuses to make or change them when CARELOGIN_ENV=production.\n');
+    return 1;
+  }
+  return runDatabaseCommand(argv, parseTestUsersArgs, (error) => error instanceof TestUsersUsageError, async (args, dataSource, logger, config) =>
+    runTestUsersCommand(args, await testUsersFor(dataSource, logger, config), config),
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -73,7 +73,7 @@ export function createTestUsersRouter(services: AppServices, testUsers: TestUser
     page(ctx, status, 'dev-test-users/index.njk', { csrfToken: csrf.token(BINDING), levels: TEST_USER_LEVELS, testUsers: all.map(detailsView), values: {}, ...data });
   }
 
-  router.use(['/dev/test-users', '/dev/test-users/(.*)'], guard);
+  router.use('/dev/test-users', guard);
 
   router.get('/dev/test-users', async (ctx) => {
     ctx.set('X-Robots-Tag', 'noindex');

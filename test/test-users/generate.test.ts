@@ -67,7 +67,7 @@ describe('test users: generated details, the request and the command line', () =
       { field: 'colour', text: 'Unknown field: colour' },
     ]);
     // The checks across fields, once each field is well formed.
-    expect(() => parseTestUserRequest({ level: 'P5', password: 'short', gpUserId: '123' })).to.throw(TestUserRequestError, /password: .*12 characters[\s\S]*gpUserId: Give both/);
+    expect(() => parseTestUserRequest({ level: 'P5', password: 'short', gpUserId: '123' })).to.throw(TestUserRequestError, /password: .*12 characters[\s\S]*gpLinkageKey: Give both/);
     expect(() => parseTestUserRequest({ level: 'P9', gpUserId: '1', gpLinkageKey: 'k', gpOnline: false })).to.throw(TestUserRequestError, /allow GP online/);
   });
 

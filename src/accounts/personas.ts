@@ -241,8 +241,11 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
  */
 export async function refusePersonasInProduction(dataSource: DataSource, config: Config): Promise<void> {
   if (config.mode !== 'production') return;
-  // Test users (D27) carry the mark too, and their records are counted even without an account.
-  const rows: { n: string | number }[] = await dataSource.query('SELECT (SELECT count(*) FROM account WHERE test_persona IS NOT NULL) + (SELECT count(*) FROM test_user) AS n');
+  // Test users (D27) carry the mark too; a test user's record left without its marked account counts as well.
+  const rows: { n: string | number }[] = await dataSource.query(
+    `SELECT (SELECT count(*) FROM account WHERE test_persona IS NOT NULL)
+          + (SELECT count(*) FROM test_user t WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.id = t.account_id AND a.test_persona IS NOT NULL)) AS n`,
+  );
   const count = Number(rows[0]?.n ?? 0);
   if (count > 0) {
     throw new ConfigError(`this database holds ${count} test persona account(s) (personas and test users), whose credentials are published or known; delete them (DELETE FROM test_user; DELETE FROM account WHERE test_persona IS NOT NULL) before running in production`);

@@ -88,6 +88,7 @@ describe('test users on request (npm run test-users, /dev/test-users/api; D27)',
     expect(claims.idToken.vot).to.equal('P5.Cp.Cd');
     expect(claims.userinfo).to.include({ identity_proofing_level: 'P5', nhs_number: testUser.nhsNumber });
     expect(claims.userinfo, 'GP online credentials are P9 only').to.not.have.property('gp_integration_credentials');
+    expect((await test.idp.services.accounts.findById(testUser.id))!, 'the account no longer holds them').to.include({ proofingLevel: 'P5', gpUserId: null, gpLinkageKey: null, nhsNumber: testUser.nhsNumber });
 
     // Asking for P9 now: the account is P5, so carelogin asks for GP online details instead of finishing.
     const asked = await signIn(test, testUser, { vtr: '["P9.Cp.Cd"]', code: '190696' });

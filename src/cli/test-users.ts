@@ -11,6 +11,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
 import { loadKeystore } from '../../keys/keystore.js';
 import { createPasswordHasher } from '../accounts/password-hasher.js';
 import { formatNhsNumber } from '../accounts/nhs-number.js';
@@ -18,7 +19,7 @@ import { formatUkMobile } from '../accounts/uk-mobile.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { fakeRegisterPatients } from '../demographics/index.js';
 import { CareloginError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { createAudit } from '../security/audit.js';
 import { createKeyedDigest } from '../security/keyed-digest.js';
 import { parseTestUserRequest, TEST_USER_LEVELS, TestUserRequestError, type TestUserRequestInput } from '../test-users/request.js';
@@ -212,9 +213,13 @@ export async function runTestUsersCommand(args: TestUsersArgs, testUsers: TestUs
   }
 }
 
-/** The service as the command builds it: the keystore only for the keyed digest account deletion uses. */
+/**
+ * The service as the command builds it. The keystore is carelogin's own (KEYSTORE_FILE), for the keyed
+ * digest account deletion uses; its warnings (a development keystore made on first use) go to stderr,
+ * so --json output stays parseable.
+ */
 async function testUsersFor(dataSource: DataSource, logger: Logger, config: Config): Promise<TestUsers> {
-  const keystore = await loadKeystore(config, logger);
+  const keystore = await loadKeystore(config, createLogger({ level: 'warn' }, pino.destination(2)));
   return createTestUsers({ dataSource, config, hasher: createPasswordHasher(config), audit: createAudit(dataSource, logger), digest: createKeyedDigest(keystore.hmacKeys), registerPatients: fakeRegisterPatients(config) });
 }
 

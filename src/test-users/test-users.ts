@@ -59,7 +59,7 @@ export type TestUserActor = { readonly by: 'operator' } | { readonly by: 'dev-pa
 
 export interface TestUsers {
   /** Makes a test user; the password is returned once (it is stored only as a hash). */
-  add(request: TestUserRequest, actor: TestUserActor): Promise<{ testUser: TestUserDetails; password: string; passwordGiven: boolean }>;
+  add(request: TestUserRequest, actor: TestUserActor): Promise<{ testUser: TestUserDetails; password: string }>;
   list(): Promise<TestUserDetails[]>;
   /** The test user with this email address; undefined for no account or an account that is not a test user. */
   find(email: string): Promise<TestUserDetails | undefined>;
@@ -193,7 +193,6 @@ export function createTestUsers(deps: TestUsersDeps): TestUsers {
       const mobile = request.mobile ?? unusedDramaMobile(new Set(usedMobiles.map((r) => r.mobile_number)));
       const gpOnline = request.gpUserId !== undefined || (request.gpOnline ?? request.level === 'P9');
       const credentials = request.gpUserId !== undefined ? { gpUserId: request.gpUserId, gpLinkageKey: request.gpLinkageKey! } : gpOnline ? randomGpOnlineCredentials() : undefined;
-      const passwordGiven = request.password !== undefined;
       const password = request.password ?? PERSONA_PASSWORD;
       // Hashed before the transaction, so the slow hash never holds it open.
       const passwordHash = await hasher.hash(password);
@@ -221,7 +220,7 @@ export function createTestUsers(deps: TestUsersDeps): TestUsers {
           await audit.record('test_user.created', { accountId: account!.id, ip: ipOf(actor), detail: { ...auditDetail(actor), level: request.level, inRegister, fixedCode: request.fixedCode } }, manager);
           return account!.id;
         });
-        return { testUser: (await findById(dataSource, id))!, password, passwordGiven };
+        return { testUser: (await findById(dataSource, id))!, password };
       } catch (error) {
         // Another request took the address or the number between the check and the insert.
         if (!isUniqueViolation(error)) throw error;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { PERSONA_PASSWORD } from '../../src/accounts/personas.js';
 import { locksOf } from '../../src/accounts/account-locks.js';
-import { parseTestUsersArgs } from '../../src/cli/test-users.js';
+import { parseTestUsersArgs, runTestUsersCommand } from '../../src/cli/test-users.js';
 import { fakeRegisterPatients } from '../../src/demographics/index.js';
 import { parseTestUserRequest } from '../../src/test-users/request.js';
 import { createTestUsers, type TestUserDetails, type TestUsers } from '../../src/test-users/test-users.js';
@@ -186,6 +186,32 @@ describe('test users on request (npm run test-users, /dev/test-users/api; D27)',
     // Only test users: a persona or a real account is never touched by these commands.
     expect(await testUsers.remove('p9.persona@carelogin.test', { by: 'operator' })).to.equal(false);
     expect(await testUsers.reset('p5.persona@carelogin.test', { by: 'operator' })).to.equal(undefined);
+  });
+
+  it('the command prints plain name: value lines, or JSON with --json; a missing test user is exit code 1', async () => {
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    const writeErr = process.stderr.write.bind(process.stderr);
+    process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+    process.stderr.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stderr.write;
+    let codes: number[];
+    try {
+      codes = [await runTestUsersCommand(parseTestUsersArgs(['add', '--level', 'P5', '--given-name', 'Kofi', '--nhs-number', '9990000425', '--json']), testUsers, test.idp.config)];
+      codes.push(await runTestUsersCommand(parseTestUsersArgs(['show', '--email', (JSON.parse(out[0]!) as { email: string }).email]), testUsers, test.idp.config));
+      codes.push(await runTestUsersCommand(parseTestUsersArgs(['reset', '--email', 'nobody@carelogin.test']), testUsers, test.idp.config));
+      codes.push(await runTestUsersCommand(parseTestUsersArgs(['add', '--level', 'P5', '--nhs-number', '9990000425']), testUsers, test.idp.config));
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = writeErr;
+    }
+    expect(codes).to.deep.equal([0, 0, 1, 1]);
+    const made = JSON.parse(out[0]!) as Record<string, unknown>;
+    expect(made).to.include({ level: 'P5', givenName: 'Kofi', nhsNumber: '9990000425', password: PERSONA_PASSWORD, fixedCode: false });
+    expect(out[1]).to.match(/^ {2}Email address: +\S+@carelogin\.test$/m).and.match(/^ {2}NHS number: +999 000 0425$/m).and.match(/^ {2}Security code: +a new one each time, in the development outbox/m);
+    expect(out[2]).to.equal('No test user has that email address.\n');
+    expect(out[3]).to.equal('nhsNumber: This NHS number is already used by an account, a test user or a patient of the fake register\n');
+    const audit: { detail: { by: string } }[] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'test_user.created'`, [made.id]);
+    expect(audit.map((r) => r.detail.by)).to.deep.equal(['operator']);
   });
 
   it('the JSON API refuses a cross-site form post and a browser\'s cross-site request; makes nothing', async () => {

@@ -80,7 +80,10 @@ export class Account {
   @Column({ name: 'terms_accepted_at', type: 'timestamptz', nullable: true })
   termsAcceptedAt!: Date | null;
 
-  /** Seeded development persona: may use the documented fixed security code outside production. */
+  /**
+   * Test data: a seeded persona's key, or a test user's mark (src/accounts/personas.ts, D27). Production
+   * refuses a database holding any; personas and test users made with --fixed-code may use the fixed code.
+   */
   @Column({ name: 'test_persona', type: 'varchar', length: 40, nullable: true })
   testPersona!: string | null;
 

@@ -13,8 +13,9 @@ import { RecoveryCode } from './recovery-code.js';
 import { PasswordResetToken } from './password-reset-token.js';
 import { RememberedDevice } from './remembered-device.js';
 import { SecurityCode } from './security-code.js';
+import { TestUser } from './test-user.js';
 
-export { Account, AttemptCounter, AuditEvent, ClientUserMetadata, IdentityCheckCase, IdentityEvidence, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RecoveryCode, RememberedDevice, SecurityCode };
+export { Account, AttemptCounter, AuditEvent, ClientUserMetadata, IdentityCheckCase, IdentityEvidence, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RecoveryCode, RememberedDevice, SecurityCode, TestUser };
 export { normaliseEmail, type ProofingLevel } from './account.js';
 
-export const ENTITIES = [Account, AttemptCounter, AuditEvent, ClientUserMetadata, IdentityCheckCase, IdentityEvidence, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RecoveryCode, RememberedDevice, SecurityCode];
+export const ENTITIES = [Account, AttemptCounter, AuditEvent, ClientUserMetadata, IdentityCheckCase, IdentityEvidence, JourneyState, MobileChange, OidcModel, OutboxMessage, Passkey, PasswordResetToken, RecoveryCode, RememberedDevice, SecurityCode, TestUser];

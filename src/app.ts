@@ -15,7 +15,7 @@ import { createAuthenticatorApps } from './accounts/authenticator-app.js';
 import { createPasskeys } from './accounts/passkeys.js';
 import { createRecoveryCodes } from './accounts/recovery-codes.js';
 import { createIdentityProofing } from './accounts/identity-proofing.js';
-import { createPatientDemographics } from './demographics/index.js';
+import { createPatientDemographics, fakeRegisterPatients } from './demographics/index.js';
 import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
 import { createPhotoIdCases } from './photo-id/cases.js';
 import { createPhotoDecoder } from './photo-id/images.js';
@@ -49,6 +49,9 @@ import { createBackOfficeRouter } from './back-office/router.js';
 import { createPasswordResetRouter } from './web/password-reset-routes.js';
 import { createMobileChangeRouter } from './web/mobile-change-routes.js';
 import { purgeExpiredJourneys } from '../interactions/engine/store.js';
+import { createTestUserRegister } from './test-users/register.js';
+import { createTestUsersRouter } from './test-users/router.js';
+import { createTestUsers } from './test-users/test-users.js';
 import type { AppServices } from './services.js';
 
 export interface Idp {
@@ -99,6 +102,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     // Logout tokens go through the outbox too (D13): it delivers them with oidc-provider's signer.
     const notifications = createNotifications({ config, logger, dataSource, audit, adapters: { backchannelLogout: createBackchannelLogoutAdapter(provider) } });
     const backchannelLogout = createBackchannelLogout({ provider, notifications, dataSource, logger, clients: registered });
+    // Test users in the fake register and GP system (D27); the real adapters never see them.
+    const testUserRegister = config.mode === 'production' ? undefined : createTestUserRegister(dataSource);
     const services: AppServices = {
       config,
       logger,
@@ -119,8 +124,8 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
       recoveryCodes: createRecoveryCodes({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
-      demographics: createPatientDemographics(config, logger),
-      gpOnline: createGpOnlineRegistration(config),
+      demographics: createPatientDemographics(config, logger, testUserRegister),
+      gpOnline: createGpOnlineRegistration(config, undefined, testUserRegister),
       photoIdCases: createPhotoIdCases({ dataSource, audit, notifications, assignmentSeconds: config.backOffice.assignmentSeconds }),
       photoDecoder: createPhotoDecoder(config.identityChecks.photoIdLimits),
       evidenceRetention: createEvidenceRetention({ dataSource, audit, retentionDays: config.identityChecks.photoIdEvidenceRetentionDays }),
@@ -152,6 +157,10 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     provider.use(createMobileChangeRouter(services).routes());
     provider.use(createUserinfoUpdateRouter({ provider, clients: services.clients, accounts: services.accounts, metadata: createClientUserMetadataStore(dataSource), logger, path: ROUTES.userinfo }).routes());
     if (config.notifications.devOutbox) provider.use(createDevOutboxRouter({ config, dataSource, renderer }).routes());
+    if (config.devTestUsers) {
+      const testUsers = createTestUsers({ dataSource, config, hasher, audit, digest: services.digest, registerPatients: fakeRegisterPatients(config) });
+      provider.use(createTestUsersRouter(services, testUsers).routes());
+    }
 
     const background = options.background ?? true;
     let purgeTimer: NodeJS.Timeout | undefined;

@@ -146,6 +146,8 @@ export async function deleteAccountRows(manager: EntityManager, accountId: strin
   await manager.query(`DELETE FROM identity_evidence WHERE case_id IN (SELECT id FROM identity_check_case WHERE account_id = $1)`, [accountId]);
   await manager.query(`DELETE FROM identity_check_case WHERE account_id = $1`, [accountId]);
   await manager.query(`DELETE FROM journey_state WHERE account_id = $1`, [accountId]);
+  // A test user's record (D27) goes with its account.
+  await manager.query(`DELETE FROM test_user WHERE account_id = $1`, [accountId]);
   if (held) {
     // Email destinations are stored as typed (a change) or normalised (a registration).
     await manager.query(`DELETE FROM security_code WHERE lower(destination) = $1 OR (account_id IS NULL AND destination = $2)`, [held.email_normalised, held.mobile_number]);

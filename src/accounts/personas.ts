@@ -37,6 +37,20 @@ export interface Persona {
   description: string;
 }
 
+/**
+ * test_persona of a test user made on request (`npm run test-users`, /dev/test-users; src/test-users,
+ * decisions D27): test data like the personas (production refuses a database holding any, A8), but
+ * never reset by seeding. The fixed security code is theirs only when they were made with it, which
+ * the second mark says, so the sign-in reads it from the account row it already has (D9).
+ */
+export const TEST_USER_MARK = 'test-user';
+export const TEST_USER_FIXED_CODE_MARK = 'test-user-fixed-code';
+
+/** Whether an account with this test_persona may be sent the fixed security code (outside production only; callers check that). */
+export function acceptsFixedCode(testPersona: string | null | undefined): boolean {
+  return Boolean(testPersona) && testPersona !== TEST_USER_MARK;
+}
+
 /** The one documented persona password: passes the password policy, printed in docs/personas.md. */
 export const PERSONA_PASSWORD = 'kettle-meadow-lantern-7';
 
@@ -227,10 +241,14 @@ export async function seedPersonas(deps: { dataSource: DataSource; hasher: Passw
  */
 export async function refusePersonasInProduction(dataSource: DataSource, config: Config): Promise<void> {
   if (config.mode !== 'production') return;
-  const rows: { n: string | number }[] = await dataSource.query('SELECT count(*) AS n FROM account WHERE test_persona IS NOT NULL');
+  // Test users (D27) carry the mark too; a test user's record left without its marked account counts as well.
+  const rows: { n: string | number }[] = await dataSource.query(
+    `SELECT (SELECT count(*) FROM account WHERE test_persona IS NOT NULL)
+          + (SELECT count(*) FROM test_user t WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.id = t.account_id AND a.test_persona IS NOT NULL)) AS n`,
+  );
   const count = Number(rows[0]?.n ?? 0);
   if (count > 0) {
-    throw new ConfigError(`this database holds ${count} test persona account(s), whose credentials are published; delete them (DELETE FROM account WHERE test_persona IS NOT NULL) before running in production`);
+    throw new ConfigError(`this database holds ${count} test persona account(s) (personas and test users), whose credentials are published or known; delete them (DELETE FROM test_user; DELETE FROM account WHERE test_persona IS NOT NULL) before running in production`);
   }
 }
 

@@ -124,6 +124,8 @@ export interface Config {
     readonly assignmentSeconds: number;
   };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
+  /** The /dev/test-users page and its JSON API (decisions D27); development and test only. */
+  readonly devTestUsers: boolean;
   readonly shutdownGraceMs: number;
   /** Pause between reporting not-ready and closing the listener, so a load balancer stops sending first. */
   readonly shutdownDrainDelayMs: number;
@@ -170,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (emailAdapter === 'dev-outbox' || smsAdapter === 'dev-outbox') problems.push('the dev-outbox adapter cannot deliver messages in production');
     if (e.SEED_PERSONAS) problems.push('SEED_PERSONAS cannot be enabled in production');
     if (e.PERSONA_SECURITY_CODE) problems.push('PERSONA_SECURITY_CODE cannot be set in production');
+    if (e.DEV_TEST_USERS) problems.push('DEV_TEST_USERS cannot be enabled in production');
     // The demo service signs real people in to a page that shows their claims (A8: no development features).
     if (e.DEMO_RP_ENABLED) problems.push('DEMO_RP_ENABLED cannot be enabled in production');
     if (!e.DATABASE_URL) problems.push('DATABASE_URL is required in production (PGlite is for development only)');
@@ -288,6 +291,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       seed: e.SEED_PERSONAS ?? mode !== 'production',
       securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),
     },
+    devTestUsers: e.DEV_TEST_USERS ?? !production,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
     startupRetrySeconds: e.STARTUP_RETRY_SECONDS,

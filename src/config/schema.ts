@@ -105,6 +105,7 @@ export const environmentSchema = z.object({
 
   SEED_PERSONAS: booleanString.optional(),
   PERSONA_SECURITY_CODE: z.string().regex(/^\d{6}$/).optional(),
+  DEV_TEST_USERS: booleanString.optional(),
 
   SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10000),
   SHUTDOWN_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isValidNhsNumber } from '../accounts/nhs-number.js';
 import { ConfigError } from '../errors.js';
+import type { TestUserRegister } from '../test-users/register.js';
 import { FAKE_PDS_PATIENTS } from './fake-pds-patients.js';
 import { nameKey, postcodeKey, type PatientDemographics, type PatientRecord, type TraceQuery, type TraceResult } from './patient-demographics.js';
 
@@ -14,16 +15,19 @@ import { nameKey, postcodeKey, type PatientDemographics, type PatientRecord, typ
  * - without: family name, first given name, date of birth and postcode must all agree, and exactly
  *   one record may do so (two records is "several records", never a guess between them);
  * - a record with a date of death never matches.
+ *
+ * With `testUsers`, the register also holds the test users made in register (D27), as if they were
+ * in the file.
  */
-export function createFakePds(patients: readonly PatientRecord[] = FAKE_PDS_PATIENTS): PatientDemographics {
+export function createFakePds(patients: readonly PatientRecord[] = FAKE_PDS_PATIENTS, testUsers?: TestUserRegister): PatientDemographics {
   return {
     source: 'fake-pds',
     enabled: true,
     async trace(query) {
-      return tracePatients(patients, query);
+      return tracePatients(testUsers ? [...patients, ...(await testUsers.candidates(query))] : patients, query);
     },
     async retrieve(nhsNumber) {
-      const patient = patients.find((p) => p.nhsNumber === nhsNumber);
+      const patient = patients.find((p) => p.nhsNumber === nhsNumber) ?? (await testUsers?.patient(nhsNumber));
       return patient ? { kind: 'found', patient } : { kind: 'no-record' };
     },
   };

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import { FAKE_PDS_PATIENTS } from '../demographics/fake-pds-patients.js';
 import { nameKey, type PatientRecord } from '../demographics/patient-demographics.js';
+import type { TestUserRegister } from '../test-users/register.js';
 import type { GpOnlineRegistration, GpRegistrationResult, GpRegistrationQuery } from './gp-online-registration.js';
 
 /** A registration for GP online services, as the surgery's letter gives it. */
@@ -44,11 +45,21 @@ function sameSecret(expected: string, given: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The adapter GP_ONLINE_SOURCE selects. */
-export function createGpOnlineRegistration(config: Config, patients: readonly PatientRecord[] = FAKE_PDS_PATIENTS): GpOnlineRegistration {
+/**
+ * The adapter GP_ONLINE_SOURCE selects. `testUsers`: the GP online registrations of test users made in
+ * register (D27), which `fake-im1` knows as well as its own.
+ */
+export function createGpOnlineRegistration(config: Config, patients: readonly PatientRecord[] = FAKE_PDS_PATIENTS, testUsers?: TestUserRegister): GpOnlineRegistration {
   switch (config.identityChecks.gpOnline.source) {
     case 'fake-im1':
-      return { source: 'fake-im1', enabled: true, verify: async (query) => verifyRegistration(FAKE_GP_REGISTRATIONS, patients, query) };
+      return {
+        source: 'fake-im1',
+        enabled: true,
+        async verify(query) {
+          const testUser = await testUsers?.registration(query.odsCode, query.accountId);
+          return testUser ? verifyRegistration([testUser.registration], [testUser.patient], query) : verifyRegistration(FAKE_GP_REGISTRATIONS, patients, query);
+        },
+      };
     case 'unavailable':
       return { source: 'unavailable', enabled: true, verify: async () => ({ kind: 'unavailable' }) };
     case 'none':

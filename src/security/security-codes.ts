@@ -1,6 +1,7 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Config } from '../config/index.js';
+import { acceptsFixedCode } from '../accounts/personas.js';
 import { CareloginError } from '../errors.js';
 import { capRetryAfter, countFailureSql, countWithinCaps, lockoutKeys, policyParameters, securityCodePolicy, toFailureResult, type CounterRow } from './attempt-counters.js';
 import { queryRows } from '../db/sql.js';
@@ -109,7 +110,7 @@ export function createSecurityCodes(deps: { dataSource: DataSource; config: Conf
   function assertPersonaMayUseFixedCode(request: IssueRequest): void {
     if (config.mode === 'production') throw new CareloginError('fixed_code_refused', 'Fixed security codes are never used in production', { expose: false });
     if (!SECURITY_CODE_PATTERN.test(request.fixedCode ?? '')) throw new CareloginError('fixed_code_refused', 'A fixed security code must be six digits', { expose: false });
-    if (!request.accountId || !request.testPersona) throw new CareloginError('fixed_code_refused', 'Only seeded personas may use the fixed security code', { expose: false });
+    if (!request.accountId || !acceptsFixedCode(request.testPersona)) throw new CareloginError('fixed_code_refused', 'Only seeded personas and test users made with the fixed code may use it', { expose: false });
   }
 
   return {

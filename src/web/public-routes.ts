@@ -74,6 +74,7 @@ export function createPublicRouter(deps: PublicRouteDeps): Router {
       issuer: config.issuer,
       demoRpUrl: config.demoRp.enabled ? config.demoRp.url : undefined,
       devOutbox: config.notifications.devOutbox,
+      devTestUsers: config.devTestUsers,
       personas: deps.personas ?? [],
       personaCode: config.personas.securityCode,
     });

@@ -139,7 +139,7 @@ describe('A8: no default accounts and no development features in production', ()
     });
 
     it('A8: the development outbox, debug, API documentation and metrics paths are absent', async () => {
-      for (const probe of ['/dev/outbox', '/dev/outbox/messages', '/metrics', '/debug', '/debug/vars', '/swagger', '/swagger.json', '/api-docs', '/openapi.json', '/admin', '/actuator', '/.env', '/graphql']) {
+      for (const probe of ['/dev/outbox', '/dev/outbox/messages', '/dev/test-users', '/dev/test-users/api', '/metrics', '/debug', '/debug/vars', '/swagger', '/swagger.json', '/api-docs', '/openapi.json', '/admin', '/actuator', '/.env', '/graphql']) {
         const response = await fetch(`${ISSUER}${probe}`, { redirect: 'manual' });
         const body = await response.text();
         expect(response.status, probe).to.equal(404);

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { Account } from '../../../entities/account.js';
+import { acceptsFixedCode } from '../../../src/accounts/personas.js';
 import { lockoutKeys } from '../../../src/security/attempt-counters.js';
 import { JourneyInvariantError } from '../../engine/errors.js';
 import { recoveryCodeOffered, wouldComplete } from '../../engine/guards.js';
@@ -43,10 +44,10 @@ function mobileOf(ctx: StepContext): { account: Account; mobile: string } {
   return { account, mobile: account.mobileNumber };
 }
 
-/** Test personas get the documented fixed code, never in production and never for real accounts. */
+/** Test personas (and test users made with --fixed-code) get the documented fixed code, never in production and never for real accounts. */
 function fixedCodeFor(ctx: StepContext, account: Account): string | undefined {
   const { config } = ctx.services;
-  return config.mode !== 'production' && account.testPersona && config.personas.securityCode ? config.personas.securityCode : undefined;
+  return config.mode !== 'production' && acceptsFixedCode(account.testPersona) && config.personas.securityCode ? config.personas.securityCode : undefined;
 }
 
 function sendCode(ctx: StepContext, manager: EntityManager): Promise<SendResult> {

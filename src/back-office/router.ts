@@ -404,11 +404,7 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       const assignment = othersAssignment(ctx, await queue.stateOf(found.id));
       if (assignment) return assignedElsewhere(ctx, found.id, assignment);
     }
-    if (result === 'decided') {
-      const now = (await photoIdCases.get(found.id)) ?? found;
-      page(ctx, 'already-decided', { title: 'Another reviewer has already decided this check', outcome: outcomeOf(now) }, 409);
-      return;
-    }
+    if (result === 'decided') return decidedMeanwhile(ctx, found);
     redirect(ctx, result === 'held' ? '/back-office/on-hold' : `/back-office/cases/${found.id}`);
   });
 
@@ -448,14 +444,16 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     return notHolder(ctx, found, result);
   });
 
+  /** 409: the case was decided while the reviewer was looking at it; what was decided. */
+  async function decidedMeanwhile(ctx: Context, found: CaseDetail): Promise<void> {
+    const now = (await photoIdCases.get(found.id)) ?? found;
+    page(ctx, 'already-decided', { title: 'Another reviewer has already decided this check', outcome: outcomeOf(now) }, 409);
+  }
+
   /** A hand-over or return that changed nothing because the reviewer no longer holds the case: say why (409). */
   async function notHolder(ctx: Context, found: CaseDetail, result: Exclude<ReturnResult, 'returned'>): Promise<void> {
     if (result === 'not-found') throw new NotFoundError();
-    if (result === 'decided') {
-      const now = (await photoIdCases.get(found.id)) ?? found;
-      page(ctx, 'already-decided', { title: 'Another reviewer has already decided this check', outcome: outcomeOf(now) }, 409);
-      return;
-    }
+    if (result === 'decided') return decidedMeanwhile(ctx, found);
     const assignment = result === 'assigned-elsewhere' ? othersAssignment(ctx, await queue.stateOf(found.id)) : undefined;
     if (assignment) return assignedElsewhere(ctx, found.id, assignment);
     // Returned, put on hold or lapsed and taken in between: show the case as it is now.

@@ -181,7 +181,7 @@ describe('back office: support desk security (F1/A4 no enumeration through disab
   });
 });
 
-describe('back office: the support desk\'s cap on look-ups (E7: insider browsing, D28)', function () {
+describe('back office: the support desk\'s cap on look-ups (E7: insider browsing)', function () {
   this.timeout(60_000);
   const CAP = 3;
   let test: TestIdp;

@@ -100,12 +100,12 @@ export interface CaseQueue {
   release(input: { caseId: string; reviewerAccountId: string; ip?: string }): Promise<boolean>;
   /** The reviewer's own cases in progress ("Assigned to you"), lapsed ones included (still theirs until taken), oldest assignment first. */
   assignedTo(reviewerAccountId: string): Promise<(QueuedCase & { readonly assignment: Assignment })[]>;
-  /** Reviewers (active, with the role) the case may be handed to: never the one handing it over, never the case's own patient. */
+  /** Reviewers (active, with the role, able to sign in) the case may be handed to: never the one handing it over, never the case's own patient. */
   colleaguesFor(caseId: string, reviewerAccountId: string): Promise<Colleague[]>;
   /**
    * Gives the case to another reviewer, in one conditional UPDATE: only while it is still undecided,
    * not on hold and assigned to `fromAccountId` (lapsed or not, as for a decision), and only to an
-   * active reviewer who is neither the giver nor the case's patient. Their time starts now. Of a
+   * active reviewer who can sign in to the back office and is neither the giver nor the case's patient. Their time starts now. Of a
    * hand-over and a decision (or two hand-overs) at once, exactly one wins. Audited with the note.
    */
   handOver(input: { caseId: string; fromAccountId: string; toAccountId: string; note?: string; ip?: string }): Promise<HandOverResult>;
@@ -179,10 +179,12 @@ function listed(row: ListRow): QueuedCase & QueueState {
 const PICK_TRIES = 3;
 
 /**
- * Who may be handed case $1 by reviewer $2 (`a` is the account): an active reviewer, not the one
- * handing it over, not the case's own patient (the own-case rule, D20).
+ * Who may be handed case $1 by reviewer $2 (`a` is the account): an active reviewer who can sign in
+ * to the back office (an authenticator app or a passkey, D20), not the one handing it over, not the
+ * case's own patient (the own-case rule).
  */
 const CAN_TAKE = `a.back_office_role = 'reviewer' AND a.status = 'active' AND a.id <> $2
+  AND (a.authenticator_secret IS NOT NULL OR EXISTS (SELECT 1 FROM passkey p WHERE p.account_id = a.id))
   AND a.id <> (SELECT account_id FROM identity_check_case WHERE id = $1)`;
 
 /** Why a hand-over or return by `reviewerAccountId` changed nothing, read after its UPDATE; undefined when they still hold the case. */

@@ -226,19 +226,21 @@ describe('back office: security (E7 access control and review concurrency, E3 ev
     }
   });
 
-  it('E7: a check cannot be handed to oneself, to its own patient or to someone who is not a reviewer (the page and the service both refuse)', async () => {
+  it('E7: a check cannot be handed to oneself, to its own patient, to someone who is not a reviewer or to a reviewer who cannot sign in (the page and the service both refuse)', async () => {
     const holder = await signedInReviewer(test);
     const { account: patientReviewer } = await createReviewer(test);
     const support = await createAccount(test);
     await test.idp.db.dataSource.query(`UPDATE account SET back_office_role = 'support' WHERE id = $1`, [support.id]);
     const plain = await createAccount(test);
+    // A reviewer without an authenticator app or a passkey cannot sign in to the back office, so cannot be given a check.
+    const { account: cannotSignIn } = await createReviewer(test, { app: false });
     await emptyQueue(test);
     // A reviewer's own photo ID case, worked by another reviewer: it cannot be handed to them.
     const own = await patientWithCase(test, { accountId: patientReviewer.id });
     const casePage = await startNextCheck(holder.browser, test);
     expect(caseIdOf(casePage)).to.equal(own.caseId);
-    expect(casePage.html).to.not.include(`value="${patientReviewer.id}"`).and.not.include(`value="${support.id}"`).and.not.include(`value="${holder.account.id}"`);
-    for (const to of [holder.account.id, patientReviewer.id, support.id, plain.id]) {
+    expect(casePage.html).to.not.include(`value="${patientReviewer.id}"`).and.not.include(`value="${support.id}"`).and.not.include(`value="${holder.account.id}"`).and.not.include(`value="${cannotSignIn.id}"`);
+    for (const to of [holder.account.id, patientReviewer.id, support.id, plain.id, cannotSignIn.id]) {
       const refused = await holder.browser.post(`${test.url}/back-office/cases/${own.caseId}/hand-over`, { _csrf: csrfOf(casePage), handOverTo: to }, { origin: test.url });
       expect(refused.status, to).to.equal(400);
       expect(pageText(refused)).to.include('Select the reviewer to hand this check to');

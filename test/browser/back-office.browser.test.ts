@@ -17,7 +17,7 @@ import sharp from 'sharp';
 import { PERSONAS, REVIEWER_PERSONA, SUPPORT_PERSONA, type BackOfficePersona } from '../../src/accounts/personas.js';
 import { createCaseQueue } from '../../src/back-office/case-queue.js';
 import { lockoutKeys } from '../../src/security/attempt-counters.js';
-import { createAccount } from '../interactions/support.js';
+import { addAuthenticatorApp, createAccount } from '../interactions/support.js';
 import { JourneyRecorder } from './helpers/browser.js';
 import { clickButton, expectFocusedErrorSummary, expectPage, fillEmail, fillPassword, fillSecurityCode, followLink, latestOutboxMessage } from './helpers/pages.js';
 import { useBrowserSuite, type BrowserSuite } from './helpers/servers.js';
@@ -210,6 +210,7 @@ describe('browser: back office (Chromium, axe WCAG 2.2 AA)', function () {
     const test = suite.env.idp;
     const colleague = await createAccount(test);
     await test.idp.db.dataSource.query(`UPDATE account SET back_office_role = 'reviewer' WHERE id = $1`, [colleague.id]);
+    await addAuthenticatorApp(test, colleague);
     const photo = await sharp({ create: { width: 320, height: 200, channels: 3, background: { r: 0, g: 94, b: 184 } } }).jpeg().toBuffer();
     const submit = async (): Promise<string> => {
       const patient = await createAccount(test, { proofingLevel: 'P5' });

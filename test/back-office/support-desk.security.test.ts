@@ -250,7 +250,7 @@ describe('back office: support desk logs (F4: no reason text, address or NHS num
   });
   after(async () => test?.close());
 
-  it('F4: searching, viewing and disabling log their audit events, but not the reason typed, the address searched or the NHS number', async () => {
+  it('F4: searching, viewing, disabling and removing the mobile number log their audit events, but not the reason typed, the address searched, the NHS number or the mobile number', async () => {
     const { browser } = await signedInSupport(test);
     const person = await createAccount(test);
     const nhsNumber = testNhsNumber();
@@ -260,10 +260,14 @@ describe('back office: support desk logs (F4: no reason text, address or NHS num
     const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/disable`);
     expect(heading(await browser.submit(form, { reason: 'Jane Example says her phone was stolen' }, { actionContains: '/back-office/accounts/' }))).to.equal('Account disabled');
 
+    const cleanse = await browser.get(`${test.url}/back-office/accounts/${person.id}/cleanse`);
+    expect(heading(await browser.submit(cleanse, { reason: 'Jane Example says her old number went to someone else' }, { actionContains: '/cleanse' }))).to.equal('Mobile phone number removed');
+
     expect(capture.find(/audit back_office\.account_viewed/)).to.have.length(2);
     expect(capture.find(/audit account\.disabled/)).to.have.length(1);
+    expect(capture.find(/audit mobile\.cleansed/)).to.have.length(1);
     const text = capture.text();
-    expect(text).to.not.include('Jane Example').and.not.include(person.email).and.not.include(nhsNumber);
+    expect(text).to.not.include('Jane Example').and.not.include(person.email).and.not.include(nhsNumber).and.not.include(person.mobileNumber!).and.not.include(person.mobileNumber!.slice(3));
     const [row] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'account.disabled'`, [person.id]);
     expect(row.detail.note).to.equal('Jane Example says her phone was stolen');
   });

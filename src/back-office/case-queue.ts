@@ -72,8 +72,9 @@ export type HoldResult = 'held' | 'already-held' | 'assigned-elsewhere' | 'decid
 /**
  * What became of a hand-over or a return to the queue. `assigned-elsewhere`: someone else holds it now
  * (a racing hand-over, or a lapse taken up); `not-assigned`: nobody holds it, or it is on hold;
- * `not-a-reviewer`: the one named cannot take it (themselves, not a reviewer, not active, or the
- * case's own patient). Nothing changed unless it says `handed-over` or `returned`.
+ * `not-a-reviewer`: the one named cannot take it (themselves, not a reviewer, not active, unable to
+ * sign in to the back office, or the case's own patient). Nothing changed unless it says
+ * `handed-over` or `returned`.
  */
 export type HandOverResult = 'handed-over' | 'assigned-elsewhere' | 'not-assigned' | 'not-a-reviewer' | 'decided' | 'not-found';
 export type ReturnResult = 'returned' | Exclude<HandOverResult, 'handed-over' | 'not-a-reviewer'>;
@@ -105,8 +106,9 @@ export interface CaseQueue {
   /**
    * Gives the case to another reviewer, in one conditional UPDATE: only while it is still undecided,
    * not on hold and assigned to `fromAccountId` (lapsed or not, as for a decision), and only to an
-   * active reviewer who can sign in to the back office and is neither the giver nor the case's patient. Their time starts now. Of a
-   * hand-over and a decision (or two hand-overs) at once, exactly one wins. Audited with the note.
+   * active reviewer who can sign in to the back office and is neither the giver nor the case's
+   * patient. Their time starts now. Of a hand-over and a decision (or two hand-overs) at once,
+   * exactly one wins. Audited with the note.
    */
   handOver(input: { caseId: string; fromAccountId: string; toAccountId: string; note?: string; ip?: string }): Promise<HandOverResult>;
   /** The holder gives the case back to the queue, unassigned; the same conditions as a hand-over. */

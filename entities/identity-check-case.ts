@@ -23,6 +23,8 @@ export type CaseStatus = (typeof CASE_STATUSES)[number];
 @Check('identity_check_case_assigned', "(assigned_to IS NULL) = (assigned_at IS NULL)")
 @Check('identity_check_case_held', "(held_at IS NULL) = (held_by IS NULL) AND (held_at IS NULL) = (hold_reason IS NULL)")
 @Check('identity_check_case_queue_state', "(status = 'awaiting_review' OR (assigned_to IS NULL AND held_at IS NULL)) AND (assigned_to IS NULL OR held_at IS NULL)")
+// Handed over (D28): only while someone holds it.
+@Check('identity_check_case_handed_over', "assigned_by IS NULL OR assigned_to IS NOT NULL")
 @Check('identity_check_case_record_check', "(record_checked_at IS NULL) = (record_check IS NULL)")
 export class IdentityCheckCase {
   @PrimaryColumn('uuid')
@@ -70,6 +72,10 @@ export class IdentityCheckCase {
 
   @Column({ name: 'assigned_at', type: 'timestamptz', nullable: true })
   assignedAt!: Date | null;
+
+  /** The reviewer who handed the case to its holder (D28); null when the holder took it from the queue. */
+  @Column({ name: 'assigned_by', type: 'uuid', nullable: true })
+  assignedBy!: string | null;
 
   /** On the holding list since, by whom, why (a HOLD_REASONS code) and a note for other reviewers. */
   @Column({ name: 'held_at', type: 'timestamptz', nullable: true })

@@ -65,9 +65,10 @@ export interface MobileChanges {
   applyDue(): Promise<number>;
 }
 
-/** In the caller's transaction: a held change is set aside (a new number was proven in Your account). */
-export async function supersedeHeldChange(db: Db, accountId: string): Promise<void> {
-  await db.query(`UPDATE mobile_change SET status = 'superseded', finished_at = now() WHERE account_id = $1 AND status = 'pending'`, [accountId]);
+/** In the caller's transaction: a held change is set aside (a new number was proven in Your account, or the support desk removed the number). How many. */
+export async function supersedeHeldChange(db: Db, accountId: string): Promise<number> {
+  const rows = await queryRows(db, `UPDATE mobile_change SET status = 'superseded', finished_at = now() WHERE account_id = $1 AND status = 'pending' RETURNING id`, [accountId]);
+  return rows.length;
 }
 
 export function createMobileChanges(deps: MobileChangeDeps): MobileChanges {

@@ -13,7 +13,7 @@ export interface Reviewer {
   /** Whether the reviewer can sign in to the back office at all (an authenticator app or a passkey). */
   readonly hasAuthenticatorApp: boolean;
   readonly passkeys: number;
-  /** Cases assigned to them by "Start next check" and not yet decided or put on hold, oldest first (D23). */
+  /** Cases assigned to them by "Start next check" or handed to them (D28), not yet decided or put on hold, oldest first (D23). */
   readonly assignments: readonly ReviewerAssignment[];
 }
 
@@ -23,6 +23,8 @@ export interface ReviewerAssignment {
   readonly lapsesAt: Date;
   /** Past its time: back in the queue for anyone, though still theirs until someone takes it. */
   readonly lapsed: boolean;
+  /** The email address of the reviewer who handed it to them (D28), when it was handed over. */
+  readonly handedOverBy?: string;
 }
 
 /** Every back-office account (or those with one role), with the checks assigned to each reviewer. */
@@ -33,10 +35,10 @@ export async function listReviewers(dataSource: DataSource, assignmentSeconds: n
        FROM account a WHERE a.back_office_role IS NOT NULL AND ($1::text IS NULL OR a.back_office_role = $1) ORDER BY a.back_office_role, a.email_normalised`,
     [role ?? null],
   );
-  const assigned = await queryRows<{ assigned_to: string; id: string; assigned_at: Date; lapses_at: Date; lapsed: boolean }>(
+  const assigned = await queryRows<{ assigned_to: string; id: string; assigned_at: Date; lapses_at: Date; lapsed: boolean; handed_over_by: string | null }>(
     dataSource,
-    `SELECT c.assigned_to, c.id, c.assigned_at, c.assigned_at + $1::int * interval '1 second' AS lapses_at, c.assigned_at <= now() - $1::int * interval '1 second' AS lapsed
-       FROM identity_check_case c JOIN account a ON a.id = c.assigned_to
+    `SELECT c.assigned_to, c.id, c.assigned_at, c.assigned_at + $1::int * interval '1 second' AS lapses_at, c.assigned_at <= now() - $1::int * interval '1 second' AS lapsed, g.email AS handed_over_by
+       FROM identity_check_case c JOIN account a ON a.id = c.assigned_to LEFT JOIN account g ON g.id = c.assigned_by
       WHERE c.assigned_to IS NOT NULL AND a.back_office_role = 'reviewer' ORDER BY c.assigned_at, c.id`,
     [assignmentSeconds],
   );
@@ -45,7 +47,9 @@ export async function listReviewers(dataSource: DataSource, assignmentSeconds: n
     role: r.role,
     hasAuthenticatorApp: Boolean(r.app),
     passkeys: Number(r.passkeys),
-    assignments: assigned.filter((a) => a.assigned_to === r.id).map((a) => ({ caseId: a.id, since: new Date(a.assigned_at), lapsesAt: new Date(a.lapses_at), lapsed: Boolean(a.lapsed) })),
+    assignments: assigned
+      .filter((a) => a.assigned_to === r.id)
+      .map((a) => ({ caseId: a.id, since: new Date(a.assigned_at), lapsesAt: new Date(a.lapses_at), lapsed: Boolean(a.lapsed), ...(a.handed_over_by ? { handedOverBy: a.handed_over_by } : {}) })),
   }));
 }
 

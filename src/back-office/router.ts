@@ -15,7 +15,7 @@ import { ERROR_REFERENCES } from '../web/error-references.js';
 import { createFirstPartySignIn, type FirstPartySignedIn } from '../web/first-party-sign-in.js';
 import type { FieldError } from '../web/renderer.js';
 import { withTimeout } from '../with-timeout.js';
-import { createCaseQueue, HOLD_REASONS, type Assignment, type HoldReason, type QueueState } from './case-queue.js';
+import { createCaseQueue, HOLD_REASONS, type Assignment, type HoldReason, type QueueState, type ReturnResult } from './case-queue.js';
 import { createEvidenceLinks, type EvidenceKind } from './evidence-links.js';
 import { compareRecord, needsConfirmation, type RecordCheck } from './record-check.js';
 import { BACK_OFFICE_CLIENT, BACK_OFFICE_VECTORS } from './internal-client.js';
@@ -30,6 +30,7 @@ const QUEUE_PAGE = 100;
 /** What the re-check of the NHS record says, for the reviewer, when something is not as it was. */
 const REGISTER_UNAVAILABLE = 'The NHS record could not be checked: the patient register did not answer. Nothing has been decided. Try again in a few minutes';
 const CONFIRM_RECORD = 'Confirm that you have seen what the NHS record says, or do not approve this check';
+const HAND_OVER_TO = 'Select the reviewer to hand this check to';
 
 /** The groups of DECLINE_REASONS as the form shows them, in order. */
 const REASON_GROUPS: readonly { readonly group: string; readonly legend: string }[] = [
@@ -172,10 +173,21 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
   // The queue: cases awaiting review and not on hold, oldest first, with who is working on each.
   router.get('/', requireReviewer('page'), async (ctx) => {
     const now = Date.now();
-    const [cases, held] = await Promise.all([queue.waiting(QUEUE_PAGE), queue.held(QUEUE_PAGE)]);
+    const [cases, held, mine] = await Promise.all([queue.waiting(QUEUE_PAGE), queue.held(QUEUE_PAGE), queue.assignedTo(me(ctx).account.id)]);
     page(ctx, 'queue', {
       title: 'Identity checks',
       noneLeft: ctx.query.none === '1',
+      handedOver: ctx.query.done === 'handed-over',
+      returned: ctx.query.done === 'returned',
+      // Cases this reviewer holds, handed over to them included (D28): their work comes first.
+      mine: mine.map((c) => ({
+        id: c.id,
+        submitted: nhsDateTime(c.submittedAt),
+        document: PHOTO_ID_DOCUMENTS[c.documentType] ?? c.documentType,
+        until: nhsTime(c.assignment.lapsesAt),
+        lapsed: c.assignment.lapsed,
+        handedOverBy: c.assignment.handedOverBy?.email,
+      })),
       assignmentTime: minutesText(config.backOffice.assignmentSeconds),
       heldCount: held.length,
       cases: cases.map((c) => ({
@@ -235,6 +247,9 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     const state = decided ? {} : await queue.stateOf(found.id);
     const recheckAvailable = services.demographics.enabled && Boolean(person?.nhsNumber);
     const canAct = !decided && !othersAssignment(ctx, state);
+    // Only the holder hands a case on or returns it (D28); never to themselves or to the case's own patient.
+    const holding = canAct && !state.hold && state.assignment?.accountId === reviewer.id;
+    const colleagues = holding ? await queue.colleaguesFor(found.id, reviewer.id) : [];
     // Past its retention period (D22) the evidence is gone: the page says when, instead of broken images.
     const evidenceDeletedOn = decided ? await services.evidenceRetention.deletedOn(found.id) : null;
     page(ctx, 'case', {
@@ -242,7 +257,7 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       reference: extra.reference,
       canAct,
       assignment: state.assignment
-        ? { mine: state.assignment.accountId === reviewer.id, by: state.assignment.email, until: nhsTime(state.assignment.lapsesAt), lapsed: state.assignment.lapsed }
+        ? { mine: state.assignment.accountId === reviewer.id, by: state.assignment.email, until: nhsTime(state.assignment.lapsesAt), lapsed: state.assignment.lapsed, handedOverBy: state.assignment.handedOverBy ? who(ctx, state.assignment.handedOverBy.accountId, state.assignment.handedOverBy.email) : undefined }
         : undefined,
       hold: state.hold
         ? { since: nhsDateTime(state.hold.since), by: who(ctx, state.hold.byAccountId, state.hold.byEmail), reason: HOLD_REASONS[state.hold.reason] ?? state.hold.reason, note: state.hold.note }
@@ -259,6 +274,8 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
         checked: extra.values?.holdReason === value,
         ...(extra.errors?.some((e) => e.field === 'holdReason') ? { attributes: { 'aria-describedby': 'holdReason-error' } } : {}),
       })),
+      holding,
+      colleagues: colleagues.map((c) => ({ value: c.accountId, text: c.email, selected: extra.values?.handOverTo === c.accountId })),
       caseId: found.id,
       // Disabled by the support desk (D25): it cannot be approved, so say so before anyone tries.
       accountDisabled: !decided && person?.status === 'disabled',
@@ -387,11 +404,7 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
       const assignment = othersAssignment(ctx, await queue.stateOf(found.id));
       if (assignment) return assignedElsewhere(ctx, found.id, assignment);
     }
-    if (result === 'decided') {
-      const now = (await photoIdCases.get(found.id)) ?? found;
-      page(ctx, 'already-decided', { title: 'Another reviewer has already decided this check', outcome: outcomeOf(now) }, 409);
-      return;
-    }
+    if (result === 'decided') return decidedMeanwhile(ctx, found);
     redirect(ctx, result === 'held' ? '/back-office/on-hold' : `/back-office/cases/${found.id}`);
   });
 
@@ -402,6 +415,50 @@ export function createBackOfficeRouter(services: AppServices, hmacKeys: HmacKeys
     await queue.release({ caseId: found.id, reviewerAccountId: me(ctx).account.id, ip: ctx.ip });
     redirect(ctx, '/back-office');
   });
+
+  // Hand the case to a named reviewer (D28): only its holder, only to a reviewer who may decide it.
+  router.post('/cases/:id/hand-over', requireReviewer('page'), forms, checkForm, async (ctx) => {
+    const found = await actionableCase(ctx);
+    if (!found) return;
+    const reviewer = me(ctx).account;
+    const body = formBody(ctx);
+    const to = typeof body.handOverTo === 'string' ? body.handOverTo : '';
+    const note = typeof body.handOverNote === 'string' ? body.handOverNote.trim() : '';
+    const colleagues = await queue.colleaguesFor(found.id, reviewer.id);
+    const errors: FieldError[] = [];
+    if (!colleagues.some((c) => c.accountId === to)) errors.push({ field: 'handOverTo', text: HAND_OVER_TO });
+    if (note.length > NOTE_MAX) errors.push({ field: 'handOverNote', text: `The note must be ${NOTE_MAX} characters or fewer` });
+    if (errors.length > 0) return renderCase(ctx, found, { errors, values: { handOverTo: to, handOverNote: note }, status: 400 });
+    const result = await queue.handOver({ caseId: found.id, fromAccountId: reviewer.id, toAccountId: to, ...(note ? { note } : {}), ip: ctx.ip });
+    if (result === 'handed-over') return redirect(ctx, '/back-office?done=handed-over');
+    if (result === 'not-a-reviewer') return renderCase(ctx, found, { errors: [{ field: 'handOverTo', text: HAND_OVER_TO }], values: { handOverNote: note }, status: 400 });
+    return notHolder(ctx, found, result);
+  });
+
+  // The holder gives the case back to the queue, for whoever presses "Start next check" next (D28).
+  router.post('/cases/:id/return', requireReviewer('page'), forms, checkForm, async (ctx) => {
+    const found = await actionableCase(ctx);
+    if (!found) return;
+    const result = await queue.returnToQueue({ caseId: found.id, reviewerAccountId: me(ctx).account.id, ip: ctx.ip });
+    if (result === 'returned') return redirect(ctx, '/back-office?done=returned');
+    return notHolder(ctx, found, result);
+  });
+
+  /** 409: the case was decided while the reviewer was looking at it; what was decided. */
+  async function decidedMeanwhile(ctx: Context, found: CaseDetail): Promise<void> {
+    const now = (await photoIdCases.get(found.id)) ?? found;
+    page(ctx, 'already-decided', { title: 'Another reviewer has already decided this check', outcome: outcomeOf(now) }, 409);
+  }
+
+  /** A hand-over or return that changed nothing because the reviewer no longer holds the case: say why (409). */
+  async function notHolder(ctx: Context, found: CaseDetail, result: Exclude<ReturnResult, 'returned'>): Promise<void> {
+    if (result === 'not-found') throw new NotFoundError();
+    if (result === 'decided') return decidedMeanwhile(ctx, found);
+    const assignment = result === 'assigned-elsewhere' ? othersAssignment(ctx, await queue.stateOf(found.id)) : undefined;
+    if (assignment) return assignedElsewhere(ctx, found.id, assignment);
+    // Returned, put on hold or lapsed and taken in between: show the case as it is now.
+    return renderCase(ctx, found, { status: 409 });
+  }
 
   // Ask the patient register again for the account's NHS number (E2's time limit; nothing is decided).
   router.post('/cases/:id/recheck', requireReviewer('page'), forms, checkForm, async (ctx) => {

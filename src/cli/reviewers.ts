@@ -47,7 +47,7 @@ export function parseReviewersArgs(argv: readonly string[]): ReviewersArgs {
 
 /**
  * One line per reviewer, saying whether they can sign in to the back office yet, then a line for each
- * check assigned to them ("Start next check") that is not decided or on hold.
+ * check assigned to them ("Start next check") or handed to them by another reviewer that is not decided or on hold.
  */
 export function reviewerLine(reviewer: Reviewer): string {
   const methods = [reviewer.hasAuthenticatorApp ? 'authenticator app' : undefined, reviewer.passkeys > 0 ? `${reviewer.passkeys} passkey(s)` : undefined].filter(Boolean);
@@ -55,7 +55,8 @@ export function reviewerLine(reviewer: Reviewer): string {
   // Only reviewers take checks; the support desk has none to list.
   if (reviewer.role === 'reviewer' && reviewer.assignments.length === 0) lines.push('    no checks in progress');
   for (const a of reviewer.assignments) {
-    lines.push(`    check ${a.caseId}: assigned ${a.since.toISOString()}, ${a.lapsed ? `time ran out ${a.lapsesAt.toISOString()} (back in the queue)` : `until ${a.lapsesAt.toISOString()}`}`);
+    const how = a.handedOverBy ? `handed over by ${a.handedOverBy}` : 'assigned';
+    lines.push(`    check ${a.caseId}: ${how} ${a.since.toISOString()}, ${a.lapsed ? `time ran out ${a.lapsesAt.toISOString()} (back in the queue)` : `until ${a.lapsesAt.toISOString()}`}`);
   }
   return lines.join('\n');
 }

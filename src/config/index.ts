@@ -122,6 +122,8 @@ export interface Config {
   readonly backOffice: {
     /** How long a case "Start next check" gave a reviewer stays theirs; after that it is back in the queue. */
     readonly assignmentSeconds: number;
+    /** Account look-ups (searches and openings) one member of the support desk may make an hour (D28). */
+    readonly lookupsPerHour: number;
   };
   readonly personas: { readonly seed: boolean; readonly securityCode?: string };
   /** The /dev/test-users page and its JSON API (decisions D27); development and test only. */
@@ -286,7 +288,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       targetAttempts: e.IDENTITY_TARGET_MAX_ATTEMPTS,
       timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,
     },
-    backOffice: { assignmentSeconds: e.BACK_OFFICE_ASSIGNMENT_SECONDS },
+    backOffice: { assignmentSeconds: e.BACK_OFFICE_ASSIGNMENT_SECONDS, lookupsPerHour: e.SUPPORT_LOOKUPS_PER_HOUR },
     personas: {
       seed: e.SEED_PERSONAS ?? mode !== 'production',
       securityCode: e.PERSONA_SECURITY_CODE ?? (production ? undefined : '190696'),

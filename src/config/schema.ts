@@ -102,6 +102,7 @@ export const environmentSchema = z.object({
   IDENTITY_TARGET_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   IDENTITY_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30000).default(10000),
   BACK_OFFICE_ASSIGNMENT_SECONDS: z.coerce.number().int().min(60).max(8 * 3600).default(1800),
+  SUPPORT_LOOKUPS_PER_HOUR: z.coerce.number().int().min(1).max(1000).default(60),
 
   SEED_PERSONAS: booleanString.optional(),
   PERSONA_SECURITY_CODE: z.string().regex(/^\d{6}$/).optional(),

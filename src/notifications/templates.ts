@@ -92,6 +92,8 @@ export interface TemplateDataMap {
   /** The support desk disabled the account (NHS login's CID2012), or enabled it again. */
   'account-disabled': NoData;
   'account-enabled': NoData;
+  /** The support desk removed the mobile number ("cleanse", D28): recycled or taken over. */
+  'mobile-removed': NoData;
 }
 
 export type TemplateId = keyof TemplateDataMap;
@@ -527,6 +529,22 @@ export const TEMPLATES: { readonly [T in TemplateId]: Template<T> } = {
       subject: 'Your carelogin account has been enabled',
       body: paragraphs(
         'Your carelogin account has been enabled again. You can now sign in to health services with it.',
+        'If you did not ask for this, get help straight away.',
+        helpLine(context, 'someone-else'),
+      ),
+    }),
+  },
+  'mobile-removed': {
+    id: 'mobile-removed',
+    channel: 'email',
+    secret: false,
+    purpose: 'The support desk removed the mobile number from the account (NHS login\'s "cleanse"): the number was given to someone else or taken over.',
+    render: (_data, context = DEFAULT_RENDER_CONTEXT) => ({
+      subject: 'We removed the mobile phone number from your carelogin account',
+      body: paragraphs(
+        'We have removed the mobile phone number from your carelogin account because it may no longer be yours. For example, the phone company may have given the number to someone else.',
+        'You have been signed out everywhere, and any devices we remembered for you have been forgotten. Nothing else about your account has changed.',
+        'The next time you sign in, we will ask you for your mobile phone number and send a security code to it.',
         'If you did not ask for this, get help straight away.',
         helpLine(context, 'someone-else'),
       ),

@@ -218,7 +218,7 @@ export function createPhotoIdCases(deps: { dataSource: DataSource; audit: Audit;
         const [decided] = await queryRows<{ account_id: string }>(
           manager,
           `UPDATE identity_check_case SET status = $2, reviewer_account_id = $3, decided_at = now(), decision_reason = $4, decision_note = $5,
-                  assigned_to = NULL, assigned_at = NULL, held_at = NULL, held_by = NULL, hold_reason = NULL, hold_note = NULL
+                  assigned_to = NULL, assigned_at = NULL, assigned_by = NULL, held_at = NULL, held_by = NULL, hold_reason = NULL, hold_note = NULL
            WHERE id = $1 AND status = 'awaiting_review'
              AND (assigned_to IS NULL OR assigned_to = $3 OR assigned_at <= now() - $6::int * interval '1 second') RETURNING account_id`,
           [caseId, decision, reviewerAccountId, decisionReason, note ?? null, assignmentSeconds],

@@ -109,6 +109,11 @@ export const lockoutKeys = {
   identityTarget: (target: string): string => `identity-target:${target}`,
   /** Photo ID uploads by one account (E3 quota): every upload counts, whatever becomes of it. */
   photoIdUpload: (accountId: string): string => `photo-id-upload:${accountId}`,
+  /**
+   * Account look-ups by one member of the support desk (D28): a cap on insider browsing, not a
+   * lockout of the account, so not among ofAccount's keys (the desk cannot act on staff accounts).
+   */
+  supportLookups: (staffAccountId: string): string => `support-lookup:${staffAccountId}`,
   /** Every counter of one account, for SQL: exact keys and the security codes' LIKE pattern. */
   ofAccount(accountId: string): { exact: string[]; pattern: string } {
     return { exact: [this.password(accountId), this.authenticatorApp(accountId), this.recoveryCode(accountId), this.identityCheck(accountId), this.photoIdUpload(accountId)], pattern: this.securityCode(accountId, '%') };

@@ -30,6 +30,8 @@ export const ERROR_REFERENCES = {
   photoIdUploadTooLarge: 'CL1032',
   backOfficeAssignedElsewhere: 'CL1040',
   backOfficeRegisterUnavailable: 'CL1041',
+  // The support desk's hourly cap on account look-ups per member of staff (D28).
+  supportLookupsCapped: 'CL1070',
   methodNotAvailable: 'CL1021',
   mobileNumberRequired: 'CL1022',
   mobileChangeHeld: 'CL1023',

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createCaseQueue } from '../../src/back-office/case-queue.js';
 import { createEvidenceLinks, EVIDENCE_LINK_SECONDS } from '../../src/back-office/evidence-links.js';
 import { pageText } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
@@ -193,12 +194,70 @@ describe('back office: security (E7 access control and review concurrency, E3 ev
     expect((await test.idp.services.accounts.findById((await test.idp.services.photoIdCases.get(taken[1]!))!.accountId))!.proofingLevel).to.equal('P5');
   });
 
-  it('E7/C5: "Start next check", hold, release and re-check are form posts refused without this session\'s CSRF token or from another site', async () => {
+  it('E7: a hand-over and a decision of the same check at the same instant: exactly one wins, the other gets 409 and changes nothing', async () => {
+    const holder = await signedInReviewer(test);
+    const taker = await signedInReviewer(test);
+    const third = await signedInReviewer(test);
+    for (let round = 0; round < 3; round++) {
+      await emptyQueue(test);
+      const patient = await patientWithCase(test);
+      const casePage = await startNextCheck(holder.browser, test);
+      expect(caseIdOf(casePage)).to.equal(patient.caseId);
+      const requests = [
+        () => holder.browser.post(`${test.url}/back-office/cases/${patient.caseId}`, { _csrf: csrfOf(casePage), decision: 'approve' }, { origin: test.url }),
+        () => holder.browser.post(`${test.url}/back-office/cases/${patient.caseId}/hand-over`, { _csrf: csrfOf(casePage), handOverTo: taker.account.id }, { origin: test.url }),
+        () => holder.browser.post(`${test.url}/back-office/cases/${patient.caseId}/hand-over`, { _csrf: csrfOf(casePage), handOverTo: third.account.id }, { origin: test.url }),
+      ];
+      // Each round sends a different one first (an embedded database runs them one after another).
+      const order = [0, 1, 2].map((n) => (n + round) % 3);
+      const answers = await Promise.all(order.map((n) => requests[n]!()));
+      const [decision, handOver, otherHandOver] = [0, 1, 2].map((n) => answers[order.indexOf(n)]!);
+      const won = [decision.status === 200, handOver.status === 303 || handOver.url.endsWith('done=handed-over'), otherHandOver.url.endsWith('done=handed-over')];
+      expect(won.filter(Boolean), `round ${round}: ${decision.status} ${handOver.url} ${otherHandOver.url}`).to.have.length(1);
+      for (const [lost, page] of [[!won[0], decision], [!won[1], handOver], [!won[2], otherHandOver]] as const) {
+        if (lost) expect(page.status, `round ${round}`).to.equal(409);
+      }
+      const [row]: { status: string; assigned_to: string | null; assigned_by: string | null }[] = await test.idp.db.dataSource.query(`SELECT status, assigned_to, assigned_by FROM identity_check_case WHERE id = $1`, [patient.caseId]);
+      if (won[0]) expect(row).to.deep.equal({ status: 'approved', assigned_to: null, assigned_by: null });
+      else expect(row).to.deep.equal({ status: 'awaiting_review', assigned_to: won[1] ? taker.account.id : third.account.id, assigned_by: holder.account.id });
+      expect((await test.idp.services.accounts.findById(patient.accountId))!.proofingLevel).to.equal(won[0] ? 'P9' : 'P5');
+      const handedOver = (await auditTypes(test, holder.account.id)).filter((r) => r.type === 'back_office.case_handed_over' && r.detail.caseId === patient.caseId);
+      expect(handedOver).to.have.length(won[0] ? 0 : 1);
+    }
+  });
+
+  it('E7: a check cannot be handed to oneself, to its own patient, to someone who is not a reviewer or to a reviewer who cannot sign in (the page and the service both refuse)', async () => {
+    const holder = await signedInReviewer(test);
+    const { account: patientReviewer } = await createReviewer(test);
+    const support = await createAccount(test);
+    await test.idp.db.dataSource.query(`UPDATE account SET back_office_role = 'support' WHERE id = $1`, [support.id]);
+    const plain = await createAccount(test);
+    // A reviewer without an authenticator app or a passkey cannot sign in to the back office, so cannot be given a check.
+    const { account: cannotSignIn } = await createReviewer(test, { app: false });
+    await emptyQueue(test);
+    // A reviewer's own photo ID case, worked by another reviewer: it cannot be handed to them.
+    const own = await patientWithCase(test, { accountId: patientReviewer.id });
+    const casePage = await startNextCheck(holder.browser, test);
+    expect(caseIdOf(casePage)).to.equal(own.caseId);
+    expect(casePage.html).to.not.include(`value="${patientReviewer.id}"`).and.not.include(`value="${support.id}"`).and.not.include(`value="${holder.account.id}"`).and.not.include(`value="${cannotSignIn.id}"`);
+    for (const to of [holder.account.id, patientReviewer.id, support.id, plain.id, cannotSignIn.id]) {
+      const refused = await holder.browser.post(`${test.url}/back-office/cases/${own.caseId}/hand-over`, { _csrf: csrfOf(casePage), handOverTo: to }, { origin: test.url });
+      expect(refused.status, to).to.equal(400);
+      expect(pageText(refused)).to.include('Select the reviewer to hand this check to');
+      // The rule is in the service's UPDATE too, whatever the page checked.
+      expect(await createCaseQueue({ dataSource: test.idp.db.dataSource, audit: test.idp.services.audit, assignmentSeconds: 1800 }).handOver({ caseId: own.caseId, fromAccountId: holder.account.id, toAccountId: to }), to).to.equal('not-a-reviewer');
+    }
+    const [row]: { assigned_to: string; assigned_by: string | null }[] = await test.idp.db.dataSource.query(`SELECT assigned_to, assigned_by FROM identity_check_case WHERE id = $1`, [own.caseId]);
+    expect(row).to.deep.equal({ assigned_to: holder.account.id, assigned_by: null });
+    expect((await auditTypes(test, holder.account.id)).map((r) => r.type)).to.not.include('back_office.case_handed_over');
+  });
+
+  it('E7/C5: "Start next check", hold, release, hand-over, return and re-check are form posts refused without this session\'s CSRF token or from another site', async () => {
     const { browser } = await signedInReviewer(test);
     const patient = await patientWithCase(test);
     const casePage = await browser.get(`${test.url}/back-office/cases/${patient.caseId}`);
     expect((await browser.get(`${test.url}/back-office/next`)).status, 'no GET that assigns').to.equal(404);
-    for (const path of ['/back-office/next', `/back-office/cases/${patient.caseId}/hold`, `/back-office/cases/${patient.caseId}/release`, `/back-office/cases/${patient.caseId}/recheck`]) {
+    for (const path of ['/back-office/next', `/back-office/cases/${patient.caseId}/hold`, `/back-office/cases/${patient.caseId}/release`, `/back-office/cases/${patient.caseId}/hand-over`, `/back-office/cases/${patient.caseId}/return`, `/back-office/cases/${patient.caseId}/recheck`]) {
       const forged = await browser.post(`${test.url}${path}`, { holdReason: 'fraud' }, { origin: test.url });
       expect(forged.status, path).to.equal(403);
       const crossSite = await browser.post(`${test.url}${path}`, { _csrf: csrfOf(casePage), holdReason: 'fraud' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });

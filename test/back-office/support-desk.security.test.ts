@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { WRONG_CREDENTIALS } from '../../interactions/methods/password/index.js';
 import { lockoutKeys, passwordPolicy } from '../../src/security/attempt-counters.js';
-import type { Page } from '../helpers/browser.js';
+import { pageText, type Page } from '../helpers/browser.js';
 import { createLogger } from '../../src/logger.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { createLogCapture, type LogCapture } from '../helpers/log-capture.js';
@@ -70,9 +70,9 @@ describe('back office: support desk security (F1/A4 no enumeration through disab
     expect(heading(queue)).to.not.equal('Identity checks');
   });
 
-  it('E7: only support staff reach the support desk: signed out is sent to sign in; a reviewer or a patient gets 403 everywhere and changes nothing', async () => {
+  it('E7: only support staff reach the support desk: signed out is sent to sign in; a reviewer or a patient gets 403 everywhere (removing a mobile number included) and changes nothing', async () => {
     const target = await createAccount(test);
-    const paths = ['/back-office/accounts', `/back-office/accounts/${target.id}`, `/back-office/accounts/${target.id}/disable`, `/back-office/accounts/${target.id}/unlock`, `/back-office/accounts/${target.id}/enable`];
+    const paths = ['/back-office/accounts', `/back-office/accounts/${target.id}`, `/back-office/accounts/${target.id}/disable`, `/back-office/accounts/${target.id}/unlock`, `/back-office/accounts/${target.id}/enable`, `/back-office/accounts/${target.id}/cleanse`];
     for (const path of paths) {
       for (const method of ['GET', 'POST']) {
         const response = await fetch(`${test.url}${path}`, { method, redirect: 'manual', headers: { origin: test.url, 'content-type': 'application/x-www-form-urlencoded' }, ...(method === 'POST' ? { body: 'reason=x&query=x' } : {}) });
@@ -99,7 +99,9 @@ describe('back office: support desk security (F1/A4 no enumeration through disab
         expect(post.html).to.not.include(target.email);
       }
     }
-    expect((await test.idp.services.accounts.findById(target.id))!.status).to.equal('active');
+    const untouched = (await test.idp.services.accounts.findById(target.id))!;
+    expect({ status: untouched.status, mobile: untouched.mobileNumber, verified: untouched.mobileVerifiedAt !== null }).to.deep.equal({ status: 'active', mobile: target.mobileNumber, verified: true });
+    expect(await auditTypes(test, target.id, 'mobile.')).to.deep.equal([]);
     expect((await auditTypes(test, reviewer.id)).map((r) => r.type)).to.include('back_office.access_refused');
     expect((await auditTypes(test, reviewer.id)).map((r) => r.type)).to.not.include('back_office.account_viewed');
   });
@@ -121,7 +123,7 @@ describe('back office: support desk security (F1/A4 no enumeration through disab
       expect(found.status, target.email).to.equal(403);
       expect(heading(found)).to.equal(title);
       expect(found.html).to.not.include(`/back-office/accounts/${target.id}/disable`);
-      for (const path of ['', '/disable', '/unlock', '/enable']) {
+      for (const path of ['', '/disable', '/unlock', '/enable', '/cleanse']) {
         expect((await browser.get(`${test.url}/back-office/accounts/${target.id}${path}`)).status, `GET ${path}`).to.equal(403);
         const post = await browser.post(`${test.url}/back-office/accounts/${target.id}${path}`, { _csrf: token, reason: 'INC-1' }, { origin: test.url });
         expect(post.status, `POST ${path}`).to.equal(403);
@@ -179,6 +181,65 @@ describe('back office: support desk security (F1/A4 no enumeration through disab
   });
 });
 
+describe('back office: the support desk\'s cap on look-ups (E7: insider browsing)', function () {
+  this.timeout(60_000);
+  const CAP = 3;
+  let test: TestIdp;
+  let capture: LogCapture;
+  before(async () => {
+    capture = createLogCapture();
+    test = await startTestIdp({ env: { SUPPORT_LOOKUPS_PER_HOUR: String(CAP) }, logger: createLogger({ level: 'info' }, capture) });
+  });
+  after(async () => test?.close());
+
+  it('E7: past SUPPORT_LOOKUPS_PER_HOUR searches and openings an hour, a look-up is refused (429, CL1070) before anything is looked up, audited and logged at warn; another member of staff is not affected; the next hour it works', async () => {
+    const { account: staff, browser } = await signedInSupport(test);
+    const person = await createAccount(test);
+    // A search, a miss and an opening by link all count.
+    expect(heading(await findOnDesk(test, browser, person.email, 'INC-1'))).to.equal('Account details');
+    expect((await findOnDesk(test, browser, 'nobody-at-all@example.test', 'INC-2')).status).to.equal(404);
+    const ask = await browser.get(`${test.url}/back-office/accounts/${person.id}`);
+    expect(heading(await browser.submit(ask, { reason: 'INC-3' }, { actionContains: `/back-office/accounts/${person.id}` }))).to.equal('Account details');
+    // A form with errors looks nothing up and counts nothing.
+    expect((await findOnDesk(test, browser, person.email, '')).status).to.equal(400);
+
+    const refused = await findOnDesk(test, browser, person.email, 'INC-4, looking around');
+    expect(refused.status).to.equal(429);
+    expect(heading(refused)).to.equal('You have looked up too many accounts');
+    expect(pageText(refused)).to.include(`You can look up ${CAP} accounts an hour. Try again in`).and.include('Reference: CL1070');
+    expect(refused.html).to.not.include(person.email).and.not.include(person.id);
+    expect(Number(refused.headers.get('retry-after'))).to.be.within(3000, 3600);
+    const byLink = await browser.submit(ask, { reason: 'INC-5' }, { actionContains: `/back-office/accounts/${person.id}` });
+    expect(byLink.status).to.equal(429);
+    expect(byLink.html).to.not.include(person.email);
+
+    const rows = await auditTypes(test, staff.id);
+    expect(rows.filter((r) => r.type === 'back_office.account_searched')).to.have.length(2);
+    expect(rows.filter((r) => r.type === 'back_office.account_viewed')).to.have.length(2);
+    expect(rows.filter((r) => r.type === 'back_office.lookup_refused').map((r) => r.detail)).to.deep.equal([{ via: 'search', cap: CAP, note: 'INC-4, looking around' }, { via: 'link', cap: CAP, note: 'INC-5' }]);
+    const warnings = capture.find(/support desk look-up refused/).map((w) => ({ level: w.level, event: w.event, accountId: w.accountId, cap: w.cap }));
+    expect(warnings).to.deep.equal([1, 2].map(() => ({ level: 'warn', event: 'back_office.lookup_cap_reached', accountId: staff.id, cap: CAP })));
+    expect(capture.text()).to.not.include('looking around').and.not.include(person.email);
+
+    // The cap is per member of staff.
+    const other = await signedInSupport(test);
+    expect(heading(await findOnDesk(test, other.browser, person.email, 'INC-6'))).to.equal('Account details');
+    // An hour on (the window moved back in the data), the first member of staff can look again.
+    await test.idp.db.dataSource.query(`UPDATE attempt_counter SET window_started_at = window_started_at - interval '1 hour' WHERE key = $1`, [lockoutKeys.supportLookups(staff.id)]);
+    expect(heading(await findOnDesk(test, browser, person.email, 'INC-7'))).to.equal('Account details');
+  });
+
+  it('E7: many look-ups at once never get past the cap (one atomic count)', async () => {
+    const { account: staff, browser } = await signedInSupport(test);
+    const person = await createAccount(test);
+    const form = await browser.get(`${test.url}/back-office/accounts`);
+    const answers = await Promise.all(Array.from({ length: CAP + 4 }, (_, n) => browser.post(`${test.url}/back-office/accounts`, { _csrf: csrfOf(form), query: person.email, reason: `INC-${n}` }, { origin: test.url })));
+    expect(answers.filter((a) => a.status === 200)).to.have.length(CAP);
+    expect(answers.filter((a) => a.status === 429)).to.have.length(4);
+    expect((await auditTypes(test, staff.id)).filter((r) => r.type === 'back_office.account_viewed')).to.have.length(CAP);
+  });
+});
+
 describe('back office: support desk logs (F4: no reason text, address or NHS number in log lines)', function () {
   this.timeout(60_000);
   let test: TestIdp;
@@ -189,7 +250,7 @@ describe('back office: support desk logs (F4: no reason text, address or NHS num
   });
   after(async () => test?.close());
 
-  it('F4: searching, viewing and disabling log their audit events, but not the reason typed, the address searched or the NHS number', async () => {
+  it('F4: searching, viewing, disabling and removing the mobile number log their audit events, but not the reason typed, the address searched, the NHS number or the mobile number', async () => {
     const { browser } = await signedInSupport(test);
     const person = await createAccount(test);
     const nhsNumber = testNhsNumber();
@@ -199,10 +260,14 @@ describe('back office: support desk logs (F4: no reason text, address or NHS num
     const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/disable`);
     expect(heading(await browser.submit(form, { reason: 'Jane Example says her phone was stolen' }, { actionContains: '/back-office/accounts/' }))).to.equal('Account disabled');
 
+    const cleanse = await browser.get(`${test.url}/back-office/accounts/${person.id}/cleanse`);
+    expect(heading(await browser.submit(cleanse, { reason: 'Jane Example says her old number went to someone else' }, { actionContains: '/cleanse' }))).to.equal('Mobile phone number removed');
+
     expect(capture.find(/audit back_office\.account_viewed/)).to.have.length(2);
     expect(capture.find(/audit account\.disabled/)).to.have.length(1);
+    expect(capture.find(/audit mobile\.cleansed/)).to.have.length(1);
     const text = capture.text();
-    expect(text).to.not.include('Jane Example').and.not.include(person.email).and.not.include(nhsNumber);
+    expect(text).to.not.include('Jane Example').and.not.include(person.email).and.not.include(nhsNumber).and.not.include(person.mobileNumber!).and.not.include(person.mobileNumber!.slice(3));
     const [row] = await test.idp.db.dataSource.query(`SELECT detail FROM audit_event WHERE account_id = $1 AND type = 'account.disabled'`, [person.id]);
     expect(row.detail.note).to.equal('Jane Example says her phone was stolen');
   });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { randomUUID } from 'node:crypto';
 import { createPasswordReset } from '../../src/accounts/password-reset.js';
+import { createRememberedDevices } from '../../src/accounts/remembered-devices.js';
 import { registerAccount } from '../../src/accounts/registration.js';
 import { WRONG_CREDENTIALS } from '../../interactions/methods/password/index.js';
 import { lockoutKeys, passwordPolicy } from '../../src/security/attempt-counters.js';
@@ -9,7 +10,9 @@ import { pageText, type Page } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { signIn } from '../helpers/journeys.js';
 import { ageSignIn, csrfOf, outbox, signInToAccount } from '../account/support.js';
-import { TEST_PASSWORD, addPasskey, createAccount, errorSummary, heading, passkeyOptionsOn, startJourney } from '../interactions/support.js';
+import { TEST_PASSWORD, addPasskey, createAccount, errorSummary, heading, passkeyOptionsOn, smsCount, startJourney, submit } from '../interactions/support.js';
+import { newMobile, smsCodeTo } from '../interactions/create-account-helpers.js';
+import { freshBrowser, signInRemembering } from '../interactions/remember-device-helpers.js';
 import { auditTypes, findOnDesk, formatNhsNumber, passwordAnswer, signedInReviewer, signedInSupport, testNhsNumber } from './support.js';
 
 const VTR = { vtr: '["P0.Cp.Cd"]' };
@@ -31,7 +34,7 @@ describe('back office: the support desk (find an account, see its state, lift lo
   }
 
   /** Posts the action's form (reason and CSRF) from its own page; the answer. */
-  async function act(browser: Awaited<ReturnType<typeof signedInSupport>>['browser'], accountId: string, action: 'unlock' | 'disable' | 'enable', reason: string): Promise<Page> {
+  async function act(browser: Awaited<ReturnType<typeof signedInSupport>>['browser'], accountId: string, action: 'unlock' | 'disable' | 'enable' | 'cleanse', reason: string): Promise<Page> {
     const form = await browser.get(`${test.url}/back-office/accounts/${accountId}/${action}`);
     expect(form.status, pageText(form).slice(0, 300)).to.equal(200);
     return browser.submit(form, { reason }, { actionContains: `/back-office/accounts/${accountId}/${action}` });
@@ -270,6 +273,74 @@ describe('back office: the support desk (find an account, see its state, lift lo
     expect((await fetch(`${test.url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status).to.equal(200);
     const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/enable`);
     expect(pageText(form)).to.include('This account is not disabled');
+  });
+
+  it('removing a mobile number (cleanse): the number, remembered devices, a held change and every session go; the owner is emailed, the number is not texted; nothing else changes', async () => {
+    const { account: staff, browser } = await signedInSupport(test);
+    const person = await patient();
+    const account = (await test.idp.services.accounts.findById(person.id))!;
+    // A remembered browser (it stood in for the phone), a Your account session, a service's tokens and a held change of number.
+    const { value: deviceCookie } = await signInRemembering(test, account);
+    const { browser: patientBrowser } = await signInToAccount(test, account);
+    const signedIn = await signIn(test, { email: person.email, password: TEST_PASSWORD }, { params: VTR, browser: patientBrowser });
+    const tokens = await test.rp.exchange(signedIn.callbackUrl, signedIn.request);
+    await test.idp.db.dataSource.query(`INSERT INTO mobile_change (account_id, new_mobile, effective_at, cancel_token_hash) VALUES ($1, '+447700900123', now() + interval '1 day', $2)`, [person.id, 'c'.repeat(64)]);
+    const devices = createRememberedDevices(test.idp.db.dataSource, test.idp.config);
+    expect(await devices.listDevices(person.id)).to.have.length(1);
+
+    const shown = await findOnDesk(test, browser, person.email, 'caller says number recycled, INC-501');
+    expect(shown.html).to.include(`href="/back-office/accounts/${person.id}/cleanse"`);
+    const form = await browser.get(`${test.url}/back-office/accounts/${person.id}/cleanse`);
+    expect(heading(form)).to.equal('Remove the mobile phone number from this account');
+    expect(pageText(form)).to.include(`Mobile phone number: Ending in ${person.mobile.slice(-3)}`);
+    expect(form.html).to.not.include(person.mobile.slice(-4));
+    const noReason = await browser.submit(form, { reason: ' ' }, { actionContains: '/cleanse' });
+    expect(noReason.status).to.equal(400);
+    expect(errorSummary(noReason)).to.deep.equal(['Enter a reason or ticket number']);
+    expect((await test.idp.services.accounts.findById(person.id))!.mobileNumber).to.equal(person.mobile);
+
+    const textsBefore = await smsCount(test, person.mobile);
+    const done = await browser.submit(form, { reason: 'number recycled by the network, INC-501' }, { actionContains: '/cleanse' });
+    expect(done.status).to.equal(200);
+    expect(heading(done)).to.equal('Mobile phone number removed');
+    const after = (await test.idp.services.accounts.findById(person.id))!;
+    expect({ mobile: after.mobileNumber, verified: after.mobileVerifiedAt, pds: after.phoneNumberPdsMatched }).to.deep.equal({ mobile: null, verified: null, pds: false });
+    // Nothing else changed.
+    expect({ status: after.status, email: after.email, level: after.proofingLevel, nhs: after.nhsNumber }).to.deep.equal({ status: 'active', email: person.email, level: 'P5', nhs: person.nhsNumber });
+    expect(await test.idp.services.hasher.verify(after.passwordHash!, TEST_PASSWORD)).to.equal(true);
+    expect(await devices.listDevices(person.id)).to.deep.equal([]);
+    const [held]: { status: string }[] = await test.idp.db.dataSource.query(`SELECT status FROM mobile_change WHERE account_id = $1`, [person.id]);
+    expect(held!.status).to.equal('superseded');
+    // Every session ends: Your account, the service's refresh token.
+    expect(heading(await patientBrowser.get(`${test.url}/account`))).to.not.equal('Your account');
+    expect(await refreshError(tokens.refresh_token!)).to.equal('invalid_grant');
+    expect((await outbox(test, person.email, 'mobile-removed'))[0]!.body).to.include('removed the mobile phone number');
+    expect(await smsCount(test, person.mobile), 'the removed number is not texted').to.equal(textsBefore);
+    const [row] = await auditTypes(test, person.id, 'mobile.cleansed');
+    expect(row!.detail).to.deep.equal({ by: 'support', supportAccountId: staff.id, note: 'number recycled by the network, INC-501', devicesRemoved: 1, heldChangesSetAside: 1 });
+
+    // The account page shows it: no mobile, no "remove" link, the event.
+    const again = await findOnDesk(test, browser, person.email, 'check, INC-501');
+    expect(pageText(again)).to.match(/Mobile phone number\s+None/).and.include('mobile.cleansed');
+    expect(again.html).to.not.include(`/accounts/${person.id}/cleanse"`);
+    expect(pageText(await browser.get(`${test.url}/back-office/accounts/${person.id}/cleanse`))).to.include('This account has no mobile phone number');
+    const twice = await browser.post(`${test.url}/back-office/accounts/${person.id}/cleanse`, { _csrf: csrfOf(form), reason: 'again' }, { origin: test.url });
+    expect(pageText(twice)).to.include('Nothing changed: the account has no mobile phone number');
+    expect(await auditTypes(test, person.id, 'mobile.cleansed')).to.have.length(1);
+
+    // The next sign-in, even in the remembered browser, asks for a new mobile and proves it (a real code flow).
+    const journey = await startJourney(test, { browser: freshBrowser(test, deviceCookie), params: VTR });
+    let page = await submit(journey, journey.page, { email: person.email });
+    page = await submit(journey, page, { password: TEST_PASSWORD });
+    expect(heading(page)).to.equal('Enter your mobile phone number');
+    const mobile = newMobile();
+    page = await submit(journey, page, { mobile });
+    expect(heading(page)).to.equal('Check your mobile phone');
+    page = await submit(journey, page, { code: await smsCodeTo(test, mobile) });
+    page = await journey.browser.submit(page, {}, { button: 'Continue' });
+    const fresh = await test.rp.exchange(page.callbackUrl!, journey.request);
+    expect(fresh.claims()).to.include({ sub: person.id, vot: 'P0.Cp.Cd' });
+    expect((await test.idp.services.accounts.findById(person.id))!.mobileNumber).to.equal(`+44${mobile.slice(1)}`);
   });
 
   it('a change needs a sign-in no older than 15 minutes: an older one signs in again and nothing changes', async () => {

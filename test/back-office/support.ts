@@ -58,7 +58,7 @@ export async function patientWithDetails(test: TestIdp, details: { nhsNumber: st
 
 /** Decides every case still awaiting review (held ones too), so a test's "Start next check" sees only its own cases. */
 export async function emptyQueue(test: TestIdp): Promise<void> {
-  await test.idp.db.dataSource.query(`UPDATE identity_check_case SET assigned_to = NULL, assigned_at = NULL WHERE status = 'awaiting_review'`);
+  await test.idp.db.dataSource.query(`UPDATE identity_check_case SET assigned_to = NULL, assigned_at = NULL, assigned_by = NULL WHERE status = 'awaiting_review'`);
   const janitor = randomUUID();
   for (const c of await test.idp.services.photoIdCases.queue(1000)) await test.idp.services.photoIdCases.decide({ caseId: c.id, reviewerAccountId: janitor, decision: 'declined', reason: 'image-blurred' });
 }

@@ -48,6 +48,7 @@ const SAMPLES: { [T in TemplateId]: TemplateData<T>[] } = {
   'identity-check-outcome': [{ outcome: 'approved' }, { outcome: 'declined', reason: 'The photo of your ID was blurred.' }, { outcome: 'declined' }],
   'account-disabled': [{}],
   'account-enabled': [{}],
+  'mobile-removed': [{}],
 };
 
 function allRendered(): { id: TemplateId; channel: string; subject?: string; body: string }[] {

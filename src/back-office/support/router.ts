@@ -4,17 +4,22 @@ import type { Context, Middleware, Next } from 'koa';
 import type { Account } from '../../../entities/account.js';
 import { REAUTH_WINDOW_SECONDS } from '../../account/reauthentication.js';
 import { liftLocks } from '../../accounts/account-locks.js';
-import { disableAccount, enableAccount } from '../../accounts/account-status.js';
+import { cleanseMobile, disableAccount, enableAccount, type StatusChange, type StatusResult } from '../../accounts/account-status.js';
 import { formatNhsNumber } from '../../accounts/nhs-number.js';
 import { CsrfError, NotFoundError } from '../../errors.js';
+import { capRetryAfter, countWithinCap, lockoutKeys } from '../../security/attempt-counters.js';
 import { isCrossSiteRequest } from '../../security/csrf.js';
 import type { AppServices } from '../../services.js';
 import { nhsDateTime } from '../../web/dates.js';
+import { minutesText } from '../../web/durations.js';
+import { ERROR_REFERENCES } from '../../web/error-references.js';
 import type { FirstPartySignedIn, FirstPartySignIn } from '../../web/first-party-sign-in.js';
 import type { FieldError } from '../../web/renderer.js';
 import { findAccountId, isAccountId, maskedMobile, parseAccountKey, supportAccountView, type AccountKey, type SupportAccountView } from './account-lookup.js';
 
 const FORM_LIMIT = '8kb';
+/** The look-up cap's window: SUPPORT_LOOKUPS_PER_HOUR look-ups per hour per member of staff (D28). */
+const LOOKUP_WINDOW_SECONDS = 3600;
 /** A reason or ticket number: short, as the CLI's. */
 export const SUPPORT_REASON_MAX = 200;
 
@@ -23,8 +28,16 @@ const ACTIONS = {
   unlock: { title: 'Lift the locks on this account', button: 'Lift locks', done: 'Locks lifted' },
   disable: { title: 'Disable this account', button: 'Disable account', done: 'Account disabled' },
   enable: { title: 'Enable this account again', button: 'Enable account', done: 'Account enabled' },
+  cleanse: { title: 'Remove the mobile phone number from this account', button: 'Remove mobile number', done: 'Mobile phone number removed' },
 } as const;
 type SupportAction = keyof typeof ACTIONS;
+
+/** The actions that change the account itself (lifting locks changes only its counters). */
+const ACCOUNT_CHANGES: Record<Exclude<SupportAction, 'unlock'>, (services: AppServices, change: StatusChange) => Promise<StatusResult>> = {
+  disable: disableAccount,
+  enable: enableAccount,
+  cleanse: cleanseMobile,
+};
 
 const KEY_WORDS: Record<AccountKey['by'], string> = { email: 'email address', 'nhs-number': 'NHS number', 'account-id': 'account ID' };
 
@@ -37,7 +50,9 @@ const LEVEL_WORDS: Record<string, string> = {
 /**
  * The support desk, at /back-office/accounts (docs/back-office.md "Support desk", D25): staff with
  * back_office_role 'support' find one account by its exact email address, NHS number or account ID,
- * give a reason before seeing it, and lift its locks, disable it or enable it again. Every search,
+ * give a reason before seeing it, and lift its locks, disable it or enable it again, or remove its
+ * mobile number (NHS login's "cleanse", D28). Each member of staff's look-ups are capped per hour
+ * (D28). Every search,
  * view and change is audited with who, whom and why. Reviewers do not get in, and nobody here acts
  * on their own account or another back-office account.
  *
@@ -138,6 +153,24 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
     page(ctx, 'account', { title: 'Account details', ...accountPageData(view), csrfToken: csrfToken(ctx) });
   }
 
+  /**
+   * D28: counts one look-up (a search, or opening an account by its ID) against the member of staff's
+   * hourly cap, before anything is looked up. Over it: refused with a page saying when they can look
+   * again (429), audited, and logged at warn level so that it can be alerted on. True: go on.
+   */
+  async function withinLookupCap(ctx: Context, via: 'search' | 'link', reason: string): Promise<boolean> {
+    const staffId = me(ctx).account.id;
+    const key = lockoutKeys.supportLookups(staffId);
+    const cap = config.backOffice.lookupsPerHour;
+    if (await countWithinCap(dataSource, key, cap, LOOKUP_WINDOW_SECONDS)) return true;
+    const retryAfter = await capRetryAfter(dataSource, key, LOOKUP_WINDOW_SECONDS);
+    await audit.record('back_office.lookup_refused', { accountId: staffId, ip: ctx.ip, detail: { via, cap, note: reason } });
+    ((ctx.state.log as typeof services.logger | undefined) ?? services.logger).warn({ event: 'back_office.lookup_cap_reached', accountId: staffId, cap, via }, 'support desk look-up refused: the hourly cap is reached');
+    ctx.set('Retry-After', String(retryAfter));
+    page(ctx, 'too-many-lookups', { title: 'You have looked up too many accounts', cap, wait: minutesText(retryAfter), reference: ERROR_REFERENCES.supportLookupsCapped }, 429);
+    return false;
+  }
+
   // Support staff arriving at the back office's front door land on the support desk, not the queue.
   router.get('/', async (ctx, next) => {
     const current = await firstParty.signedIn(ctx);
@@ -165,6 +198,7 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
       page(ctx, 'find', { title: 'Find an account', errors, values, csrfToken: csrfToken(ctx) }, 400);
       return;
     }
+    if (!(await withinLookupCap(ctx, 'search', reason))) return;
     const accountId = await findAccountId(dataSource, key);
     // The key itself is not stored: a miss is personal data about someone who may have no account.
     await audit.record('back_office.account_searched', { accountId: me(ctx).account.id, ip: ctx.ip, detail: { by: key.by, found: Boolean(accountId), note: reason, ...(accountId ? { subject: accountId } : {}) } });
@@ -192,6 +226,7 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
       page(ctx, 'reason', { title: 'Why are you opening this account?', accountId: target.id, errors: [error], values: { reason: reason.slice(0, SUPPORT_REASON_MAX) }, csrfToken: csrfToken(ctx) }, 400);
       return;
     }
+    if (!(await withinLookupCap(ctx, 'link', reason))) return;
     await showAccount(ctx, target, reason, 'link');
   });
 
@@ -200,7 +235,7 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
     const action = actionOf(ctx);
     const target = await targetOf(ctx);
     if (!target) return;
-    page(ctx, 'action', { title: ACTIONS[action].title, action, buttonText: ACTIONS[action].button, accountId: target.id, accountStatus: target.status, values: {}, csrfToken: csrfToken(ctx) });
+    page(ctx, 'action', { ...actionPageData(action, target), values: {}, csrfToken: csrfToken(ctx) });
   });
 
   router.post('/accounts/:id/:action', requireSupport, forms, checkForm, async (ctx) => {
@@ -213,7 +248,7 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
     }
     const { reason, error } = reasonOf(ctx);
     if (error) {
-      page(ctx, 'action', { title: ACTIONS[action].title, action, buttonText: ACTIONS[action].button, accountId: target.id, accountStatus: target.status, errors: [error], values: { reason: reason.slice(0, SUPPORT_REASON_MAX) }, csrfToken: csrfToken(ctx) }, 400);
+      page(ctx, 'action', { ...actionPageData(action, target), errors: [error], values: { reason: reason.slice(0, SUPPORT_REASON_MAX) }, csrfToken: csrfToken(ctx) }, 400);
       return;
     }
     const change = { accountId: target.id, supportAccountId: me(ctx).account.id, reason, ip: ctx.ip };
@@ -221,12 +256,17 @@ export function mountSupportDesk(router: Router, services: AppServices, firstPar
     if (action === 'unlock') {
       result = { changed: true, counters: await liftLocks(dataSource, audit, target.id, { supportAccountId: me(ctx).account.id }, reason, ctx.ip) };
     } else {
-      const outcome = action === 'disable' ? await disableAccount(services, change) : await enableAccount(services, change);
+      const outcome = await ACCOUNT_CHANGES[action](services, change);
       if (outcome === 'not-found') throw new NotFoundError();
       result = { changed: outcome === 'changed' };
     }
     page(ctx, 'done', { title: ACTIONS[action].done, action, accountId: target.id, ...result });
   });
+}
+
+/** An action's own page: the account ID, its state where the action depends on it, and the mobile masked (to read back to a caller). */
+function actionPageData(action: SupportAction, target: Account): Record<string, unknown> {
+  return { title: ACTIONS[action].title, action, buttonText: ACTIONS[action].button, accountId: target.id, accountStatus: target.status, mobile: maskedMobile(target.mobileNumber) };
 }
 
 function actionOf(ctx: Context): SupportAction {

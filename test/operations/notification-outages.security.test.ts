@@ -21,6 +21,25 @@ interface OutboxState {
   last_error: string | null;
 }
 
+/** An IdP whose email and text messages go through the real Notify adapter to a fake Notify that can fail or hang. */
+async function startWithFakeNotify(logLevel: string, env: Record<string, string>): Promise<{ notify: FakeNotify; test: TestIdp; logs: LogCapture }> {
+  const notify = await startFakeNotify();
+  const logs = captureLogs(logLevel);
+  const test = await startTestIdp({
+    logger: logs.logger,
+    env: {
+      EMAIL_ADAPTER: 'notify',
+      SMS_ADAPTER: 'notify',
+      NOTIFY_API_KEY: notify.apiKey,
+      NOTIFY_BASE_URL: notify.baseUrl,
+      NOTIFY_EMAIL_TEMPLATE_ID: '11111111-1111-4111-8111-111111111111',
+      NOTIFY_SMS_TEMPLATE_ID: '22222222-2222-4222-8222-222222222222',
+      ...env,
+    },
+  });
+  return { notify, test, logs };
+}
+
 describe('G3 and G4: text message and email provider outages', () => {
   let notify: FakeNotify;
   let test: TestIdp;
@@ -28,21 +47,8 @@ describe('G3 and G4: text message and email provider outages', () => {
 
   before(async function () {
     this.timeout(60_000);
-    notify = await startFakeNotify();
-    logs = captureLogs('warn');
-    test = await startTestIdp({
-      logger: logs.logger,
-      env: {
-        EMAIL_ADAPTER: 'notify',
-        SMS_ADAPTER: 'notify',
-        NOTIFY_API_KEY: notify.apiKey,
-        NOTIFY_BASE_URL: notify.baseUrl,
-        NOTIFY_EMAIL_TEMPLATE_ID: '11111111-1111-4111-8111-111111111111',
-        NOTIFY_SMS_TEMPLATE_ID: '22222222-2222-4222-8222-222222222222',
-        // These tests follow single messages through failures; the breaker has its own tests below.
-        DELIVERY_BREAKER_MIN_ATTEMPTS: '1000',
-      },
-    });
+    // These tests follow single messages through failures; the breaker has its own tests below.
+    ({ notify, test, logs } = await startWithFakeNotify('warn', { DELIVERY_BREAKER_MIN_ATTEMPTS: '1000' }));
   });
   after(async () => {
     await test?.close();
@@ -292,22 +298,8 @@ describe('G3: the circuit breaker in front of the text message provider', () => 
 
   before(async function () {
     this.timeout(60_000);
-    notify = await startFakeNotify();
-    logs = captureLogs('info');
-    test = await startTestIdp({
-      logger: logs.logger,
-      env: {
-        EMAIL_ADAPTER: 'notify',
-        SMS_ADAPTER: 'notify',
-        NOTIFY_API_KEY: notify.apiKey,
-        NOTIFY_BASE_URL: notify.baseUrl,
-        NOTIFY_EMAIL_TEMPLATE_ID: '11111111-1111-4111-8111-111111111111',
-        NOTIFY_SMS_TEMPLATE_ID: '22222222-2222-4222-8222-222222222222',
-        DELIVERY_BREAKER_MIN_ATTEMPTS: '2',
-        // Long enough that a slow, shared machine still asks inside it; the test waits it out once.
-        DELIVERY_BREAKER_OPEN_SECONDS: '4',
-      },
-    });
+    // Long enough that a slow, shared machine still asks inside it; the test waits it out once.
+    ({ notify, test, logs } = await startWithFakeNotify('info', { DELIVERY_BREAKER_MIN_ATTEMPTS: '2', DELIVERY_BREAKER_OPEN_SECONDS: '4' }));
   });
   after(async () => {
     await test?.close();

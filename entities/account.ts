@@ -11,6 +11,8 @@ export type BackOfficeRole = 'reviewer' | 'support';
 @Check('account_back_office_role', "back_office_role IS NULL OR back_office_role IN ('reviewer', 'support')")
 // One account per NHS number (identity checks stop at a patient linked to another account).
 @Index('account_nhs_number_unique', ['nhsNumber'], { unique: true, where: 'nhs_number IS NOT NULL' })
+// The register sync's queue (decisions D32): proofed accounts, oldest check first.
+@Index('ix_account_register_sync', ['demographicsCheckedAt'], { where: 'nhs_number IS NOT NULL' })
 export class Account {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -63,6 +65,10 @@ export class Account {
 
   @Column({ name: 'postcode', type: 'varchar', length: 10, nullable: true })
   postcode!: string | null;
+
+  /** When the details above were last read from the patient register (a check, or the register sync, D32). */
+  @Column({ name: 'demographics_checked_at', type: 'timestamptz', nullable: true })
+  demographicsCheckedAt!: Date | null;
 
   @Column({ name: 'gp_ods_code', type: 'varchar', length: 10, nullable: true })
   gpOdsCode!: string | null;

@@ -16,6 +16,7 @@ import { createPasskeys } from './accounts/passkeys.js';
 import { createRecoveryCodes } from './accounts/recovery-codes.js';
 import { createIdentityProofing } from './accounts/identity-proofing.js';
 import { createPatientDemographics, fakeRegisterPatients } from './demographics/index.js';
+import { createRegisterSync } from './demographics/register-sync.js';
 import { createGpOnlineRegistration } from './gp-online/fake-gp-online.js';
 import { createPhotoIdCases } from './photo-id/cases.js';
 import { createPhotoDecoder } from './photo-id/images.js';
@@ -104,6 +105,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
     const backchannelLogout = createBackchannelLogout({ provider, notifications, dataSource, logger, clients: registered });
     // Test users in the fake register and GP system (D27); the real adapters never see them.
     const testUserRegister = config.mode === 'production' ? undefined : createTestUserRegister(dataSource);
+    const demographics = createPatientDemographics(config, logger, testUserRegister);
     const services: AppServices = {
       config,
       logger,
@@ -124,12 +126,13 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       authenticatorApps: createAuthenticatorApps({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
       passkeys: createPasskeys({ dataSource, issuer: config.issuer, hmacKeys: keystore.hmacKeys, notifications, audit, logger }),
       recoveryCodes: createRecoveryCodes({ dataSource, hmacKeys: keystore.hmacKeys, counters, notifications, audit }),
-      demographics: createPatientDemographics(config, logger, testUserRegister),
+      demographics,
       gpOnline: createGpOnlineRegistration(config, undefined, testUserRegister),
       photoIdCases: createPhotoIdCases({ dataSource, audit, notifications, assignmentSeconds: config.backOffice.assignmentSeconds }),
       photoDecoder: createPhotoDecoder(config.identityChecks.photoIdLimits),
       evidenceRetention: createEvidenceRetention({ dataSource, audit, retentionDays: config.identityChecks.photoIdEvidenceRetentionDays }),
       identityProofing: createIdentityProofing({ dataSource, audit }),
+      registerSync: createRegisterSync({ dataSource, demographics, audit, logger, settings: config.identityChecks.registerSync }),
     };
 
     await refusePersonasInProduction(dataSource, config);
@@ -170,6 +173,7 @@ export async function createIdp(config: Config, options: CreateIdpOptions = {}):
       purgeTimer = setInterval(() => {
         Promise.all([purgeExpiredModels(dataSource), purgeExpiredJourneys(dataSource), purgeUnconfirmedAccounts(dataSource, config.ttl.unconfirmedAccount)]).catch((error: unknown) => logger.warn({ err: error }, 'purge of expired records failed'));
         purgePhotoIdEvidence(services, logger).catch((error: unknown) => logger.warn({ err: error, event: 'photo_id.evidence_purge_failed' }, 'deleting photo ID evidence past its retention failed'));
+        services.registerSync.syncDue().catch((error: unknown) => logger.warn({ err: error, event: 'register_sync.failed' }, 'the register sync run failed; it runs again next time'));
       }, PURGE_INTERVAL_MS);
       purgeTimer.unref();
       mobileChangeTimer = setInterval(() => {

@@ -17,6 +17,7 @@ import type { KeyedDigest } from './security/keyed-digest.js';
 import type { RegisteredClient } from './clients/registry.js';
 import type { BackchannelLogout } from './provider/logout.js';
 import type { MobileChanges } from './accounts/mobile-change.js';
+import type { RegisterSync } from './demographics/register-sync.js';
 import type { IdentityProofing } from './accounts/identity-proofing.js';
 import type { PatientDemographics } from './demographics/patient-demographics.js';
 import type { GpOnlineRegistration } from './gp-online/gp-online-registration.js';
@@ -64,4 +65,6 @@ export interface AppServices {
   readonly evidenceRetention: EvidenceRetention;
   /** Records an identity check's outcome on the account (level and the register's details). */
   readonly identityProofing: IdentityProofing;
+  /** Keeps proofed accounts' details current with the patient register (REGISTER_SYNC_DAYS, D32). */
+  readonly registerSync: RegisterSync;
 }

@@ -42,7 +42,7 @@ export function createIdentityProofing(deps: { dataSource: DataSource; audit: Au
                proofing_level = CASE WHEN proofing_level = 'P9' THEN 'P9' ELSE $2::varchar END,
                nhs_number = $3, given_name = $4, family_name = $5, birthdate = $6::date, postcode = $7, gp_ods_code = $8,
                gp_user_id = COALESCE($9::varchar, gp_user_id), gp_linkage_key = COALESCE($10::varchar, gp_linkage_key),
-               updated_at = now()
+               demographics_checked_at = now(), updated_at = now()
              WHERE id = $1 AND status = 'active'
              RETURNING proofing_level`,
             [accountId, level, patient.nhsNumber, patient.givenNames.join(' '), patient.familyName, patient.birthdate, patient.postcode, patient.gpOdsCode, gpOnline?.accountId ?? null, gpOnline?.linkageKey ?? null],

@@ -7,6 +7,14 @@ import type { PdsFhirSettings } from '../demographics/pds-fhir.js';
 
 export type Mode = 'development' | 'test' | 'production';
 
+/** How the register sync keeps proofed accounts' details current (REGISTER_SYNC_*, decisions D32). */
+export interface RegisterSyncSettings {
+  /** Details older than this many days are read again; 0 turns the sync off. */
+  readonly days: number;
+  /** Accounts read in one run (every 5 minutes). */
+  readonly batch: number;
+}
+
 export interface Config {
   readonly mode: Mode;
   readonly logLevel: string;
@@ -111,6 +119,11 @@ export interface Config {
     readonly photoIdLimits: PhotoIdLimits;
     /** Days after a case is decided before its photo and video are deleted (H3, decisions D22). */
     readonly photoIdEvidenceRetentionDays: number;
+    /**
+     * Keeping proofed accounts' details current with the register (decisions D32): details older
+     * than `days` are read again, `batch` accounts a run; `days` 0 turns it off.
+     */
+    readonly registerSync: RegisterSyncSettings;
     /** Details not found this many times → identity checks locked for the lockout time (per account). */
     readonly maxAttempts: number;
     /** Wrong answers naming one patient or GP online registration, from any accounts, before it is locked (E1). */
@@ -284,6 +297,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         concurrentDecodes: e.PHOTO_ID_CONCURRENT_DECODES,
       },
       photoIdEvidenceRetentionDays: e.PHOTO_ID_EVIDENCE_RETENTION_DAYS,
+      registerSync: { days: e.REGISTER_SYNC_DAYS, batch: e.REGISTER_SYNC_BATCH },
       maxAttempts: e.IDENTITY_CHECK_MAX_ATTEMPTS,
       targetAttempts: e.IDENTITY_TARGET_MAX_ATTEMPTS,
       timeoutMs: e.IDENTITY_CHECK_TIMEOUT_MS,

@@ -98,6 +98,8 @@ export const environmentSchema = z.object({
   PHOTO_ID_UPLOADS_PER_DAY: z.coerce.number().int().min(1).max(50).default(10),
   PHOTO_ID_CONCURRENT_DECODES: z.coerce.number().int().min(1).max(8).default(2),
   PHOTO_ID_EVIDENCE_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  REGISTER_SYNC_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  REGISTER_SYNC_BATCH: z.coerce.number().int().min(1).max(1000).default(50),
   IDENTITY_CHECK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   IDENTITY_TARGET_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   IDENTITY_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30000).default(10000),

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,22 +14,14 @@ import { CHECK_UNAVAILABLE } from '../../interactions/methods/identity-check-ste
 import { startTestIdp, type TestIdp } from '../helpers/idp.js';
 import { createLogCapture, type LogCapture } from '../helpers/log-capture.js';
 import { createAccount, errorSummary, heading, signInThroughCode, submit } from '../interactions/support.js';
-import { startFakePdsFhir, toFhirPatient, type FakePdsFhir } from '../helpers/fake-pds-fhir.js';
+import { pdsFhirEnv, pdsKeyFiles, startFakePdsFhir, toFhirPatient, type FakePdsFhir } from '../helpers/fake-pds-fhir.js';
 
 const REID = FAKE_PDS_PATIENTS.find((p) => p.familyName === 'Reid')!;
 const ELLIS = FAKE_PDS_PATIENTS.find((p) => p.deceased)!;
 const TAYLORS = FAKE_PDS_PATIENTS.filter((p) => p.familyName === 'Taylor');
 
-function keyFiles(): { privateKeyFile: string; publicKey: KeyObject } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'carelogin-pds-'));
-  const privateKeyFile = path.join(dir, 'pds-private.pem');
-  writeFileSync(privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  return { privateKeyFile, publicKey };
-}
-
 describe('PDS FHIR adapter (DEMOGRAPHICS_SOURCE=pds-fhir) against an HTTP stand-in for the API platform', () => {
-  const keys = keyFiles();
+  const keys = pdsKeyFiles();
   let pds: FakePdsFhir;
   let register: PatientDemographics;
   let logs: LogCapture;
@@ -97,7 +89,7 @@ describe('PDS FHIR adapter (DEMOGRAPHICS_SOURCE=pds-fhir) against an HTTP stand-
   });
 
   it('is unavailable, and says so in the log, when the platform refuses its signed JWT (a key it does not know)', async () => {
-    const stranger = client({ keyFile: keyFiles().privateKeyFile });
+    const stranger = client({ keyFile: pdsKeyFiles().privateKeyFile });
     expect(await stranger.trace({ nhsNumber: REID.nhsNumber, birthdate: REID.birthdate, postcode: REID.postcode })).to.deep.equal({ kind: 'unavailable' });
     expect(fhirRequests()).to.have.length(0);
     expect(logs.find('PDS could not be reached')[0]).to.include({ status: 401 });
@@ -164,14 +156,14 @@ describe('PDS FHIR configuration', () => {
 });
 
 describe('P5 identity check through the PDS FHIR adapter (the whole journey, real HTTP at both ends)', () => {
-  const keys = keyFiles();
+  const keys = pdsKeyFiles();
   let pds: FakePdsFhir;
   let test: TestIdp;
 
   before(async () => {
     pds = await startFakePdsFhir({ patients: FAKE_PDS_PATIENTS, publicKey: keys.publicKey, keyId: 'carelogin-int-1' });
     test = await startTestIdp({
-      env: { DEMOGRAPHICS_SOURCE: 'pds-fhir', PDS_FHIR_BASE_URL: pds.baseUrl, PDS_TOKEN_URL: pds.tokenUrl, PDS_API_KEY: pds.apiKey, PDS_PRIVATE_KEY_FILE: keys.privateKeyFile, PDS_KEY_ID: 'carelogin-int-1' },
+      env: pdsFhirEnv(pds, keys),
     });
   });
   after(async () => {

@@ -1,6 +1,9 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID, type KeyObject } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
 import { jwtVerify } from 'jose';
 import { nameKey, postcodeKey, type PatientRecord } from '../../src/demographics/patient-demographics.js';
 
@@ -147,4 +150,18 @@ async function readBody(request: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** An RSA key pair for carelogin's signed-JWT token requests: the private key in a file (PDS_PRIVATE_KEY_FILE), the public one for the stand-in. */
+export function pdsKeyFiles(): { privateKeyFile: string; publicKey: KeyObject } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'carelogin-pds-'));
+  const privateKeyFile = path.join(dir, 'pds-private.pem');
+  writeFileSync(privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  return { privateKeyFile, publicKey };
+}
+
+/** The settings that point carelogin's pds-fhir adapter at a stand-in (key id 'carelogin-int-1'). */
+export function pdsFhirEnv(pds: FakePdsFhir, keys: { privateKeyFile: string }): Record<string, string> {
+  return { DEMOGRAPHICS_SOURCE: 'pds-fhir', PDS_FHIR_BASE_URL: pds.baseUrl, PDS_TOKEN_URL: pds.tokenUrl, PDS_API_KEY: pds.apiKey, PDS_PRIVATE_KEY_FILE: keys.privateKeyFile, PDS_KEY_ID: 'carelogin-int-1' };
 }
